@@ -6,30 +6,46 @@ package registration
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
+	"unique"
 )
 
 // Record is one Partner Registration. Every exported field with a `field` tag
 // is a CRM field; the tag is its canonical name (the default HubSpot property
 // name, and the name used in YAML rule tests and field mappings).
 //
-// DomainKey and NameKey are derived match keys (see Index); they are not CRM
-// fields.
+// The fields that matching reads for every one of thousands of other
+// registrations come first, so that they share a few cache lines; Fields
+// lists them in the canonical order of ARCHITECTURE.md.
 type Record struct {
+	Status         Status    `field:"status"`
+	PartnerID      string    `field:"partner_id"`
+	CaseNumber     string    `field:"case_number"`
+	SubmittedAt    time.Time `field:"submitted_at"`
+	HoldUntil      time.Time `field:"hold_until"`
+	FirstMeetingAt time.Time `field:"first_meeting_at"`
+	MeetingDue     time.Time `field:"meeting_due"`
+	// DomainKey is the registrable domain of CompanyDomain ("globex.example"
+	// for "https://eu.globex.example/x"); empty when the domain is blank or
+	// invalid. Set by Index; not a CRM field.
+	DomainKey string `yaml:"-" json:"-"`
+	// NameKey is CompanyName normalised for matching (see CompanyKey). Set by
+	// Index; not a CRM field.
+	NameKey string `yaml:"-" json:"-"`
 	// ID is the CRM's own object id (HubSpot hs_object_id, Salesforce Id).
-	ID string `field:"id"`
+	ID              string `field:"id"`
+	Segment         string `field:"segment"`
+	ProductInterest string `field:"product_interest"`
 
-	CaseNumber    string `field:"case_number"`
 	SubmissionKey string `field:"submission_key"`
-	Status        Status `field:"status"`
 	StatusReason  string `field:"status_reason"`
 	StatusMessage string `field:"status_message"`
 	Source        string `field:"source"`
 
-	PartnerID    string `field:"partner_id"`
 	PartnerName  string `field:"partner_name"`
 	PartnerEmail string `field:"partner_email"`
 	PartnerType  string `field:"partner_type"`
@@ -46,47 +62,48 @@ type Record struct {
 	Consent          bool    `field:"consent"`
 	Region           string  `field:"region"`
 	Country          string  `field:"country"`
-	Segment          string  `field:"segment"`
-	ProductInterest  string  `field:"product_interest"`
 	TargetRevenue    float64 `field:"target_revenue"`
 	CompetingVendors string  `field:"competing_vendors"`
 
-	SubmittedAt     time.Time `field:"submitted_at"`
 	FirstResponseAt time.Time `field:"first_response_at"`
 	DecidedAt       time.Time `field:"decided_at"`
 	ApprovedAt      time.Time `field:"approved_at"`
-	HoldUntil       time.Time `field:"hold_until"`
-	MeetingDue      time.Time `field:"meeting_due"`
 	SLADue          time.Time `field:"sla_due"`
-	FirstMeetingAt  time.Time `field:"first_meeting_at"`
 	AttributedAt    time.Time `field:"attributed_at"`
 
 	OwnerID      string `field:"owner_id"`
 	CompanyID    string `field:"company_id"`
 	DealID       string `field:"deal_id"`
 	ConflictWith string `field:"conflict_with"`
+}
 
-	// DomainKey is the registrable domain of CompanyDomain ("globex.example"
-	// for "https://eu.globex.example/x"); empty when the domain is blank or
-	// invalid. Set by Index.
-	DomainKey string `yaml:"-" json:"-"`
-	// NameKey is CompanyName normalised for matching (see CompanyKey). Set by
-	// Index.
-	NameKey string `yaml:"-" json:"-"`
+// canonicalOrder is the order of ARCHITECTURE.md ("CRM objects and field
+// names"), preceded by the CRM object id.
+var canonicalOrder = []string{
+	"id", "case_number", "submission_key", "status", "status_reason", "status_message", "source",
+	"partner_id", "partner_name", "partner_email", "partner_type", "company_name", "company_domain",
+	"contact_name", "contact_email", "contact_role", "problem", "solution_fit", "services_needed",
+	"stage_guess", "consent", "region", "country", "segment", "product_interest", "target_revenue",
+	"competing_vendors", "submitted_at", "first_response_at", "decided_at", "approved_at", "hold_until",
+	"meeting_due", "sla_due", "first_meeting_at", "attributed_at", "owner_id", "company_id", "deal_id",
+	"conflict_with",
 }
 
 // Index computes the derived match keys DomainKey and NameKey from the
 // record's company domain and name. Code that builds records (connectors,
 // intake channels, rule tests) calls it once, so that matching a record
 // against thousands of others never normalises the same value twice.
+//
+// The keys are interned (package unique): the many records that share a key
+// share its storage, so comparing them is a pointer check.
 func (r *Record) Index() {
 	r.DomainKey = ""
 	if d, err := NormalizeDomain(r.CompanyDomain); err == nil {
 		if reg, err := RegistrableDomain(d); err == nil {
-			r.DomainKey = reg
+			r.DomainKey = unique.Make(reg).Value()
 		}
 	}
-	r.NameKey = CompanyKey(r.CompanyName)
+	r.NameKey = unique.Make(CompanyKey(r.CompanyName)).Value()
 }
 
 // FieldKind is the type of a record field's value.
@@ -149,9 +166,17 @@ func init() {
 		default:
 			panic("registration: unsupported field type " + sf.Type.String())
 		}
-		f := Field{Name: name, Kind: k, index: i}
+		fieldByName[name] = Field{Name: name, Kind: k, index: i}
+	}
+	if len(canonicalOrder) != len(fieldByName) {
+		panic("registration: canonicalOrder does not list every field")
+	}
+	for _, name := range canonicalOrder {
+		f, ok := fieldByName[name]
+		if !ok {
+			panic("registration: canonicalOrder names unknown field " + name)
+		}
 		fields = append(fields, f)
-		fieldByName[name] = f
 	}
 }
 
@@ -215,7 +240,8 @@ func (f Field) Get(r *Record) string {
 // Set parses text into the field on r. Blank text clears the field. Times are
 // RFC 3339 (a date alone, 2006-01-02, means midnight UTC) or Unix epoch
 // milliseconds, as HubSpot sends them; booleans accept true/false, yes/no,
-// on/off and 1/0.
+// on/off and 1/0; numbers may carry thousands separators ("1,234.5") but
+// not NaN or infinities.
 func (f Field) Set(r *Record, text string) error {
 	v := reflect.ValueOf(r).Elem().Field(f.index)
 	s := strings.TrimSpace(text)
@@ -242,7 +268,7 @@ func (f Field) Set(r *Record, text string) error {
 			return nil
 		}
 		n, err := strconv.ParseFloat(strings.ReplaceAll(s, ",", ""), 64)
-		if err != nil {
+		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
 			return fmt.Errorf("%s: %q is not a number", f.Name, text)
 		}
 		v.SetFloat(n)
@@ -299,8 +325,13 @@ func ParseTime(s string) (time.Time, error) {
 	if t, err := time.Parse("2006-01-02", s); err == nil {
 		return t.UTC(), nil
 	}
-	if ms, err := strconv.ParseInt(s, 10, 64); err == nil && len(s) >= 10 {
-		return time.UnixMilli(ms).UTC(), nil
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && len(s) >= 10 && n >= 0 {
+		// Epoch milliseconds (HubSpot), or epoch seconds for values too
+		// small to be milliseconds after 1973 (ten digits: 2001 onwards).
+		if n < 1e11 {
+			return time.Unix(n, 0).UTC(), nil
+		}
+		return time.UnixMilli(n).UTC(), nil
 	}
 	return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time", s)
 }
