@@ -1,0 +1,250 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/regsync/regsync/internal/secret"
+)
+
+func TestExampleConfigIsValid(t *testing.T) {
+	c, err := LoadFile("../config.example.yaml")
+	if err != nil {
+		t.Fatalf("config.example.yaml: %v", err)
+	}
+	if c.CRM.Kind != KindSandbox || len(c.Partners) != 4 || c.Policy == nil {
+		t.Fatalf("unexpected example config: kind %q, %d partners, policy %v", c.CRM.Kind, len(c.Partners), c.Policy)
+	}
+	if got := c.Policy.HoldDays("platinum"); got != 120 {
+		t.Errorf("platinum hold days = %d, want 120", got)
+	}
+}
+
+func TestOnlyCRMIsValidAndTakesDefaults(t *testing.T) {
+	c, err := Parse("min.yaml", []byte("crm: {kind: sandbox}\n"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.Addr != "127.0.0.1:8080" || c.State.Path != "regsync.db" {
+		t.Errorf("defaults: addr %q, state %q", c.Server.Addr, c.State.Path)
+	}
+	r := c.Rules
+	if r.ExistingDeal != "decline" || r.Conflict.Policy != "first_approved_wins" || r.Conflict.SplitOn != "segment" ||
+		r.Unassigned != "review" || r.Caps.ActivePerPartner != 0 || r.SLA.Calendar != "US" || r.SLA.Timezone != "UTC" ||
+		r.SLA.RespondWithinBusinessDays != 2 || r.HoldWindow.Days != 60 || r.HoldWindow.MeetingWithinDays != 14 ||
+		r.HoldWindow.ExtendOnMeetingDays != 30 || r.HoldWindow.MaxDays != 180 || len(r.Required) != 8 {
+		t.Errorf("rule defaults wrong: %+v", r)
+	}
+}
+
+func TestPartialBlockKeepsOtherDefaults(t *testing.T) {
+	c, err := Parse("p.yaml", []byte("rules:\n  hold_window: {days: 30}\n"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hw := c.Rules.HoldWindow; hw.Days != 30 || hw.MeetingWithinDays != 14 || hw.MaxDays != 180 {
+		t.Errorf("hold_window = %+v", hw)
+	}
+}
+
+func TestErrorsNameFileAndLine(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"misspelt key", "crm:\n  kind: sandbox\nrules:\n  hold_windw: {days: 30}\n",
+			"c.yaml:4: field hold_windw not found"},
+		{"misspelt nested key", "rules:\n  hold_window:\n    dayz: 3\n",
+			"c.yaml:3: field dayz not found"},
+		{"wrong type", "rules:\n  caps:\n    active_per_partner: lots\n",
+			`c.yaml:3: cannot use text "lots" as a number`},
+		{"list for a string", "server:\n  addr: [a, b]\n",
+			"c.yaml:2: cannot use a list as text"},
+		{"syntax error", "server:\n  addr: x\n bad\n",
+			"c.yaml:2: did not find expected key"},
+		{"territory without owner", "rules:\n  territories:\n    - name: emea\n      countries: [DE]\n",
+			`c.yaml:3: rules.territories.0.owner: territory "emea" has no owner`},
+		{"tier nobody has", "partners:\n  - {id: a, tier: gold, email_domains: [a.example]}\nrules:\n  hold_window:\n    by_tier:\n      platinum: 90\n",
+			`c.yaml:6: rules.hold_window.by_tier.platinum: tier "platinum" is not the tier of any partner`},
+		{"bad timezone", "rules:\n  sla:\n    timezone: Mars/Olympus\n",
+			`c.yaml:3: rules.sla.timezone: unknown time zone "Mars/Olympus" (use an IANA name such as America/New_York)`},
+		{"bad country", "rules:\n  territories:\n    - {name: x, countries: [Germany], owner: o}\n",
+			`c.yaml:3: rules.territories.0.countries.0: "Germany" is not an ISO 3166 alpha-2 country code`},
+		{"bad crm kind", "crm: {kind: pipedrive}\n",
+			`c.yaml:1: crm.kind: must be sandbox, hubspot or salesforce, not "pipedrive"`},
+		{"duplicate partner", "partners:\n  - {id: a}\n  - {id: a}\n",
+			`c.yaml:3: partners.1.id: duplicate partner id "a"`},
+		{"bad addr", "server: {addr: 8080}\n",
+			`c.yaml:1: server.addr: "8080" is not host:port`},
+		{"duplicate key", "crm: {kind: sandbox}\ncrm: {kind: hubspot}\n",
+			`c.yaml:2: mapping key "crm" already defined at line 1`},
+		{"two documents", "crm: {kind: sandbox}\n---\ncrm: {kind: hubspot}\n",
+			"c.yaml:2: only one YAML document is allowed"},
+		{"not a mapping", "- a\n- b\n",
+			"c.yaml:1: expected a mapping of keys at the top level"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(tt.yaml), false)
+			if err == nil {
+				t.Fatalf("no error, want %q", tt.want)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("error:\n got %q\nwant %q", err.Error(), tt.want)
+			}
+		})
+	}
+}
+
+func TestBadCalendarListsTheKnownOnes(t *testing.T) {
+	_, err := Parse("c.yaml", []byte("rules:\n  sla: {calendar: XX}\n"), false)
+	if err == nil || !strings.HasPrefix(err.Error(), `c.yaml:2: rules.sla.calendar: unknown holiday calendar "XX" (one of AR, AT, AU,`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSeveralErrorsAreAllReported(t *testing.T) {
+	_, err := Parse("c.yaml", []byte("rules:\n  existing_deal: maybe\n  unassigned: ignore\n"), false)
+	want := "c.yaml:2: rules.existing_deal: must be decline or review, not \"maybe\"\n" +
+		"c.yaml:3: rules.unassigned: must be review or approve, not \"ignore\""
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+}
+
+func TestEnvironmentOverrides(t *testing.T) {
+	t.Setenv("REGSYNC_SERVER_ADDR", "0.0.0.0:9090")
+	t.Setenv("REGSYNC_RULES_HOLD_WINDOW_DAYS", "45")
+	t.Setenv("REGSYNC_CRM_KIND", "hubspot")
+	c, err := Parse("c.yaml", []byte("server: {addr: 127.0.0.1:1}\n"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.Addr != "0.0.0.0:9090" || c.Rules.HoldWindow.Days != 45 || c.CRM.Kind != "hubspot" {
+		t.Errorf("overrides not applied: %q %d %q", c.Server.Addr, c.Rules.HoldWindow.Days, c.CRM.Kind)
+	}
+	// Without env, the file wins.
+	c, err = Parse("c.yaml", []byte("server: {addr: 127.0.0.1:1}\n"), false)
+	if err != nil || c.Server.Addr != "127.0.0.1:1" {
+		t.Errorf("env applied when not asked: %v %v", c, err)
+	}
+}
+
+func TestBadEnvironmentValue(t *testing.T) {
+	t.Setenv("REGSYNC_RULES_HOLD_WINDOW_DAYS", "sixty")
+	_, err := Parse("c.yaml", nil, true)
+	if err == nil || !strings.Contains(err.Error(), "environment REGSYNC_RULES_HOLD_WINDOW_DAYS (rules.hold_window.days)") {
+		t.Fatalf("err = %v", err)
+	}
+	t.Setenv("REGSYNC_RULES_HOLD_WINDOW_DAYS", "-3")
+	_, err = Parse("c.yaml", nil, true)
+	if err == nil || !strings.Contains(err.Error(), "rules.hold_window.days: must be a positive number of days, not -3") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestEnvKeys(t *testing.T) {
+	keys := strings.Join(EnvKeys(), " ")
+	for _, k := range []string{"server.addr", "state.path", "crm.kind", "rules.sla.timezone", "rules.caps.active_per_partner"} {
+		if !strings.Contains(" "+keys+" ", " "+k+" ") {
+			t.Errorf("EnvKeys lacks %s: %s", k, keys)
+		}
+	}
+	if strings.Contains(keys, "partners") || strings.Contains(keys, "territories") {
+		t.Errorf("lists must not be env-overridable: %s", keys)
+	}
+	if got := EnvName("rules.hold_window.days"); got != "REGSYNC_RULES_HOLD_WINDOW_DAYS" {
+		t.Errorf("EnvName = %s", got)
+	}
+}
+
+func TestFind(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("REGSYNC_CONFIG", "")
+	if _, err := Find(""); err != ErrNoConfig {
+		t.Fatalf("Find with nothing = %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "regsync.yaml"), []byte("crm: {kind: sandbox}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := Find(""); err != nil || p != "regsync.yaml" {
+		t.Fatalf("Find = %q, %v", p, err)
+	}
+	t.Setenv("REGSYNC_CONFIG", "/etc/regsync/env.yaml")
+	if p, _ := Find(""); p != "/etc/regsync/env.yaml" {
+		t.Fatalf("Find with env = %q", p)
+	}
+	if p, _ := Find("flag.yaml"); p != "flag.yaml" {
+		t.Fatalf("Find with flag = %q", p)
+	}
+}
+
+func TestEffectiveShowsDefaults(t *testing.T) {
+	c, err := Parse("c.yaml", []byte("partners: [{id: a, email_domains: [a.example]}]\n"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.Effective()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"addr: 127.0.0.1:8080", "kind: sandbox", "active: true", "policy: first_approved_wins",
+		"timezone: UTC", "max_days: 180", "- consent"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("effective config lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// A secret inside a config section is never printed: check-config output,
+// errors and fmt all show <secret>.
+func TestSecretsAreRedacted(t *testing.T) {
+	type section struct {
+		Token secret.Secret `yaml:"token"`
+	}
+	var s section
+	if err := s.Token.Set("pat-na1-0123456789abcdef"); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{s.Token.String(), fmtAll(s.Token)} {
+		if strings.Contains(out, "0123456789abcdef") {
+			t.Fatalf("secret leaked: %s", out)
+		}
+	}
+	f := filepath.Join(t.TempDir(), "tok")
+	if err := os.WriteFile(f, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Token.Set("file:" + f); err != nil || s.Token.Reveal() != "from-file" {
+		t.Fatalf("file secret: %q %v", s.Token.Reveal(), err)
+	}
+}
+
+func fmtAll(v any) string {
+	var b strings.Builder
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+		b.WriteString(sprintf(verb, v))
+	}
+	return b.String()
+}
+
+// FuzzParse: no input makes the loader panic, and every error names the file.
+func FuzzParse(f *testing.F) {
+	seed, _ := os.ReadFile("../config.example.yaml")
+	f.Add(seed)
+	f.Add([]byte("rules:\n  hold_window: {days: -1}\n"))
+	f.Add([]byte("partners: [{id: a, active: maybe}]\n"))
+	f.Add([]byte("a: &x [*x]\n"))
+	f.Add([]byte("rules: {territories: [{name: t, regions: [r], owner: o}]}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, err := Parse("f.yaml", data, false)
+		if err != nil && !strings.HasPrefix(err.Error(), "f.yaml") {
+			t.Fatalf("error does not name the file: %v", err)
+		}
+	})
+}
+
+func sprintf(format string, v any) string { return fmt.Sprintf(format, v) }

@@ -1,0 +1,502 @@
+package rules
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/regsync/regsync/registration"
+)
+
+// Company is the CRM company matched by the registration's domain.
+type Company struct {
+	ID     string `yaml:"id" json:"id"`
+	Name   string `yaml:"name" json:"name"`
+	Domain string `yaml:"domain" json:"domain"`
+}
+
+// Deal is an open deal on the matched company.
+type Deal struct {
+	ID   string `yaml:"id" json:"id"`
+	Name string `yaml:"name" json:"name"`
+	// PartnerID is the partner that sourced the deal, if any.
+	PartnerID string `yaml:"partner_id" json:"partner_id"`
+	Stage     string `yaml:"stage" json:"stage"`
+}
+
+// Facts is what the CRM says around one registration.
+type Facts struct {
+	// Company is the CRM company matched by registrable domain, or nil.
+	Company *Company
+	// OpenDeals are the company's open deals.
+	OpenDeals []Deal
+	// Registrations are the other registrations on the same registrable
+	// domain or with the same normalised company name. Call Index on each
+	// (connectors do) so matching does not normalise them again.
+	Registrations []registration.Record
+	// PartnerActive is the partner's count of other active registrations.
+	PartnerActive int
+}
+
+// Check is one line of a decision's trace.
+type Check struct {
+	Name   string `json:"check"`
+	Result string `json:"result"` // pass, fail, skip or info
+	Detail string `json:"detail,omitempty"`
+}
+
+// Trace results.
+const (
+	Pass = "pass"
+	Fail = "fail"
+	Skip = "skip"
+	Info = "info"
+)
+
+// Decision is what the rules decided for one registration.
+type Decision struct {
+	Status registration.Status `json:"status"`
+	// Reason is a stable reason code (see Reasons).
+	Reason string `json:"reason"`
+	// Message is safe to show the partner: it never names a rival partner or
+	// an internal account owner.
+	Message      string    `json:"message"`
+	Missing      []string  `json:"missing,omitempty"`
+	HoldUntil    time.Time `json:"hold_until,omitzero"`
+	MeetingDue   time.Time `json:"meeting_due,omitzero"`
+	SLADue       time.Time `json:"sla_due,omitzero"`
+	Owner        string    `json:"owner,omitempty"`
+	Territory    string    `json:"territory,omitempty"`
+	ConflictWith string    `json:"conflict_with,omitempty"`
+	// Escalate is set by Sweep when a waiting registration missed its SLA.
+	Escalate bool `json:"escalate,omitempty"`
+	// Changed is false when OnMeeting or Sweep leave the record's status and
+	// dates as they are (Escalate may still be set).
+	Changed bool    `json:"changed"`
+	Trace   []Check `json:"trace"`
+}
+
+type decider struct {
+	p   *Policy
+	r   *registration.Record
+	f   *Facts
+	now time.Time
+	d   Decision
+}
+
+func (x *decider) trace(name, result, detail string) {
+	x.d.Trace = append(x.d.Trace, Check{Name: name, Result: result, Detail: detail})
+}
+
+func (x *decider) decide(status registration.Status, reason, message string) Decision {
+	x.d.Status, x.d.Reason, x.d.Message = status, reason, message
+	x.d.Changed = status != x.r.Status || reason != x.r.StatusReason
+	return x.d
+}
+
+// Decide applies the policy to a registration. It runs the checks in order;
+// the first that fails decides. Every check run is recorded in the trace.
+func Decide(p *Policy, r *registration.Record, f Facts, now time.Time) Decision {
+	now = now.UTC()
+	x := &decider{p: p, r: r, f: &f, now: now}
+	x.d.Trace = make([]Check, 0, 12)
+	x.d.SLADue = p.SLADue(waitingSince(r, now))
+	if r.Status == registration.StatusInReview && !r.SLADue.IsZero() {
+		x.d.SLADue = r.SLADue.UTC()
+	}
+	if i := p.territory(r.Country, r.Region); i >= 0 {
+		t := &p.Rules.Territories[i]
+		x.d.Owner, x.d.Territory = t.Owner, t.Name
+	}
+
+	// Parse the domain and addresses once; several checks use them.
+	var in parsed
+	in.host, in.hostErr = registration.NormalizeDomain(r.CompanyDomain)
+	in.contactErr = emailErr(r.ContactEmail)
+	in.partnerDomain = registration.EmailDomain(r.PartnerEmail)
+
+	// 1. Required fields.
+	for _, fld := range p.required {
+		if in.missing(fld, r) {
+			x.d.Missing = append(x.d.Missing, fld.Name)
+		}
+	}
+	if len(x.d.Missing) > 0 {
+		x.trace("required", Fail, "missing or invalid: "+strings.Join(x.d.Missing, ", "))
+		return x.decide(registration.StatusNeedsInfo, ReasonMissingFields, msgMissing(x.d.Missing))
+	}
+	x.trace("required", Pass, strconv.Itoa(len(p.required))+" required fields present")
+
+	// 2. Partner known and active.
+	partner, ok := p.partners[r.PartnerID]
+	if !ok {
+		x.trace("partner", Fail, "no partner with id "+strconv.Quote(r.PartnerID))
+		return x.decide(registration.StatusDeclined, ReasonUnknownPartner, messages[ReasonUnknownPartner])
+	}
+	if !partner.IsActive() {
+		x.trace("partner", Fail, "partner "+partner.ID+" is inactive")
+		return x.decide(registration.StatusDeclined, ReasonPartnerInactive, messages[ReasonPartnerInactive])
+	}
+	x.trace("partner", Pass, partner.ID+" is an active partner")
+
+	// 3. The submitter belongs to the partner.
+	sender := in.partnerDomain
+	if !domainIn(sender, p.partnerDoms[partner.ID]) {
+		x.trace("submitter", Fail, "partner_email domain "+strconv.Quote(sender)+" is not one of the partner's email_domains")
+		return x.decide(registration.StatusDeclined, ReasonSubmitterNotPartner, messages[ReasonSubmitterNotPartner])
+	}
+	x.trace("submitter", Pass, "partner_email domain "+sender+" belongs to "+partner.ID)
+
+	// 4. The company domain is not a free-mail provider.
+	host := in.host
+	if p.freeMail.IsFree(host) {
+		x.trace("free_email", Fail, host+" is a free-mail domain")
+		x.d.Missing = []string{"company_domain"}
+		return x.decide(registration.StatusNeedsInfo, ReasonFreeEmailDomain, messages[ReasonFreeEmailDomain])
+	}
+	x.trace("free_email", Pass, host+" is not a free-mail domain")
+
+	// 5. Not a blocked account (the domain or any parent of it).
+	if b := p.blockedBy(host); b != "" {
+		x.trace("blocked", Fail, host+" is blocked by "+b)
+		msg := p.Rules.Blocked.Reason
+		if strings.TrimSpace(msg) == "" {
+			msg = messages[ReasonBlockedAccount]
+		}
+		return x.decide(registration.StatusDeclined, ReasonBlockedAccount, msg)
+	}
+	x.trace("blocked", Pass, host+" is not blocked")
+
+	key := r.DomainKey
+	if key == "" {
+		key = domainKey(r.CompanyDomain)
+	}
+	name := r.NameKey
+	if name == "" {
+		name = registration.CompanyKey(r.CompanyName)
+	}
+	s := x.scan(key, name)
+
+	// 6. Not a duplicate of the partner's own earlier registration.
+	if s.duplicate != nil {
+		x.trace("duplicate", Fail, "same partner registered "+key+" as "+s.duplicate.CaseNumber+" ("+string(s.duplicate.Status)+")")
+		x.d.ConflictWith = s.duplicate.CaseNumber
+		return x.decide(registration.StatusDeclined, ReasonDuplicate, msgDuplicate(s.duplicate.CaseNumber))
+	}
+	x.trace("duplicate", Pass, "no earlier active registration of "+partner.ID+" on "+key)
+
+	// 7. No open deal on the company that this partner did not source.
+	if deal := x.foreignDeal(); deal != nil {
+		x.trace("existing_deal", Fail, "open deal "+deal.ID+" not sourced by "+partner.ID)
+		if p.Rules.ExistingDeal == ExistingDealReview {
+			return x.decide(registration.StatusInReview, ReasonExistingDeal, messages[ReasonExistingDeal+"/review"])
+		}
+		return x.decide(registration.StatusDeclined, ReasonExistingDeal, messages[ReasonExistingDeal])
+	}
+	x.trace("existing_deal", Pass, strconv.Itoa(len(f.OpenDeals))+" open deals, none held by someone else")
+
+	// 8. Other partners on the same registrable domain.
+	switch {
+	case s.protector != nil:
+		x.trace("conflict", Fail, s.protector.CaseNumber+" ("+string(s.protector.Status)+") protects "+key+" until "+fmtTime(s.protector.HoldUntil))
+		x.d.ConflictWith = s.protector.CaseNumber
+		return x.decide(registration.StatusDeclined, ReasonConflictProtected, messages[ReasonConflictProtected])
+	case s.pending != nil:
+		x.trace("conflict", Fail, "earlier registration "+s.pending.CaseNumber+" ("+string(s.pending.Status)+") on "+key+" is still pending")
+		x.d.ConflictWith = s.pending.CaseNumber
+		return x.decide(registration.StatusInReview, ReasonConflictPending, messages[ReasonConflictPending])
+	case len(s.racing) > 0:
+		x.d.ConflictWith = strings.Join(s.racing, ",")
+		x.trace("conflict", Info, "racing "+x.d.ConflictWith+" for the first meeting ("+p.Rules.Conflict.Policy+")")
+	default:
+		x.trace("conflict", Pass, "no other partner holds or awaits "+key+" ("+p.Rules.Conflict.Policy+")")
+	}
+
+	// 9. Same company under another domain: a human looks.
+	if s.sameName != nil {
+		x.trace("possible_duplicate", Fail, "company name matches "+s.sameName.CaseNumber+" on another domain ("+s.sameName.CompanyDomain+")")
+		x.d.ConflictWith = s.sameName.CaseNumber
+		return x.decide(registration.StatusInReview, ReasonPossibleDuplicate, messages[ReasonPossibleDuplicate])
+	}
+	x.trace("possible_duplicate", Pass, "no other partner's active registration named "+strconv.Quote(name))
+
+	// 10. Partner cap.
+	if limit := p.Rules.Caps.ActivePerPartner; limit > 0 {
+		if f.PartnerActive >= limit {
+			x.trace("cap", Fail, partner.ID+" holds "+strconv.Itoa(f.PartnerActive)+" active registrations, cap "+strconv.Itoa(limit))
+			return x.decide(registration.StatusDeclined, ReasonPartnerCapReached, msgCap(limit))
+		}
+		x.trace("cap", Pass, partner.ID+" holds "+strconv.Itoa(f.PartnerActive)+" of "+strconv.Itoa(limit))
+	} else {
+		x.trace("cap", Skip, "no cap configured")
+	}
+
+	// 11. Territory.
+	switch {
+	case len(p.Rules.Territories) == 0:
+		x.trace("territory", Skip, "no territories configured")
+	case x.d.Territory != "":
+		x.trace("territory", Pass, "territory "+x.d.Territory+", owner "+x.d.Owner)
+	case p.Rules.Unassigned == UnassignedApprove:
+		x.trace("territory", Info, "no territory matches country "+strconv.Quote(r.Country)+" / region "+strconv.Quote(r.Region)+"; unassigned: approve")
+	default:
+		x.trace("territory", Fail, "no territory matches country "+strconv.Quote(r.Country)+" / region "+strconv.Quote(r.Region))
+		return x.decide(registration.StatusInReview, ReasonNoTerritory, messages[ReasonNoTerritory])
+	}
+
+	// 12. Approved.
+	hold := p.HoldDays(partner.Tier)
+	x.d.HoldUntil = days(now, hold)
+	x.d.MeetingDue = days(now, p.Rules.HoldWindow.MeetingWithinDays)
+	x.trace("approve", Pass, "hold "+strconv.Itoa(hold)+" days (tier "+strconv.Quote(partner.Tier)+"), first meeting within "+strconv.Itoa(p.Rules.HoldWindow.MeetingWithinDays)+" days")
+	return x.decide(registration.StatusApproved, ReasonApproved, msgApproved(x.d.HoldUntil, x.d.MeetingDue))
+}
+
+// waitingSince is the instant the record entered its waiting status: its
+// submission for a new registration, now for a resubmission or an appeal.
+func waitingSince(r *registration.Record, now time.Time) time.Time {
+	if r.DecidedAt.IsZero() && !r.SubmittedAt.IsZero() {
+		return r.SubmittedAt
+	}
+	return now
+}
+
+// parsed holds the registration's domain and addresses, parsed once.
+type parsed struct {
+	host          string
+	hostErr       error
+	contactErr    error
+	partnerDomain string
+}
+
+func emailErr(s string) error {
+	_, err := registration.ParseEmail(s)
+	return err
+}
+
+// missing reports whether a required field is blank — or, for domain and
+// e-mail fields, present but unusable.
+func (in *parsed) missing(f registration.Field, r *registration.Record) bool {
+	if f.IsZero(r) {
+		return true
+	}
+	switch f.Name {
+	case "consent":
+		return !r.Consent
+	case "company_domain":
+		return in.hostErr != nil
+	case "contact_email":
+		return in.contactErr != nil
+	case "partner_email":
+		return in.partnerDomain == ""
+	}
+	return false
+}
+
+func domainKey(domain string) string {
+	d, err := registration.NormalizeDomain(domain)
+	if err != nil {
+		return ""
+	}
+	k, err := registration.RegistrableDomain(d)
+	if err != nil {
+		return ""
+	}
+	return k
+}
+
+// domainIn reports whether d is one of the domains or a sub-domain of one.
+func domainIn(d string, domains []string) bool {
+	if d == "" {
+		return false
+	}
+	for _, x := range domains {
+		if d == x || (len(d) > len(x) && strings.HasSuffix(d, x) && d[len(d)-len(x)-1] == '.') {
+			return true
+		}
+	}
+	return false
+}
+
+// blockedBy returns the blocked entry covering host (itself or a parent).
+func (p *Policy) blockedBy(host string) string {
+	if len(p.blocked) == 0 || host == "" {
+		return ""
+	}
+	for d := host; ; {
+		if p.blocked[d] {
+			return d
+		}
+		i := strings.IndexByte(d, '.')
+		if i < 0 {
+			return ""
+		}
+		d = d[i+1:]
+	}
+}
+
+func (x *decider) foreignDeal() *Deal {
+	for i := range x.f.OpenDeals {
+		d := &x.f.OpenDeals[i]
+		if (x.r.DealID != "" && d.ID == x.r.DealID) || (d.PartnerID != "" && d.PartnerID == x.r.PartnerID) {
+			continue
+		}
+		return d
+	}
+	return nil
+}
+
+// scanResult is what one pass over the other registrations found.
+type scanResult struct {
+	duplicate *registration.Record // same partner, same domain, earlier or protected
+	protector *registration.Record // another partner's registration protecting the company
+	pending   *registration.Record // another partner's earlier pending registration
+	racing    []string             // first_meeting_wins: approved rivals racing for the first meeting
+	sameName  *registration.Record // another partner's active registration, same name, other domain
+}
+
+// scan walks the other registrations once. Only earlier registrations (by
+// submitted_at, ties by case number) count as duplicates or pending rivals;
+// a protecting one counts whatever its age.
+func (x *decider) scan(key, name string) scanResult {
+	var s scanResult
+	r, p, now := x.r, x.p, x.now
+	mine := r.SubmittedAt
+	if mine.IsZero() {
+		mine = now
+	}
+	meetingWins := p.conflict == conflictFirstMeeting
+	split := p.conflict == conflictSplit
+	splitOn := p.Rules.Conflict.SplitOn
+	regs := x.f.Registrations
+	for i := range regs {
+		o := &regs[i]
+		st := o.Status
+		active := st.Active()
+		if !active && st != registration.StatusConverted {
+			continue // expired, declined, withdrawn, won and lost never conflict
+		}
+		ok := o.DomainKey
+		if ok == "" && o.CompanyDomain != "" {
+			ok = domainKey(o.CompanyDomain)
+		}
+		samePartner := o.PartnerID == r.PartnerID
+		if key == "" || ok != key {
+			// Another domain: only a possible duplicate by name, from
+			// another partner's active registration.
+			if samePartner || !active || s.sameName != nil || name == "" {
+				continue
+			}
+			on := o.NameKey
+			if on == "" {
+				on = registration.CompanyKey(o.CompanyName)
+			}
+			if on == name && !x.self(o) && (earlierThan(o, mine, r.CaseNumber) || protects(o, false, now)) {
+				s.sameName = o
+			}
+			continue
+		}
+		if samePartner {
+			if s.duplicate == nil && !x.self(o) && (protects(o, false, now) || earlierThan(o, mine, r.CaseNumber)) {
+				s.duplicate = o
+			}
+			continue
+		}
+		if split {
+			a, b := splitValue(r, splitOn), splitValue(o, splitOn)
+			if a != "" && b != "" && !strings.EqualFold(a, b) {
+				continue
+			}
+		}
+		switch {
+		case protects(o, meetingWins, now):
+			if s.protector == nil && !x.self(o) {
+				s.protector = o
+			}
+		case st.Pending():
+			if earlierThan(o, mine, r.CaseNumber) && !x.self(o) &&
+				(s.pending == nil || earlierThan(o, s.pending.SubmittedAt, s.pending.CaseNumber)) {
+				s.pending = o
+			}
+		case meetingWins && st == registration.StatusApproved && open(o.HoldUntil, now) && open(o.MeetingDue, now):
+			if o.CaseNumber != "" && !x.self(o) {
+				s.racing = append(s.racing, o.CaseNumber)
+			}
+		}
+	}
+	return s
+}
+
+// self reports whether o is the registration being decided.
+func (x *decider) self(o *registration.Record) bool {
+	return (o.CaseNumber != "" && o.CaseNumber == x.r.CaseNumber) || (o.ID != "" && o.ID == x.r.ID)
+}
+
+// protects reports whether o holds the company against newcomers: converted
+// always; meeting_booked while its window is open; approved while its window
+// is open — under first_meeting_wins only once its first meeting is logged.
+func protects(o *registration.Record, meetingWins bool, now time.Time) bool {
+	switch {
+	case o.Status == registration.StatusApproved:
+		if meetingWins && (o.FirstMeetingAt.IsZero() || o.FirstMeetingAt.After(now)) {
+			return false
+		}
+		return o.HoldUntil.After(now)
+	case o.Status == registration.StatusMeetingBooked:
+		return o.HoldUntil.After(now)
+	case o.Status == registration.StatusConverted:
+		return true
+	}
+	return false
+}
+
+// open reports whether a deadline is unset or still ahead.
+func open(deadline, now time.Time) bool { return deadline.IsZero() || deadline.After(now) }
+
+func splitValue(r *registration.Record, on string) string {
+	if on == "product_interest" {
+		return strings.TrimSpace(r.ProductInterest)
+	}
+	return strings.TrimSpace(r.Segment)
+}
+
+// earlierThan reports whether o was submitted before (at, caseNumber). A
+// registration with no submitted_at predates regsync and counts as earlier.
+func earlierThan(o *registration.Record, at time.Time, caseNumber string) bool {
+	if o.SubmittedAt.IsZero() {
+		return true
+	}
+	if !o.SubmittedAt.Equal(at) {
+		return o.SubmittedAt.Before(at)
+	}
+	return caseLess(o.CaseNumber, caseNumber)
+}
+
+// caseLess orders case numbers naturally: R-9 before R-10.
+func caseLess(a, b string) bool {
+	pa, na := splitCase(a)
+	pb, nb := splitCase(b)
+	if pa != pb || na < 0 || nb < 0 {
+		return a < b
+	}
+	return na < nb
+}
+
+func splitCase(s string) (string, int64) {
+	i := len(s)
+	for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
+		i--
+	}
+	if i == len(s) || len(s)-i > 18 {
+		return s, -1
+	}
+	n, _ := strconv.ParseInt(s[i:], 10, 64)
+	return s[:i], n
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "(unset)"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
