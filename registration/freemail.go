@@ -134,9 +134,18 @@ func (f *FreeMail) orDefault() *FreeMail {
 // for one public-suffix lookup when a parent domain, not the host itself, is
 // listed or allowed.
 func (f *FreeMail) IsFree(domain string) bool {
-	f = f.orDefault()
 	n, err := NormalizeDomain(domain)
 	if err != nil {
+		return false
+	}
+	return f.IsFreeHost(n)
+}
+
+// IsFreeHost is IsFree for a host already normalised by NormalizeDomain
+// (callers that normalised it anyway skip doing it twice).
+func (f *FreeMail) IsFreeHost(n string) bool {
+	f = f.orDefault()
+	if n == "" {
 		return false
 	}
 	// Find the most specific listed or allowed name among the host and its

@@ -307,3 +307,20 @@ func BenchmarkIsFree(b *testing.B) {
 		})
 	}
 }
+
+func TestIsFreeHostMatchesIsFree(t *testing.T) {
+	f := NewFreeMail([]string{"extra.example"}, []string{"corp.gmail.com"})
+	for _, in := range []string{"gmail.com", "GMail.com", "mail.yahoo.co.uk", "corp.gmail.com", "x.corp.gmail.com",
+		"extra.example", "globex.example", "https://www.outlook.com/x", "jane@proton.me", "", "not a domain"} {
+		n, err := NormalizeDomain(in)
+		if err != nil {
+			n = ""
+		}
+		if got, want := f.IsFreeHost(n), f.IsFree(in); got != want {
+			t.Errorf("IsFreeHost(%q) = %v, IsFree(%q) = %v", n, got, in, want)
+		}
+	}
+	if !f.IsFreeHost("gmail.com") || f.IsFreeHost("corp.gmail.com") || !f.IsFreeHost("extra.example") {
+		t.Error("IsFreeHost ignores extra/allow")
+	}
+}

@@ -585,12 +585,17 @@ func ParseEmail(s string) (string, error) {
 	if scheme, rest, ok := cutScheme(s); ok && scheme == "mailto" {
 		s, _, _ = strings.Cut(rest, "?")
 	}
-	a, err := mail.ParseAddress(s)
-	if err != nil {
-		return "", fmt.Errorf("%w: not a single address", ErrInvalidEmail)
+	local, domain, plain := plainAddress(s)
+	if !plain {
+		// Display names, quoting, comments, encoded words, groups: the
+		// full RFC 5322 parser.
+		a, err := mail.ParseAddress(s)
+		if err != nil {
+			return "", fmt.Errorf("%w: not a single address", ErrInvalidEmail)
+		}
+		i := strings.LastIndexByte(a.Address, '@')
+		local, domain = a.Address[:i], a.Address[i+1:]
 	}
-	i := strings.LastIndexByte(a.Address, '@')
-	local, domain := a.Address[:i], a.Address[i+1:]
 	if !isDotAtom(local) {
 		return "", fmt.Errorf("%w: unusual local part", ErrInvalidEmail)
 	}
@@ -601,7 +606,23 @@ func ParseEmail(s string) (string, error) {
 	if len(local) > maxLocalLen || len(local)+1+len(host) > maxAddrLen {
 		return "", fmt.Errorf("%w: too long", ErrInvalidEmail)
 	}
+	if plain && host == domain {
+		return s, nil // already normal: no new string
+	}
 	return local + "@" + host, nil
+}
+
+// plainAddress splits a bare addr-spec (local@domain with none of the
+// characters that display names, quoting, comments, domain literals or
+// groups need). It runs for every decision, where net/mail's full parser
+// would cost ten times as much for the same answer.
+func plainAddress(s string) (local, domain string, ok bool) {
+	i := strings.IndexByte(s, '@')
+	if i <= 0 || i == len(s)-1 || s[len(s)-1] == '.' || strings.IndexByte(s[i+1:], '@') >= 0 ||
+		strings.ContainsAny(s, " \t<>\"(),:;[]\\") {
+		return "", "", false
+	}
+	return s[:i], s[i+1:], true
 }
 
 // isDotAtom reports whether s is an RFC 5322 dot-atom (RFC 6531 allows

@@ -2,6 +2,7 @@ package registration
 
 import (
 	"errors"
+	"net/mail"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -728,5 +729,36 @@ func FuzzParseEmail(f *testing.F) {
 			}
 		}
 		checkMasked(t, s)
+	})
+}
+
+// FuzzPlainAddressAgreesWithNetMail: whenever the fast path takes an
+// address, net/mail's full parser reads the same local part and domain.
+func FuzzPlainAddressAgreesWithNetMail(f *testing.F) {
+	for _, s := range []string{"jane@globex.example", "jane@globex.example.", "a.b+c@x.y", "a..b@x.y",
+		"a@b@c.d", "Jane@GLOBEX.Example", "j@[1.2.3.4]", "\"a\"@b.c", "a@b", "é@ü.de", "a@b..c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		s = strings.TrimSpace(s) // as ParseEmail does before the fast path
+		if !utf8.ValidString(s) || hasControl(s) {
+			return // ParseEmail refuses these before the fast path
+		}
+		local, domain, ok := plainAddress(s)
+		if !ok {
+			return
+		}
+		a, err := mail.ParseAddress(s)
+		if err != nil {
+			// The fast path may take what net/mail refuses only if the
+			// checks after it (dot-atom, host) refuse it too.
+			if _, perr := ParseEmail(s); perr == nil {
+				t.Fatalf("fast path accepts %q, net/mail refuses it: %v", s, err)
+			}
+			return
+		}
+		if want := local + "@" + domain; a.Address != want {
+			t.Fatalf("%q: fast path %q, net/mail %q", s, want, a.Address)
+		}
 	})
 }

@@ -22,20 +22,20 @@ import (
 // registrations come first, so that they share a few cache lines; Fields
 // lists them in the canonical order of ARCHITECTURE.md.
 type Record struct {
-	Status         Status    `field:"status"`
-	PartnerID      string    `field:"partner_id"`
-	CaseNumber     string    `field:"case_number"`
-	SubmittedAt    time.Time `field:"submitted_at"`
-	HoldUntil      time.Time `field:"hold_until"`
-	FirstMeetingAt time.Time `field:"first_meeting_at"`
-	MeetingDue     time.Time `field:"meeting_due"`
+	Status Status `field:"status"`
 	// DomainKey is the registrable domain of CompanyDomain ("globex.example"
 	// for "https://eu.globex.example/x"); empty when the domain is blank or
 	// invalid. Set by Index; not a CRM field.
 	DomainKey string `yaml:"-" json:"-"`
+	PartnerID string `field:"partner_id"`
 	// NameKey is CompanyName normalised for matching (see CompanyKey). Set by
 	// Index; not a CRM field.
-	NameKey string `yaml:"-" json:"-"`
+	NameKey        string    `yaml:"-" json:"-"`
+	HoldUntil      time.Time `field:"hold_until"`
+	SubmittedAt    time.Time `field:"submitted_at"`
+	FirstMeetingAt time.Time `field:"first_meeting_at"`
+	MeetingDue     time.Time `field:"meeting_due"`
+	CaseNumber     string    `field:"case_number"`
 	// ID is the CRM's own object id (HubSpot hs_object_id, Salesforce Id).
 	ID              string `field:"id"`
 	Segment         string `field:"segment"`

@@ -77,18 +77,32 @@ type Decision struct {
 }
 
 type decider struct {
-	p   *Policy
-	r   *registration.Record
-	f   *Facts
-	now time.Time
-	d   Decision
+	p     *Policy
+	r     *registration.Record
+	f     *Facts
+	now   time.Time
+	d     Decision
+	buf   []byte   // the trace's detail text
+	spans [][2]int // each check's detail in buf
 }
 
-func (x *decider) trace(name, result, detail string) {
-	x.d.Trace = append(x.d.Trace, Check{Name: name, Result: result, Detail: detail})
+// trace records a check. Its detail is the concatenation of parts, written
+// into one buffer shared by the whole trace (see finish), so a decision
+// allocates its trace text once rather than once per check.
+func (x *decider) trace(name, result string, parts ...string) {
+	start := len(x.buf)
+	for _, s := range parts {
+		x.buf = append(x.buf, s...)
+	}
+	x.d.Trace = append(x.d.Trace, Check{Name: name, Result: result})
+	x.spans = append(x.spans, [2]int{start, len(x.buf)})
 }
 
 func (x *decider) decide(status registration.Status, reason, message string) Decision {
+	text := string(x.buf)
+	for i, sp := range x.spans {
+		x.d.Trace[i].Detail = text[sp[0]:sp[1]]
+	}
 	x.d.Status, x.d.Reason, x.d.Message = status, reason, message
 	x.d.Changed = status != x.r.Status || reason != x.r.StatusReason
 	return x.d
@@ -100,6 +114,8 @@ func Decide(p *Policy, r *registration.Record, f Facts, now time.Time) Decision 
 	now = now.UTC()
 	x := &decider{p: p, r: r, f: &f, now: now}
 	x.d.Trace = make([]Check, 0, 12)
+	var spans [12][2]int
+	x.buf, x.spans = make([]byte, 0, 640), spans[:0]
 	x.d.SLADue = p.SLADue(waitingSince(r, now))
 	if r.Status == registration.StatusInReview && !r.SLADue.IsZero() {
 		x.d.SLADue = r.SLADue.UTC()
@@ -122,50 +138,50 @@ func Decide(p *Policy, r *registration.Record, f Facts, now time.Time) Decision 
 		}
 	}
 	if len(x.d.Missing) > 0 {
-		x.trace("required", Fail, "missing or invalid: "+strings.Join(x.d.Missing, ", "))
+		x.trace("required", Fail, "missing or invalid: ", strings.Join(x.d.Missing, ", "))
 		return x.decide(registration.StatusNeedsInfo, ReasonMissingFields, msgMissing(x.d.Missing))
 	}
-	x.trace("required", Pass, strconv.Itoa(len(p.required))+" required fields present")
+	x.trace("required", Pass, strconv.Itoa(len(p.required)), " required fields present")
 
 	// 2. Partner known and active.
 	partner, ok := p.partners[r.PartnerID]
 	if !ok {
-		x.trace("partner", Fail, "no partner with id "+strconv.Quote(r.PartnerID))
+		x.trace("partner", Fail, "no partner with id ", `"`, r.PartnerID, `"`)
 		return x.decide(registration.StatusDeclined, ReasonUnknownPartner, messages[ReasonUnknownPartner])
 	}
 	if !partner.IsActive() {
-		x.trace("partner", Fail, "partner "+partner.ID+" is inactive")
+		x.trace("partner", Fail, "partner ", partner.ID, " is inactive")
 		return x.decide(registration.StatusDeclined, ReasonPartnerInactive, messages[ReasonPartnerInactive])
 	}
-	x.trace("partner", Pass, partner.ID+" is an active partner")
+	x.trace("partner", Pass, partner.ID, " is an active partner")
 
 	// 3. The submitter belongs to the partner.
 	sender := in.partnerDomain
 	if !domainIn(sender, p.partnerDoms[partner.ID]) {
-		x.trace("submitter", Fail, "partner_email domain "+strconv.Quote(sender)+" is not one of the partner's email_domains")
+		x.trace("submitter", Fail, "partner_email domain ", `"`, sender, `"`, " is not one of the partner's email_domains")
 		return x.decide(registration.StatusDeclined, ReasonSubmitterNotPartner, messages[ReasonSubmitterNotPartner])
 	}
-	x.trace("submitter", Pass, "partner_email domain "+sender+" belongs to "+partner.ID)
+	x.trace("submitter", Pass, "partner_email domain ", sender, " belongs to ", partner.ID)
 
 	// 4. The company domain is not a free-mail provider.
 	host := in.host
-	if p.freeMail.IsFree(host) {
-		x.trace("free_email", Fail, host+" is a free-mail domain")
+	if p.freeMail.IsFreeHost(host) {
+		x.trace("free_email", Fail, host, " is a free-mail domain")
 		x.d.Missing = []string{"company_domain"}
 		return x.decide(registration.StatusNeedsInfo, ReasonFreeEmailDomain, messages[ReasonFreeEmailDomain])
 	}
-	x.trace("free_email", Pass, host+" is not a free-mail domain")
+	x.trace("free_email", Pass, host, " is not a free-mail domain")
 
 	// 5. Not a blocked account (the domain or any parent of it).
 	if b := p.blockedBy(host); b != "" {
-		x.trace("blocked", Fail, host+" is blocked by "+b)
+		x.trace("blocked", Fail, host, " is blocked by ", b)
 		msg := p.Rules.Blocked.Reason
 		if strings.TrimSpace(msg) == "" {
 			msg = messages[ReasonBlockedAccount]
 		}
 		return x.decide(registration.StatusDeclined, ReasonBlockedAccount, msg)
 	}
-	x.trace("blocked", Pass, host+" is not blocked")
+	x.trace("blocked", Pass, host, " is not blocked")
 
 	key := r.DomainKey
 	if key == "" {
@@ -179,54 +195,54 @@ func Decide(p *Policy, r *registration.Record, f Facts, now time.Time) Decision 
 
 	// 6. Not a duplicate of the partner's own earlier registration.
 	if s.duplicate != nil {
-		x.trace("duplicate", Fail, "same partner registered "+key+" as "+s.duplicate.CaseNumber+" ("+string(s.duplicate.Status)+")")
+		x.trace("duplicate", Fail, "same partner registered ", key, " as ", s.duplicate.CaseNumber, " (", string(s.duplicate.Status), ")")
 		x.d.ConflictWith = s.duplicate.CaseNumber
 		return x.decide(registration.StatusDeclined, ReasonDuplicate, msgDuplicate(s.duplicate.CaseNumber))
 	}
-	x.trace("duplicate", Pass, "no earlier active registration of "+partner.ID+" on "+key)
+	x.trace("duplicate", Pass, "no earlier active registration of ", partner.ID, " on ", key)
 
 	// 7. No open deal on the company that this partner did not source.
 	if deal := x.foreignDeal(); deal != nil {
-		x.trace("existing_deal", Fail, "open deal "+deal.ID+" not sourced by "+partner.ID)
+		x.trace("existing_deal", Fail, "open deal ", deal.ID, " not sourced by ", partner.ID)
 		if p.Rules.ExistingDeal == ExistingDealReview {
 			return x.decide(registration.StatusInReview, ReasonExistingDeal, messages[ReasonExistingDeal+"/review"])
 		}
 		return x.decide(registration.StatusDeclined, ReasonExistingDeal, messages[ReasonExistingDeal])
 	}
-	x.trace("existing_deal", Pass, strconv.Itoa(len(f.OpenDeals))+" open deals, none held by someone else")
+	x.trace("existing_deal", Pass, strconv.Itoa(len(f.OpenDeals)), " open deals, none held by someone else")
 
 	// 8. Other partners on the same registrable domain.
 	switch {
 	case s.protector != nil:
-		x.trace("conflict", Fail, s.protector.CaseNumber+" ("+string(s.protector.Status)+") protects "+key+" until "+fmtTime(s.protector.HoldUntil))
+		x.trace("conflict", Fail, s.protector.CaseNumber, " (", string(s.protector.Status), ") protects ", key, " until ", fmtTime(s.protector.HoldUntil))
 		x.d.ConflictWith = s.protector.CaseNumber
 		return x.decide(registration.StatusDeclined, ReasonConflictProtected, messages[ReasonConflictProtected])
 	case s.pending != nil:
-		x.trace("conflict", Fail, "earlier registration "+s.pending.CaseNumber+" ("+string(s.pending.Status)+") on "+key+" is still pending")
+		x.trace("conflict", Fail, "earlier registration ", s.pending.CaseNumber, " (", string(s.pending.Status), ") on ", key, " is still pending")
 		x.d.ConflictWith = s.pending.CaseNumber
 		return x.decide(registration.StatusInReview, ReasonConflictPending, messages[ReasonConflictPending])
 	case len(s.racing) > 0:
 		x.d.ConflictWith = strings.Join(s.racing, ",")
-		x.trace("conflict", Info, "racing "+x.d.ConflictWith+" for the first meeting ("+p.Rules.Conflict.Policy+")")
+		x.trace("conflict", Info, "racing ", x.d.ConflictWith, " for the first meeting (", p.Rules.Conflict.Policy, ")")
 	default:
-		x.trace("conflict", Pass, "no other partner holds or awaits "+key+" ("+p.Rules.Conflict.Policy+")")
+		x.trace("conflict", Pass, "no other partner holds or awaits ", key, " (", p.Rules.Conflict.Policy, ")")
 	}
 
 	// 9. Same company under another domain: a human looks.
 	if s.sameName != nil {
-		x.trace("possible_duplicate", Fail, "company name matches "+s.sameName.CaseNumber+" on another domain ("+s.sameName.CompanyDomain+")")
+		x.trace("possible_duplicate", Fail, "company name matches ", s.sameName.CaseNumber, " on another domain (", s.sameName.CompanyDomain, ")")
 		x.d.ConflictWith = s.sameName.CaseNumber
 		return x.decide(registration.StatusInReview, ReasonPossibleDuplicate, messages[ReasonPossibleDuplicate])
 	}
-	x.trace("possible_duplicate", Pass, "no other partner's active registration named "+strconv.Quote(name))
+	x.trace("possible_duplicate", Pass, "no other partner's active registration named ", `"`, name, `"`)
 
 	// 10. Partner cap.
 	if limit := p.Rules.Caps.ActivePerPartner; limit > 0 {
 		if f.PartnerActive >= limit {
-			x.trace("cap", Fail, partner.ID+" holds "+strconv.Itoa(f.PartnerActive)+" active registrations, cap "+strconv.Itoa(limit))
+			x.trace("cap", Fail, partner.ID, " holds ", strconv.Itoa(f.PartnerActive), " active registrations, cap ", strconv.Itoa(limit))
 			return x.decide(registration.StatusDeclined, ReasonPartnerCapReached, msgCap(limit))
 		}
-		x.trace("cap", Pass, partner.ID+" holds "+strconv.Itoa(f.PartnerActive)+" of "+strconv.Itoa(limit))
+		x.trace("cap", Pass, partner.ID, " holds ", strconv.Itoa(f.PartnerActive), " of ", strconv.Itoa(limit))
 	} else {
 		x.trace("cap", Skip, "no cap configured")
 	}
@@ -236,11 +252,11 @@ func Decide(p *Policy, r *registration.Record, f Facts, now time.Time) Decision 
 	case len(p.Rules.Territories) == 0:
 		x.trace("territory", Skip, "no territories configured")
 	case x.d.Territory != "":
-		x.trace("territory", Pass, "territory "+x.d.Territory+", owner "+x.d.Owner)
+		x.trace("territory", Pass, "territory ", x.d.Territory, ", owner ", x.d.Owner)
 	case p.Rules.Unassigned == UnassignedApprove:
-		x.trace("territory", Info, "no territory matches country "+strconv.Quote(r.Country)+" / region "+strconv.Quote(r.Region)+"; unassigned: approve")
+		x.trace("territory", Info, "no territory matches country ", `"`, r.Country, `"`, " / region ", `"`, r.Region, `"`, "; unassigned: approve")
 	default:
-		x.trace("territory", Fail, "no territory matches country "+strconv.Quote(r.Country)+" / region "+strconv.Quote(r.Region))
+		x.trace("territory", Fail, "no territory matches country ", `"`, r.Country, `"`, " / region ", `"`, r.Region, `"`)
 		return x.decide(registration.StatusInReview, ReasonNoTerritory, messages[ReasonNoTerritory])
 	}
 
@@ -248,7 +264,7 @@ func Decide(p *Policy, r *registration.Record, f Facts, now time.Time) Decision 
 	hold := p.HoldDays(partner.Tier)
 	x.d.HoldUntil = days(now, hold)
 	x.d.MeetingDue = days(now, p.Rules.HoldWindow.MeetingWithinDays)
-	x.trace("approve", Pass, "hold "+strconv.Itoa(hold)+" days (tier "+strconv.Quote(partner.Tier)+"), first meeting within "+strconv.Itoa(p.Rules.HoldWindow.MeetingWithinDays)+" days")
+	x.trace("approve", Pass, "hold ", strconv.Itoa(hold), " days (tier ", `"`, partner.Tier, `"`, "), first meeting within ", strconv.Itoa(p.Rules.HoldWindow.MeetingWithinDays), " days")
 	return x.decide(registration.StatusApproved, ReasonApproved, msgApproved(x.d.HoldUntil, x.d.MeetingDue))
 }
 
@@ -371,9 +387,8 @@ func (x *decider) scan(key, name string) scanResult {
 	regs := x.f.Registrations
 	for i := range regs {
 		o := &regs[i]
-		st := o.Status
-		active := st.Active()
-		if !active && st != registration.StatusConverted {
+		c := classify(o.Status)
+		if c == clsClosed {
 			continue // expired, declined, withdrawn, won and lost never conflict
 		}
 		ok := o.DomainKey
@@ -384,20 +399,20 @@ func (x *decider) scan(key, name string) scanResult {
 		if key == "" || ok != key {
 			// Another domain: only a possible duplicate by name, from
 			// another partner's active registration.
-			if samePartner || !active || s.sameName != nil || name == "" {
+			if samePartner || c == clsConverted || s.sameName != nil || name == "" {
 				continue
 			}
 			on := o.NameKey
 			if on == "" {
 				on = registration.CompanyKey(o.CompanyName)
 			}
-			if on == name && !x.self(o) && (earlierThan(o, mine, r.CaseNumber) || protects(o, false, now)) {
+			if on == name && !x.self(o) && (protects(c, o, false, now) || earlierThan(o, mine, r.CaseNumber)) {
 				s.sameName = o
 			}
 			continue
 		}
 		if samePartner {
-			if s.duplicate == nil && !x.self(o) && (protects(o, false, now) || earlierThan(o, mine, r.CaseNumber)) {
+			if s.duplicate == nil && !x.self(o) && (protects(c, o, false, now) || earlierThan(o, mine, r.CaseNumber)) {
 				s.duplicate = o
 			}
 			continue
@@ -409,16 +424,16 @@ func (x *decider) scan(key, name string) scanResult {
 			}
 		}
 		switch {
-		case protects(o, meetingWins, now):
-			if s.protector == nil && !x.self(o) {
-				s.protector = o
-			}
-		case st.Pending():
+		case c == clsPending:
 			if earlierThan(o, mine, r.CaseNumber) && !x.self(o) &&
 				(s.pending == nil || earlierThan(o, s.pending.SubmittedAt, s.pending.CaseNumber)) {
 				s.pending = o
 			}
-		case meetingWins && st == registration.StatusApproved && open(o.HoldUntil, now) && open(o.MeetingDue, now):
+		case protects(c, o, meetingWins, now):
+			if s.protector == nil && !x.self(o) {
+				s.protector = o
+			}
+		case meetingWins && c == clsApproved && open(o.HoldUntil, now) && open(o.MeetingDue, now):
 			if o.CaseNumber != "" && !x.self(o) {
 				s.racing = append(s.racing, o.CaseNumber)
 			}
@@ -432,19 +447,59 @@ func (x *decider) self(o *registration.Record) bool {
 	return (o.CaseNumber != "" && o.CaseNumber == x.r.CaseNumber) || (o.ID != "" && o.ID == x.r.ID)
 }
 
-// protects reports whether o holds the company against newcomers: converted
-// always; meeting_booked while its window is open; approved while its window
-// is open — under first_meeting_wins only once its first meeting is logged.
-func protects(o *registration.Record, meetingWins bool, now time.Time) bool {
-	switch {
-	case o.Status == registration.StatusApproved:
+// Status classes, as matching sees them.
+const (
+	clsClosed    = iota // expired, declined, withdrawn, won, lost: never conflict
+	clsPending          // submitted, in_review, needs_info, appealed
+	clsApproved         // approved
+	clsMeeting          // meeting_booked
+	clsConverted        // converted: its deal exists
+)
+
+// classify maps a status to its class with a few integer compares: it runs
+// once for each of possibly thousands of other registrations per decision.
+func classify(s registration.Status) uint8 {
+	switch len(s) {
+	case 8:
+		if s == registration.StatusApproved {
+			return clsApproved
+		}
+		if s == registration.StatusAppealed {
+			return clsPending
+		}
+	case 9:
+		if s == registration.StatusSubmitted || s == registration.StatusInReview {
+			return clsPending
+		}
+		if s == registration.StatusConverted {
+			return clsConverted
+		}
+	case 10:
+		if s == registration.StatusNeedsInfo {
+			return clsPending
+		}
+	case 14:
+		if s == registration.StatusMeetingBooked {
+			return clsMeeting
+		}
+	}
+	return clsClosed
+}
+
+// protects reports whether o, of status class c, holds the company against
+// newcomers: converted always; meeting_booked while its window is open;
+// approved while its window is open — under first_meeting_wins only once its
+// first meeting is logged.
+func protects(c uint8, o *registration.Record, meetingWins bool, now time.Time) bool {
+	switch c {
+	case clsApproved:
 		if meetingWins && (o.FirstMeetingAt.IsZero() || o.FirstMeetingAt.After(now)) {
 			return false
 		}
 		return o.HoldUntil.After(now)
-	case o.Status == registration.StatusMeetingBooked:
+	case clsMeeting:
 		return o.HoldUntil.After(now)
-	case o.Status == registration.StatusConverted:
+	case clsConverted:
 		return true
 	}
 	return false
@@ -466,8 +521,8 @@ func earlierThan(o *registration.Record, at time.Time, caseNumber string) bool {
 	if o.SubmittedAt.IsZero() {
 		return true
 	}
-	if !o.SubmittedAt.Equal(at) {
-		return o.SubmittedAt.Before(at)
+	if c := o.SubmittedAt.Compare(at); c != 0 {
+		return c < 0
 	}
 	return caseLess(o.CaseNumber, caseNumber)
 }
