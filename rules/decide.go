@@ -8,35 +8,14 @@ import (
 	"github.com/regsync/regsync/registration"
 )
 
-// Company is the CRM company matched by the registration's domain.
-type Company struct {
-	ID     string `yaml:"id" json:"id"`
-	Name   string `yaml:"name" json:"name"`
-	Domain string `yaml:"domain" json:"domain"`
-}
-
-// Deal is an open deal on the matched company.
-type Deal struct {
-	ID   string `yaml:"id" json:"id"`
-	Name string `yaml:"name" json:"name"`
-	// PartnerID is the partner that sourced the deal, if any.
-	PartnerID string `yaml:"partner_id" json:"partner_id"`
-	Stage     string `yaml:"stage" json:"stage"`
-}
-
-// Facts is what the CRM says around one registration.
-type Facts struct {
-	// Company is the CRM company matched by registrable domain, or nil.
-	Company *Company
-	// OpenDeals are the company's open deals.
-	OpenDeals []Deal
-	// Registrations are the other registrations on the same registrable
-	// domain or with the same normalised company name. Call Index on each
-	// (connectors do) so matching does not normalise them again.
-	Registrations []registration.Record
-	// PartnerActive is the partner's count of other active registrations.
-	PartnerActive int
-}
+// Company, Deal and Facts are the CRM's side of a decision; they live in
+// package registration so that connectors can gather them without knowing
+// the rules.
+type (
+	Company = registration.Company
+	Deal    = registration.Deal
+	Facts   = registration.Facts
+)
 
 // Check is one line of a decision's trace.
 type Check struct {

@@ -1,0 +1,152 @@
+// Package connectors is the narrow, batch-first interface the worker needs
+// from a CRM, and the types that cross it. One package per CRM implements it
+// (hubspot, salesforce), each with a protocol-faithful fake beside it.
+//
+// Connectors know nothing of the rules: they read and write records, gather
+// facts, and say whether a failure is worth retrying.
+package connectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/regsync/regsync/registration"
+)
+
+// CRM is what the worker and the intake channels need from a CRM. Every
+// method is batch-first: callers pass as many records as they have and the
+// connector splits them into the CRM's batch sizes.
+type CRM interface {
+	// Name is the connector's name, for logs and metric labels.
+	Name() string
+
+	// Changed lists the registrations modified since cursor (empty: since
+	// the beginning), in modification order, and the cursor to pass next
+	// time. Records sharing a modification instant are never skipped nor
+	// returned forever.
+	Changed(ctx context.Context, cursor string) (ids []string, next string, err error)
+
+	// Registrations reads registrations by CRM id; ids not found are
+	// omitted. Each record is Indexed.
+	Registrations(ctx context.Context, ids []string) ([]registration.Record, error)
+
+	// Facts gathers, for each record, what the rules need: the company
+	// matched by registrable domain, its open deals, the other registrations
+	// on the same registrable domain or with the same normalised company
+	// name, and the partner's count of other active registrations. The
+	// result is parallel to records.
+	Facts(ctx context.Context, records []registration.Record) ([]registration.Facts, error)
+
+	// Write applies updates (and creates, for intake). The result is
+	// parallel to updates; a failed update carries its own error, so one bad
+	// record never blocks the others.
+	Write(ctx context.Context, updates []Update) ([]Result, error)
+
+	// Link associates registrations with companies and deals.
+	Link(ctx context.Context, links []Link) error
+
+	// Task opens tasks for AEs on registrations.
+	Task(ctx context.Context, tasks []Task) error
+
+	// Note records audit notes on registrations.
+	Note(ctx context.Context, notes []Note) error
+
+	// VerifyWebhook checks a webhook request's signature and freshness and
+	// parses its events. An error means the request must be refused (401)
+	// and changes nothing.
+	VerifyWebhook(r *http.Request, body []byte) ([]Event, error)
+}
+
+// Update writes fields of one registration. Fields are keyed by canonical
+// field name (see registration.Fields) with values in registration.Field.Get
+// form; the connector maps names to the CRM's properties.
+type Update struct {
+	// ID is the CRM id of the record to update. Empty with SubmissionKey
+	// set: upsert on submission_key (create when new), so the same
+	// submission twice never makes two records.
+	ID            string
+	SubmissionKey string
+	Fields        map[string]string
+}
+
+// Result is the outcome of one Update.
+type Result struct {
+	ID      string // the record's CRM id (new for a create)
+	Created bool
+	Err     error // nil on success; see Retryable
+}
+
+// Link associates a registration with a company or a deal.
+type Link struct {
+	RegistrationID string
+	CompanyID      string
+	DealID         string
+}
+
+// Task is a to-do for an AE on a registration.
+type Task struct {
+	RegistrationID string
+	OwnerID        string // CRM user reference; empty: unassigned
+	Subject        string
+	Body           string
+	Due            time.Time
+}
+
+// Note is an audit note on a registration.
+type Note struct {
+	RegistrationID string
+	Body           string
+	At             time.Time
+}
+
+// Event is one change a CRM reported by webhook or poll.
+type Event struct {
+	Object     string // the CRM object type, e.g. partner_registration
+	RecordID   string
+	Property   string // empty for a creation
+	Value      string
+	Source     string // the CRM's change source (CRM_UI, INTEGRATION, API…)
+	EventID    string
+	OccurredAt time.Time
+}
+
+// Error is a failure the connector classified: whether retrying can help,
+// and a short reason that becomes a metric label.
+type Error struct {
+	Op     string // e.g. "batch update"
+	Status int    // HTTP status, 0 for network failures
+	Reason string // e.g. rate_limited, server_error, invalid, unauthorized, daily_limit
+	Retry  bool
+	// After is how long to wait before retrying, when the CRM said.
+	After time.Duration
+	Err   error
+}
+
+func (e *Error) Error() string {
+	if e.Status != 0 {
+		return fmt.Sprintf("%s: %s (HTTP %d): %v", e.Op, e.Reason, e.Status, e.Err)
+	}
+	return fmt.Sprintf("%s: %s: %v", e.Op, e.Reason, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Retryable reports whether err, or an error it wraps, is a classified
+// failure worth retrying. Unclassified errors (context cancellation
+// included) are not.
+func Retryable(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Retry
+}
+
+// Reason returns the metric label of a classified error ("error" otherwise).
+func Reason(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Reason != "" {
+		return e.Reason
+	}
+	return "error"
+}
