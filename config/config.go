@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/regsync/regsync/connectors/hubspot"
 	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/internal/yamlx"
 	"github.com/regsync/regsync/rules"
@@ -28,6 +29,7 @@ type Config struct {
 	Server   Server          `yaml:"server"`
 	State    State           `yaml:"state"`
 	CRM      CRM             `yaml:"crm"`
+	HubSpot  hubspot.Config  `yaml:"hubspot"`
 	Partners []rules.Partner `yaml:"partners"`
 	Rules    rules.Rules     `yaml:"rules"`
 
@@ -65,10 +67,11 @@ type CRM struct {
 // Default returns the configuration with every key at its default.
 func Default() Config {
 	return Config{
-		Server: Server{Addr: "127.0.0.1:8080"},
-		State:  State{Path: "regsync.db"},
-		CRM:    CRM{Kind: KindSandbox},
-		Rules:  rules.DefaultRules(),
+		Server:  Server{Addr: "127.0.0.1:8080"},
+		State:   State{Path: "regsync.db"},
+		CRM:     CRM{Kind: KindSandbox},
+		HubSpot: hubspot.DefaultConfig(),
+		Rules:   rules.DefaultRules(),
 	}
 }
 
@@ -158,6 +161,13 @@ func (c *Config) validate() error {
 	case KindSandbox, KindHubSpot, KindSalesforce:
 	default:
 		errs = append(errs, yamlx.Errorf(yamlx.Path("crm", "kind"), "must be sandbox, hubspot or salesforce, not %q", c.CRM.Kind))
+	}
+	if err := c.HubSpot.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.CRM.Kind == KindHubSpot && !c.HubSpot.Token.IsSet() && !c.HubSpot.RefreshToken.IsSet() {
+		errs = append(errs, yamlx.Errorf(yamlx.Path("hubspot", "token"),
+			"crm.kind is hubspot: set a private-app token (REGSYNC_HUBSPOT_TOKEN) or an OAuth refresh_token"))
 	}
 	p, err := rules.NewPolicy(c.Partners, c.Rules)
 	if err != nil {

@@ -118,12 +118,23 @@ func TestEnvironmentOverrides(t *testing.T) {
 	t.Setenv("REGSYNC_SERVER_ADDR", "0.0.0.0:9090")
 	t.Setenv("REGSYNC_RULES_HOLD_WINDOW_DAYS", "45")
 	t.Setenv("REGSYNC_CRM_KIND", "hubspot")
+	t.Setenv("REGSYNC_HUBSPOT_TOKEN", "pat-na1-not-a-real-token")
 	c, err := Parse("c.yaml", []byte("server: {addr: 127.0.0.1:1}\n"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Server.Addr != "0.0.0.0:9090" || c.Rules.HoldWindow.Days != 45 || c.CRM.Kind != "hubspot" {
+	if c.Server.Addr != "0.0.0.0:9090" || c.Rules.HoldWindow.Days != 45 || c.CRM.Kind != "hubspot" ||
+		c.HubSpot.Token.Reveal() != "pat-na1-not-a-real-token" {
 		t.Errorf("overrides not applied: %q %d %q", c.Server.Addr, c.Rules.HoldWindow.Days, c.CRM.Kind)
+	}
+	if out, err := c.Effective(); err != nil || strings.Contains(string(out), "pat-na1") {
+		t.Errorf("effective config shows the token (err %v):\n%s", err, out)
+	}
+	// crm.kind hubspot without a token is a config error naming the key.
+	t.Setenv("REGSYNC_HUBSPOT_TOKEN", "")
+	if _, err := Parse("c.yaml", []byte("crm: {kind: hubspot}\n"), true); err == nil ||
+		!strings.Contains(err.Error(), "hubspot.token") {
+		t.Errorf("hubspot without a token: err = %v", err)
 	}
 	// Without env, the file wins.
 	c, err = Parse("c.yaml", []byte("server: {addr: 127.0.0.1:1}\n"), false)

@@ -58,6 +58,45 @@ type CRM interface {
 	// parses its events. An error means the request must be refused (401)
 	// and changes nothing.
 	VerifyWebhook(r *http.Request, body []byte) ([]Event, error)
+
+	// Find returns every registration whose status is one of statuses, found
+	// by the CRM's search or query (never by listing every record): the
+	// sweeps' candidates. Each record is Indexed.
+	Find(ctx context.Context, statuses []registration.Status) ([]registration.Record, error)
+
+	// Ping checks that the CRM answers and accepts the credentials, for
+	// /readyz. It costs at most one cheap API call.
+	Ping(ctx context.Context) error
+
+	// Usage reports the connector's API consumption, for /metrics and the
+	// dashboard. It makes no call.
+	Usage() Usage
+}
+
+// WebhookAcker is implemented by connectors whose webhook sender expects a
+// particular success answer (Salesforce outbound messages want a SOAP Ack).
+// The server calls it only after the events are durably in the inbox;
+// connectors without it get 204 No Content.
+type WebhookAcker interface {
+	WriteWebhookAck(w http.ResponseWriter)
+}
+
+// Usage is what a connector has spent of the CRM's API allowance.
+type Usage struct {
+	// Calls counts HTTP requests sent, retries included, by operation
+	// ("batch read", "search", …).
+	Calls map[string]int64
+	// RateLimited counts answers that said a limit was reached (HubSpot 429,
+	// Salesforce REQUEST_LIMIT_EXCEEDED).
+	RateLimited int64
+	// Failures counts failed operations by Error.Reason.
+	Failures map[string]int64
+	// DailyUsed and DailyLimit are the CRM's own count of the day's calls,
+	// as it last reported them; zero when unknown.
+	DailyUsed, DailyLimit int64
+	// PausedUntil is set while writes are stopped because the daily
+	// allocation ran out; they resume by themselves after it.
+	PausedUntil time.Time
 }
 
 // Update writes fields of one registration. Fields are keyed by canonical

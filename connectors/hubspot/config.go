@@ -1,0 +1,203 @@
+package hubspot
+
+import (
+	"errors"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/regsync/regsync/internal/secret"
+	"github.com/regsync/regsync/internal/yamlx"
+	"github.com/regsync/regsync/registration"
+)
+
+// Objects the registrations can live in.
+const (
+	// ObjectRegistration is the custom object regsync setup creates.
+	ObjectRegistration = "partner_registration"
+	// ObjectDeals keeps registrations as deals with regsync's properties,
+	// for portals without custom objects.
+	ObjectDeals = "deals"
+)
+
+// DefaultBaseURL is HubSpot's API host.
+const DefaultBaseURL = "https://api.hubapi.com"
+
+// Config is the hubspot: section of the configuration.
+type Config struct {
+	// BaseURL is the API host; tests and the sandbox point it at a fake.
+	BaseURL string `yaml:"base_url"`
+	// Token is a private-app access token (REGSYNC_HUBSPOT_TOKEN).
+	Token secret.Secret `yaml:"token"`
+	// ClientID, ClientSecret and RefreshToken configure an OAuth app: with
+	// a refresh token set, access tokens are obtained and refreshed from
+	// it (and Token is not used). ClientSecret also signs webhooks.
+	ClientID     string        `yaml:"client_id"`
+	ClientSecret secret.Secret `yaml:"client_secret"`
+	RefreshToken secret.Secret `yaml:"refresh_token"`
+	// AppID, when set, drops webhook events sent for another app.
+	AppID string `yaml:"app_id"`
+	// Object is partner_registration (a custom object) or deals.
+	Object string `yaml:"object"`
+	// Properties maps canonical field names (registration.FieldNames,
+	// except id) to HubSpot property names; unmapped fields keep their
+	// canonical name.
+	Properties map[string]string `yaml:"properties"`
+	// ClosedStages are the deal stages that are not open.
+	ClosedStages []string `yaml:"closed_stages"`
+	// PerTenSeconds is the client-side limit on calls per rolling 10 s.
+	PerTenSeconds int `yaml:"per_10s"`
+	// SearchPerSecond is the client-side limit on search calls per second.
+	SearchPerSecond int `yaml:"search_per_second"`
+	// Timeout bounds each HTTP request (each attempt).
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxRetries is how many times a retryable failure is retried.
+	MaxRetries int `yaml:"max_retries"`
+	// WebhookMaxAge is how old a v3-signed webhook may be.
+	WebhookMaxAge time.Duration `yaml:"webhook_max_age"`
+}
+
+// DefaultConfig returns the section with every key at its default.
+func DefaultConfig() Config {
+	return Config{
+		BaseURL:         DefaultBaseURL,
+		Object:          ObjectRegistration,
+		ClosedStages:    []string{"closedwon", "closedlost"},
+		PerTenSeconds:   100,
+		SearchPerSecond: 4,
+		Timeout:         30 * time.Second,
+		MaxRetries:      5,
+		WebhookMaxAge:   5 * time.Minute,
+	}
+}
+
+// Extra properties regsync keeps on each registration, derived from
+// company_domain and company_name on every write that sets them, so that
+// rival registrations on a sub-domain or under a differently written name
+// are found with one IN filter.
+const (
+	// PropDomainKey holds the registrable domain of company_domain.
+	PropDomainKey = "domain_key"
+	// PropNameKey holds registration.CompanyKey(company_name).
+	PropNameKey = "name_key"
+)
+
+// Validate checks the section. Errors carry paths starting at "hubspot"
+// and are joined.
+func (c *Config) Validate() error {
+	var errs []error
+	p := func(segs ...any) []string { return yamlx.Path(append([]any{"hubspot"}, segs...)...) }
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, yamlx.Errorf(p("base_url"), "%q is not an http(s) URL", c.BaseURL))
+	} else if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		errs = append(errs, yamlx.Errorf(p("base_url"), "must not carry user info, a query or a fragment"))
+	}
+	switch c.Object {
+	case ObjectRegistration, ObjectDeals:
+	default:
+		errs = append(errs, yamlx.Errorf(p("object"), "must be %s or %s, not %q", ObjectRegistration, ObjectDeals, c.Object))
+	}
+	if c.RefreshToken.IsSet() {
+		if c.ClientID == "" {
+			errs = append(errs, yamlx.Errorf(p("client_id"), "required with refresh_token"))
+		}
+		if !c.ClientSecret.IsSet() {
+			errs = append(errs, yamlx.Errorf(p("client_secret"), "required with refresh_token"))
+		}
+	}
+	names := make([]string, 0, len(c.Properties))
+	for k := range c.Properties {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	used := map[string]string{}
+	for _, k := range names {
+		v := c.Properties[k]
+		if k == "id" {
+			errs = append(errs, yamlx.Errorf(p("properties", k), "id is the record's hs_object_id and cannot be mapped"))
+			continue
+		}
+		if _, ok := registration.LookupField(k); !ok {
+			errs = append(errs, yamlx.Errorf(p("properties", k), "unknown field %q", k))
+			continue
+		}
+		if !validPropertyName(v) {
+			errs = append(errs, yamlx.Errorf(p("properties", k), "%q is not a HubSpot property name (lower-case letters, digits and _, starting with a letter)", v))
+			continue
+		}
+		if v == PropDomainKey || v == PropNameKey || v == "hs_object_id" || v == "hs_lastmodifieddate" {
+			errs = append(errs, yamlx.Errorf(p("properties", k), "%q is reserved", v))
+			continue
+		}
+		used[v] = k
+	}
+	// Two fields on one property: compare with the effective mapping, so
+	// that mapping status → company_name clashes with the default of
+	// company_name too.
+	eff := map[string][]string{}
+	for _, f := range registration.FieldNames() {
+		if f == "id" {
+			continue
+		}
+		prop := f
+		if v, ok := c.Properties[f]; ok && validPropertyName(v) {
+			prop = v
+		}
+		eff[prop] = append(eff[prop], f)
+	}
+	for _, k := range names {
+		v := c.Properties[k]
+		if fs := eff[v]; len(fs) > 1 && slices.Contains(fs, k) {
+			others := slices.DeleteFunc(slices.Clone(fs), func(s string) bool { return s == k })
+			errs = append(errs, yamlx.Errorf(p("properties", k), "property %q is also used by %s", v, strings.Join(others, ", ")))
+		}
+	}
+	for i, s := range c.ClosedStages {
+		if strings.TrimSpace(s) == "" {
+			errs = append(errs, yamlx.Errorf(p("closed_stages", i), "empty stage"))
+		}
+	}
+	if c.PerTenSeconds <= 0 {
+		errs = append(errs, yamlx.Errorf(p("per_10s"), "must be positive, not %d", c.PerTenSeconds))
+	}
+	if c.SearchPerSecond <= 0 {
+		errs = append(errs, yamlx.Errorf(p("search_per_second"), "must be positive, not %d", c.SearchPerSecond))
+	}
+	if c.Timeout <= 0 {
+		errs = append(errs, yamlx.Errorf(p("timeout"), "must be positive, not %s", c.Timeout))
+	}
+	if c.MaxRetries < 0 {
+		errs = append(errs, yamlx.Errorf(p("max_retries"), "must not be negative, not %d", c.MaxRetries))
+	}
+	if c.WebhookMaxAge <= 0 {
+		errs = append(errs, yamlx.Errorf(p("webhook_max_age"), "must be positive, not %s", c.WebhookMaxAge))
+	}
+	return errors.Join(errs...)
+}
+
+// validPropertyName reports whether s is a HubSpot internal property name.
+func validPropertyName(s string) bool {
+	if s == "" || len(s) > 100 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// property returns the HubSpot property of a canonical field.
+func (c *Config) property(field string) string {
+	if field == "id" {
+		return "hs_object_id"
+	}
+	if v, ok := c.Properties[field]; ok && v != "" {
+		return v
+	}
+	return field
+}

@@ -1,0 +1,257 @@
+package hubspot
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/regsync/regsync/connectors"
+)
+
+// Rate-limit policies, as the limit transport records them on a response
+// (in the internal header hdrPolicy) for CheckRetry and Backoff, which run
+// after the body has been drained.
+const (
+	policyDaily    = "daily"    // 429 DAILY: no retry until the reset
+	policyWindow   = "window"   // 429 TEN_SECONDLY_ROLLING (or an unnamed 429)
+	policySecondly = "secondly" // 429 search "secondly limit"
+
+	hdrPolicy  = "X-Regsync-Policy"
+	hdrMessage = "X-Regsync-Message"
+)
+
+// Waits HubSpot documents or its SDKs use.
+const (
+	waitLocked      = 2 * time.Second  // 423: at least 2 s
+	waitWindow      = 10 * time.Second // 429 TEN_SECONDLY_ROLLING without an interval header
+	waitSecondly    = time.Second      // 429 search secondly limit
+	waitMigration   = 2 * time.Second  // 477 without Retry-After
+	waitBase        = 500 * time.Millisecond
+	defaultMaxDelay = 60 * time.Second
+)
+
+// errorBody is HubSpot's error answer (D-err, D-usage).
+type errorBody struct {
+	Status        string `json:"status"`
+	Message       string `json:"message"`
+	Category      string `json:"category"`
+	ErrorType     string `json:"errorType"`
+	PolicyName    string `json:"policyName"`
+	CorrelationID string `json:"correlationId"`
+	Errors        []struct {
+		Message string `json:"message"`
+		Code    string `json:"code"`
+	} `json:"errors"`
+}
+
+// policyOf names the rate-limit policy of a 429 answer.
+func policyOf(path string, body []byte) (string, errorBody) {
+	var eb errorBody
+	_ = json.Unmarshal(body, &eb)
+	switch p := strings.ToUpper(eb.PolicyName); {
+	case p == "DAILY":
+		return policyDaily, eb
+	case p == "TEN_SECONDLY_ROLLING":
+		return policyWindow, eb
+	case strings.Contains(p, "SECONDLY"), strings.Contains(strings.ToLower(eb.Message), "secondly limit"):
+		return policySecondly, eb
+	case strings.Contains(strings.ToLower(eb.Message), "daily limit"):
+		return policyDaily, eb
+	case strings.HasSuffix(path, "/search"):
+		return policySecondly, eb
+	}
+	return policyWindow, eb
+}
+
+// annotate reads a failed response's body (bounded), puts it back, and
+// records the rate-limit policy of a 429 in the internal header.
+func annotate(resp *http.Response) (policy string, eb errorBody) {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if resp.StatusCode == http.StatusTooManyRequests {
+		policy, eb = policyOf(resp.Request.URL.Path, body)
+		resp.Header.Set(hdrPolicy, policy)
+	} else {
+		_ = json.Unmarshal(body, &eb)
+	}
+	return policy, eb
+}
+
+// checkRetry is the client's retryablehttp.CheckRetry: it retries network
+// failures, 5xx (but 501 and 505), 423, 477 and 429s other than DAILY, and
+// nothing else.
+func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			var ua x509.UnknownAuthorityError
+			var hn x509.HostnameError
+			if errors.As(ue.Err, &ua) || errors.As(ue.Err, &hn) {
+				return false, nil // a TLS problem does not fix itself
+			}
+		}
+		return true, nil
+	}
+	return retryStatus(resp), nil
+}
+
+func retryStatus(resp *http.Response) bool {
+	switch s := resp.StatusCode; {
+	case s == http.StatusTooManyRequests:
+		return resp.Header.Get(hdrPolicy) != policyDaily
+	case s == http.StatusLocked, s == 477:
+		return true
+	case s == http.StatusNotImplemented, s == http.StatusHTTPVersionNotSupported:
+		return false
+	case s >= 500:
+		return true
+	}
+	return false
+}
+
+// backoff returns how long to wait before retry attempt+1, capped at max.
+func backoff(attempt int, resp *http.Response, max time.Duration) time.Duration {
+	if max <= 0 {
+		max = defaultMaxDelay
+	}
+	d := waitFor(attempt, resp)
+	if d > max {
+		d = max
+	}
+	if d < 0 {
+		d = 0
+	}
+	return d
+}
+
+func waitFor(attempt int, resp *http.Response) time.Duration {
+	exp := waitBase << min(attempt, 16)
+	if resp == nil {
+		return exp // network failure
+	}
+	after, hasAfter := retryAfter(resp.Header)
+	switch s := resp.StatusCode; {
+	case s == http.StatusTooManyRequests:
+		switch resp.Header.Get(hdrPolicy) {
+		case policySecondly:
+			return max(waitSecondly, after)
+		default:
+			if ms, err := strconv.Atoi(resp.Header.Get("X-HubSpot-RateLimit-Interval-Milliseconds")); err == nil && ms > 0 {
+				return max(time.Duration(ms)*time.Millisecond, after)
+			}
+			return max(waitWindow, after)
+		}
+	case s == http.StatusLocked:
+		return max(waitLocked, after)
+	case s == 477:
+		if hasAfter {
+			return after
+		}
+		return max(waitMigration, exp)
+	}
+	if hasAfter {
+		return after
+	}
+	return exp
+}
+
+// retryAfter parses Retry-After: delay seconds or an HTTP date.
+func retryAfter(h http.Header) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		if n > int64(24*time.Hour/time.Second) {
+			n = int64(24 * time.Hour / time.Second)
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}
+
+// classify turns a final non-2xx answer into a *connectors.Error. msg is
+// HubSpot's message, already scrubbed of secrets and e-mail addresses.
+func classify(op string, resp *http.Response, msg string, max time.Duration) *connectors.Error {
+	e := &connectors.Error{Op: op, Status: resp.StatusCode}
+	switch s := resp.StatusCode; {
+	case s == http.StatusTooManyRequests && resp.Header.Get(hdrPolicy) == policyDaily:
+		e.Reason = "daily_limit"
+	case s == http.StatusTooManyRequests, s == http.StatusLocked:
+		e.Reason = "rate_limited"
+	case s == http.StatusUnauthorized:
+		e.Reason = "unauthorized"
+	case s == http.StatusForbidden:
+		e.Reason = "forbidden"
+	case s == http.StatusNotFound:
+		e.Reason = "not_found"
+	case s == http.StatusConflict:
+		e.Reason = "conflict"
+	case s >= 500 || s == 477:
+		e.Reason = "server_error"
+	default:
+		e.Reason = "invalid"
+	}
+	e.Retry = retryStatus(resp)
+	if e.Retry {
+		e.After = backoff(0, resp, max)
+	}
+	if msg == "" {
+		msg = http.StatusText(resp.StatusCode)
+	}
+	e.Err = errors.New(msg)
+	return e
+}
+
+// errorMessage summarises an error body for an error value.
+func errorMessage(eb errorBody) string {
+	var b strings.Builder
+	if eb.Category != "" {
+		b.WriteString(eb.Category)
+	}
+	if eb.Message != "" {
+		if b.Len() > 0 {
+			b.WriteString(": ")
+		}
+		b.WriteString(eb.Message)
+	}
+	for i, e := range eb.Errors {
+		if i == 3 {
+			fmt.Fprintf(&b, " (and %d more)", len(eb.Errors)-3)
+			break
+		}
+		if e.Message != "" && e.Message != eb.Message {
+			b.WriteString("; ")
+			b.WriteString(e.Message)
+		}
+	}
+	if eb.CorrelationID != "" {
+		b.WriteString(" [correlationId ")
+		b.WriteString(eb.CorrelationID)
+		b.WriteString("]")
+	}
+	s := b.String()
+	if len(s) > 600 {
+		s = s[:600] + "…"
+	}
+	return s
+}
