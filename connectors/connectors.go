@@ -64,6 +64,28 @@ type CRM interface {
 	// sweeps' candidates. Each record is Indexed.
 	Find(ctx context.Context, statuses []registration.Status) ([]registration.Record, error)
 
+	// All streams every registration to fn, a page at a time, with the
+	// CRM's list or bulk-query endpoints (never search): for reports, which
+	// read everything. Each record is Indexed. An error from fn stops it.
+	All(ctx context.Context, fn func([]registration.Record) error) error
+
+	// Deals reads deals by CRM id, each with its company, amount, stage
+	// outcome and associated registrations; ids not found are omitted.
+	Deals(ctx context.Context, ids []string) ([]registration.Deal, error)
+
+	// ChangedDeals lists the deals created or modified since cursor, like
+	// Changed: attribution follows deals as AEs create and move them.
+	ChangedDeals(ctx context.Context, cursor string) (ids []string, next string, err error)
+
+	// AllDeals streams every deal to fn, a page at a time (list or bulk
+	// endpoints, never search), for reports.
+	AllDeals(ctx context.Context, fn func([]registration.Deal) error) error
+
+	// Attribute stamps the partner on deals (the deal's partner property)
+	// and associates each deal with its registration, so commissions are
+	// paid from the CRM. The result is parallel to attributions.
+	Attribute(ctx context.Context, attributions []Attribution) ([]Result, error)
+
 	// Ping checks that the CRM answers and accepts the credentials, for
 	// /readyz. It costs at most one cheap API call.
 	Ping(ctx context.Context) error
@@ -123,6 +145,13 @@ type Link struct {
 	RegistrationID string
 	CompanyID      string
 	DealID         string
+}
+
+// Attribution credits a deal to the partner of an approved registration.
+type Attribution struct {
+	DealID         string
+	RegistrationID string
+	PartnerID      string
 }
 
 // Task is a to-do for an AE on a registration.
