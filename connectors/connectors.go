@@ -33,6 +33,11 @@ type CRM interface {
 	// omitted. Each record is Indexed.
 	Registrations(ctx context.Context, ids []string) ([]registration.Record, error)
 
+	// Lookup reads registrations by case number (search with IN, chunked),
+	// for intake replies and status pages; case numbers not found are
+	// omitted. Each record is Indexed.
+	Lookup(ctx context.Context, caseNumbers []string) ([]registration.Record, error)
+
 	// Facts gathers, for each record, what the rules need: the company
 	// matched by registrable domain, its open deals, the other registrations
 	// on the same registrable domain or with the same normalised company
