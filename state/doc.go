@@ -23,6 +23,8 @@
 //	fingerprints.v1      record key → {"fp", "at"} of regsync's last write
 //	audit.v1             sequence number (8 bytes, big-endian) → AuditEntry
 //	audit_by_record.v1   record key ‖ 0x00 ‖ sequence → empty: AuditFor's index
+//	plans.v1             record key → Plan: the worker's write-ahead intent
+//	                     (schema version 2)
 //
 // Open on an empty file creates every bucket and writes the schema version;
 // a file from an older regsync is migrated in place, one version per

@@ -27,12 +27,12 @@ func TestOpenCreatesFile(t *testing.T) {
 			names = append(names, string(name))
 			return nil
 		})
-		want := "audit.v1 audit_by_record.v1 cursors.v1 dead.v1 fingerprints.v1 idempotency.v1 inbox.v1 inbox_order.v1 meta"
+		want := "audit.v1 audit_by_record.v1 cursors.v1 dead.v1 fingerprints.v1 idempotency.v1 inbox.v1 inbox_order.v1 meta plans.v1"
 		if got := strings.Join(names, " "); got != want {
 			return fmt.Errorf("buckets %q, want %q", got, want)
 		}
-		if v := string(tx.Bucket(bucketMeta).Get(keySchemaVersion)); v != "1" {
-			return fmt.Errorf("schema_version %q, want 1", v)
+		if v := string(tx.Bucket(bucketMeta).Get(keySchemaVersion)); v != "2" {
+			return fmt.Errorf("schema_version %q, want 2", v)
 		}
 		return nil
 	})
@@ -133,7 +133,7 @@ func TestOpenSchemaTooNew(t *testing.T) {
 	}
 	setVersion(t, path, "3")
 	_, err := Open(path, Options{})
-	want := fmt.Sprintf("state file %s has schema version 3; this regsync understands up to 1", path)
+	want := fmt.Sprintf("state file %s has schema version 3; this regsync understands up to 2", path)
 	if err == nil || err.Error() != want {
 		t.Fatalf("Open = %v\nwant %s", err, want)
 	}
@@ -192,7 +192,11 @@ func TestOpenNotABoltFile(t *testing.T) {
 }
 
 func TestMigrations(t *testing.T) {
-	db, _, path := openTest(t, Options{})
+	path := filepath.Join(t.TempDir(), "regsync.db")
+	db, err := open(path, Options{}, nil) // a version-1 file
+	if err != nil {
+		t.Fatal(err)
+	}
 	mustEnqueue(t, db, hs("1", "poll"))
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
@@ -200,7 +204,7 @@ func TestMigrations(t *testing.T) {
 
 	// A failing migration leaves the file at its old version.
 	failing := []migration{func(tx *bolt.Tx) error { return errors.New("disk says no") }}
-	_, err := open(path, Options{}, failing)
+	_, err = open(path, Options{}, failing)
 	want := fmt.Sprintf("state: migrate %s from schema version 1 to 2: disk says no", path)
 	if err == nil || err.Error() != want {
 		t.Fatalf("open with failing migration = %v\nwant %s", err, want)
@@ -259,8 +263,8 @@ func TestMigrations(t *testing.T) {
 		t.Fatalf("migration ran %d times, want 1", runs)
 	}
 
-	// And this binary, which knows only version 1, now refuses the file.
-	if _, err := Open(path, Options{}); !errors.Is(err, ErrSchemaTooNew) {
+	// And a binary that knows only version 1 now refuses the file.
+	if _, err := open(path, Options{}, nil); !errors.Is(err, ErrSchemaTooNew) {
 		t.Fatalf("Open of migrated file = %v", err)
 	}
 }
@@ -339,4 +343,35 @@ func TestCheckFindsIndexDrift(t *testing.T) {
 		!strings.Contains(err.Error(), "bucket inbox.v1 holds 1 items but inbox_order.v1 indexes 2") {
 		t.Fatalf("Check = %v", err)
 	}
+}
+
+// TestMigrateV2 opens a file as the first release wrote it (schema version
+// 1, no plans bucket) and finds it migrated with its items intact.
+func TestMigrateV2(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "regsync.db")
+	db, err := open(path, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustEnqueue(t, db, hs("7", "webhook"))
+	if err := db.bdb.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketPlans) }); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+
+	db, err = Open(path, Options{})
+	if err != nil {
+		t.Fatalf("open version-1 file: %v", err)
+	}
+	defer db.Close()
+	if db.version != SchemaVersion {
+		t.Fatalf("version %d after open, want %d", db.version, SchemaVersion)
+	}
+	if r := mustItem(t, db, hsKey("7")).Reason; r != "webhook" {
+		t.Fatalf("item reason %q after migration", r)
+	}
+	if err := db.PutPlans(Plan{Key: hsKey("7"), Expect: "x", Steps: []string{"note"}}); err != nil {
+		t.Fatalf("plans after migration: %v", err)
+	}
+	mustCheck(t, db)
 }

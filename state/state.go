@@ -20,7 +20,7 @@ import (
 
 // SchemaVersion is the layout of the state file this build reads and writes.
 // It is always len(migrations)+1.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 var (
 	// ErrInUse is returned (wrapped) by Open when another process holds the
@@ -124,6 +124,7 @@ var (
 	bucketFingerprints  = []byte("fingerprints.v1")
 	bucketAudit         = []byte("audit.v1")
 	bucketAuditByRecord = []byte("audit_by_record.v1")
+	bucketPlans         = []byte("plans.v1") // schema version 2
 
 	keySchemaVersion = []byte("schema_version")
 )
@@ -131,7 +132,7 @@ var (
 // allBuckets are the buckets of SchemaVersion, created by Open.
 var allBuckets = [][]byte{
 	bucketMeta, bucketCursors, bucketInbox, bucketInboxOrder, bucketDead,
-	bucketIdempotency, bucketFingerprints, bucketAudit, bucketAuditByRecord,
+	bucketIdempotency, bucketFingerprints, bucketAudit, bucketAuditByRecord, bucketPlans,
 }
 
 // A migration moves the file from schema version n to n+1 inside one
@@ -140,7 +141,7 @@ var allBuckets = [][]byte{
 type migration func(tx *bolt.Tx) error
 
 // migrations is the upgrade path; len(migrations)+1 == SchemaVersion.
-var migrations = []migration{}
+var migrations = []migration{migrateV2}
 
 // Open opens (creating it when missing, mode 0600) the state file at path.
 // The directory must exist. When another process holds the file, Open waits
@@ -372,6 +373,7 @@ func checkValues(tx *bolt.Tx, report func(error)) {
 	decodeAll(bucketCursors, func() any { return new(cursorRecord) })
 	decodeAll(bucketIdempotency, func() any { return new(idemRecord) })
 	decodeAll(bucketFingerprints, func() any { return new(fingerprintRecord) })
+	decodeAll(bucketPlans, func() any { return new(Plan) })
 
 	ib := inboxBuckets{
 		inbox: bkt{bucketInbox, tx.Bucket(bucketInbox)},
