@@ -644,3 +644,80 @@ func (db *DB) InboxStats() (InboxStats, error) {
 	}
 	return st, nil
 }
+
+// AckAll acks several leased items in one transaction (one fsync); see Ack.
+// Items whose lease was lost are skipped; lost lists their keys.
+func (db *DB) AckAll(items []Item) (lost []string, err error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	now := db.now()
+	err = db.bdb.Update(func(tx *bolt.Tx) error {
+		lost = lost[:0]
+		ib, err := openInbox(tx)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			cur, ok, err := ib.held(it)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				lost = append(lost, it.Key)
+				continue
+			}
+			if cur.Gen != it.Gen {
+				cur.LeasedUntil = time.Time{}
+				cur.Attempts = 0
+				cur.UpdatedAt = now
+				if err := ib.put(cur); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := ib.delete(cur); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("state: ack %d items: %w", len(items), err)
+	}
+	return lost, nil
+}
+
+// Bury moves a leased item straight to the dead-letter bucket with cause:
+// for failures no retry can mend (the CRM refused the record as invalid, a
+// field-level security error). An operator retries it with RetryDead once
+// the cause is fixed. News about the record brings it back by itself.
+func (db *DB) Bury(it Item, cause error) error {
+	now := db.now()
+	msg := truncateError(cause)
+	err := db.bdb.Update(func(tx *bolt.Tx) error {
+		ib, err := openInbox(tx)
+		if err != nil {
+			return err
+		}
+		cur, ok, err := ib.held(it)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ErrLeaseLost
+		}
+		if err := ib.delete(cur); err != nil {
+			return err
+		}
+		cur.Attempts++
+		cur.LastError = msg
+		cur.LeasedUntil, cur.NotBefore = time.Time{}, time.Time{}
+		cur.UpdatedAt = now
+		return ib.dead.putJSON([]byte(cur.Key), cur)
+	})
+	if err != nil {
+		return fmt.Errorf("state: bury %s: %w", it.Key, err)
+	}
+	return nil
+}

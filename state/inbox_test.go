@@ -659,3 +659,43 @@ func TestDefaultBackoff(t *testing.T) {
 		}
 	}
 }
+
+func TestAckAllAndBury(t *testing.T) {
+	db, clock, _ := openTest(t, Options{})
+	mustEnqueue(t, db, hs("1", "poll"), hs("2", "poll"), hs("3", "poll"), hs("4", "poll"))
+	items, err := db.Lease(10, time.Minute)
+	if err != nil || len(items) != 4 {
+		t.Fatalf("Lease = %d, %v", len(items), err)
+	}
+	// News for item 2 while leased: AckAll keeps it.
+	mustEnqueue(t, db, hs("2", "webhook"))
+	lost, err := db.AckAll([]Item{items[0], items[1]})
+	if err != nil || len(lost) != 0 {
+		t.Fatalf("AckAll = %v, %v", lost, err)
+	}
+	if err := db.Bury(items[2], errors.New("hubspot: invalid property value")); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := db.InboxStats()
+	if st.Pending != 2 || st.Dead != 1 {
+		t.Fatalf("stats %+v, want 2 pending (2 with news, 4 leased) and 1 dead", st)
+	}
+	dead, _ := db.Dead()
+	if len(dead) != 1 || dead[0].Key != hsKey("3") || !strings.Contains(dead[0].LastError, "invalid property") {
+		t.Fatalf("dead = %+v", dead)
+	}
+	// An expired lease is lost: AckAll reports it and changes nothing.
+	clock.Advance(2 * time.Minute)
+	again, _ := db.Lease(10, time.Minute)
+	lost, err = db.AckAll([]Item{items[3]})
+	if err != nil || len(lost) != 1 || lost[0] != hsKey("4") {
+		t.Fatalf("AckAll with a lost lease = %v, %v", lost, err)
+	}
+	if err := db.Bury(items[3], errors.New("x")); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("Bury with a lost lease = %v", err)
+	}
+	if len(again) != 2 {
+		t.Fatalf("re-lease got %d items", len(again))
+	}
+	mustCheck(t, db)
+}
