@@ -151,3 +151,101 @@ func (c *slaCalendar) due(from time.Time) time.Time {
 func (p *Policy) SLADue(from time.Time) time.Time {
 	return p.sla.due(from)
 }
+
+// dayNumber is the number of days from 1970-01-01 to the civil date y-m-d.
+func dayNumber(y int, m time.Month, d int) int64 {
+	return time.Date(y, m, d, 12, 0, 0, 0, time.UTC).Unix() / 86400
+}
+
+// weekdaysIn counts Monday–Friday days among the day numbers lo..hi
+// (inclusive); 0 when hi < lo. Day 0 (1970-01-01) was a Thursday.
+func weekdaysIn(lo, hi int64) int64 {
+	if hi < lo {
+		return 0
+	}
+	n := hi - lo + 1
+	count := n / 7 * 5
+	for i := lo + n/7*7; i <= hi; i++ {
+		if wd := ((i % 7) + 7 + 4) % 7; wd != 0 && wd != 6 {
+			count++
+		}
+	}
+	return count
+}
+
+// businessDaysIn counts the business days among the local dates lo..hi
+// (day numbers, inclusive): weekdays, less the holidays that fall on one.
+func (c *slaCalendar) businessDaysIn(lo, hi int64) int64 {
+	if hi < lo {
+		return 0
+	}
+	n := weekdaysIn(lo, hi)
+	ylo := time.Unix(lo*86400, 0).UTC().Year()
+	yhi := time.Unix(hi*86400, 0).UTC().Year()
+	for y := ylo; y <= yhi; y++ {
+		for yday := range c.year(y) {
+			dn := dayNumber(y, time.January, yday)
+			if dn < lo || dn > hi {
+				continue
+			}
+			if wd := ((dn % 7) + 7 + 4) % 7; wd != 0 && wd != 6 {
+				n--
+			}
+		}
+	}
+	return n
+}
+
+// clockShare is how far into its local day t is, by the wall clock, as a
+// share of 24 hours: 06:00 is 0.25 whatever daylight saving did that day.
+func clockShare(t time.Time) float64 {
+	h, m, s := t.Clock()
+	return (float64(h*3600+m*60+s) + float64(t.Nanosecond())/1e9) / 86400
+}
+
+// between is BusinessDays on this calendar.
+func (c *slaCalendar) between(from, to time.Time) float64 {
+	if to.Before(from) {
+		return -c.between(to, from)
+	}
+	a, b := from.In(c.loc), to.In(c.loc)
+	ay, am, ad := a.Date()
+	by, bm, bd := b.Date()
+	if ay == by && am == bm && ad == bd {
+		if !c.businessDay(ay, am, ad) {
+			return 0
+		}
+		return max(0, clockShare(b)-clockShare(a))
+	}
+	var total float64
+	if c.businessDay(ay, am, ad) {
+		total += 1 - clockShare(a)
+	}
+	if c.businessDay(by, bm, bd) {
+		total += clockShare(b)
+	}
+	total += float64(c.businessDaysIn(dayNumber(ay, am, ad)+1, dayNumber(by, bm, bd)-1))
+	return total
+}
+
+// BusinessDays is the time from one instant to another in business days of
+// the SLA calendar, fractional: local dates in sla.timezone that are neither
+// a Saturday, a Sunday nor a public holiday of sla.calendar each count the
+// share of their 24 wall-clock hours that lies between the two instants;
+// other dates count nothing. Monday 10:00 → Monday 16:00 is 0.25; Friday
+// 10:00 → Monday 10:00 is 1; Saturday → Sunday is 0. It is negative when to
+// is before from. For an instant on a business day, BusinessDays(t,
+// SLADue(t)) is exactly sla.respond_within_business_days.
+func (p *Policy) BusinessDays(from, to time.Time) float64 {
+	return p.sla.between(from, to)
+}
+
+// IsBusinessDay reports whether t falls, in sla.timezone, on a business day
+// of the SLA calendar.
+func (p *Policy) IsBusinessDay(t time.Time) bool {
+	y, m, d := t.In(p.sla.loc).Date()
+	return p.sla.businessDay(y, m, d)
+}
+
+// SLALocation is the time zone business days are counted in (sla.timezone).
+func (p *Policy) SLALocation() *time.Location { return p.sla.loc }
