@@ -186,6 +186,18 @@ type Event struct {
 	OccurredAt time.Time
 }
 
+// Webhook refusals. VerifyWebhook wraps one of them so that the server
+// answers with the right code; anything else is treated as a bad
+// signature.
+var (
+	// ErrWebhookSignature: the signature, timestamp or sender is not valid
+	// (401).
+	ErrWebhookSignature = errors.New("webhook signature not valid")
+	// ErrWebhookPayload: the request is authentic but its body cannot be
+	// parsed (400).
+	ErrWebhookPayload = errors.New("webhook payload not valid")
+)
+
 // Error is a failure the connector classified: whether retrying can help,
 // and a short reason that becomes a metric label.
 type Error struct {
