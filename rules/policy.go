@@ -25,6 +25,9 @@ type Partner struct {
 	// Active defaults to true; set false to stop accepting the partner's
 	// registrations.
 	Active *bool `yaml:"active" json:"active"`
+	// Manager is the partner manager's e-mail address: SLA escalations for
+	// the partner's registrations go there.
+	Manager string `yaml:"manager,omitempty" json:"manager,omitempty"`
 }
 
 // IsActive reports whether the partner may register (Active unset = true).
