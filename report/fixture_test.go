@@ -161,17 +161,17 @@ func deal(id, partner string, amount float64, closed, won bool, close string, re
 }
 
 var fixDeals = []registration.Deal{
-	deal("D1", "northwind", 10000, false, false, "2026-04-30T00:00", "1"), // R-1, open
-	deal("D8", "northwind", 4000, true, true, "2026-03-29T00:00", "1"),    // R-1, won after the period
-	deal("D7", "fabrikam", 3000, true, true, "2026-03-18T00:00", "1"),     // R-1 (northwind) stamped fabrikam: mismatched
-	deal("D2", "fabrikam", 8000, true, false, "2026-03-19T00:00", "3"),    // R-3, lost
-	deal("D3", "fabrikam", 50000, true, true, "2026-03-26T00:00"),         // R-3 through its deal_id
-	deal("D4a", "", 20000, true, true, "2026-03-27T00:00", "4"),           // R-4, no stamp: missing
+	deal("D1", "northwind", 10000, false, false, "2026-04-30T00:00", "1"),  // R-1, open
+	deal("D8", "northwind", 4000, true, true, "2026-03-29T00:00", "1"),     // R-1, won after the period
+	deal("D7", "fabrikam", 3000, true, true, "2026-03-18T00:00", "1"),      // R-1 (northwind) stamped fabrikam: mismatched
+	deal("D2", "fabrikam", 8000, true, false, "2026-03-19T00:00", "3"),     // R-3, lost
+	deal("D3", "fabrikam", 50000, true, true, "2026-03-26T00:00"),          // R-3 through its deal_id
+	deal("D4a", "", 20000, true, true, "2026-03-27T00:00", "4"),            // R-4, no stamp: missing
 	deal("D4b", "contoso", 5000, true, true, "2026-03-10T00:00", "4", "6"), // stamp contoso → R-6
-	deal("D14", "northwind", 7000, true, true, "2026-03-15T00:00", "14"),  // R-14 (outside the period)
-	deal("D99", "fabrikam", 9000, true, true, "2026-03-20T00:00"),         // stamped, no registration
-	deal("D5", "contoso", 6000, true, true, "2026-03-22T00:00", "5"),      // R-5 was declined: no approved registration
-	deal("D100", "", 12000, true, true, "2026-03-21T00:00"),               // a direct deal: ignored
+	deal("D14", "northwind", 7000, true, true, "2026-03-15T00:00", "14"),   // R-14 (outside the period)
+	deal("D99", "fabrikam", 9000, true, true, "2026-03-20T00:00"),          // stamped, no registration
+	deal("D5", "contoso", 6000, true, true, "2026-03-22T00:00", "5"),       // R-5 was declined: no approved registration
+	deal("D100", "", 12000, true, true, "2026-03-21T00:00"),                // a direct deal: ignored
 }
 
 // fixture returns the records in two pages (R-1 repeated in the second, as
