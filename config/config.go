@@ -11,17 +11,23 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
+	"sort"
 	"strings"
+	"time"
 
+	"github.com/robfig/cron/v3"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/regsync/regsync/connectors/hubspot"
 	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/internal/yamlx"
+	"github.com/regsync/regsync/registration"
 	"github.com/regsync/regsync/rules"
+	"github.com/regsync/regsync/worker"
 )
 
 // Config is the whole configuration.
@@ -30,6 +36,10 @@ type Config struct {
 	State    State           `yaml:"state"`
 	CRM      CRM             `yaml:"crm"`
 	HubSpot  hubspot.Config  `yaml:"hubspot"`
+	Schedule Schedule        `yaml:"schedule"`
+	Admin    Admin           `yaml:"admin"`
+	Worker   Worker          `yaml:"worker"`
+	Notify   Notify          `yaml:"notify"`
 	Partners []rules.Partner `yaml:"partners"`
 	Rules    rules.Rules     `yaml:"rules"`
 
@@ -43,6 +53,60 @@ type Config struct {
 type Server struct {
 	// Addr is the listen address, host:port.
 	Addr string `yaml:"addr"`
+	// PublicURL is how partners and the CRM reach this server (status
+	// links, webhook subscriptions); default http://<addr>.
+	PublicURL string `yaml:"public_url"`
+	// ShutdownTimeout bounds a graceful stop: intake closes, work in flight
+	// drains, the state file closes.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Schedule holds the cron schedules (robfig/cron syntax: five fields, or
+// descriptors such as @hourly and @every 5m).
+type Schedule struct {
+	// Sweep expires windows, settles conflicts and escalates missed SLAs.
+	Sweep string `yaml:"sweep"`
+	// Reconcile compares every active registration with what regsync last
+	// saw: the safety net behind webhooks and polling.
+	Reconcile string `yaml:"reconcile"`
+	// Timezone the schedules are read in (IANA name).
+	Timezone string `yaml:"timezone"`
+}
+
+// Admin protects the daemon's operator endpoints (/-/…).
+type Admin struct {
+	// Token is the bearer token of /-/ endpoints. When unset, serve
+	// generates one at startup and writes it to <state.path>.admin-token
+	// (mode 0600), where the CLI on the same machine finds it.
+	Token secret.Secret `yaml:"token"`
+}
+
+// Worker tunes the inbox drain.
+type Worker struct {
+	// BatchSize is how many records one batch decides (≤ 100).
+	BatchSize int `yaml:"batch_size"`
+	// Concurrency is how many batches run at once.
+	Concurrency int `yaml:"concurrency"`
+	// MaxAttempts is how many failures an item gets before the dead letters.
+	MaxAttempts int `yaml:"max_attempts"`
+}
+
+// Notify configures partner and AE notifications.
+type Notify struct {
+	// Enabled sends partner e-mails on every status change.
+	Enabled bool `yaml:"enabled"`
+	// Outbox, when set, writes every message as a file in this directory
+	// instead of sending it (the sandbox default: outbox/).
+	Outbox string `yaml:"outbox"`
+	// EscalationTo receives SLA escalations for partners without a manager.
+	EscalationTo []string `yaml:"escalation_to"`
+	// SlackWebhookURL, when set, posts AE messages (reviews, escalations)
+	// to a Slack incoming webhook.
+	SlackWebhookURL secret.Secret `yaml:"slack_webhook_url"`
+	// Templates override the partner e-mails per status ("" or "default"
+	// for every status without its own): text/template sources for subject
+	// and text, or file:/path for either.
+	Templates map[string]worker.Template `yaml:"templates"`
 }
 
 // State is the local bbolt state file.
@@ -62,16 +126,31 @@ type CRM struct {
 	// Kind is sandbox (an embedded fake HubSpot on loopback), hubspot or
 	// salesforce.
 	Kind string `yaml:"kind"`
+	// Sandbox configures the embedded fake CRM of kind sandbox.
+	Sandbox Sandbox `yaml:"sandbox"`
+}
+
+// Sandbox is the embedded fake HubSpot that kind sandbox runs.
+type Sandbox struct {
+	// Addr is where the fake listens (loopback).
+	Addr string `yaml:"addr"`
+	// Seed is a directory of seed JSON; empty: the seed shipped in the binary.
+	Seed string `yaml:"seed"`
+	// PerTenSeconds is the fake's rate limit (HubSpot Free/Starter: 100).
+	PerTenSeconds int `yaml:"per_10s"`
 }
 
 // Default returns the configuration with every key at its default.
 func Default() Config {
 	return Config{
-		Server:  Server{Addr: "127.0.0.1:8080"},
-		State:   State{Path: "regsync.db"},
-		CRM:     CRM{Kind: KindSandbox},
-		HubSpot: hubspot.DefaultConfig(),
-		Rules:   rules.DefaultRules(),
+		Server:   Server{Addr: "127.0.0.1:8080", ShutdownTimeout: 30 * time.Second},
+		State:    State{Path: "regsync.db"},
+		CRM:      CRM{Kind: KindSandbox, Sandbox: Sandbox{Addr: "127.0.0.1:8081", PerTenSeconds: 100}},
+		HubSpot:  hubspot.DefaultConfig(),
+		Schedule: Schedule{Sweep: "*/5 * * * *", Reconcile: "@hourly", Timezone: "UTC"},
+		Worker:   Worker{BatchSize: 100, Concurrency: 2, MaxAttempts: 8},
+		Notify:   Notify{Enabled: true},
+		Rules:    rules.DefaultRules(),
 	}
 }
 
@@ -165,6 +244,7 @@ func (c *Config) validate() error {
 	if err := c.HubSpot.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.validateDaemon()...)
 	if c.CRM.Kind == KindHubSpot && !c.HubSpot.Token.IsSet() && !c.HubSpot.RefreshToken.IsSet() {
 		errs = append(errs, yamlx.Errorf(yamlx.Path("hubspot", "token"),
 			"crm.kind is hubspot: set a private-app token (REGSYNC_HUBSPOT_TOKEN) or an OAuth refresh_token"))
@@ -282,4 +362,106 @@ func setScalar(field reflect.Value, text string) error {
 	}
 	field.Set(ptr.Elem())
 	return nil
+}
+
+// validateDaemon checks the sections serve uses.
+func (c *Config) validateDaemon() []error {
+	var errs []error
+	if c.Server.PublicURL != "" {
+		if u, err := url.Parse(c.Server.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, yamlx.Errorf(yamlx.Path("server", "public_url"), "%q is not an http(s) URL", c.Server.PublicURL))
+		}
+	}
+	if c.Server.ShutdownTimeout <= 0 {
+		errs = append(errs, yamlx.Errorf(yamlx.Path("server", "shutdown_timeout"), "must be positive, not %s", c.Server.ShutdownTimeout))
+	}
+	if host, _, err := net.SplitHostPort(c.CRM.Sandbox.Addr); err != nil {
+		errs = append(errs, yamlx.Errorf(yamlx.Path("crm", "sandbox", "addr"), "%q is not host:port", c.CRM.Sandbox.Addr))
+	} else if ip := net.ParseIP(host); c.CRM.Kind == KindSandbox && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		errs = append(errs, yamlx.Errorf(yamlx.Path("crm", "sandbox", "addr"), "the sandbox listens on loopback only, not %q", host))
+	}
+	if c.CRM.Sandbox.PerTenSeconds <= 0 {
+		errs = append(errs, yamlx.Errorf(yamlx.Path("crm", "sandbox", "per_10s"), "must be positive, not %d", c.CRM.Sandbox.PerTenSeconds))
+	}
+	loc, err := time.LoadLocation(c.Schedule.Timezone)
+	if err != nil {
+		errs = append(errs, yamlx.Errorf(yamlx.Path("schedule", "timezone"), "unknown time zone %q", c.Schedule.Timezone))
+		loc = time.UTC
+	}
+	for _, s := range []struct{ key, spec string }{{"sweep", c.Schedule.Sweep}, {"reconcile", c.Schedule.Reconcile}} {
+		if s.spec == "" || s.spec == "off" {
+			continue
+		}
+		if _, err := ParseSchedule(s.spec, loc); err != nil {
+			errs = append(errs, yamlx.Errorf(yamlx.Path("schedule", s.key), "%q: %v", s.spec, err))
+		}
+	}
+	if b := c.Worker.BatchSize; b < 1 || b > 100 {
+		errs = append(errs, yamlx.Errorf(yamlx.Path("worker", "batch_size"), "must be 1 to 100, not %d", b))
+	}
+	if n := c.Worker.Concurrency; n < 1 || n > 16 {
+		errs = append(errs, yamlx.Errorf(yamlx.Path("worker", "concurrency"), "must be 1 to 16, not %d", n))
+	}
+	if n := c.Worker.MaxAttempts; n < 1 {
+		errs = append(errs, yamlx.Errorf(yamlx.Path("worker", "max_attempts"), "must be positive, not %d", n))
+	}
+	for i, a := range c.Notify.EscalationTo {
+		if _, err := registration.ParseEmail(a); err != nil {
+			errs = append(errs, yamlx.Errorf(yamlx.Path("notify", "escalation_to", i), "%q is not an e-mail address", a))
+		}
+	}
+	if u := c.Notify.SlackWebhookURL.Reveal(); u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+			errs = append(errs, yamlx.Errorf(yamlx.Path("notify", "slack_webhook_url"), "not an http(s) URL"))
+		}
+	}
+	for _, k := range sortedKeys(c.Notify.Templates) {
+		t := c.Notify.Templates[k]
+		if k != "" && k != "default" && !registration.Status(k).Valid() {
+			errs = append(errs, yamlx.Errorf(yamlx.Path("notify", "templates", k), "%q is not a status", k))
+			continue
+		}
+		for _, f := range []*string{&t.Subject, &t.Text} {
+			if p, ok := strings.CutPrefix(*f, "file:"); ok {
+				b, err := os.ReadFile(strings.TrimSpace(p))
+				if err != nil {
+					errs = append(errs, yamlx.Errorf(yamlx.Path("notify", "templates", k), "%v", err))
+					continue
+				}
+				*f = string(b)
+			}
+		}
+		if k == "default" {
+			delete(c.Notify.Templates, k)
+			k = ""
+		}
+		c.Notify.Templates[k] = t
+	}
+	if err := worker.CheckTemplates(c.Notify.Templates); err != nil {
+		errs = append(errs, yamlx.Errorf(yamlx.Path("notify", "templates"), "%v", err))
+	}
+	for i, pt := range c.Partners {
+		if pt.Manager != "" {
+			if _, err := registration.ParseEmail(pt.Manager); err != nil {
+				errs = append(errs, yamlx.Errorf(yamlx.Path("partners", i, "manager"), "%q is not an e-mail address", pt.Manager))
+			}
+		}
+	}
+	return errs
+}
+
+// ParseSchedule reads a cron schedule: five fields or a descriptor
+// (@hourly, @every 5m).
+func ParseSchedule(spec string, loc *time.Location) (cron.Schedule, error) {
+	p := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+	return p.Parse("CRON_TZ=" + loc.String() + " " + spec)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -1,0 +1,929 @@
+// Package worker is the daemon's work: it drains the durable inbox in
+// batches, re-reads each record from the CRM (the CRM is the truth), gathers
+// facts in batch, applies the rules, writes the decision back in batch and
+// follows it with associations, AE tasks, an audit note, the audit log and
+// the partner's notification. It also polls the CRM's change feed, runs the
+// cron sweeps, and registers intake submissions.
+//
+// Nothing is decided twice: before the decision is written to the CRM, a
+// plan (the expected fingerprint of the record and the side effects owed)
+// is stored durably in the state file; a crash at any point resumes the
+// plan — a re-read record that matches it shows the write landed — instead
+// of deciding again. The worker's own writes come back as webhooks and poll
+// hits; the fingerprint of what it wrote makes it skip them.
+package worker
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/internal/metrics"
+	"github.com/regsync/regsync/registration"
+	"github.com/regsync/regsync/rules"
+	"github.com/regsync/regsync/state"
+)
+
+// Steps of a plan, in order.
+const (
+	stepWrite  = "write"
+	stepLink   = "link"
+	stepTask   = "task"
+	stepNote   = "note"
+	stepAudit  = "audit"
+	stepNotify = "notify"
+)
+
+// EngineOptions configure an Engine.
+type EngineOptions struct {
+	// CRM is the connector. Required.
+	CRM connectors.CRM
+	// Object is the registrations' object name in inbox keys and events
+	// (partner_registration, deals, Partner_Registration__c).
+	Object string
+	// Policy returns the current policy (a reload swaps it). Required.
+	Policy func() *rules.Policy
+	// State is the state file; nil runs without local state (regsync
+	// import): no plans, fingerprints or audit log — the CRM alone.
+	State *state.DB
+	// Notifier sends partner and AE notifications; nil sends none.
+	Notifier Notifier
+	// StatusURL makes a registration's login-free status link.
+	StatusURL func(caseNumber string) string
+	Logger    *slog.Logger
+	Metrics   *metrics.Metrics
+	Now       func() time.Time
+}
+
+// Engine decides and writes back registrations. It is safe for concurrent
+// use by goroutines working on different records.
+type Engine struct {
+	o   EngineOptions
+	crm connectors.CRM
+	log *slog.Logger
+	m   *metrics.Metrics
+
+	tmu  sync.Mutex
+	tmpl templates
+}
+
+// NewEngine checks the options and builds an Engine.
+func NewEngine(o EngineOptions) (*Engine, error) {
+	if o.CRM == nil || o.Policy == nil {
+		return nil, errors.New("worker: an engine needs a CRM and a policy")
+	}
+	if o.Object == "" {
+		o.Object = "partner_registration"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New(nil)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.StatusURL == nil {
+		o.StatusURL = func(string) string { return "" }
+	}
+	return &Engine{o: o, crm: o.CRM, log: o.Logger, m: o.Metrics}, nil
+}
+
+// now is the clock, truncated to milliseconds: every instant the worker
+// writes must read back from the CRM unchanged, or its fingerprint would
+// not recognise its own echo.
+func (e *Engine) now() time.Time { return e.o.Now().UTC().Truncate(time.Millisecond) }
+
+// Key is the inbox / fingerprint key of a registration.
+func (e *Engine) Key(id string) string { return state.ItemKey(e.crm.Name(), e.o.Object, id) }
+
+// Outcome is what processing did with one record.
+type Outcome struct {
+	ID string
+	// Result: decided (a decision was written), resumed (a plan was
+	// finished), echo (our own write came back), observed (nothing to do),
+	// missing (not in the CRM), failed.
+	Result   string
+	Decision *rules.Decision
+	Record   registration.Record // the record as it stands after processing
+	Err      error
+}
+
+// Permanent reports whether err cannot be mended by retrying.
+func Permanent(err error) bool {
+	var ce *connectors.Error
+	return errors.As(err, &ce) && !ce.Retry
+}
+
+// action is what one record needs.
+type action int
+
+const (
+	actNone    action = iota
+	actDecide         // run rules.Decide
+	actSweep          // run rules.Sweep (time passed, a rival was decided)
+	actMeeting        // run rules.OnMeeting
+	actManual         // follow through a human's status change
+)
+
+// work is one record's way through a batch.
+type work struct {
+	rec      registration.Record
+	key      string
+	prevFP   fingerprint
+	hasFP    bool
+	plan     *state.Plan
+	act      action
+	facts    registration.Facts
+	decision rules.Decision
+	update   map[string]string
+	data     planData
+	out      *Outcome
+}
+
+// planData is what a plan remembers of its decision, to finish the side
+// effects after a crash without deciding again.
+type planData struct {
+	From         registration.Status `json:"from"`
+	To           registration.Status `json:"to"`
+	Reason       string              `json:"reason"`
+	Message      string              `json:"message"`
+	Missing      []string            `json:"missing,omitempty"`
+	CaseNumber   string              `json:"case_number,omitempty"`
+	CompanyName  string              `json:"company_name,omitempty"`
+	PartnerID    string              `json:"partner_id,omitempty"`
+	PartnerEmail string              `json:"partner_email,omitempty"`
+	Owner        string              `json:"owner,omitempty"`
+	CompanyID    string              `json:"company_id,omitempty"`
+	DealID       string              `json:"deal_id,omitempty"`
+	HoldUntil    time.Time           `json:"hold_until,omitzero"`
+	MeetingDue   time.Time           `json:"meeting_due,omitzero"`
+	SLADue       time.Time           `json:"sla_due,omitzero"`
+	Actor        string              `json:"actor"`
+	Trace        []rules.Check       `json:"trace,omitempty"`
+	At           time.Time           `json:"at"`
+	// Task is the AE task to open, if any.
+	Task *connectors.Task `json:"task,omitempty"`
+	// Rivals are in_review conflict_pending rivals waiting on this one.
+	Rivals []string `json:"rivals,omitempty"`
+}
+
+// fingerprint is what regsync last wrote to (or saw on) a record: its
+// status and reason, and a digest of every field.
+type fingerprint struct {
+	Status registration.Status
+	Reason string
+	Digest string
+}
+
+func (f fingerprint) String() string { return string(f.Status) + "|" + f.Reason + "|" + f.Digest }
+
+func parseFingerprint(s string) (fingerprint, bool) {
+	parts := strings.SplitN(s, "|", 3)
+	if len(parts) != 3 {
+		return fingerprint{}, false
+	}
+	return fingerprint{Status: registration.Status(parts[0]), Reason: parts[1], Digest: parts[2]}, true
+}
+
+// fingerprintOf digests every CRM field of r but its id.
+func fingerprintOf(r *registration.Record) fingerprint {
+	h := sha256.New()
+	for _, f := range registration.Fields() {
+		if f.Name == "id" {
+			continue
+		}
+		h.Write([]byte(f.Name))
+		h.Write([]byte{'='})
+		h.Write([]byte(f.Get(r)))
+		h.Write([]byte{0})
+	}
+	return fingerprint{Status: r.Status, Reason: r.StatusReason, Digest: hex.EncodeToString(h.Sum(nil)[:16])}
+}
+
+// Process looks at the registrations with these CRM ids: decides the new
+// ones, follows through what humans changed, finishes interrupted plans,
+// and writes everything back in batch. Outcomes are parallel to ids. The
+// error is for failures of the whole batch (the CRM could not be read);
+// per-record failures are in the outcomes.
+func (e *Engine) Process(ctx context.Context, ids []string) ([]Outcome, error) {
+	outs := make([]Outcome, len(ids))
+	byID := make(map[string]*Outcome, len(ids))
+	for i, id := range ids {
+		outs[i] = Outcome{ID: id}
+		byID[id] = &outs[i]
+	}
+	recs, err := e.crm.Registrations(ctx, ids)
+	if err != nil {
+		return outs, fmt.Errorf("read %d registrations: %w", len(ids), err)
+	}
+	for _, id := range ids {
+		byID[id].Result = "missing"
+	}
+	works := make([]*work, 0, len(recs))
+	for i := range recs {
+		o := byID[recs[i].ID]
+		if o == nil {
+			continue
+		}
+		o.Result = ""
+		works = append(works, &work{rec: recs[i], key: e.Key(recs[i].ID), out: o})
+	}
+	e.run(ctx, works, false)
+	return outs, nil
+}
+
+// run processes records already read from the CRM. With sweep set every
+// record is swept (rules.Sweep: time passed) rather than classified by what
+// changed.
+func (e *Engine) run(ctx context.Context, works []*work, sweep bool) {
+	if len(works) == 0 {
+		return
+	}
+	now := e.now()
+	p := e.o.Policy()
+	if err := e.loadLocal(works); err != nil {
+		for _, w := range works {
+			w.out.Result, w.out.Err = "failed", err
+		}
+		return
+	}
+
+	// Resume interrupted plans whose write landed; classify the rest.
+	var resume []*work
+	for _, w := range works {
+		fp := fingerprintOf(&w.rec)
+		if w.plan != nil {
+			switch {
+			case w.plan.Expect == fp.String():
+				resume = append(resume, w)
+				continue
+			case !w.plan.Done(stepWrite):
+				// The write never landed (or someone changed the record
+				// before it could): the plan is void.
+				if err := e.o.State.DeletePlans(w.key); err != nil {
+					w.out.Result, w.out.Err = "failed", err
+					continue
+				}
+				w.plan = nil
+			default:
+				// Written, then changed by someone else: finish what we
+				// owe for our decision, then look at the change too.
+				resume = append(resume, &work{rec: w.rec, key: w.key, plan: w.plan, out: &Outcome{}})
+				w.plan = nil
+			}
+		}
+		if sweep {
+			w.act = actSweep
+			continue
+		}
+		if w.hasFP && w.prevFP.Digest == fp.Digest {
+			w.out.Result = "echo"
+			continue
+		}
+		w.act = e.classify(w)
+	}
+	if len(resume) > 0 {
+		e.resume(ctx, resume)
+	}
+
+	// Gather facts for what the rules must look at.
+	var need []*work
+	for _, w := range works {
+		if w.out.Result == "" && (w.act == actDecide || (w.act == actSweep && sweepNeedsFacts(&w.rec, p))) {
+			need = append(need, w)
+		}
+	}
+	if len(need) > 0 {
+		recs := make([]registration.Record, len(need))
+		for i, w := range need {
+			recs[i] = w.rec
+		}
+		facts, err := e.crm.Facts(ctx, recs)
+		if err != nil {
+			for _, w := range need {
+				w.out.Result, w.out.Err = "failed", fmt.Errorf("gather facts: %w", err)
+			}
+		} else {
+			for i, w := range need {
+				if i < len(facts) {
+					w.facts = facts[i]
+				}
+			}
+		}
+	}
+
+	// Decide, earliest submission first, so that within one batch a later
+	// registration sees the decisions of the earlier ones.
+	sort.SliceStable(works, func(i, j int) bool { return earlier(&works[i].rec, &works[j].rec) })
+	decided := map[string]*work{}
+	var writes []*work
+	for _, w := range works {
+		if w.out.Result != "" {
+			continue
+		}
+		patchRivals(&w.facts, decided)
+		var d rules.Decision
+		switch w.act {
+		case actDecide:
+			d = rules.Decide(p, &w.rec, w.facts, now)
+			d.Changed = true
+		case actSweep:
+			d = rules.Sweep(p, &w.rec, w.facts, now)
+		case actMeeting:
+			d = rules.OnMeeting(p, &w.rec, w.rec.FirstMeetingAt)
+		case actManual:
+			prev := registration.StatusNone
+			if w.hasFP {
+				prev = w.prevFP.Status
+			}
+			d = rules.Manual(p, &w.rec, prev, w.prevFP.Reason, now)
+			if d.Reason == rules.ReasonManualOverride {
+				e.overridden(w, prev, d, now)
+				continue
+			}
+		default:
+			w.out.Result = "observed"
+			continue
+		}
+		w.decision = d
+		if !d.Changed {
+			w.out.Result = "observed"
+			if d.Escalate {
+				w.out.Result = "escalate"
+				w.out.Decision = &w.decision
+			}
+			continue
+		}
+		e.plan(w, p, now)
+		writes = append(writes, w)
+		if w.rec.CaseNumber != "" {
+			decided[w.rec.CaseNumber] = w
+		}
+	}
+	e.write(ctx, writes, now)
+
+	// Remember what we saw on records we left alone, so their echo and
+	// unchanged re-reads are recognised.
+	if e.o.State != nil {
+		fps := map[string]string{}
+		for _, w := range works {
+			if w.out.Result == "observed" {
+				fps[w.key] = fingerprintOf(&w.rec).String()
+			}
+		}
+		if err := e.o.State.SetFingerprints(fps); err != nil {
+			e.log.Warn("remember fingerprints", "records", len(fps), "err", err)
+		}
+	}
+	for _, w := range works {
+		if w.out.Result == "" {
+			w.out.Result = "observed"
+		}
+		w.out.Record = w.rec
+		e.m.Processed.WithLabelValues(w.out.Result).Inc()
+	}
+}
+
+// loadLocal reads fingerprints and plans for the batch.
+func (e *Engine) loadLocal(works []*work) error {
+	if e.o.State == nil {
+		return nil
+	}
+	keys := make([]string, len(works))
+	for i, w := range works {
+		keys[i] = w.key
+	}
+	fps, err := e.o.State.Fingerprints(keys...)
+	if err != nil {
+		return err
+	}
+	plans, err := e.o.State.Plans(keys...)
+	if err != nil {
+		return err
+	}
+	for _, w := range works {
+		if s, ok := fps[w.key]; ok {
+			w.prevFP, w.hasFP = parseFingerprint(s)
+		}
+		if pl, ok := plans[w.key]; ok {
+			w.plan = &pl
+		}
+	}
+	return nil
+}
+
+// classify decides what a (changed) record needs.
+func (e *Engine) classify(w *work) action {
+	r := &w.rec
+	prev := registration.StatusNone
+	if w.hasFP {
+		prev = w.prevFP.Status
+	}
+	switch {
+	case r.Status == registration.StatusNone || r.Status == registration.StatusSubmitted:
+		return actDecide // new, resubmitted by the partner, or reset by an AE
+	case !r.Status.Valid():
+		return actNone
+	case w.hasFP && prev != r.Status, !w.hasFP && manualLooking(r):
+		return actManual
+	case r.Status == registration.StatusApproved && !r.FirstMeetingAt.IsZero():
+		return actMeeting
+	case r.Status == registration.StatusInReview && r.StatusReason == rules.ReasonConflictPending:
+		return actSweep
+	}
+	return actNone
+}
+
+// sweepNeedsFacts reports whether sweeping r looks at its rivals: an
+// in_review conflict_pending registration is decided again once they are
+// settled; under first_meeting_wins an approved one may have lost the race.
+func sweepNeedsFacts(r *registration.Record, p *rules.Policy) bool {
+	switch r.Status {
+	case registration.StatusInReview:
+		return r.StatusReason == rules.ReasonConflictPending
+	case registration.StatusApproved:
+		return p.Rules.Conflict.Policy == rules.FirstMeetingWins
+	}
+	return false
+}
+
+// manualLooking reports whether a record regsync never saw carries a status
+// set by a human rather than by regsync (which always stamps decided_at).
+func manualLooking(r *registration.Record) bool {
+	return r.DecidedAt.IsZero() && r.Status != registration.StatusSubmitted
+}
+
+func earlier(a, b *registration.Record) bool {
+	if !a.SubmittedAt.Equal(b.SubmittedAt) {
+		if a.SubmittedAt.IsZero() {
+			return false
+		}
+		if b.SubmittedAt.IsZero() {
+			return true
+		}
+		return a.SubmittedAt.Before(b.SubmittedAt)
+	}
+	return a.CaseNumber < b.CaseNumber
+}
+
+// patchRivals replaces, in facts, the rivals decided earlier in this batch
+// by what was decided for them.
+func patchRivals(f *registration.Facts, decided map[string]*work) {
+	if len(decided) == 0 {
+		return
+	}
+	for i := range f.Registrations {
+		o := &f.Registrations[i]
+		w, ok := decided[o.CaseNumber]
+		if !ok || o.CaseNumber == "" {
+			continue
+		}
+		d := w.decision
+		o.Status, o.StatusReason = d.Status, d.Reason
+		o.HoldUntil, o.MeetingDue, o.ConflictWith = d.HoldUntil, d.MeetingDue, d.ConflictWith
+		if o.DecidedAt.IsZero() {
+			o.DecidedAt = w.data.At
+		}
+	}
+}
+
+// overridden audits a human's change the transition table forbids: kept,
+// never reverted.
+func (e *Engine) overridden(w *work, prev registration.Status, d rules.Decision, now time.Time) {
+	w.out.Result = "observed"
+	w.decision = d
+	e.log.Warn("status set by hand outside the transition table; kept", "case", w.rec.CaseNumber,
+		"from", prev, "to", w.rec.Status)
+	if e.o.State == nil {
+		return
+	}
+	trace, _ := json.Marshal(d.Trace)
+	err := e.o.State.Append(state.AuditEntry{At: now, CRM: e.crm.Name(), Object: e.o.Object, RecordID: w.rec.ID,
+		CaseNumber: w.rec.CaseNumber, From: string(prev), To: string(w.rec.Status), Reason: rules.ReasonManualOverride,
+		Actor: "crm", Message: "status set by hand outside the transition table; kept", Trace: trace})
+	if err != nil {
+		e.log.Warn("audit manual override", "case", w.rec.CaseNumber, "err", err)
+	}
+}
+
+// plan turns a decision into the record's update and the side effects owed.
+func (e *Engine) plan(w *work, p *rules.Policy, now time.Time) {
+	r, d := &w.rec, w.decision
+	u := map[string]string{}
+	set := func(name, v string) {
+		if cur, _ := r.Get(name); cur != v {
+			u[name] = v
+		}
+	}
+	setTime := func(name string, t time.Time) {
+		if t.IsZero() {
+			set(name, "")
+			return
+		}
+		set(name, t.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano))
+	}
+	from := r.Status
+	if from == registration.StatusNone {
+		from = registration.StatusSubmitted
+	}
+	actor := "regsync"
+	if w.act == actManual {
+		actor = "crm"
+	}
+	set("status", string(d.Status))
+	set("status_reason", d.Reason)
+	set("status_message", d.Message)
+	setTime("hold_until", d.HoldUntil)
+	setTime("meeting_due", d.MeetingDue)
+	if d.Status.Waiting() {
+		setTime("sla_due", d.SLADue)
+	}
+	if d.Owner != "" {
+		set("owner_id", d.Owner)
+	}
+	set("conflict_with", d.ConflictWith)
+	if r.SubmittedAt.IsZero() {
+		setTime("submitted_at", now)
+	}
+	if r.CaseNumber == "" {
+		set("case_number", registration.CaseNumberFor("crm:"+e.crm.Name()+":"+r.ID))
+	}
+	decision := d.Status != from || w.act == actDecide || w.act == actManual
+	if decision && d.Status != registration.StatusSubmitted {
+		setTime("decided_at", now)
+		if r.FirstResponseAt.IsZero() {
+			setTime("first_response_at", now)
+		}
+	}
+	if d.Status == registration.StatusApproved && r.ApprovedAt.IsZero() {
+		setTime("approved_at", now)
+	}
+	if w.facts.Company != nil && r.CompanyID == "" {
+		set("company_id", w.facts.Company.ID)
+	}
+	dealID := r.DealID
+	if dealID == "" {
+		for _, dl := range w.facts.OpenDeals {
+			if dl.PartnerID != "" && dl.PartnerID == r.PartnerID {
+				dealID = dl.ID // the partner's own deal on the company
+				set("deal_id", dealID)
+				break
+			}
+		}
+	}
+	w.update = u
+
+	data := planData{
+		From: from, To: d.Status, Reason: d.Reason, Message: d.Message, Missing: d.Missing,
+		CaseNumber: r.CaseNumber, CompanyName: r.CompanyName, PartnerID: r.PartnerID, PartnerEmail: r.PartnerEmail,
+		Owner: firstNonEmpty(d.Owner, r.OwnerID), DealID: dealID, HoldUntil: d.HoldUntil, MeetingDue: d.MeetingDue,
+		SLADue: d.SLADue, Actor: actor, Trace: d.Trace, At: now,
+	}
+	if v, ok := u["case_number"]; ok {
+		data.CaseNumber = v
+	}
+	if w.facts.Company != nil {
+		data.CompanyID = w.facts.Company.ID
+	} else {
+		data.CompanyID = r.CompanyID
+	}
+	data.Task = aeTask(p, r, d, data, now)
+	if d.Status != registration.StatusInReview || d.Reason != rules.ReasonConflictPending {
+		// A decision that takes this registration out of pending may settle
+		// rivals waiting on it.
+		for _, o := range w.facts.Registrations {
+			if o.Status == registration.StatusInReview && o.StatusReason == rules.ReasonConflictPending &&
+				o.ID != "" && slices.Contains(strings.Split(o.ConflictWith, ","), data.CaseNumber) {
+				data.Rivals = append(data.Rivals, o.ID)
+			}
+		}
+	}
+	w.data = data
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// expected is the record as it will read back once the update landed.
+func expected(r registration.Record, u map[string]string) registration.Record {
+	for k, v := range u {
+		_ = r.Set(k, v)
+	}
+	return r
+}
+
+// write stores the plans, writes the updates in batch and runs the side
+// effects.
+func (e *Engine) write(ctx context.Context, ws []*work, now time.Time) {
+	if len(ws) == 0 {
+		return
+	}
+	if e.o.State != nil {
+		plans := make([]state.Plan, 0, len(ws))
+		for _, w := range ws {
+			exp := expected(w.rec, w.update)
+			data, err := json.Marshal(w.data)
+			if err != nil {
+				w.out.Result, w.out.Err = "failed", err
+				continue
+			}
+			pl := state.Plan{Key: w.key, Expect: fingerprintOf(&exp).String(), Data: data, At: now,
+				Steps: []string{stepWrite, stepLink, stepTask, stepNote, stepAudit, stepNotify}}
+			plans = append(plans, pl)
+			w.plan = &plans[len(plans)-1]
+		}
+		if err := e.o.State.PutPlans(plans...); err != nil {
+			for _, w := range ws {
+				w.out.Result, w.out.Err = "failed", err
+			}
+			return
+		}
+	}
+	var batch []*work
+	var updates []connectors.Update
+	for _, w := range ws {
+		if w.out.Result != "" {
+			continue
+		}
+		if len(w.update) == 0 {
+			batch = append(batch, w) // nothing to write: straight to the side effects
+			continue
+		}
+		batch = append(batch, w)
+		updates = append(updates, connectors.Update{ID: w.rec.ID, Fields: w.update})
+	}
+	var results []connectors.Result
+	if len(updates) > 0 {
+		var err error
+		results, err = e.crm.Write(ctx, updates)
+		if err != nil && len(results) != len(updates) {
+			for _, w := range batch {
+				w.out.Result, w.out.Err = "failed", fmt.Errorf("write %d decisions: %w", len(updates), err)
+			}
+			e.dropPlans(batch)
+			return
+		}
+	}
+	var ok []*work
+	var failed []*work
+	j := 0
+	for _, w := range batch {
+		if len(w.update) == 0 {
+			ok = append(ok, w)
+			continue
+		}
+		res := results[j]
+		j++
+		if res.Err != nil {
+			w.out.Result, w.out.Err = "failed", res.Err
+			failed = append(failed, w)
+			continue
+		}
+		ok = append(ok, w)
+	}
+	e.dropPlans(failed)
+	if len(ok) == 0 {
+		return
+	}
+	if e.o.State != nil {
+		keys := make([]string, len(ok))
+		fps := make(map[string]string, len(ok))
+		for i, w := range ok {
+			keys[i] = w.key
+			fps[w.key] = w.plan.Expect
+		}
+		if err := e.o.State.SetFingerprints(fps); err != nil {
+			e.log.Warn("remember fingerprints", "err", err)
+		}
+		if err := e.o.State.FinishSteps(keys, stepWrite); err != nil {
+			e.log.Warn("finish write step", "err", err)
+		}
+	}
+	for _, w := range ok {
+		w.out.Result = "decided"
+		d := w.decision
+		w.out.Decision = &d
+		w.rec = expected(w.rec, w.update)
+		e.m.Decisions.WithLabelValues(string(d.Status), d.Reason).Inc()
+		e.log.Info("decided", "case", w.data.CaseNumber, "from", w.data.From, "status", d.Status, "reason", d.Reason,
+			"partner", w.rec.PartnerID, "actor", w.data.Actor)
+	}
+	e.sideEffects(ctx, ok)
+}
+
+// dropPlans forgets the plans of writes that failed: nothing was written.
+func (e *Engine) dropPlans(ws []*work) {
+	if e.o.State == nil || len(ws) == 0 {
+		return
+	}
+	keys := make([]string, len(ws))
+	for i, w := range ws {
+		keys[i] = w.key
+	}
+	if err := e.o.State.DeletePlans(keys...); err != nil {
+		e.log.Warn("drop plans of failed writes", "err", err)
+	}
+}
+
+// resume finishes the side effects of plans whose write landed.
+func (e *Engine) resume(ctx context.Context, ws []*work) {
+	var ok []*work
+	for _, w := range ws {
+		var data planData
+		if err := json.Unmarshal(w.plan.Data, &data); err != nil {
+			w.out.Result, w.out.Err = "failed", fmt.Errorf("plan of %s: %w", w.key, err)
+			continue
+		}
+		w.data = data
+		w.decision = rules.Decision{Status: data.To, Reason: data.Reason, Message: data.Message, Missing: data.Missing,
+			HoldUntil: data.HoldUntil, MeetingDue: data.MeetingDue, SLADue: data.SLADue, Owner: data.Owner, Trace: data.Trace}
+		if !w.plan.Done(stepWrite) {
+			if err := e.o.State.FinishSteps([]string{w.key}, stepWrite); err != nil {
+				w.out.Result, w.out.Err = "failed", err
+				continue
+			}
+			w.plan.Steps = slices.DeleteFunc(w.plan.Steps, func(s string) bool { return s == stepWrite })
+		}
+		w.out.Result = "resumed"
+		ok = append(ok, w)
+	}
+	if len(ok) > 0 {
+		e.log.Info("resuming interrupted decisions", "records", len(ok))
+		e.sideEffects(ctx, ok)
+	}
+}
+
+// sideEffects runs the steps owed after a written decision, each in batch,
+// recording each as done. A failed step leaves the rest for the next try.
+func (e *Engine) sideEffects(ctx context.Context, ws []*work) {
+	owes := func(w *work, step string) bool {
+		return w.out.Err == nil && (w.plan == nil || !w.plan.Done(step) || e.o.State == nil)
+	}
+	finish := func(step string, done []*work) {
+		if e.o.State == nil || len(done) == 0 {
+			return
+		}
+		keys := make([]string, len(done))
+		for i, w := range done {
+			keys[i] = w.key
+		}
+		if err := e.o.State.FinishSteps(keys, step); err != nil {
+			for _, w := range done {
+				w.out.Result, w.out.Err = "failed", err
+			}
+		}
+	}
+	fail := func(group []*work, step string, err error) {
+		for _, w := range group {
+			w.out.Result, w.out.Err = "failed", fmt.Errorf("%s: %w", step, err)
+		}
+	}
+	run := func(step string, want func(*work) bool, do func([]*work) error) {
+		var group, skip []*work
+		for _, w := range ws {
+			if !owes(w, step) {
+				continue
+			}
+			if want(w) {
+				group = append(group, w)
+			} else {
+				skip = append(skip, w)
+			}
+		}
+		if len(group) > 0 {
+			if err := do(group); err != nil {
+				fail(group, step, err)
+				group = nil
+			}
+		}
+		finish(step, append(group, skip...))
+	}
+
+	run(stepLink, func(w *work) bool { return w.data.CompanyID != "" || w.data.DealID != "" }, func(g []*work) error {
+		links := make([]connectors.Link, 0, len(g))
+		for _, w := range g {
+			links = append(links, connectors.Link{RegistrationID: w.rec.ID, CompanyID: w.data.CompanyID, DealID: w.data.DealID})
+		}
+		return e.crm.Link(ctx, links)
+	})
+	run(stepTask, func(w *work) bool { return w.data.Task != nil }, func(g []*work) error {
+		tasks := make([]connectors.Task, 0, len(g))
+		for _, w := range g {
+			t := *w.data.Task
+			t.RegistrationID = w.rec.ID
+			tasks = append(tasks, t)
+		}
+		return e.crm.Task(ctx, tasks)
+	})
+	run(stepNote, func(*work) bool { return true }, func(g []*work) error {
+		notes := make([]connectors.Note, 0, len(g))
+		for _, w := range g {
+			notes = append(notes, connectors.Note{RegistrationID: w.rec.ID, Body: auditNote(w.data), At: w.data.At})
+		}
+		return e.crm.Note(ctx, notes)
+	})
+	run(stepAudit, func(*work) bool { return e.o.State != nil }, func(g []*work) error {
+		entries := make([]state.AuditEntry, 0, len(g))
+		for _, w := range g {
+			trace, _ := json.Marshal(w.data.Trace)
+			entries = append(entries, state.AuditEntry{At: w.data.At, CRM: e.crm.Name(), Object: e.o.Object,
+				RecordID: w.rec.ID, CaseNumber: w.data.CaseNumber, From: string(w.data.From), To: string(w.data.To),
+				Reason: w.data.Reason, Actor: w.data.Actor, Message: w.data.Message, Trace: trace})
+		}
+		return e.o.State.Append(entries...)
+	})
+	run(stepNotify, func(w *work) bool { return e.o.Notifier != nil && w.data.To != w.data.From }, func(g []*work) error {
+		ns := make([]Notification, 0, len(g))
+		for _, w := range g {
+			ns = append(ns, e.statusNotification(w))
+		}
+		return e.o.Notifier.Notify(ctx, ns)
+	})
+	// Rivals waiting on these decisions are looked at again now, not at the
+	// next sweep.
+	if e.o.State != nil {
+		var items []state.Item
+		for _, w := range ws {
+			for _, id := range w.data.Rivals {
+				items = append(items, state.Item{CRM: e.crm.Name(), Object: e.o.Object, RecordID: id, Reason: "rival_decided"})
+			}
+		}
+		if err := e.o.State.Enqueue(items...); err != nil {
+			e.log.Warn("enqueue waiting rivals", "err", err)
+		}
+	}
+}
+
+// aeTask is the AE's to-do for a decision, if it needs one: a review for
+// in_review and appeals, a follow-up for approvals.
+func aeTask(p *rules.Policy, r *registration.Record, d rules.Decision, data planData, now time.Time) *connectors.Task {
+	company := firstNonEmpty(r.CompanyName, r.CompanyDomain, "a prospect")
+	partner := r.PartnerID
+	if pt, ok := p.Partner(r.PartnerID); ok && pt.Name != "" {
+		partner = pt.Name
+	}
+	var subject, body string
+	due := d.SLADue
+	switch d.Status {
+	case registration.StatusInReview:
+		subject = fmt.Sprintf("Review partner registration %s: %s (%s)", data.CaseNumber, company, d.Reason)
+		body = fmt.Sprintf("%s registered %s (%s). The rules sent it to review: %s.\n\n%s", partner, company, r.CompanyDomain,
+			d.Reason, traceText(d.Trace))
+	case registration.StatusAppealed:
+		subject = fmt.Sprintf("Decide the appeal of partner registration %s: %s", data.CaseNumber, company)
+		body = fmt.Sprintf("%s appealed the decline of %s (%s). Set the status to approved or declined.", partner, company, r.CompanyDomain)
+	case registration.StatusApproved:
+		subject = fmt.Sprintf("Approved partner registration %s: %s — first meeting by %s", data.CaseNumber, company, d.MeetingDue.Format("2 Jan 2006"))
+		body = fmt.Sprintf("%s's registration of %s (%s) is approved and protected until %s. Make sure the first meeting is logged by %s.",
+			partner, company, r.CompanyDomain, d.HoldUntil.Format("2 Jan 2006"), d.MeetingDue.Format("2 Jan 2006"))
+		due = d.MeetingDue
+	default:
+		return nil
+	}
+	if due.IsZero() {
+		due = now.Add(48 * time.Hour)
+	}
+	return &connectors.Task{OwnerID: data.Owner, Subject: subject, Body: body, Due: due}
+}
+
+// auditNote is the CRM note recording a decision and its trace.
+func auditNote(d planData) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "regsync: %s → %s (%s) by %s at %s\n", d.From, d.To, d.Reason, d.Actor, d.At.Format(time.RFC3339))
+	if d.Message != "" {
+		fmt.Fprintf(&b, "Partner was told: %s\n", d.Message)
+	}
+	b.WriteString(traceText(d.Trace))
+	return b.String()
+}
+
+func traceText(trace []rules.Check) string {
+	var b strings.Builder
+	for _, c := range trace {
+		fmt.Fprintf(&b, "- %s: %s", c.Name, c.Result)
+		if c.Detail != "" {
+			b.WriteString(" — ")
+			b.WriteString(c.Detail)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
