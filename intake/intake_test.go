@@ -1,0 +1,188 @@
+package intake
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/regsync/regsync/internal/secret"
+	"github.com/regsync/regsync/registration"
+	"github.com/regsync/regsync/rules"
+)
+
+func TestFieldForLabel(t *testing.T) {
+	cases := map[string]string{
+		"Company": "company_name", "Company name": "company_name", "COMPANY NAME:": "company_name",
+		"Website": "company_domain", "Domain": "company_domain", "Website / Domain": "company_domain",
+		"Web-site *": "company_domain", "Contact": "contact_name", "Contact name": "contact_name",
+		"Email": "contact_email", "E-Mail": "contact_email", "e_mail": "contact_email",
+		"Role": "contact_role", "Job title": "contact_role", "Problem": "problem",
+		"The problem (one sentence)": "problem", "Stage": "stage_guess", "Consent": "consent",
+		"Consent (yes/no)": "consent", "company_domain": "company_domain", "partner_email": "partner_email",
+		"Company website domain": "company_domain", "Confirmation that the prospect agreed to be contacted": "consent",
+		"Deal size": "target_revenue", "Competitors": "competing_vendors", "Pain point": "problem",
+		"Organisation": "company_name", "Organization": "company_name",
+	}
+	for label, want := range cases {
+		if got, ok := FieldForLabel(label); !ok || got != want {
+			t.Errorf("FieldForLabel(%q) = %q, %v; want %q", label, got, ok, want)
+		}
+	}
+	for _, label := range []string{"", "Status", "status", "case_number", "owner_id", "Hello", "Company / Email", "Subject", "From", "To", "Date", "Sent"} {
+		if got, ok := FieldForLabel(label); ok {
+			t.Errorf("FieldForLabel(%q) = %q, want unknown", label, got)
+		}
+	}
+	// Every label answers use maps back to its field.
+	for _, f := range append(append([]string{}, ProspectFields...), "partner_email") {
+		if got, ok := FieldForLabel(FormLabel(f)); !ok || got != f {
+			t.Errorf("FormLabel(%s) = %q reads back as %q", f, FormLabel(f), got)
+		}
+		if got, ok := FieldForLabel(Label(f)); !ok || got != f {
+			t.Errorf("Label(%s) = %q reads back as %q", f, Label(f), got)
+		}
+	}
+}
+
+func TestSetField(t *testing.T) {
+	var r registration.Record
+	for _, c := range []struct{ field, value, reason string }{
+		{"company_domain", "not a domain!", "not a website or domain"},
+		{"contact_email", "jane at globex", "not a valid e-mail address"},
+		{"consent", "maybe", "answer yes or no"},
+		{"problem", "bad\x00byte", "contains binary or control characters"},
+		{"problem", "\xff\xfe", "not valid text (binary data or a wrong character set)"},
+		{"problem", strings.Repeat("x", MaxValueLen+1), "longer than 4000 characters"},
+		{"target_revenue", "lots", `"lots" is not a number`},
+	} {
+		err := SetField(&r, c.field, c.value)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != c.field || fe.Reason != c.reason {
+			t.Errorf("SetField(%s, %q) = %v, want %s: %s", c.field, c.value, err, c.field, c.reason)
+		}
+	}
+	if err := SetField(&r, "contact_email", `"Jane" <Jane@Globex.Example>`); err != nil || r.ContactEmail != "Jane@globex.example" {
+		t.Errorf("email: %v %q", err, r.ContactEmail)
+	}
+	if err := SetField(&r, "consent", " Yes "); err != nil || !r.Consent {
+		t.Errorf("consent: %v %v", err, r.Consent)
+	}
+	if err := SetField(&r, "problem", "  line one\nline two  "); err != nil || r.Problem != "line one\nline two" {
+		t.Errorf("problem: %v %q", err, r.Problem)
+	}
+}
+
+func TestDirectory(t *testing.T) {
+	f := false
+	d := NewDirectory([]rules.Partner{
+		{ID: "northwind", EmailDomains: []string{"northwind.example", "nw-partners.example"}},
+		{ID: "northwind-eu", EmailDomains: []string{"eu.northwind.example"}},
+		{ID: "sleepy", EmailDomains: []string{"sleepy.example"}, Active: &f},
+		{ID: "broken", EmailDomains: []string{"not a domain"}},
+	})
+	for addr, want := range map[string]string{
+		"jane@northwind.example":                "northwind",
+		`"CEO of Globex" <a@NorthWind.Example>`: "northwind",
+		"a@mail.northwind.example":              "northwind",
+		"b@eu.northwind.example":                "northwind-eu",
+		"c@x.eu.northwind.example":              "northwind-eu",
+		"d@nw-partners.example":                 "northwind",
+		"e@sleepy.example":                      "sleepy",
+	} {
+		p, err := d.ForEmail("from", addr)
+		if err != nil || p.ID != want {
+			t.Errorf("ForEmail(%q) = %q, %v; want %s", addr, p.ID, err, want)
+		}
+	}
+	for _, addr := range []string{"x@globex.example", "x@northwind.example.evil.example", "x@evilnorthwind.example", "northwind.example", `"a@northwind.example" <x@evil.example>`} {
+		_, err := d.ForEmail("from", addr)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != "from" {
+			t.Errorf("ForEmail(%q) = %v, want a refusal on from", addr, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "x@") {
+			t.Errorf("error repeats the local part: %v", err)
+		}
+	}
+	d.Set([]rules.Partner{{ID: "globex", EmailDomains: []string{"globex.example"}}})
+	if _, err := d.ForEmail("from", "jane@northwind.example"); err == nil {
+		t.Error("old partner list still used after Set")
+	}
+	if p, ok := d.ByID("globex"); !ok || p.ID != "globex" || d.Len() != 1 {
+		t.Errorf("ByID after Set: %v %v", p, ok)
+	}
+}
+
+func TestWriteError(t *testing.T) {
+	rec := httptest.NewRecorder()
+	WriteError(rec, http.StatusUnprocessableEntity, errors.Join(Refuse("from", "unknown sender"), Refuse("consent", "answer yes or no")))
+	if rec.Code != 422 || rec.Header().Get("Content-Type") != "application/json; charset=utf-8" {
+		t.Fatalf("code %d type %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	want := `{"error":"from: unknown sender; consent: answer yes or no","fields":[{"field":"from","reason":"unknown sender"},{"field":"consent","reason":"answer yes or no"}]}` + "\n"
+	if rec.Body.String() != want {
+		t.Errorf("body %s", rec.Body.String())
+	}
+	if StatusFor(&http.MaxBytesError{Limit: 1}) != 413 || StatusFor(Refuse("a", "b")) != 422 || StatusFor(errors.New("x")) != 500 {
+		t.Error("StatusFor")
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]ByteSize{"1024": 1024, "512KiB": 512 << 10, "25MiB": 25 << 20, "25 MB": 25 << 20, "1GiB": 1 << 30, "7b": 7} {
+		if got, err := ParseByteSize(in); err != nil || got != want {
+			t.Errorf("ParseByteSize(%q) = %d, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "MiB", "-1", "1TB", "1.5MiB", "99999999999999999999"} {
+		if _, err := ParseByteSize(in); err == nil {
+			t.Errorf("ParseByteSize(%q) accepted", in)
+		}
+	}
+	if ByteSize(25<<20).String() != "25MiB" || ByteSize(1000).String() != "1000" {
+		t.Error("String")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	c := DefaultConfig()
+	if err := c.Validate(nil); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	partners := []rules.Partner{{ID: "northwind"}}
+	c.Email.Enabled = true
+	c.Email.IMAP.Enabled = true
+	c.Email.IMAP.TLS = "ssl"
+	c.Slack.Enabled = true
+	c.Slack.Command = "register"
+	c.WebForm.Captcha.Provider = "recaptcha"
+	c.WebForm.TrustedProxies = []string{"10.0.0.0/8", "nope"}
+	c.CSV.BatchSize = 101
+	c.CSV.Tokens = []CSVToken{{Partner: "ghost", Token: secret.New("short")}}
+	c.HubSpotForm.Enabled = true
+	err := c.Validate(partners)
+	want := []string{
+		"intake.email.token: required when the e-mail channel is enabled: the inbound-mail service sends it with every message (REGSYNC_INTAKE_EMAIL_TOKEN)",
+		`intake.email.imap.addr: "" is not host:port`,
+		"intake.email.imap.username: required when imap is enabled",
+		`intake.email.imap.tls: must be tls, starttls or none, not "ssl"`,
+		"intake.webform.captcha.site_key: required with provider recaptcha",
+		"intake.webform.captcha.secret: required with provider recaptcha",
+		`intake.webform.trusted_proxies.1: "nope" is not an IP address or CIDR range`,
+		"intake.slack.signing_secret: required when the Slack channel is enabled (REGSYNC_INTAKE_SLACK_SIGNING_SECRET)",
+		"intake.slack.bot_token: required when the Slack channel is enabled (REGSYNC_INTAKE_SLACK_BOT_TOKEN)",
+		`intake.slack.command: "register" is not a slash command such as /register`,
+		"intake.csv.batch_size: must be 1 to 100, not 101",
+		`intake.csv.tokens.0.partner: no partner with id "ghost"`,
+		"intake.csv.tokens.0.token: too short: use 16 characters or more",
+		"intake.hubspot_form.forms: list at least one form guid when hubspot_form is enabled",
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Errorf("got\n%v\nwant\n%s", err, strings.Join(want, "\n"))
+	}
+	if p, err := ParsePrefix("192.0.2.7"); err != nil || p.String() != "192.0.2.7/32" {
+		t.Errorf("ParsePrefix: %v %v", p, err)
+	}
+}
