@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/base32"
 	"errors"
 	"fmt"
@@ -43,9 +44,20 @@ type Message struct {
 	References []string
 	// Date defaults to the time of sending.
 	Date time.Time
+	// Attachments are sent after the body (multipart/mixed).
+	Attachments []Attachment
 	// Header holds further headers (Auto-Submitted, List-Unsubscribe…).
 	// The headers above cannot be set through it.
 	Header map[string]string
+}
+
+// Attachment is a file sent with a message.
+type Attachment struct {
+	// Filename is the name shown; ContentType defaults to
+	// application/octet-stream.
+	Filename    string
+	ContentType string
+	Data        []byte
 }
 
 // Sender sends messages.
@@ -118,6 +130,11 @@ func (m *Message) validate(from *mail.Address) error {
 	}
 	if strings.ContainsAny(m.Subject, "\r\n") {
 		return fmt.Errorf("%w: subject contains a line break", ErrInvalid)
+	}
+	for _, a := range m.Attachments {
+		if a.Filename == "" || strings.ContainsAny(a.Filename, "\r\n\"\\/") || strings.ContainsAny(a.ContentType, "\r\n") {
+			return fmt.Errorf("%w: attachment name %q", ErrInvalid, a.Filename)
+		}
 	}
 	for k, v := range m.Header {
 		if !validHeaderName(k) || strings.ContainsAny(v, "\r\n") {
@@ -203,22 +220,55 @@ func (m *Message) Render(from mail.Address, now time.Time) ([]byte, error) {
 		h(k, mime.QEncoding.Encode("utf-8", m.Header[k]))
 	}
 	h("MIME-Version", "1.0")
+	// Boundaries start with "=_", which quoted-printable and base64 bodies
+	// never hold; neither is a prefix of the other.
+	id := strings.ReplaceAll(strings.SplitN(m.MessageID, "@", 2)[0], ".", "_")
+	alt := "=_alt_" + id
+	if len(m.Attachments) == 0 {
+		m.writeBody(&b, alt)
+		return b.Bytes(), nil
+	}
+	mixed := "=_mixed_" + id
+	h("Content-Type", `multipart/mixed; boundary="`+mixed+`"`)
+	b.WriteString("\r\n--" + mixed + "\r\n")
+	m.writeBody(&b, alt)
+	for _, a := range m.Attachments {
+		b.WriteString("\r\n--" + mixed + "\r\n")
+		ct, params, err := mime.ParseMediaType(a.ContentType)
+		if err != nil {
+			ct, params = "application/octet-stream", map[string]string{}
+		}
+		params["name"] = a.Filename
+		b.WriteString("Content-Type: " + mime.FormatMediaType(ct, params) + "\r\n")
+		b.WriteString("Content-Disposition: " + mime.FormatMediaType("attachment", map[string]string{"filename": a.Filename}) + "\r\n")
+		b.WriteString("Content-Transfer-Encoding: base64\r\n\r\n")
+		enc := base64.StdEncoding.EncodeToString(a.Data)
+		for len(enc) > 76 {
+			b.WriteString(enc[:76] + "\r\n")
+			enc = enc[76:]
+		}
+		b.WriteString(enc + "\r\n")
+	}
+	b.WriteString("\r\n--" + mixed + "--\r\n")
+	return b.Bytes(), nil
+}
+
+// writeBody writes the body's Content-Type header, a blank line and the
+// body: one part, or both as multipart/alternative.
+func (m *Message) writeBody(b *bytes.Buffer, boundary string) {
 	switch {
 	case m.HTML == "":
-		writePart(&b, "text/plain; charset=utf-8", m.Text)
+		writePart(b, "text/plain; charset=utf-8", m.Text)
 	case m.Text == "":
-		writePart(&b, "text/html; charset=utf-8", m.HTML)
+		writePart(b, "text/html; charset=utf-8", m.HTML)
 	default:
-		boundary := "=_regsync_" + strings.ReplaceAll(strings.SplitN(m.MessageID, "@", 2)[0], ".", "_")
-		h("Content-Type", `multipart/alternative; boundary="`+boundary+`"`)
-		b.WriteString("\r\n")
+		b.WriteString(`Content-Type: multipart/alternative; boundary="` + boundary + `"` + "\r\n\r\n")
 		b.WriteString("--" + boundary + "\r\n")
-		writePart(&b, "text/plain; charset=utf-8", m.Text)
+		writePart(b, "text/plain; charset=utf-8", m.Text)
 		b.WriteString("\r\n--" + boundary + "\r\n")
-		writePart(&b, "text/html; charset=utf-8", m.HTML)
+		writePart(b, "text/html; charset=utf-8", m.HTML)
 		b.WriteString("\r\n--" + boundary + "--\r\n")
 	}
-	return b.Bytes(), nil
 }
 
 // writePart writes a Content-Type header, a quoted-printable encoding

@@ -353,3 +353,26 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("loopback relay without TLS refused: %v", err)
 	}
 }
+
+func TestRenderWithAttachment(t *testing.T) {
+	m := msg()
+	m.Attachments = []mail.Attachment{{Filename: "results.csv", ContentType: "text/csv; charset=utf-8", Data: bytes.Repeat([]byte("row,case_number\n1,R-ABCDEFGHJK\n"), 20)}}
+	data, err := m.Render(netmail.Address{Address: "partners@vendor.example"}, fixed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := enmime.ReadEnvelope(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(env.Attachments) != 1 || env.Attachments[0].FileName != "results.csv" || !bytes.Equal(env.Attachments[0].Content, m.Attachments[0].Data) {
+		t.Fatalf("attachments %+v", env.Attachments)
+	}
+	if !strings.Contains(env.Text, "website") || !strings.Contains(env.HTML, "website") {
+		t.Errorf("bodies lost beside the attachment: %q %q", env.Text, env.HTML)
+	}
+	m.Attachments[0].Filename = "a\r\nb.csv"
+	if _, err := m.Render(netmail.Address{Address: "partners@vendor.example"}, fixed); !errors.Is(err, mail.ErrInvalid) {
+		t.Errorf("bad attachment name: %v", err)
+	}
+}
