@@ -47,6 +47,23 @@ type Config struct {
 	Properties map[string]string `yaml:"properties"`
 	// ClosedStages are the deal stages that are not open.
 	ClosedStages []string `yaml:"closed_stages"`
+	// WonStages are the closed stages that count as won (for reports and
+	// attribution); a deal HubSpot flags hs_is_closed_won counts too.
+	WonStages []string `yaml:"won_stages"`
+	// DealPipeline and DealStage are the pipeline and stage of the deal
+	// created for a new registration when object is deals.
+	DealPipeline string `yaml:"deal_pipeline"`
+	DealStage    string `yaml:"deal_stage"`
+	// DealPartnerProperty is the deal property that names the partner who
+	// sourced the deal, set by attribution.
+	DealPartnerProperty string `yaml:"deal_partner_property"`
+	// MatchCompanySubdomains also finds companies whose domain is another
+	// sub-domain of the registration's registrable domain (a company stored
+	// as eu.globex.example for a registration on globex.example), with one
+	// CONTAINS_TOKEN search per five unmatched domains. Off by default: the
+	// IN search already matches the registrable domain, its www. form and
+	// the registration's own host.
+	MatchCompanySubdomains bool `yaml:"match_company_subdomains"`
 	// PerTenSeconds is the client-side limit on calls per rolling 10 s.
 	PerTenSeconds int `yaml:"per_10s"`
 	// SearchPerSecond is the client-side limit on search calls per second.
@@ -57,19 +74,40 @@ type Config struct {
 	MaxRetries int `yaml:"max_retries"`
 	// WebhookMaxAge is how old a v3-signed webhook may be.
 	WebhookMaxAge time.Duration `yaml:"webhook_max_age"`
+	// WebhookURL is the public URL HubSpot posts webhooks to, exactly as
+	// registered in the app. Signatures v2 and v3 sign it; empty: rebuilt
+	// from the request (X-Forwarded-Proto, X-Forwarded-Host or Host, and
+	// the request URI), which is right unless a proxy rewrites the path.
+	WebhookURL string `yaml:"webhook_url"`
+	// TimeZone is the portal's time zone (IANA name) in which HubSpot
+	// resets the daily API allowance; empty is UTC.
+	TimeZone string `yaml:"time_zone"`
+	// PollInterval is how often the daemon polls the change feed (Changed)
+	// to catch what webhooks missed.
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// PollSettle keeps Changed from reading records modified less than this
+	// long ago: HubSpot's search index lags writes by a few seconds, and a
+	// cursor moved past a record not yet indexed would skip it.
+	PollSettle time.Duration `yaml:"poll_settle"`
 }
 
 // DefaultConfig returns the section with every key at its default.
 func DefaultConfig() Config {
 	return Config{
-		BaseURL:         DefaultBaseURL,
-		Object:          ObjectRegistration,
-		ClosedStages:    []string{"closedwon", "closedlost"},
-		PerTenSeconds:   100,
-		SearchPerSecond: 4,
-		Timeout:         30 * time.Second,
-		MaxRetries:      5,
-		WebhookMaxAge:   5 * time.Minute,
+		BaseURL:             DefaultBaseURL,
+		Object:              ObjectRegistration,
+		ClosedStages:        []string{"closedwon", "closedlost"},
+		WonStages:           []string{"closedwon"},
+		DealPartnerProperty: "partner_id",
+		DealPipeline:        "default",
+		DealStage:           "appointmentscheduled",
+		PerTenSeconds:       100,
+		SearchPerSecond:     4,
+		Timeout:             30 * time.Second,
+		MaxRetries:          5,
+		WebhookMaxAge:       5 * time.Minute,
+		PollInterval:        30 * time.Second,
+		PollSettle:          10 * time.Second,
 	}
 }
 
@@ -158,6 +196,38 @@ func (c *Config) Validate() error {
 		if strings.TrimSpace(s) == "" {
 			errs = append(errs, yamlx.Errorf(p("closed_stages", i), "empty stage"))
 		}
+	}
+	for i, s := range c.WonStages {
+		if strings.TrimSpace(s) == "" {
+			errs = append(errs, yamlx.Errorf(p("won_stages", i), "empty stage"))
+		}
+	}
+	if strings.TrimSpace(c.DealPipeline) == "" {
+		errs = append(errs, yamlx.Errorf(p("deal_pipeline"), "must not be empty"))
+	}
+	if strings.TrimSpace(c.DealStage) == "" {
+		errs = append(errs, yamlx.Errorf(p("deal_stage"), "must not be empty"))
+	} else if slices.Contains(c.ClosedStages, c.DealStage) {
+		errs = append(errs, yamlx.Errorf(p("deal_stage"), "%q is a closed stage: a new registration's deal must be open", c.DealStage))
+	}
+	if !validPropertyName(c.DealPartnerProperty) {
+		errs = append(errs, yamlx.Errorf(p("deal_partner_property"), "%q is not a HubSpot property name (lower-case letters, digits and _, starting with a letter)", c.DealPartnerProperty))
+	}
+	if c.WebhookURL != "" {
+		if u, err := url.Parse(c.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" {
+			errs = append(errs, yamlx.Errorf(p("webhook_url"), "%q is not an http(s) URL", c.WebhookURL))
+		}
+	}
+	if c.TimeZone != "" {
+		if _, err := time.LoadLocation(c.TimeZone); err != nil {
+			errs = append(errs, yamlx.Errorf(p("time_zone"), "%q is not a time zone (an IANA name such as Europe/Berlin)", c.TimeZone))
+		}
+	}
+	if c.PollInterval <= 0 {
+		errs = append(errs, yamlx.Errorf(p("poll_interval"), "must be positive, not %s", c.PollInterval))
+	}
+	if c.PollSettle < 0 || c.PollSettle > time.Hour {
+		errs = append(errs, yamlx.Errorf(p("poll_settle"), "must be between 0 and 1h, not %s", c.PollSettle))
 	}
 	if c.PerTenSeconds <= 0 {
 		errs = append(errs, yamlx.Errorf(p("per_10s"), "must be positive, not %d", c.PerTenSeconds))

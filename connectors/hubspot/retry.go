@@ -89,23 +89,36 @@ func annotate(resp *http.Response) (policy string, eb errorBody) {
 
 // checkRetry is the client's retryablehttp.CheckRetry: it retries network
 // failures, 5xx (but 501 and 505), 423, 477 and 429s other than DAILY, and
-// nothing else.
+// nothing else. An answer that asks for a longer wait than one call may
+// spend between attempts (a 477 with Retry-After of hours) is not retried
+// in the call: the caller gets it, with the wait in connectors.Error.After.
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
 	if err != nil {
+		var ae *authError
+		if errors.As(err, &ae) {
+			return false, nil // the token refresh already retried what it could
+		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			var ua x509.UnknownAuthorityError
 			var hn x509.HostnameError
-			if errors.As(ue.Err, &ua) || errors.As(ue.Err, &hn) {
+			var ci x509.CertificateInvalidError
+			if errors.As(ue.Err, &ua) || errors.As(ue.Err, &hn) || errors.As(ue.Err, &ci) {
 				return false, nil // a TLS problem does not fix itself
 			}
 		}
 		return true, nil
 	}
-	return retryStatus(resp), nil
+	if !retryStatus(resp) {
+		return false, nil
+	}
+	if waitFor(0, resp) > maxDelay {
+		return false, nil
+	}
+	return true, nil
 }
 
 func retryStatus(resp *http.Response) bool {
@@ -190,8 +203,10 @@ func retryAfter(h http.Header) (time.Duration, bool) {
 }
 
 // classify turns a final non-2xx answer into a *connectors.Error. msg is
-// HubSpot's message, already scrubbed of secrets and e-mail addresses.
-func classify(op string, resp *http.Response, msg string, max time.Duration) *connectors.Error {
+// HubSpot's message, already scrubbed of secrets and e-mail addresses. A
+// DAILY 429 is classified daily_limit and not retryable here; the client
+// makes it retryable after the reset it computes.
+func classify(op string, resp *http.Response, msg string) *connectors.Error {
 	e := &connectors.Error{Op: op, Status: resp.StatusCode}
 	switch s := resp.StatusCode; {
 	case s == http.StatusTooManyRequests && resp.Header.Get(hdrPolicy) == policyDaily:
@@ -213,7 +228,8 @@ func classify(op string, resp *http.Response, msg string, max time.Duration) *co
 	}
 	e.Retry = retryStatus(resp)
 	if e.Retry {
-		e.After = backoff(0, resp, max)
+		// Not capped: the caller reschedules, it does not sleep in a call.
+		e.After = min(waitFor(0, resp), 24*time.Hour)
 	}
 	if msg == "" {
 		msg = http.StatusText(resp.StatusCode)
