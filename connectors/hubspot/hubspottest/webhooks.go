@@ -391,7 +391,10 @@ func (h *webhooks) post(sub Subscription, events []Event) error {
 	req.Header.Set("User-Agent", "HubSpot Connect 2.0 (http://dev.hubspot.com/)")
 	req.Header.Set("X-HubSpot-Signature", SignV1(sub.ClientSecret, body))
 	req.Header.Set("X-HubSpot-Signature-Version", "v1")
-	req.Header.Set("X-HubSpot-Signature-v3", SignV3(sub.ClientSecret, http.MethodPost, sub.URL, body, ts))
+	if req.URL.Path == "" {
+		req.URL.Path = "/" // sign the URI the receiver sees
+	}
+	req.Header.Set("X-HubSpot-Signature-v3", SignV3(sub.ClientSecret, http.MethodPost, req.URL.String(), body, ts))
 	req.Header.Set("X-HubSpot-Request-Timestamp", ts)
 	resp, err := h.client.Do(req)
 	if err != nil {
