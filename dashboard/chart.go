@@ -13,9 +13,14 @@ import (
 // by reason. Geometry is computed here; the template only prints numbers.
 
 const (
-	chartW, chartH                   = 720.0, 260.0
+	chartH                           = 260.0
 	padLeft, padRight, padTop, padBo = 40.0, 8.0, 10.0, 30.0
 	maxReasons                       = 7 // more decline reasons are drawn as "other"
+	// The page draws the chart twice: all weeks for wide screens, the last
+	// compactWeeks for phones (CSS shows one), so labels stay legible
+	// without a script.
+	wideW, compactW = 960.0, 420.0
+	compactWeeks    = 6
 )
 
 var (
@@ -47,6 +52,8 @@ type xLabel struct {
 }
 
 type chart struct {
+	Class    string
+	FontSize int
 	W, H     float64
 	PlotX    float64
 	PlotW    float64
@@ -73,8 +80,8 @@ func niceMax(v int) int {
 	return int(10 * p)
 }
 
-func weeksChart(weeks []Week) chart {
-	c := chart{W: chartW, H: chartH, PlotX: padLeft, PlotW: chartW - padLeft - padRight, BaseY: chartH - padBo}
+func weeksChart(weeks []Week, class string, width float64, fontSize int) chart {
+	c := chart{Class: class, FontSize: fontSize, W: width, H: chartH, PlotX: padLeft, PlotW: width - padLeft - padRight, BaseY: chartH - padBo}
 	// Decline reasons by total, largest first; past maxReasons → other.
 	totals := map[string]int{}
 	maxTotal, all := 0, 0
@@ -115,11 +122,14 @@ func weeksChart(weeks []Week) chart {
 	c.Empty = all == 0
 	top := niceMax(maxTotal)
 	plotH := c.BaseY - padTop
-	for _, f := range []int{0, 1, 2} {
-		v := top * f / 2
-		if f == 1 && top%2 != 0 {
-			continue
-		}
+	step := top
+	switch {
+	case top%5 == 0:
+		step = top / 5
+	case top%2 == 0:
+		step = top / 2
+	}
+	for v := 0; v <= top; v += step {
 		c.Ticks = append(c.Ticks, tick{Y: c.BaseY - plotH*float64(v)/float64(top), Label: strconv.Itoa(v)})
 	}
 	n := max(len(weeks), 1)

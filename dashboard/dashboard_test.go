@@ -265,6 +265,7 @@ func TestRender(t *testing.T) {
 	var rows []string
 	var overdue []string
 	var rects, titles []string
+	charts := map[string][]string{}
 	var refresh string
 	walk(doc, func(n *html.Node) {
 		switch n.Data {
@@ -277,9 +278,17 @@ func TestRender(t *testing.T) {
 			if attr(n, "class") == "overdue" {
 				overdue = append(overdue, text(n))
 			}
-		case "rect":
-			rects = append(rects, attr(n, "fill"))
-			titles = append(titles, text(n))
+		case "svg":
+			class := attr(n, "class")
+			walk(n, func(r *html.Node) {
+				if r.Data == "rect" {
+					charts[class] = append(charts[class], text(r))
+					if class == "wide" {
+						rects = append(rects, attr(r, "fill"))
+						titles = append(titles, text(r))
+					}
+				}
+			})
 		}
 	})
 	if refresh != "30" {
@@ -316,11 +325,15 @@ func TestRender(t *testing.T) {
 	if strings.Join(titles, "|") != strings.Join(wantTitles, "|") {
 		t.Errorf("chart segments:\n%s\nwant\n%s", strings.Join(titles, "\n"), strings.Join(wantTitles, "\n"))
 	}
+	// The phone's chart shows the last 6 weeks: here, the same 4.
+	if strings.Join(charts["narrow"], "|") != strings.Join(wantTitles, "|") {
+		t.Errorf("compact chart segments = %q", charts["narrow"])
+	}
 	if rects[0] != colorApproved || rects[1] != declineColors[0] || rects[2] != declineColors[1] {
 		t.Errorf("segment colours = %v", rects)
 	}
 	// The tallest week (3) sets the axis at 5: 2 approvals are 2/5 of the plot (220 px) = 88 px.
-	if !strings.Contains(page, `height="88.0" fill="#2e7d32"`) {
+	if strings.Count(page, `height="88.0" fill="#2e7d32"`) != 2 {
 		t.Errorf("the 2-approval bar is not 88 px high")
 	}
 	for _, want := range []string{

@@ -162,7 +162,7 @@ type page struct {
 	QueueMore int
 	SLADays   int
 
-	Chart chart
+	Chart, ChartCompact chart
 
 	Expiring     []windowRow
 	ExpiringDays int
@@ -304,7 +304,8 @@ func buildPage(cfg Config, s *Snapshot) page {
 	}
 	p.QueueMore = max(0, len(s.Queue)-MaxQueueRows)
 
-	p.Chart = weeksChart(s.Weeks)
+	p.Chart = weeksChart(s.Weeks, "wide", wideW, 11)
+	p.ChartCompact = weeksChart(s.Weeks[max(0, len(s.Weeks)-compactWeeks):], "narrow", compactW, 13)
 
 	within := s.ExpiringWithin
 	if within <= 0 {

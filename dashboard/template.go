@@ -45,6 +45,7 @@ tr.soon td.left{color:var(--warn);font-weight:600}
 tr.idle td{color:var(--muted)}
 tr.urgent td.left{color:var(--bad);font-weight:600}
 .chart svg{width:100%;height:auto;display:block}
+.chart svg.narrow{display:none}
 .legend{display:flex;flex-wrap:wrap;gap:6px 16px;margin:8px 0 0;padding:0;list-style:none;font-size:13px}
 .legend i{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:5px;vertical-align:-1px}
 .bar{height:10px;background:#e4e7eb;border-radius:5px;overflow:hidden;min-width:80px}
@@ -53,7 +54,7 @@ tr.urgent td.left{color:var(--bad);font-weight:600}
 .problems{background:#fff4e5;border-color:#f0c36d}
 .muted{color:var(--muted)}
 .err{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;word-break:break-word}
-@media (max-width:600px){main{padding:8px}section{padding:10px}th,td{padding:5px 6px}.hide-s{display:none}}
+@media (max-width:600px){main{padding:8px}section{padding:10px}th,td{padding:5px 6px}.hide-s{display:none}.chart svg.wide{display:none}.chart svg.narrow{display:block}td.left{white-space:normal;min-width:70px}th,th.num{white-space:normal}}
 </style>
 </head>
 <body>
@@ -74,43 +75,36 @@ tr.urgent td.left{color:var(--bad);font-weight:600}
 {{template "ring" (ringArgs "Win rate" "rate-win" .Win)}}
 {{template "ring" (ringArgs "Approval rate" "rate-approval" .Approval)}}
 </div>
-{{if .Partners}}<div class="scroll"><table id="partners"><thead><tr><th>Partner</th><th class="num">Registered</th><th class="num">Approval</th><th>Meeting rate</th><th>Win rate</th></tr></thead><tbody>
-{{range .Partners}}<tr><td>{{.Name}}</td><td class="num">{{.Registered}}</td><td class="num">{{.Approval}}</td>
+{{if .Partners}}<div class="scroll"><table id="partners"><thead><tr><th>Partner</th><th class="num hide-s">Registered</th><th class="num hide-s">Approval</th><th>Meeting rate</th><th>Win rate</th></tr></thead><tbody>
+{{range .Partners}}<tr><td>{{.Name}}</td><td class="num hide-s">{{.Registered}}</td><td class="num hide-s">{{.Approval}}</td>
 <td><div class="bar" title="{{.Meeting}}"><span style="width:{{if .MeetingValid}}{{printf "%.1f" .MeetingPct}}{{else}}0{{end}}%"></span></div> {{.Meeting}}</td>
 <td><div class="bar" title="{{.Win}}"><span style="width:{{if .WinValid}}{{printf "%.1f" .WinPct}}{{else}}0{{end}}%"></span></div> {{.Win}}</td></tr>
 {{end}}</tbody></table></div>{{end}}
 </section>
 
 <section id="queue"><h2>Pending queue <small>oldest first · SLA {{.SLADays}} business days · overdue in red</small></h2>
-{{if .Queue}}<div class="scroll"><table><thead><tr><th>Case</th><th>Company</th><th>Partner</th><th>Status</th><th class="hide-s">Reason</th><th class="hide-s">Owner</th><th>Submitted</th><th class="num">Age (bd)</th><th>Answer due</th><th class="num">SLA</th></tr></thead><tbody>
-{{range .Queue}}<tr class="{{.Class}}"><td>{{.Case}}</td><td>{{.Company}}</td><td>{{.Partner}}</td><td>{{.Status}}</td><td class="hide-s">{{.Reason}}</td><td class="hide-s">{{.Owner}}</td><td>{{.Submitted}}</td><td class="num">{{.Age}}</td><td>{{.Due}}</td><td class="num left">{{.Left}}</td></tr>
+{{if .Queue}}<div class="scroll"><table><thead><tr><th>Case</th><th>Company</th><th class="hide-s">Partner</th><th>Status</th><th class="hide-s">Reason</th><th class="hide-s">Owner</th><th class="hide-s">Submitted</th><th class="num">Age (bd)</th><th class="hide-s">Answer due</th><th class="num">SLA</th></tr></thead><tbody>
+{{range .Queue}}<tr class="{{.Class}}"><td>{{.Case}}</td><td>{{.Company}}</td><td class="hide-s">{{.Partner}}</td><td>{{.Status}}</td><td class="hide-s">{{.Reason}}</td><td class="hide-s">{{.Owner}}</td><td class="hide-s">{{.Submitted}}</td><td class="num">{{.Age}}</td><td class="hide-s">{{.Due}}</td><td class="num left">{{.Left}}</td></tr>
 {{end}}</tbody></table></div>{{if .QueueMore}}<p class="muted">… and {{.QueueMore}} more.</p>{{end}}
 {{else}}<p class="muted">Nothing is waiting for a decision.</p>{{end}}
 </section>
 
 <section id="decisions" class="chart"><h2>Approvals and declines by reason <small>per week</small></h2>
-{{with .Chart}}<svg viewBox="0 0 {{printf "%.0f" .W}} {{printf "%.0f" .H}}" role="img" aria-label="{{.Summary}}" xmlns="http://www.w3.org/2000/svg">
-<title>{{.Summary}}</title>
-{{range .Ticks}}<line x1="{{printf "%.1f" $.Chart.PlotX}}" x2="{{printf "%.1f" $.Chart.W}}" y1="{{printf "%.1f" .Y}}" y2="{{printf "%.1f" .Y}}" stroke="#e4e7eb"/>
-<text x="{{printf "%.1f" (sub $.Chart.PlotX 6)}}" y="{{printf "%.1f" (add .Y 4)}}" text-anchor="end" font-size="11" fill="#616e7c">{{.Label}}</text>
-{{end}}{{range .Segments}}<rect x="{{printf "%.1f" .X}}" y="{{printf "%.1f" .Y}}" width="{{printf "%.1f" .W}}" height="{{printf "%.1f" .H}}" fill="{{.Color}}"><title>{{.Title}}</title></rect>
-{{end}}{{range .XLabels}}<text x="{{printf "%.1f" .X}}" y="{{printf "%.1f" (add $.Chart.BaseY 18)}}" text-anchor="middle" font-size="11" fill="#616e7c">{{.Label}}</text>
-{{end}}{{if .Empty}}<text x="{{printf "%.1f" (half .W)}}" y="{{printf "%.1f" (half .H)}}" text-anchor="middle" font-size="14" fill="#9aa5b1">no decisions in these weeks</text>{{end}}
-</svg>
-<ul class="legend">{{range .Legend}}<li><i style="background:{{.Color}}"></i>{{.Name}} <span class="muted">{{.Total}}</span></li>{{end}}</ul>{{end}}
+{{template "chart" .Chart}}{{template "chart" .ChartCompact}}
+<ul class="legend">{{range .Chart.Legend}}<li><i style="background:{{.Color}}"></i>{{.Name}} <span class="muted">{{.Total}}</span></li>{{end}}</ul>
 </section>
 
 <section id="expiring"><h2>Protection windows ending in the next {{.ExpiringDays}} days</h2>
-{{if .Expiring}}<div class="scroll"><table><thead><tr><th>Case</th><th>Company</th><th>Partner</th><th>Status</th><th>Window ends</th><th class="num">Left</th><th class="hide-s">Note</th></tr></thead><tbody>
-{{range .Expiring}}<tr{{if .Urgent}} class="urgent"{{end}}><td>{{.Case}}</td><td>{{.Company}}</td><td>{{.Partner}}</td><td>{{.Status}}</td><td>{{.Ends}}</td><td class="num left">{{.Left}}</td><td class="hide-s">{{.Meeting}}</td></tr>
+{{if .Expiring}}<div class="scroll"><table><thead><tr><th>Case</th><th>Company</th><th class="hide-s">Partner</th><th class="hide-s">Status</th><th>Window ends</th><th class="num">Left</th><th class="hide-s">Note</th></tr></thead><tbody>
+{{range .Expiring}}<tr{{if .Urgent}} class="urgent"{{end}}><td>{{.Case}}</td><td>{{.Company}}</td><td class="hide-s">{{.Partner}}</td><td class="hide-s">{{.Status}}</td><td>{{.Ends}}</td><td class="num left">{{.Left}}</td><td class="hide-s">{{.Meeting}}</td></tr>
 {{end}}</tbody></table></div>
 {{else}}<p class="muted">No window ends in the next {{.ExpiringDays}} days.</p>{{end}}
 </section>
 
 <section id="dead"><h2>Dead letters <small>inbox items that failed too often; retry them with regsync inbox</small></h2>
 {{with .Inbox}}<p class="muted">Inbox: {{.Pending}} pending ({{.Due}} due, {{.Waiting}} backing off, {{.Leased}} in progress) · oldest {{.Oldest}}</p>{{end}}
-{{if .DeadLetters}}<div class="scroll"><table><thead><tr><th>Record</th><th>Reasons</th><th class="num">Attempts</th><th>Since</th><th>Last error</th></tr></thead><tbody>
-{{range .DeadLetters}}<tr><td>{{.Record}}</td><td>{{.Reasons}}</td><td class="num">{{.Attempts}}</td><td>{{.Since}}</td><td class="err">{{.Error}}</td></tr>
+{{if .DeadLetters}}<div class="scroll"><table><thead><tr><th>Record</th><th class="hide-s">Reasons</th><th class="num">Attempts</th><th class="hide-s">Since</th><th>Last error</th></tr></thead><tbody>
+{{range .DeadLetters}}<tr><td>{{.Record}}</td><td class="hide-s">{{.Reasons}}</td><td class="num">{{.Attempts}}</td><td class="hide-s">{{.Since}}</td><td class="err">{{.Error}}</td></tr>
 {{end}}</tbody></table></div>{{if .DeadMore}}<p class="muted">… and {{.DeadMore}} more.</p>{{end}}
 {{else}}<p class="muted">No dead letters.</p>{{end}}
 </section>
@@ -130,6 +124,14 @@ tr.urgent td.left{color:var(--bad);font-weight:600}
 </main>
 </body>
 </html>
+{{define "chart"}}<svg class="{{.Class}}" viewBox="0 0 {{printf "%.0f" .W}} {{printf "%.0f" .H}}" role="img" aria-label="{{.Summary}}" xmlns="http://www.w3.org/2000/svg">
+<title>{{.Summary}}</title>
+{{range .Ticks}}<line x1="{{printf "%.1f" $.PlotX}}" x2="{{printf "%.1f" $.W}}" y1="{{printf "%.1f" .Y}}" y2="{{printf "%.1f" .Y}}" stroke="#e4e7eb"/>
+<text x="{{printf "%.1f" (sub $.PlotX 6)}}" y="{{printf "%.1f" (add .Y 4)}}" text-anchor="end" font-size="{{$.FontSize}}" fill="#616e7c">{{.Label}}</text>
+{{end}}{{range .Segments}}<rect x="{{printf "%.1f" .X}}" y="{{printf "%.1f" .Y}}" width="{{printf "%.1f" .W}}" height="{{printf "%.1f" .H}}" fill="{{.Color}}"><title>{{.Title}}</title></rect>
+{{end}}{{range .XLabels}}<text x="{{printf "%.1f" .X}}" y="{{printf "%.1f" (add $.BaseY 18)}}" text-anchor="middle" font-size="{{$.FontSize}}" fill="#616e7c">{{.Label}}</text>
+{{end}}{{if .Empty}}<text x="{{printf "%.1f" (half .W)}}" y="{{printf "%.1f" (half .H)}}" text-anchor="middle" font-size="14" fill="#9aa5b1">no decisions in these weeks</text>{{end}}
+</svg>{{end}}
 {{define "ring"}}<div class="rate" id="{{.ID}}"><svg viewBox="0 0 84 84" role="img" aria-label="{{.Name}} {{.R.Text}}" xmlns="http://www.w3.org/2000/svg">
 <circle cx="42" cy="42" r="36" fill="none" stroke="#e4e7eb" stroke-width="8"/>
 <circle cx="42" cy="42" r="36" fill="none" stroke="{{.R.Color}}" stroke-width="8" stroke-dasharray="{{.R.Dash}}" transform="rotate(-90 42 42)"/>
