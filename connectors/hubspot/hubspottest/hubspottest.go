@@ -91,6 +91,10 @@ type Options struct {
 	SearchFilterLimits FilterLimits
 	// SearchMaxResults is how deep search can page; default 10000.
 	SearchMaxResults int
+	// SearchLag hides records from search until this long (on the
+	// LimitNow clock) after their last write, as HubSpot's search index
+	// lags behind writes; default 0.
+	SearchLag time.Duration
 }
 
 // OAuthApp is an OAuth app installed in the portal.
@@ -513,7 +517,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	// The mux matches again: ServeMux.Handler does not set path values.
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		s.mux.ServeHTTP(rec, r)
+		s.log.Debug("hubspottest: request", "route", pattern, "path", r.URL.Path, "status", rec.status)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// statusRecorder remembers the status of an answer, for the debug log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
 }
 
 // authorized checks the bearer token; for an expired OAuth access token it

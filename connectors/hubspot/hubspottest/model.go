@@ -75,7 +75,8 @@ type record struct {
 	updated    time.Time
 	archived   bool
 	archivedAt time.Time
-	writes     int // writes made through the API (create, update, upsert, archive)
+	writes     int       // writes made through the API (create, update, upsert, archive)
+	written    time.Time // last write, on the LimitNow clock (for Options.SearchLag)
 }
 
 // objectType is one object type of the portal with its properties and records.

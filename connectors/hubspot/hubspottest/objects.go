@@ -143,7 +143,7 @@ func missingRequired(t *objectType, vals map[string]string) []valueError {
 func (s *Server) createLocked(t *objectType, vals map[string]string, src string, at time.Time) *record {
 	s.nextID++
 	id := strconv.FormatInt(s.nextID, 10)
-	r := &record{id: id, props: make(map[string]string, len(vals)+4), created: at, updated: at}
+	r := &record{id: id, props: make(map[string]string, len(vals)+4), created: at, updated: at, written: s.limNow()}
 	if v := vals[t.createdDate]; v != "" {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && src == srcSeed {
 			r.created = time.UnixMilli(n).UTC()
@@ -219,6 +219,7 @@ func (s *Server) updateLocked(t *objectType, r *record, vals map[string]string, 
 		}
 	}
 	r.updated = at
+	r.written = s.limNow()
 	r.props[t.modifiedDate] = ms(at)
 	if src != srcSeed {
 		s.hooks.emit(t, r.id, false, changes, src, at)

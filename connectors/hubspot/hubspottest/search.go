@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -519,9 +520,13 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var matches []*record
+	var indexed time.Time // records written after this are not searchable yet
+	if s.opts.SearchLag > 0 {
+		indexed = s.limNow().Add(-s.opts.SearchLag)
+	}
 	for _, id := range t.ids {
 		rec := t.records[id]
-		if rec.archived || !c.match(t, rec) {
+		if rec.archived || (!indexed.IsZero() && rec.written.After(indexed)) || !c.match(t, rec) {
 			continue
 		}
 		matches = append(matches, rec)

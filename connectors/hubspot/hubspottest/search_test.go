@@ -265,3 +265,18 @@ func manyValues(n int) []string {
 	}
 	return out
 }
+
+func TestSearchLag(t *testing.T) {
+	lim := NewClock(t0)
+	s := startT(t, Options{Bare: true, LimitNow: lim.Now, SearchLag: 2 * time.Second, SearchPerSecond: -1})
+	c := newTC(t, s)
+	id := str(c.must(201, "POST", "/crm/v3/objects/companies", map[string]any{"properties": map[string]string{"name": "Fresh"}}), "id")
+	if ids, _ := searchIDs(t, c, "companies", map[string]any{}); len(ids) != 0 {
+		t.Errorf("a record written just now is searchable: %v", ids)
+	}
+	c.must(200, "GET", "/crm/v3/objects/companies/"+id, nil) // reads see it at once
+	lim.Advance(3 * time.Second)
+	if ids, _ := searchIDs(t, c, "companies", map[string]any{}); !slices.Equal(ids, []string{id}) {
+		t.Errorf("after the lag: %v", ids)
+	}
+}
