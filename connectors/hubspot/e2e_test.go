@@ -1,0 +1,463 @@
+package hubspot_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/connectors/hubspot"
+	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
+	"github.com/regsync/regsync/internal/secret"
+	"github.com/regsync/regsync/registration"
+)
+
+// fake starts a fake portal on loopback for the test.
+func fake(t testing.TB, opts hubspottest.Options) *hubspottest.Server {
+	t.Helper()
+	s, err := hubspottest.Start(opts)
+	if err != nil {
+		t.Fatalf("start fake: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// client builds a client for the fake.
+func client(t testing.TB, s *hubspottest.Server, mutate func(*hubspot.Config)) *hubspot.Client {
+	t.Helper()
+	cfg := hubspot.DefaultConfig()
+	cfg.BaseURL = s.URL()
+	cfg.Token = secret.New("sandbox-token")
+	cfg.ClientSecret = secret.New("client-secret")
+	cfg.PollSettle = 0
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	c, err := hubspot.New(cfg, hubspot.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return c
+}
+
+func ctxFor(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func setup(t testing.TB, c *hubspot.Client) string {
+	t.Helper()
+	var out bytes.Buffer
+	if _, err := c.Setup(ctxFor(t), &out); err != nil {
+		t.Fatalf("Setup: %v\n%s", err, out.String())
+	}
+	return out.String()
+}
+
+// TestSetupBarePortal: setup on a new portal creates the object; run
+// again, it changes nothing and says so.
+func TestSetupBarePortal(t *testing.T) {
+	s := fake(t, hubspottest.Options{Bare: true})
+	c := client(t, s, nil)
+	ctx := ctxFor(t)
+	if err := c.Ping(ctx); err == nil || !strings.Contains(err.Error(), "regsync setup") {
+		t.Fatalf("Ping before setup: %v, want a hint to run setup", err)
+	}
+	var out bytes.Buffer
+	changed, err := c.Setup(ctx, &out)
+	if err != nil || !changed {
+		t.Fatalf("first Setup: changed %v err %v\n%s", changed, err, out.String())
+	}
+	if !strings.Contains(out.String(), "created custom object partner_registration") {
+		t.Errorf("first Setup output:\n%s", out.String())
+	}
+	typeID, err := s.TypeID("partner_registration")
+	if err != nil {
+		t.Fatalf("no object after setup: %v", err)
+	}
+	if err := c.Ping(ctx); err != nil {
+		t.Fatalf("Ping after setup: %v", err)
+	}
+	// The object works: a record with every field, unique keys enforced.
+	res, err := c.Write(ctx, []connectors.Update{{SubmissionKey: "k1", Fields: fullRecordFields()}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("create: %v %v", err, res[0].Err)
+	}
+	rec, ok := s.GetRecord(typeID, res[0].ID)
+	if !ok || rec.Properties["case_number"] != registration.CaseNumberFor("k1") {
+		t.Fatalf("record %+v", rec)
+	}
+
+	out.Reset()
+	changed, err = c.Setup(ctx, &out)
+	if err != nil || changed {
+		t.Fatalf("second Setup: changed %v err %v\n%s", changed, err, out.String())
+	}
+	if !strings.Contains(out.String(), "nothing to change") {
+		t.Errorf("second Setup does not say it changed nothing:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "warning") {
+		t.Errorf("second Setup warns:\n%s", out.String())
+	}
+}
+
+// fullRecordFields sets every writable field.
+func fullRecordFields() map[string]string {
+	return map[string]string{
+		"status": "submitted", "status_reason": "", "source": "webform", "partner_id": "northwind",
+		"partner_name": "Northwind Consulting", "partner_email": "deals@northwind.example", "partner_type": "reseller",
+		"company_name": "Globex Corporation", "company_domain": "https://eu.globex.example/", "contact_name": "Hank Scorpio",
+		"contact_email": "hank@globex.example", "contact_role": "CEO", "problem": "Needs a platform", "solution_fit": "good",
+		"services_needed": "implementation", "stage_guess": "discovery", "consent": "true", "region": "NA", "country": "US",
+		"segment": "enterprise", "product_interest": "platform", "target_revenue": "120000", "competing_vendors": "Initech",
+		"submitted_at": "2025-03-01T10:00:00Z", "hold_until": "2025-06-01T00:00:00Z", "sla_due": "2025-03-03T10:00:00Z",
+	}
+}
+
+// TestSetupDealsMode: with object deals, setup adds the regsync group and
+// properties to deals, once.
+func TestSetupDealsMode(t *testing.T) {
+	s := fake(t, hubspottest.Options{Bare: true, Seed: hubspottest.DefaultSeed})
+	c := client(t, s, func(c *hubspot.Config) { c.Object = hubspot.ObjectDeals })
+	out := setup(t, c)
+	if !strings.Contains(out, "property group regsync") || !strings.Contains(out, "deals properties") {
+		t.Errorf("deals setup output:\n%s", out)
+	}
+	if out := setup(t, c); !strings.Contains(out, "nothing to change") {
+		t.Errorf("second deals setup:\n%s", out)
+	}
+	if _, err := s.TypeID("partner_registration"); err == nil {
+		t.Error("deals mode created the custom object")
+	}
+}
+
+// TestLifecycle drives every operation of the CRM interface against the
+// seeded fake.
+func TestLifecycle(t *testing.T) {
+	s := fake(t, hubspottest.Options{Seed: hubspottest.DefaultSeed})
+	c := client(t, s, nil)
+	setup(t, c)
+	ctx := ctxFor(t)
+	typeID, _ := s.TypeID("partner_registration")
+
+	acme, _ := s.FindRecord("companies", "domain", "acme.example")
+	globex, _ := s.FindRecord("companies", "domain", "globex.example")
+	if acme.ID == "" || globex.ID == "" {
+		t.Fatal("seed lacks acme/globex")
+	}
+	// A company stored under a sub-domain.
+	subco, err := s.CreateRecord("companies", map[string]string{"name": "Stark EU", "domain": "eu.starkindustries.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ups := []connectors.Update{
+		{SubmissionKey: "web:1", Fields: map[string]string{"status": "submitted", "partner_id": "northwind", "company_name": "ACME Corp.",
+			"company_domain": "www.acme.example", "contact_email": "wile@acme.example", "submitted_at": "2025-03-01T10:00:00Z", "consent": "yes"}},
+		{SubmissionKey: "web:2", Fields: map[string]string{"status": "approved", "partner_id": "fabrikam", "company_name": "Acme Corporation",
+			"company_domain": "https://shop.acme.example", "submitted_at": "2025-02-01T10:00:00Z", "hold_until": "2099-01-01T00:00:00Z"}},
+		{SubmissionKey: "web:3", Fields: map[string]string{"status": "declined", "partner_id": "contoso", "company_name": "Acme",
+			"company_domain": "acme.example"}},
+		{SubmissionKey: "web:4", Fields: map[string]string{"status": "submitted", "partner_id": "northwind", "company_name": "Globex Corporation",
+			"company_domain": "eu.globex.example", "target_revenue": "50,000"}},
+		{SubmissionKey: "web:5", Fields: map[string]string{"status": "in_review", "partner_id": "tailspin", "company_name": "Globex Corp",
+			"company_domain": "globex-other.example"}},
+		{SubmissionKey: "web:6", Fields: map[string]string{"status": "submitted", "partner_id": "northwind", "company_name": "Stark",
+			"company_domain": "starkindustries.example"}},
+	}
+	res, err := c.Write(ctx, ups)
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	ids := make([]string, len(res))
+	for i, r := range res {
+		if r.Err != nil || r.ID == "" || !r.Created {
+			t.Fatalf("create %d: %+v", i, r)
+		}
+		ids[i] = r.ID
+	}
+	// The same submissions again: same records, not new ones.
+	again, err := c.Write(ctx, ups[:1])
+	if err != nil || again[0].ID != ids[0] || again[0].Created {
+		t.Fatalf("upsert again: %+v %v", again, err)
+	}
+
+	recs, err := c.Registrations(ctx, append([]string{"999999999"}, ids...))
+	if err != nil || len(recs) != len(ids) {
+		t.Fatalf("Registrations: %d %v", len(recs), err)
+	}
+	r0 := recs[0]
+	if r0.ID != ids[0] || r0.Status != registration.StatusSubmitted || r0.CaseNumber != registration.CaseNumberFor("web:1") ||
+		!r0.Consent || r0.DomainKey != "acme.example" || !r0.SubmittedAt.Equal(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)) {
+		t.Errorf("record %+v", r0)
+	}
+	if recs[3].TargetRevenue != 50000 {
+		t.Errorf("target revenue %v", recs[3].TargetRevenue)
+	}
+
+	got, err := c.Lookup(ctx, []string{registration.CaseNumberFor("web:2"), registration.CaseNumberFor("web:4"), "R-0000000000"})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("Lookup: %d %v", len(got), err)
+	}
+	found, err := c.Find(ctx, []registration.Status{registration.StatusSubmitted, registration.StatusInReview})
+	if err != nil || len(found) != 4 {
+		t.Fatalf("Find: %d %v", len(found), err)
+	}
+
+	facts, err := c.Facts(ctx, recs)
+	if err != nil {
+		t.Fatalf("Facts: %v", err)
+	}
+	f0 := facts[0]
+	if f0.Company == nil || f0.Company.ID != acme.ID {
+		t.Errorf("acme company: %+v", f0.Company)
+	}
+	var open []string
+	for _, d := range f0.OpenDeals {
+		open = append(open, d.Name)
+		if d.Closed || d.CompanyID != acme.ID {
+			t.Errorf("deal %+v", d)
+		}
+	}
+	if !slices.Contains(open, "Acme Corporation — Platform") || slices.Contains(open, "Acme Corporation — Pilot") {
+		t.Errorf("acme open deals %v", open)
+	}
+	// Rivals of web:1: web:2 (same registrable domain, approved); web:3 is
+	// declined (closed) and left out.
+	var rivals []string
+	for _, o := range f0.Registrations {
+		rivals = append(rivals, o.CaseNumber)
+	}
+	if !slices.Equal(rivals, []string{registration.CaseNumberFor("web:2")}) {
+		t.Errorf("rivals of web:1 = %v", rivals)
+	}
+	if facts[3].Company == nil || facts[3].Company.ID != globex.ID {
+		t.Errorf("globex by sub-domain: %+v", facts[3].Company)
+	}
+	// web:5 shares web:4's company name (another domain).
+	if len(facts[3].Registrations) != 1 || facts[3].Registrations[0].ID != ids[4] {
+		t.Errorf("rivals of web:4: %+v", facts[3].Registrations)
+	}
+	// northwind holds web:1, web:4, web:6 active: two others each.
+	if facts[0].PartnerActive != 2 || facts[3].PartnerActive != 2 || facts[1].PartnerActive != 0 {
+		t.Errorf("partner counts %d %d %d", facts[0].PartnerActive, facts[3].PartnerActive, facts[1].PartnerActive)
+	}
+	if facts[5].Company != nil {
+		t.Errorf("sub-domain company matched without match_company_subdomains: %+v", facts[5].Company)
+	}
+	// With the option, the company on eu.starkindustries.example is found.
+	c2 := client(t, s, func(c *hubspot.Config) { c.MatchCompanySubdomains = true })
+	facts2, err := c2.Facts(ctx, recs[5:6])
+	if err != nil || facts2[0].Company == nil || facts2[0].Company.ID != subco {
+		t.Errorf("sub-domain company: %+v %v", facts2[0].Company, err)
+	}
+	// Facts for a submission not yet in the CRM.
+	newRec := registration.Record{PartnerID: "northwind", CompanyName: "Acme", CompanyDomain: "acme.example", Status: registration.StatusSubmitted}
+	newRec.Index()
+	nf, err := c.Facts(ctx, []registration.Record{newRec})
+	if err != nil || nf[0].Company == nil || len(nf[0].Registrations) != 2 || nf[0].PartnerActive != 3 {
+		t.Errorf("facts of a new submission: %+v %v", nf, err)
+	}
+
+	// Decide and link.
+	wr, err := c.Write(ctx, []connectors.Update{{ID: ids[0], Fields: map[string]string{"status": "approved", "status_reason": "ok",
+		"decided_at": "2025-03-02T00:00:00Z", "owner_id": "maria.garcia@regsync-sandbox.example"}}})
+	if err != nil || wr[0].Err != nil || wr[0].ID != ids[0] {
+		t.Fatalf("update: %+v %v", wr, err)
+	}
+	if err := c.Link(ctx, []connectors.Link{{RegistrationID: ids[0], CompanyID: acme.ID}, {RegistrationID: ids[0], CompanyID: acme.ID},
+		{RegistrationID: ids[3], CompanyID: globex.ID}}); err != nil {
+		t.Fatalf("Link: %v", err)
+	}
+	if a := s.Associations(typeID, ids[0], "companies"); !slices.Contains(a, acme.ID) {
+		t.Errorf("registration → company associations %v", a)
+	}
+	if err := c.Task(ctx, []connectors.Task{
+		{RegistrationID: ids[0], OwnerID: "maria.garcia@regsync-sandbox.example", Subject: "First meeting", Body: "Book it", Due: time.Now().Add(48 * time.Hour)},
+		{RegistrationID: ids[3], OwnerID: "81297001", Subject: "Review"},
+		{RegistrationID: ids[3], OwnerID: "ae-dach", Subject: "Unassigned"},
+		{RegistrationID: ids[3], OwnerID: "99999999", Subject: "Unknown owner"},
+	}); err != nil {
+		t.Fatalf("Task: %v", err)
+	}
+	tasks := s.Records("tasks")
+	owners := map[string]string{}
+	for _, tk := range tasks {
+		owners[tk.Properties["hs_task_subject"]] = tk.Properties["hubspot_owner_id"]
+	}
+	if owners["First meeting"] != "81297003" || owners["Review"] != "81297001" || owners["Unassigned"] != "" || owners["Unknown owner"] != "" || len(tasks) != 4 {
+		t.Errorf("task owners %v", owners)
+	}
+	var taskOfReg string
+	for _, tk := range tasks {
+		if tk.Properties["hs_task_subject"] == "First meeting" {
+			taskOfReg = tk.ID
+		}
+	}
+	if a := s.Associations("tasks", taskOfReg, typeID); !slices.Contains(a, ids[0]) {
+		t.Errorf("task → registration associations %v", a)
+	}
+	if err := c.Note(ctx, []connectors.Note{{RegistrationID: ids[0], Body: "approved by regsync", At: time.Now()}}); err != nil {
+		t.Fatalf("Note: %v", err)
+	}
+	notes := s.Records("notes")
+	if len(notes) != 1 || !slices.Contains(s.Associations("notes", notes[0].ID, typeID), ids[0]) {
+		t.Errorf("notes %+v", notes)
+	}
+
+	// Attribution and deals.
+	deal, _ := s.FindRecord("deals", "dealname", "Acme Corporation — Platform")
+	ar, err := c.Attribute(ctx, []connectors.Attribution{{DealID: deal.ID, RegistrationID: ids[0], PartnerID: "northwind"},
+		{DealID: "", PartnerID: "x"}})
+	if err != nil || ar[0].Err != nil || ar[1].Err == nil {
+		t.Fatalf("Attribute: %+v %v", ar, err)
+	}
+	if d, _ := s.GetRecord("deals", deal.ID); d.Properties["partner_id"] != "northwind" {
+		t.Errorf("partner not stamped: %v", d.Properties["partner_id"])
+	}
+	ds, err := c.Deals(ctx, []string{deal.ID, "123456789"})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("Deals: %+v %v", ds, err)
+	}
+	d := ds[0]
+	if d.CompanyID != acme.ID || !slices.Contains(d.RegistrationIDs, ids[0]) || d.PartnerID != "northwind" || d.Amount != 120000 || d.Closed {
+		t.Errorf("deal %+v", d)
+	}
+	nDeals := 0
+	won := 0
+	if err := c.AllDeals(ctx, func(ds []registration.Deal) error {
+		nDeals += len(ds)
+		for _, d := range ds {
+			if d.Won {
+				won++
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("AllDeals: %v", err)
+	}
+	if nDeals != len(s.Records("deals")) || won == 0 {
+		t.Errorf("AllDeals: %d deals (%d won), fake has %d", nDeals, won, len(s.Records("deals")))
+	}
+	nRegs := 0
+	if err := c.All(ctx, func(rs []registration.Record) error { nRegs += len(rs); return nil }); err != nil || nRegs != len(ids) {
+		t.Errorf("All: %d %v", nRegs, err)
+	}
+	dids, next, err := c.ChangedDeals(ctx, "")
+	if err != nil || !slices.Contains(dids, deal.ID) || next == "" {
+		t.Errorf("ChangedDeals: %d ids, next %q, %v", len(dids), next, err)
+	}
+
+	// Forms.
+	s.AddForm("f-1")
+	for i := range 3 {
+		s.AddFormSubmission("f-1", hubspottest.FormSubmission{PageURL: "https://partners.example/register",
+			Values: []hubspottest.FormValue{{Name: "email", Value: fmt.Sprintf("p%d@northwind.example", i)}, {Name: "partner_id", Value: "northwind"}}})
+	}
+	subs, _, err := c.FormSubmissions(ctx, "f-1", "")
+	if err != nil || len(subs) != 3 || subs[0].Values["partner_id"] != "northwind" || subs[0].ConversionID == "" || subs[0].SubmittedAt.IsZero() {
+		t.Errorf("FormSubmissions: %+v %v", subs, err)
+	}
+
+	if err := c.Ping(ctx); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+	u := c.Usage()
+	// Two clients (c and c2) shared the portal's search limit, so a 429
+	// may have happened and been retried; every one was seen.
+	if u.Calls["search"] == 0 || u.Calls["batch upsert"] == 0 || u.RateLimited+c2.Usage().RateLimited != int64(s.Count429()) {
+		t.Errorf("usage %+v, fake counted %d 429s", u, s.Count429())
+	}
+}
+
+// TestPollOneInstant5000: polling over 5,000 records that share one
+// hs_lastmodifieddate sees each exactly once, then the later changes.
+func TestPollOneInstant5000(t *testing.T) {
+	if testing.Short() {
+		t.Skip("5,000 records: about 8 s of searches at 4/s")
+	}
+	clk := hubspottest.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
+	s := fake(t, hubspottest.Options{Bare: true, Clock: clk})
+	c := client(t, s, nil)
+	setup(t, c)
+	typeID, _ := s.TypeID("partner_registration")
+	want := map[string]bool{}
+	for i := range 5000 {
+		id, err := s.CreateRecord(typeID, map[string]string{"case_number": fmt.Sprintf("R-%010d", i), "status": "submitted"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[id] = true
+	}
+	ctx := ctxFor(t)
+	seen := map[string]int{}
+	cur := ""
+	calls := 0
+	for {
+		ids, next, err := c.Changed(ctx, cur)
+		if err != nil {
+			t.Fatalf("Changed: %v", err)
+		}
+		calls++
+		for _, id := range ids {
+			seen[id]++
+		}
+		cur = next
+		if len(ids) == 0 {
+			break
+		}
+		if calls > 10 {
+			t.Fatal("Changed never ends")
+		}
+	}
+	if len(seen) != 5000 {
+		t.Fatalf("saw %d records, want 5000", len(seen))
+	}
+	for id, n := range seen {
+		if n != 1 || !want[id] {
+			t.Fatalf("record %s seen %d times", id, n)
+		}
+	}
+	// Later changes, some sharing an instant, come next, once each.
+	clk.Advance(time.Second)
+	var later []string
+	for i, id := range slices.Sorted(mapsKeys(want))[:300] {
+		if i == 150 {
+			clk.Advance(time.Millisecond)
+		}
+		if err := s.UpdateRecord(typeID, id, map[string]string{"status": "approved"}); err != nil {
+			t.Fatal(err)
+		}
+		later = append(later, id)
+	}
+	ids, next, err := c.Changed(ctx, cur)
+	if err != nil || len(ids) != 300 {
+		t.Fatalf("after changes: %d ids, %v", len(ids), err)
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(ids)), slices.Sorted(slices.Values(later))) {
+		t.Error("changed ids differ")
+	}
+	if ids2, _, err := c.Changed(ctx, next); err != nil || len(ids2) != 0 {
+		t.Errorf("caught up: %d ids %v", len(ids2), err)
+	}
+	if n := s.Count429(); n != 0 {
+		t.Errorf("%d answers 429", n)
+	}
+}
+
+func mapsKeys(m map[string]bool) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
