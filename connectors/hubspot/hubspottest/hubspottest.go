@@ -406,10 +406,8 @@ const maxBody = 16 << 20
 
 // unlimited routes are answered without authentication or rate limits.
 var unlimited = map[string]bool{
-	"POST /oauth/v1/token":                    true,
-	"GET /oauth/v1/access-tokens/{token}":     true,
-	"GET /oauth/v1/refresh-tokens/{token}":    true,
-	"DELETE /oauth/v1/refresh-tokens/{token}": true,
+	"POST /oauth/v1/token":                true,
+	"GET /oauth/v1/access-tokens/{token}": true,
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -512,6 +510,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fail, "INTERNAL_ERROR", fmt.Sprintf("HTTP %d: injected fault, please retry", fail))
 		return
 	case pattern == "":
+		if allow := s.allowedMethods(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "VALIDATION_ERROR", fmt.Sprintf("HTTP 405 Method Not Allowed: %s is not supported on %s", r.Method, r.URL.Path))
+			return
+		}
 		writeError(w, http.StatusNotFound, "OBJECT_NOT_FOUND", fmt.Sprintf("No route for %s %s", r.Method, r.URL.Path))
 		return
 	}
@@ -535,6 +538,19 @@ type statusRecorder struct {
 func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
+}
+
+// allowedMethods lists the methods served on the request's path.
+func (s *Server) allowedMethods(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		c := r.Clone(r.Context())
+		c.Method = m
+		if _, p := s.mux.Handler(c); p != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // authorized checks the bearer token; for an expired OAuth access token it

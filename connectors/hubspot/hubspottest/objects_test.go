@@ -160,6 +160,7 @@ func TestValidation(t *testing.T) {
 		{"unknown type", "POST", "/crm/v3/objects/widgets", "", `{"properties":{}}`, 400, "Unable to infer object type from: widgets"},
 		{"list limit", "GET", "/crm/v3/objects/companies?limit=101", "", "", 400, "limit"},
 		{"no route", "GET", "/crm/v9/nothing", "", "", 404, "No route"},
+		{"wrong method", "PUT", "/crm/v3/objects/companies", "", "{}", 405, "Method Not Allowed"},
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
