@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -134,14 +135,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// Render writes the page for a snapshot. Everything from the CRM is escaped
-// by html/template.
-func Render(w *bytes.Buffer, cfg Config, s *Snapshot) error {
-	p := buildPage(cfg, s)
-	if err := pageTemplate.Execute(w, p); err != nil {
+// Render writes the page for a snapshot; nothing is written when it fails.
+// Everything from the CRM is escaped by html/template.
+func Render(w io.Writer, cfg Config, s *Snapshot) error {
+	var buf bytes.Buffer
+	if err := pageTemplate.Execute(&buf, buildPage(cfg, s)); err != nil {
 		return fmt.Errorf("dashboard: render: %w", err)
 	}
-	return nil
+	_, err := w.Write(buf.Bytes())
+	return err
 }
 
 // The view model: strings and numbers ready to print.
