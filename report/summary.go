@@ -228,7 +228,7 @@ func (b *SummaryBuilder) Add(page []registration.Record) error {
 			b.seen[r.ID] = true
 		}
 		pid := strings.TrimSpace(r.PartnerID)
-		if pid == "" {
+		if pid == "" || !b.fromPartner(pid, r.PartnerEmail) {
 			continue
 		}
 		it := SummaryItem{
@@ -312,6 +312,37 @@ func (b *SummaryBuilder) Add(page []registration.Record) error {
 		b.items[pid] = append(b.items[pid], summaryRec{item: it, section: sec, email: r.PartnerEmail})
 	}
 	return nil
+}
+
+// fromPartner reports whether a registration was sent from the partner's
+// own e-mail domains (or carries no sender): one sent by an outsider under
+// the partner's id (declined submitter_not_partner) is not the partner's to
+// read about.
+func (b *SummaryBuilder) fromPartner(pid, email string) bool {
+	if strings.TrimSpace(email) == "" {
+		return true
+	}
+	pt, ok := b.p.Partner(pid)
+	if !ok || len(pt.EmailDomains) == 0 {
+		return true
+	}
+	return atDomains(email, partnerDomains(pt))
+}
+
+func partnerDomains(pt *rules.Partner) []string {
+	var doms []string
+	for _, d := range pt.EmailDomains {
+		if n, err := registration.NormalizeDomain(d); err == nil {
+			doms = append(doms, n)
+		}
+	}
+	return doms
+}
+
+// atDomains reports whether addr is at one of doms or a sub-domain of one.
+func atDomains(addr string, doms []string) bool {
+	host := registration.EmailDomain(addr)
+	return host != "" && slices.ContainsFunc(doms, func(d string) bool { return host == d || strings.HasSuffix(host, "."+d) })
 }
 
 // Result composes the summaries, one per partner with something to report,
@@ -411,19 +442,9 @@ func (b *SummaryBuilder) recipients(pt *rules.Partner, recs []summaryRec) []stri
 			}
 		}
 	} else {
-		var doms []string
-		for _, d := range pt.EmailDomains {
-			if n, err := registration.NormalizeDomain(d); err == nil {
-				doms = append(doms, n)
-			}
-		}
+		doms := partnerDomains(pt)
 		for _, r := range recs {
-			e, err := registration.ParseEmail(r.email)
-			if err != nil {
-				continue
-			}
-			host := e[strings.LastIndexByte(e, '@')+1:]
-			if slices.ContainsFunc(doms, func(d string) bool { return host == d || strings.HasSuffix(host, "."+d) }) {
+			if e, err := registration.ParseEmail(r.email); err == nil && atDomains(e, doms) {
 				to = append(to, e)
 			}
 		}

@@ -68,7 +68,7 @@ func sumRecs() []registration.Record {
 		x.SubmittedAt, x.DecidedAt = ts("2026-03-01T10:00"), ts("2026-03-02T09:00") // old: not listed
 	})
 	add(r("8", "northwind", "mallory@evil.example", "Iota", sDeclined), func(x *registration.Record) {
-		x.DecidedAt, x.StatusReason = ts("2026-03-29T09:00"), "submitter_not_partner" // listed; its sender gets nothing
+		x.DecidedAt, x.StatusReason = ts("2026-03-29T09:00"), "submitter_not_partner" // an outsider's: not listed
 	})
 	add(r("9", "northwind", "jo@northwind.example", "Kappa", sConverted), nil)
 	add(r("11", "northwind", "jo@northwind.example", "Lambda", sExpired), func(x *registration.Record) {
@@ -134,11 +134,12 @@ func TestSummaries(t *testing.T) {
 	if got, want := cases(nw.Open), []string{"R-5", "R-10", "R-4", "R-9"}; !slices.Equal(got, want) {
 		t.Errorf("open = %v, want %v", got, want)
 	}
-	// Closed in the last 7 days: R-6 (25 Mar), R-8 (29 Mar), R-11 (expired 24 Mar); R-7 is older.
-	if got, want := cases(nw.Closed), []string{"R-6", "R-8", "R-11"}; !slices.Equal(got, want) {
+	// Closed in the last 7 days: R-6 (25 Mar), R-11 (expired 24 Mar); R-7 is older, and R-8 was sent
+	// by an outsider under northwind's id: neither its company nor its sender is northwind's business.
+	if got, want := cases(nw.Closed), []string{"R-6", "R-11"}; !slices.Equal(got, want) {
 		t.Errorf("closed = %v, want %v", got, want)
 	}
-	if want := "Acme partner program: your registrations — 3 need your attention, 7 open, 3 closed this week (week of 30 March 2026)"; nw.Subject != want {
+	if want := "Acme partner program: your registrations — 3 need your attention, 7 open, 2 closed this week (week of 30 March 2026)"; nw.Subject != want {
 		t.Errorf("subject = %q\nwant      %q", nw.Subject, want)
 	}
 	if nw.Headers["Auto-Submitted"] != "auto-generated" {
@@ -153,7 +154,7 @@ func TestSummaries(t *testing.T) {
 		"* R-5 — Zeta: in review\n  Next: An account executive is reviewing it and will answer by 31 March 2026 15:00 UTC.\n",
 		"* R-4 — Epsilon: submitted\n  Next: We are checking it and will answer shortly.\n",
 		"* R-9 — Kappa: converted\n  Next: A deal is open; we will tell you when it closes.\n",
-		"\nClosed in the last 7 days (3)\n",
+		"\nClosed in the last 7 days (2)\n",
 		"* R-6 — Eta: declined\n  Next: If you think this is wrong, you can appeal from the status page.\n  This company is already protected",
 		"* R-11 — Lambda: expired\n  Next: You may register the company again if the opportunity comes back.\n",
 		"To stop it, ask your partner manager (pm@vendor.example).",
@@ -161,6 +162,9 @@ func TestSummaries(t *testing.T) {
 		if !strings.Contains(nw.Text, want) {
 			t.Errorf("text lacks %q:\n%s", want, nw.Text)
 		}
+	}
+	if strings.Contains(nw.Text, "Iota") || strings.Contains(nw.HTML, "Iota") {
+		t.Error("an outsider's registration is in northwind's summary")
 	}
 	for _, want := range []string{"<strong>R-1</strong> — Acme", `href="https://regsync.example/r/R-1"`, "Needs your attention (3)", "<strong>3 April 2026</strong>"} {
 		if !strings.Contains(nw.HTML, want) {
