@@ -93,3 +93,8 @@ func StatusFor(err error) int {
 	}
 	return http.StatusInternalServerError
 }
+
+// ErrNotFound is what a Registrar's Lookup and Amend return (wrapped) for
+// a case number no registration has. Channels answer it as "not found";
+// any other error is a failure worth retrying.
+var ErrNotFound = errors.New("registration not found")

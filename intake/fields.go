@@ -185,8 +185,10 @@ var formLabels = map[string]string{
 
 // SetField parses value into the record's field, after the checks every
 // channel shares: the value is valid UTF-8, holds no control characters
-// other than line breaks and tabs, and is at most MaxValueLen bytes. It
-// returns a *FieldError naming the field.
+// other than line breaks and tabs, and is at most MaxValueLen bytes. A
+// company domain is stored normalised ("https://www.Globex.example/x" →
+// "globex.example"), e-mail addresses bare. It returns a *FieldError
+// naming the field.
 func SetField(r *registration.Record, field, value string) error {
 	if err := CheckValue(value); err != nil {
 		return &FieldError{Field: field, Reason: err.Error()}
@@ -195,9 +197,11 @@ func SetField(r *registration.Record, field, value string) error {
 	switch field {
 	case "company_domain":
 		if value != "" {
-			if _, err := registration.NormalizeDomain(value); err != nil {
+			d, err := registration.NormalizeDomain(value)
+			if err != nil {
 				return &FieldError{Field: field, Reason: "not a website or domain"}
 			}
+			value = d
 		}
 	case "contact_email", "partner_email":
 		if value != "" {

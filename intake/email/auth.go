@@ -1,0 +1,334 @@
+package email
+
+import (
+	"net/textproto"
+	"strconv"
+	"strings"
+
+	"github.com/regsync/regsync/intake"
+	"github.com/regsync/regsync/registration"
+)
+
+// Result is one authentication method's result (RFC 8601 resinfo):
+// dkim=pass header.d=globex.example.
+type Result struct {
+	Method string // dkim, spf, dmarc, arc …, lower case
+	Result string // pass, fail, softfail, none, neutral … lower case
+	// Domain is the domain the result is about: header.d (or the domain
+	// of header.i) for DKIM, smtp.mailfrom's domain (or smtp.helo) for SPF,
+	// header.from for DMARC; "" when the result does not say.
+	Domain string
+}
+
+// AuthResults is one Authentication-Results header, parsed.
+type AuthResults struct {
+	AuthservID string
+	Results    []Result
+}
+
+// ParseAuthResults reads an Authentication-Results (or, after its "i=N;"
+// instance tag, an ARC-Authentication-Results) header value. Comments are
+// dropped. A value without an authserv-id (as Microsoft 365 writes it)
+// gives an empty AuthservID.
+func ParseAuthResults(v string) AuthResults {
+	v = stripComments(v)
+	parts := splitSemis(v)
+	var ar AuthResults
+	if len(parts) == 0 {
+		return ar
+	}
+	first := strings.TrimSpace(parts[0])
+	if !strings.Contains(first, "=") || strings.HasPrefix(strings.ToLower(first), "i=") {
+		if strings.HasPrefix(strings.ToLower(first), "i=") {
+			// ARC: "i=1; authserv-id; …"
+			parts = parts[1:]
+			if len(parts) == 0 {
+				return ar
+			}
+			first = strings.TrimSpace(parts[0])
+		}
+		if f := strings.Fields(first); len(f) > 0 && !strings.Contains(f[0], "=") {
+			ar.AuthservID = strings.ToLower(f[0])
+			parts = parts[1:]
+		}
+	}
+	for _, p := range parts {
+		f := strings.Fields(p)
+		if len(f) == 0 {
+			continue
+		}
+		m, r, ok := strings.Cut(f[0], "=")
+		if !ok {
+			continue // "none"
+		}
+		res := Result{Method: strings.ToLower(m), Result: strings.ToLower(strings.Trim(r, `"`))}
+		if i := strings.IndexByte(res.Method, '/'); i >= 0 {
+			res.Method = res.Method[:i] // method/version
+		}
+		props := map[string]string{}
+		for _, kv := range f[1:] {
+			k, val, ok := strings.Cut(kv, "=")
+			if ok {
+				props[strings.ToLower(k)] = strings.Trim(val, `"`)
+			}
+		}
+		switch res.Method {
+		case "dkim":
+			res.Domain = props["header.d"]
+			if res.Domain == "" {
+				res.Domain = afterAt(props["header.i"])
+			}
+		case "spf":
+			res.Domain = afterAt(props["smtp.mailfrom"])
+			if res.Domain == "" {
+				res.Domain = props["smtp.helo"]
+			}
+		case "dmarc":
+			res.Domain = props["header.from"]
+		}
+		res.Domain = strings.ToLower(strings.TrimSuffix(res.Domain, "."))
+		ar.Results = append(ar.Results, res)
+	}
+	return ar
+}
+
+func afterAt(s string) string {
+	if i := strings.LastIndexByte(s, '@'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// stripComments drops RFC 5322 comments (nested parentheses), outside
+// quoted strings.
+func stripComments(s string) string {
+	var b strings.Builder
+	depth, quoted := 0, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' && i+1 < len(s) && (depth > 0 || quoted):
+			i++
+			if depth == 0 {
+				b.WriteByte(s[i])
+			}
+			continue
+		case c == '"' && depth == 0:
+			quoted = !quoted
+		case c == '(' && !quoted:
+			depth++
+			continue
+		case c == ')' && !quoted && depth > 0:
+			depth--
+			continue
+		}
+		if depth == 0 {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// splitSemis splits on semicolons outside quoted strings, and blanks the
+// quoted strings' contents (no property regsync reads is quoted).
+func splitSemis(s string) []string {
+	var out []string
+	var b strings.Builder
+	quoted := false
+	emit := func() {
+		if t := strings.TrimSpace(b.String()); t != "" {
+			out = append(out, t)
+		}
+		b.Reset()
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"':
+			quoted = !quoted
+			b.WriteByte(c)
+		case quoted:
+			if c == '\\' && i+1 < len(s) {
+				i++
+			}
+			b.WriteByte('_')
+		case c == ';':
+			emit()
+		default:
+			b.WriteByte(c)
+		}
+	}
+	emit()
+	return out
+}
+
+// Verdict is the outcome of sender authentication.
+type Verdict struct {
+	// Pass: an honoured result authenticates the From domain.
+	Pass bool
+	// Fail: an honoured result says the From domain did not send it;
+	// Reason says which ("dkim=fail header.d=globex.example").
+	Fail   bool
+	Reason string
+	// Source names the headers the verdict rests on.
+	Source string
+}
+
+// Hints are authentication results an inbound service gives beside the
+// message (SendGrid's dkim and SPF form fields).
+type Hints struct {
+	// DKIM is SendGrid's dkim field: "{@globex.example : pass}".
+	DKIM string
+	// SPF is SendGrid's SPF field: "pass".
+	SPF string
+}
+
+// Authenticate judges whether the message's From domain (fromDomain) is
+// authenticated, from the headers the configuration honours (see the
+// README's e-mail section):
+//
+//   - Authentication-Results: with authserv_ids configured, every header
+//     whose authserv-id is listed; without, the topmost header only (the
+//     one the last hop — the inbound service — added).
+//   - ARC-Authentication-Results: only with authserv_ids configured, only
+//     from a listed authserv-id, and only when an honoured
+//     Authentication-Results says arc=pass: then the earliest instance's
+//     passes count (a forwarder that broke DKIM).
+//   - X-Mailgun-Spf and X-Mailgun-Dkim-Check-Result: only with
+//     mailgun_headers: true.
+//   - SendGrid's dkim and SPF fields (hints): always, as they come from the
+//     authenticated inbound service, not from the message.
+//
+// A result counts when it is aligned with the From domain (the same
+// registrable domain; Mailgun and SendGrid's SPF say no domain and count
+// as aligned). dmarc=fail refuses; an aligned pass (dmarc, dkim or spf)
+// authenticates; otherwise an aligned dkim=fail or spf=fail refuses;
+// softfail, neutral, none, temperror and permerror neither pass nor refuse.
+func Authenticate(h textproto.MIMEHeader, fromDomain string, cfg intake.EmailAuthConfig, hints Hints) Verdict {
+	from := registrable(fromDomain)
+	trusted := map[string]bool{}
+	for _, id := range cfg.AuthservIDs {
+		trusted[strings.ToLower(strings.TrimSpace(id))] = true
+	}
+	var results []Result
+	var sources []string
+	ars := h.Values("Authentication-Results")
+	arcPass := false
+	for i, v := range ars {
+		ar := ParseAuthResults(v)
+		if len(trusted) == 0 && i > 0 {
+			break
+		}
+		if len(trusted) > 0 && !trusted[ar.AuthservID] {
+			continue
+		}
+		results = append(results, ar.Results...)
+		sources = append(sources, "Authentication-Results "+orNone(ar.AuthservID))
+		for _, r := range ar.Results {
+			arcPass = arcPass || (r.Method == "arc" && r.Result == "pass")
+		}
+	}
+	if cfg.MailgunHeaders {
+		if v := strings.ToLower(strings.TrimSpace(h.Get("X-Mailgun-Spf"))); v != "" {
+			results = append(results, Result{Method: "spf", Result: v, Domain: "*"})
+			sources = append(sources, "X-Mailgun-Spf")
+		}
+		if v := strings.ToLower(strings.TrimSpace(h.Get("X-Mailgun-Dkim-Check-Result"))); v != "" {
+			results = append(results, Result{Method: "dkim", Result: v, Domain: "*"})
+			sources = append(sources, "X-Mailgun-Dkim-Check-Result")
+		}
+	}
+	if hints.SPF != "" {
+		results = append(results, Result{Method: "spf", Result: strings.ToLower(strings.TrimSpace(hints.SPF)), Domain: "*"})
+		sources = append(sources, "SPF field")
+	}
+	results = append(results, sendgridDKIM(hints.DKIM)...)
+	if hints.DKIM != "" {
+		sources = append(sources, "dkim field")
+	}
+	aligned := func(r Result) bool { return r.Domain == "*" || (from != "" && registrable(r.Domain) == from) }
+	v := Verdict{Source: strings.Join(sources, ", ")}
+	for _, r := range results {
+		if r.Method == "dmarc" && r.Result == "fail" && (r.Domain == "" || aligned(r)) {
+			v.Fail, v.Reason = true, "dmarc=fail for "+fromDomain
+			return v
+		}
+	}
+	for _, r := range results {
+		if r.Result == "pass" && (r.Method == "dkim" || r.Method == "spf" || r.Method == "dmarc") && (aligned(r) || (r.Method == "dmarc" && r.Domain == "")) {
+			v.Pass = true
+			return v
+		}
+	}
+	if arcPass && len(trusted) > 0 {
+		best, bestI := AuthResults{}, 0
+		for _, raw := range h.Values("ARC-Authentication-Results") {
+			inst := arcInstance(raw)
+			ar := ParseAuthResults(raw)
+			if trusted[ar.AuthservID] && inst > 0 && (bestI == 0 || inst < bestI) {
+				best, bestI = ar, inst
+			}
+		}
+		for _, r := range best.Results {
+			if r.Result == "pass" && (r.Method == "dkim" || r.Method == "spf" || r.Method == "dmarc") && aligned(r) {
+				v.Pass, v.Source = true, v.Source+", ARC-Authentication-Results i="+strconv.Itoa(bestI)+" "+best.AuthservID
+				return v
+			}
+		}
+	}
+	for _, r := range results {
+		if r.Result == "fail" && (r.Method == "dkim" || r.Method == "spf") && aligned(r) {
+			v.Fail = true
+			v.Reason = r.Method + "=fail"
+			if r.Domain != "" && r.Domain != "*" {
+				v.Reason += " for " + r.Domain
+			}
+			return v
+		}
+	}
+	return v
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(no authserv-id)"
+	}
+	return s
+}
+
+func arcInstance(v string) int {
+	f := strings.TrimSpace(strings.SplitN(v, ";", 2)[0])
+	if n, ok := strings.CutPrefix(strings.ToLower(f), "i="); ok {
+		i, err := strconv.Atoi(strings.TrimSpace(n))
+		if err == nil {
+			return i
+		}
+	}
+	return 0
+}
+
+// sendgridDKIM reads "{@globex.example : pass, @esp.example : fail}".
+func sendgridDKIM(s string) []Result {
+	s = strings.Trim(strings.TrimSpace(s), "{}")
+	var out []Result
+	for p := range strings.SplitSeq(s, ",") {
+		d, r, ok := strings.Cut(p, ":")
+		if !ok {
+			continue
+		}
+		d = strings.TrimPrefix(strings.TrimSpace(d), "@")
+		out = append(out, Result{Method: "dkim", Result: strings.ToLower(strings.TrimSpace(r)), Domain: strings.ToLower(d)})
+	}
+	return out
+}
+
+func registrable(d string) string {
+	if d == "" || d == "*" {
+		return d
+	}
+	r, err := registration.RegistrableDomain(d)
+	if err != nil {
+		return ""
+	}
+	return r
+}
