@@ -304,7 +304,7 @@ func (w *Worker) PollLoop(ctx context.Context, interval func() time.Duration) {
 			if ctx.Err() == nil {
 				w.log.Warn("poll failed; webhooks still work, the next poll catches up", "err", err)
 			}
-		} else if n > 0 {
+		} else {
 			w.log.Debug("poll", "changed", n)
 		}
 		t := time.NewTimer(interval())

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/regsync/regsync/config"
+	"github.com/regsync/regsync/connectors/hubspot"
+	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
+	"github.com/regsync/regsync/daemon"
+	"github.com/regsync/regsync/internal/secret"
+)
+
+// setupper is a connector that can prepare its CRM.
+type setupper interface {
+	Setup(ctx context.Context, w io.Writer) (bool, error)
+}
+
+func newSetup(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "setup",
+		Short: "Prepare the CRM: create or complete the Partner Registration object and its properties",
+		Long: `setup prepares the CRM of crm.kind for regsync and prints what it did.
+
+HubSpot: creates the partner_registration custom object (every property,
+submission_key and case_number unique, the status enumeration, associations to
+companies, contacts and deals) when it is missing, adds missing properties when
+it exists, and changes nothing that is already right. Running it again changes
+nothing and says so. With hubspot.object: deals it adds regsync's properties to
+deals instead.
+
+Salesforce: describes the objects and reports missing fields and permissions;
+deploy the metadata package in deploy/salesforce/ to create them.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			if cfg.CRM.Kind == config.KindSandbox {
+				return &exitError{code: exitFailure, err: errors.New("crm.kind is sandbox: the sandbox sets itself up. " +
+					"To try setup, run `regsync sandbox --bare` and point a config with crm.kind: hubspot and hubspot.base_url at it")}
+			}
+			crm, _, err := daemon.Connect(cfg, nil, nil)
+			if err != nil {
+				return &exitError{code: exitFailure, err: err}
+			}
+			s, ok := crm.(setupper)
+			if !ok {
+				return &exitError{code: exitFailure, err: fmt.Errorf("the %s connector has no setup", crm.Name())}
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			changed, err := s.Setup(ctx, g.stdout)
+			if err != nil {
+				return &exitError{code: exitFailure, err: err}
+			}
+			if !changed {
+				fmt.Fprintln(g.stdout, "nothing to change: the CRM is already set up")
+			}
+			return nil
+		},
+	}
+}
+
+func newSandbox(g *globals) *cobra.Command {
+	var (
+		crmKind, addr, token, seed, webhookURL, clientSecret, clientID string
+		bare                                                           bool
+	)
+	cmd := &cobra.Command{
+		Use:   "sandbox",
+		Short: "Serve a fake CRM (HubSpot or Salesforce) on a port, for local development",
+		Long: `sandbox serves the protocol-faithful fake CRM that the tests and regsync serve's
+embedded sandbox use, until SIGINT or SIGTERM. It prints its address and the
+credentials it accepts.
+
+--crm hubspot (default): a HubSpot portal, seeded with companies, contacts and
+deals, with the partner_registration object already created — or, with --bare,
+an empty portal with no custom object, as a new HubSpot account is (try
+regsync setup against it). It accepts the bearer token --token. With
+--webhook-url and --client-secret it sends signed v3 webhooks for every change.
+GET /sandbox/calls shows the API calls it answered.
+
+--crm salesforce: a Salesforce org with the Partner_Registration__c object; it
+grants the client-credentials flow to --client-id / --client-secret (default
+sandbox / sandbox-secret).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			switch crmKind {
+			case "hubspot":
+				return serveHubSpotSandbox(ctx, g, addr, token, seed, webhookURL, clientSecret, bare)
+			case "salesforce":
+				return serveSalesforceSandbox(ctx, g, addr, clientID, clientSecret, seed)
+			}
+			return usageErr(fmt.Errorf("--crm %q: want hubspot or salesforce", crmKind))
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&crmKind, "crm", "hubspot", "hubspot or salesforce")
+	f.StringVar(&addr, "addr", "127.0.0.1:8081", "listen address")
+	f.StringVar(&token, "token", daemon.SandboxToken, "bearer token the HubSpot sandbox accepts")
+	f.StringVar(&seed, "seed", "", "directory of seed JSON (default: the seed shipped in the binary)")
+	f.BoolVar(&bare, "bare", false, "HubSpot: an empty portal without the partner_registration object")
+	f.StringVar(&webhookURL, "webhook-url", "", "HubSpot: send signed webhooks for every change to this URL")
+	f.StringVar(&clientSecret, "client-secret", "", "HubSpot: the app secret that signs webhooks; Salesforce: the OAuth client secret (default sandbox-secret)")
+	f.StringVar(&clientID, "client-id", "", "Salesforce: the OAuth client id (default sandbox)")
+	return cmd
+}
+
+func serveHubSpotSandbox(ctx context.Context, g *globals, addr, token, seed, webhookURL, clientSecret string, bare bool) error {
+	if webhookURL != "" && clientSecret == "" {
+		return usageErr(errors.New("--webhook-url needs --client-secret (webhooks are signed with it)"))
+	}
+	opts := hubspottest.Options{Tokens: []string{token}, Bare: bare}
+	if !bare {
+		opts.Seed = hubspottest.DefaultSeed
+		if seed != "" {
+			opts.Seed = os.DirFS(seed)
+		}
+	}
+	hs, err := hubspottest.New(opts)
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
+	defer hs.Close()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
+	srv := &http.Server{Handler: hs.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	base := "http://" + ln.Addr().String()
+	if !bare {
+		cfg := hubspot.DefaultConfig()
+		cfg.BaseURL, cfg.Token = base, secret.New(token)
+		c, err := hubspot.New(cfg, hubspot.Options{})
+		if err == nil {
+			_, err = c.Setup(ctx, io.Discard)
+		}
+		if err != nil {
+			_ = srv.Close()
+			return &exitError{code: exitFailure, err: fmt.Errorf("create partner_registration in the sandbox: %w", err)}
+		}
+	}
+	if webhookURL != "" {
+		if err := hs.Subscribe(hubspottest.Subscription{URL: webhookURL, ClientSecret: clientSecret}); err != nil {
+			_ = srv.Close()
+			return &exitError{code: exitFailure, err: err}
+		}
+	}
+	kind := "seeded, with the partner_registration object"
+	if bare {
+		kind = "bare: no custom object (run regsync setup against it)"
+	}
+	fmt.Fprintf(g.stdout, "HubSpot sandbox at %s (%s)\nbearer token: %s\ncall counts: %s/sandbox/calls\n", base, kind, token, base)
+	if webhookURL != "" {
+		fmt.Fprintf(g.stdout, "webhooks: %s (signed v3)\n", webhookURL)
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-done:
+		return &exitError{code: exitFailure, err: err}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}

@@ -1,0 +1,106 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/regsync/regsync/config"
+	"github.com/regsync/regsync/connectors/hubspot"
+	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
+	"github.com/regsync/regsync/internal/secret"
+)
+
+// sandboxAppID is the app id the sandbox signs webhooks as.
+const sandboxAppID = 4242
+
+// SandboxToken is the bearer token the embedded sandbox CRM accepts.
+const SandboxToken = "sandbox-token"
+
+// sandbox is the embedded fake HubSpot of crm.kind sandbox, served on
+// crm.sandbox.addr, with its webhooks pointed at the daemon itself.
+type sandbox struct {
+	hs   *hubspottest.Server
+	srv  *http.Server
+	done chan struct{}
+}
+
+// startSandbox serves the fake HubSpot and returns the HubSpot client
+// configuration that reaches it.
+func startSandbox(_ context.Context, cfg *config.Config, public string, log *slog.Logger, now func() time.Time, out io.Writer) (*sandbox, hubspot.Config, error) {
+	var seed fs.FS = hubspottest.DefaultSeed
+	if cfg.CRM.Sandbox.Seed != "" {
+		if _, err := os.Stat(cfg.CRM.Sandbox.Seed); err != nil {
+			return nil, hubspot.Config{}, fmt.Errorf("crm.sandbox.seed: %w", err)
+		}
+		seed = os.DirFS(cfg.CRM.Sandbox.Seed)
+	}
+	hs, err := hubspottest.New(hubspottest.Options{
+		Tokens: []string{SandboxToken}, Now: now, PerTenSeconds: cfg.CRM.Sandbox.PerTenSeconds,
+		Seed: seed, Logger: log.With("component", "sandbox-crm"),
+	})
+	if err != nil {
+		return nil, hubspot.Config{}, fmt.Errorf("sandbox CRM: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.CRM.Sandbox.Addr)
+	if err != nil {
+		hs.Close()
+		return nil, hubspot.Config{}, fmt.Errorf("sandbox CRM: listen on crm.sandbox.addr %s: %w", cfg.CRM.Sandbox.Addr, err)
+	}
+	sb := &sandbox{hs: hs, done: make(chan struct{}),
+		srv: &http.Server{Handler: hs.Handler(), ReadHeaderTimeout: 10 * time.Second}}
+	go func() {
+		defer close(sb.done)
+		if err := sb.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("sandbox CRM stopped", "err", err)
+		}
+	}()
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	clientSecret := hex.EncodeToString(b[:])
+	if err := hs.Subscribe(hubspottest.Subscription{URL: public + "/webhooks/hubspot", ClientSecret: clientSecret, AppID: sandboxAppID}); err != nil {
+		sb.close()
+		return nil, hubspot.Config{}, fmt.Errorf("sandbox CRM: subscribe webhooks: %w", err)
+	}
+
+	hcfg := cfg.HubSpot
+	hcfg.BaseURL = "http://" + ln.Addr().String()
+	hcfg.Token = secret.New(SandboxToken)
+	hcfg.RefreshToken = secret.Secret{}
+	hcfg.ClientSecret = secret.New(clientSecret)
+	hcfg.AppID = strconv.Itoa(sandboxAppID)
+	hcfg.PerTenSeconds = cfg.CRM.Sandbox.PerTenSeconds
+	fmt.Fprintf(out, "sandbox CRM: a fake HubSpot portal at %s (bearer token %q), webhooks to %s/webhooks/hubspot\n",
+		hcfg.BaseURL, SandboxToken, public)
+	return sb, hcfg, nil
+}
+
+// setup creates the partner_registration object in the sandbox, as
+// `regsync setup` does in a real portal.
+func (s *sandbox) setup(ctx context.Context, c *hubspot.Client, out io.Writer) error {
+	if _, err := c.Setup(ctx, io.Discard); err != nil {
+		return fmt.Errorf("sandbox CRM: set up the partner_registration object: %w", err)
+	}
+	fmt.Fprintln(out, "sandbox CRM: partner_registration object ready")
+	return nil
+}
+
+func (s *sandbox) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		_ = s.srv.Close()
+	}
+	<-s.done
+	s.hs.Close()
+}
