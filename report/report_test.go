@@ -6,14 +6,80 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/regsync/regsync/registration"
+	"github.com/regsync/regsync/report/reporttest"
 	"github.com/regsync/regsync/rules"
 )
+
+var (
+	fixNow   = reporttest.Now
+	fixSince = reporttest.Since
+	fixUntil = reporttest.Until
+)
+
+func ts(s string) time.Time {
+	t, err := time.Parse("2006-01-02T15:04", s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func fixPolicy(t testing.TB) *rules.Policy {
+	t.Helper()
+	p, err := reporttest.Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const (
+	sApproved  = registration.StatusApproved
+	sMeeting   = registration.StatusMeetingBooked
+	sConverted = registration.StatusConverted
+	sExpired   = registration.StatusExpired
+	sDeclined  = registration.StatusDeclined
+	sInReview  = registration.StatusInReview
+	sAppealed  = registration.StatusAppealed
+	sNeedsInfo = registration.StatusNeedsInfo
+	sWithdrawn = registration.StatusWithdrawn
+)
+
+// fixture returns the records in two pages (R-1 repeated in the second, as
+// a CRM list may) and the deals (D1 repeated).
+func fixture() (pages [][]registration.Record, deals [][]registration.Deal) {
+	all := reporttest.Records()
+	ds := reporttest.Deals()
+	pages = [][]registration.Record{all[:9], append(all[9:], all[0])}
+	deals = [][]registration.Deal{ds[:5], append(append([]registration.Deal(nil), ds[5:]...), ds[0])}
+	return pages, deals
+}
+
+func fixReport(t testing.TB, by GroupBy) Report {
+	t.Helper()
+	acc, err := New(fixPolicy(t), Options{Since: fixSince, Until: fixUntil, Now: fixNow, By: by})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, deals := fixture()
+	// Deals first, registrations after: the order does not matter.
+	for _, d := range deals {
+		if err := acc.AddDeals(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range pages {
+		if err := acc.Add(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return acc.Result()
+}
 
 func render(t *testing.T, r Report, f Format) string {
 	t.Helper()
@@ -48,137 +114,44 @@ func csvFigures(t *testing.T, out string) map[string]string {
 	return m
 }
 
-// jsonFigure finds an expectation in the JSON output.
-func jsonFigure(t *testing.T, doc map[string]any, by GroupBy, e expectation) (string, bool) {
-	t.Helper()
-	obj, ok := doc[e.metric].(map[string]any)
-	if !ok {
-		return "", false
-	}
-	if e.by != "" {
-		list := "groups"
-		if GroupBy(e.by) != by {
-			list = "by_" + e.by
-		}
-		items, _ := obj[list].([]any)
-		group := e.group
-		if group == "(none)" {
-			group = ""
-		}
-		obj = nil
-		for _, it := range items {
-			m := it.(map[string]any)
-			if m["by"] == e.by && m["group"] == group {
-				obj = m
-			}
-		}
-		if obj == nil {
-			return "", false
-		}
-	}
-	path := []string{e.figure}
-	for _, prefix := range []string{"first_response", "approval", "cycle_days"} {
-		if e.metric != "approval_rate" && strings.HasPrefix(e.figure, prefix+"_") {
-			path = []string{prefix, strings.TrimPrefix(e.figure, prefix+"_")}
-		}
-	}
-	var v any = obj
-	for _, p := range path {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return "", false
-		}
-		if v, ok = m[p]; !ok {
-			return "", false
-		}
-	}
-	switch x := v.(type) {
-	case nil:
-		return "n/a", true
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64), true
-	}
-	return "", false
-}
-
 func TestFixtureInAllFormats(t *testing.T) {
 	r := fixReport(t, ByPartner)
+	for _, c := range []struct {
+		f     Format
+		check func(string) []error
+	}{
+		{FormatJSON, func(s string) []error { return reporttest.CheckJSON([]byte(s)) }},
+		{FormatCSV, reporttest.CheckCSV},
+		{FormatTable, reporttest.CheckTable},
+	} {
+		out := render(t, r, c.f)
+		for _, err := range c.check(out) {
+			t.Errorf("%s: %v", c.f, err)
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", c.f, out)
+			return
+		}
+	}
+	if tbl := render(t, r, FormatTable); !strings.Contains(tbl, "read 18 registrations (15 in the period) and 11 deals; 2 records read twice counted once") {
+		t.Errorf("table header:\n%s", tbl)
+	}
+}
 
-	t.Run("json", func(t *testing.T) {
-		out := render(t, r, FormatJSON)
-		var doc map[string]any
-		if err := json.Unmarshal([]byte(out), &doc); err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range handFigures {
-			got, ok := jsonFigure(t, doc, ByPartner, e)
-			if !ok {
-				t.Errorf("json: %s %s %s %s: not found", e.metric, e.by, e.group, e.figure)
-			} else if got != e.value {
-				t.Errorf("json: %s %s %s %s = %s, want %s", e.metric, e.by, e.group, e.figure, got, e.value)
-			}
-		}
-	})
-
-	t.Run("csv", func(t *testing.T) {
-		m := csvFigures(t, render(t, r, FormatCSV))
-		for _, e := range handFigures {
-			group := e.group
-			k := strings.Join([]string{e.metric, e.by, group, e.figure}, "|")
-			got, ok := m[k]
-			if !ok {
-				t.Errorf("csv: %s: not found", k)
-			} else if got != e.value {
-				t.Errorf("csv: %s = %s, want %s", k, got, e.value)
-			}
-		}
-		for k, want := range map[string]string{
-			"report||all|since": "2026-03-01T00:00:00Z", "report||all|until": "2026-03-28T00:00:00Z",
-			"report||all|as_of": "2026-03-31T12:00:00Z", "report||all|by": "partner",
-			"report||all|registrations_read": "18", "report||all|registrations_in_period": "15",
-			"report||all|deals_read": "11",
-		} {
-			if m[k] != want {
-				t.Errorf("csv: %s = %q, want %q", k, m[k], want)
-			}
-		}
-	})
-
-	t.Run("table", func(t *testing.T) {
-		out := render(t, r, FormatTable)
-		lines := map[string]bool{}
-		for l := range strings.SplitSeq(out, "\n") {
-			lines[strings.Join(strings.Fields(l), " ")] = true
-		}
-		for _, want := range []string{
-			"regsync report — registrations submitted 2026-03-01 00:00 UTC – before 2026-03-28 00:00 UTC, as of 2026-03-31 12:00 UTC",
-			"read 18 registrations (15 in the period) and 11 deals; 2 records read twice counted once",
-			// 1: approved, in time, late, no meeting, awaiting, rate
-			"all 5 1 1 2 1 25.0%",
-			"northwind (Northwind Consulting) 2 1 0 1 0 50.0%",
-			// 2: submitted, approved, declined, pending, withdrawn, other, rate
-			"all 15 5 2 6 1 1 71.4%",
-			"northwind (Northwind Consulting) 6 2 1 3 0 0 66.7%",
-			"Mid-Market 1 0 0 1 0 0 n/a",
-			"(none) 2 1 0 0 0 1 100.0%",
-			// 3
-			"all 3 1 1 1 4 1 3 1 1 1",
-			// 4
-			"all 5 4 7 1 5 1 83.3% 82,000.00 10,000.00",
-			"fabrikam (Fabrikam Partners) 2 2 4 0 3 1 75.0% 75,000.00 0.00",
-			// 5
-			"all 13 0.5 1.9 12 92.3% 5 1 1.6",
-			// 6
-			"all 4 2",
-			"Analytics 3 2",
-			// 7
-			"all 5 3 1 1 60.0% 2 4 1.63 3.05 1",
-		} {
-			if !lines[want] {
-				t.Errorf("table: no line %q in\n%s", want, out)
-			}
-		}
-	})
+// The checkers fail on a wrong figure in every format.
+func TestCheckersCatchAWrongFigure(t *testing.T) {
+	r := fixReport(t, ByPartner)
+	r.Attribution.CycleDays.P90 = Num(3.06)
+	r.ActiveWindows.ExpiringSoon = 3
+	if errs := reporttest.CheckJSON([]byte(render(t, r, FormatJSON))); len(errs) != 2 {
+		t.Errorf("json: %v", errs)
+	}
+	if errs := reporttest.CheckCSV(render(t, r, FormatCSV)); len(errs) != 2 {
+		t.Errorf("csv: %v", errs)
+	}
+	if errs := reporttest.CheckTable(render(t, r, FormatTable)); len(errs) != 2 {
+		t.Errorf("table: %v", errs)
+	}
 }
 
 func TestFixtureStructure(t *testing.T) {

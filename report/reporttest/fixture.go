@@ -1,25 +1,31 @@
-package report
+// Package reporttest is the report fixture: 3 partners, 18 registrations
+// and 11 deals whose seven metrics are computed by hand (in the comments),
+// and checkers for each output format. The report package's tests use it; so
+// do the tests that seed it into a fake CRM and run regsync report.
+//
+// The default rules apply (meeting_within_days 14; SLA 2 business days, US
+// calendar, UTC — no US holiday falls in February or March 2026). The report
+// runs as of Tuesday 31 March 2026 12:00 UTC (Now) over the period
+// [1 March, 28 March 2026) (Since, Until) with --by partner.
+// March 2026: Mon 2, 9, 16, 23, 30; Sat 7, 14, 21, 28.
+//
+// Registration "R-n" in the comments is the record with CRM id "n" (its case
+// number is CaseNumber("n")); deals name their registrations by those ids —
+// a fake CRM that assigns its own ids must map them.
+package reporttest
 
 import (
-	"testing"
 	"time"
 
 	"github.com/regsync/regsync/registration"
 	"github.com/regsync/regsync/rules"
 )
 
-// The fixture: the default rules (meeting_within_days 14; SLA 2 business
-// days, US calendar, UTC — no US holiday falls in February or March 2026),
-// three partners, 18 registrations and 11 deals. The report runs as of
-// Tuesday 31 March 2026 12:00 UTC over the period [1 March, 28 March 2026)
-// with --by partner. March 2026: Mon 2, 9, 16, 23, 30; Sat 7, 14, 21, 28.
-//
-// Every figure the tests check is computed by hand in the comments below.
-
+// The fixture's instants.
 var (
-	fixNow   = ts("2026-03-31T12:00")
-	fixSince = ts("2026-03-01T00:00")
-	fixUntil = ts("2026-03-28T00:00")
+	Now   = ts("2026-03-31T12:00")
+	Since = ts("2026-03-01T00:00")
+	Until = ts("2026-03-28T00:00")
 )
 
 func ts(s string) time.Time {
@@ -30,19 +36,43 @@ func ts(s string) time.Time {
 	return t
 }
 
-var fixPartners = []rules.Partner{
+// Partners are the program's partners.
+var Partners = []rules.Partner{
 	{ID: "northwind", Name: "Northwind Consulting", Tier: "gold", EmailDomains: []string{"northwind.example"}},
 	{ID: "fabrikam", Name: "Fabrikam Partners", Tier: "silver", EmailDomains: []string{"fabrikam.example"}},
 	{ID: "contoso", Name: "Contoso SI", Tier: "silver", EmailDomains: []string{"contoso.example"}},
 }
 
-func fixPolicy(t testing.TB) *rules.Policy {
-	t.Helper()
-	p, err := rules.NewPolicy(fixPartners, rules.DefaultRules())
-	if err != nil {
-		t.Fatal(err)
+// Policy is the fixture's policy: Partners and the default rules.
+func Policy() (*rules.Policy, error) {
+	return rules.NewPolicy(Partners, rules.DefaultRules())
+}
+
+// CaseNumber is the case number of the fixture's registration with CRM id id.
+func CaseNumber(id string) string { return registration.CaseNumberFor("report-fixture-" + id) }
+
+// Records returns the 18 registrations, Indexed, in the order listed below.
+func Records() []registration.Record {
+	out := make([]registration.Record, len(recs))
+	for i, x := range recs {
+		out[i] = x.record()
 	}
-	return p
+	return out
+}
+
+// Deals returns the 11 deals.
+func Deals() []registration.Deal {
+	out := make([]registration.Deal, len(deals))
+	for i, d := range deals {
+		d.RegistrationIDs = append([]string(nil), d.RegistrationIDs...)
+		out[i] = d
+	}
+	return out
+}
+
+// Figure is one hand-computed figure.
+type Figure struct {
+	Metric, By, Group, Figure, Value string
 }
 
 type rec struct {
@@ -62,7 +92,7 @@ func (x rec) record() registration.Record {
 		return ts(s)
 	}
 	r := registration.Record{
-		ID: x.id, CaseNumber: "R-" + x.id, PartnerID: x.partner, Segment: x.segment, Region: x.region,
+		ID: x.id, CaseNumber: CaseNumber(x.id), SubmissionKey: "report-fixture-" + x.id, PartnerID: x.partner, Segment: x.segment, Region: x.region,
 		ProductInterest: x.product, Status: x.status, StatusReason: x.reason,
 		CompanyName: "Company " + x.id, CompanyDomain: "company" + x.id + ".example",
 		SubmittedAt: at(x.submitted), FirstResponseAt: at(x.firstResponse), ApprovedAt: at(x.approved),
@@ -88,7 +118,7 @@ const (
 	sWithdrawn = registration.StatusWithdrawn
 )
 
-var fixRecs = []rec{
+var recs = []rec{
 	// In the period (submitted 1–27 March): R-1 …, R-18 = 15.
 	//   first response (bd)  approval (bd)  meeting (deadline approved + 14 d)
 	// R-1 Mon 10:00 → 16:00 = 0.25; approved 0.25; meeting 10 Mar ≤ 16 Mar 16:00: in time.
@@ -160,7 +190,7 @@ func deal(id, partner string, amount float64, closed, won bool, close string, re
 	return d
 }
 
-var fixDeals = []registration.Deal{
+var deals = []registration.Deal{
 	deal("D1", "northwind", 10000, false, false, "2026-04-30T00:00", "1"),  // R-1, open
 	deal("D8", "northwind", 4000, true, true, "2026-03-29T00:00", "1"),     // R-1, won after the period
 	deal("D7", "fabrikam", 3000, true, true, "2026-03-18T00:00", "1"),      // R-1 (northwind) stamped fabrikam: mismatched
@@ -174,46 +204,11 @@ var fixDeals = []registration.Deal{
 	deal("D100", "", 12000, true, true, "2026-03-21T00:00"),                // a direct deal: ignored
 }
 
-// fixture returns the records in two pages (R-1 repeated in the second, as
-// a CRM list may) and the deals (D1 repeated).
-func fixture() (pages [][]registration.Record, deals [][]registration.Deal) {
-	var all []registration.Record
-	for _, x := range fixRecs {
-		all = append(all, x.record())
-	}
-	pages = [][]registration.Record{all[:9], append(all[9:], all[0])}
-	deals = [][]registration.Deal{fixDeals[:5], append(append([]registration.Deal(nil), fixDeals[5:]...), fixDeals[0])}
-	return pages, deals
-}
-
-func fixReport(t testing.TB, by GroupBy) Report {
-	t.Helper()
-	acc, err := New(fixPolicy(t), Options{Since: fixSince, Until: fixUntil, Now: fixNow, By: by})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pages, deals := fixture()
-	// Deals first, registrations after: the order does not matter.
-	for _, d := range deals {
-		if err := acc.AddDeals(d); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, p := range pages {
-		if err := acc.Add(p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return acc.Result()
-}
-
-// expectation is one hand-computed figure, addressed as in the CSV output.
-type expectation struct {
-	metric, by, group, figure, value string
-}
-
-// handFigures are the fixture's figures, with --by partner.
-var handFigures = []expectation{
+// Figures are the fixture's figures, computed by hand, as a report with
+// --by partner shows them. Each is addressed as in the CSV output (metric,
+// by, group, figure); the value is as the CSV and the JSON write it ("n/a"
+// is JSON null).
+var Figures = []Figure{
 	// 1. Approved in the period (approved_at set), R-6 = 5. In time: R-1. Late: R-3.
 	// No meeting, deadline passed. Awaiting: R-4. Rate = 1 / (1 + 1 + 2) = 0.25.
 	{"registration_to_meeting_rate", "", "all", "approved", "5"},
