@@ -166,6 +166,9 @@ type call struct {
 	form url.Values
 	// noAuth sends no bearer token (the OAuth token endpoint).
 	noAuth bool
+	// bypassPause sends the call even during the daily pause (the one
+	// call that asks HubSpot when the allowance resets).
+	bypassPause bool
 }
 
 type ctxKey int
@@ -195,7 +198,8 @@ func (c *Client) do(ctx context.Context, k call) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if until, ok := c.daily.pausedUntil(c.now()); ok && !k.noAuth {
+	if _, ok := c.daily.pausedUntil(c.now()); ok && !k.noAuth && !k.bypassPause {
+		until := c.dailyPaused(ctx)
 		err := &connectors.Error{Op: k.op, Status: http.StatusTooManyRequests, Reason: "daily_limit", Retry: true,
 			After: until.Sub(c.now()), Err: fmt.Errorf("HubSpot's daily API limit is used up; calls resume after %s", until.Format(time.RFC3339))}
 		c.usage.fail(err.Reason)
@@ -225,7 +229,7 @@ func (c *Client) do(ctx context.Context, k call) (int, error) {
 			}
 			return status, nil
 		}
-		return status, c.failure(k, status, hdr, body, refreshed)
+		return status, c.failure(ctx, k, status, hdr, body, refreshed)
 	}
 }
 
@@ -293,7 +297,7 @@ func (c *Client) send(ctx context.Context, k call) (int, []byte, http.Header, er
 }
 
 // failure classifies a final non-2xx answer, counts and logs it.
-func (c *Client) failure(k call, status int, hdr http.Header, body []byte, refreshed bool) error {
+func (c *Client) failure(ctx context.Context, k call, status int, hdr http.Header, body []byte, refreshed bool) error {
 	resp := &http.Response{StatusCode: status, Header: hdr}
 	var eb errorBody
 	_ = json.Unmarshal(body, &eb)
@@ -301,7 +305,11 @@ func (c *Client) failure(k call, status int, hdr http.Header, body []byte, refre
 	e := classify(k.op, resp, msg)
 	switch {
 	case e.Reason == "daily_limit":
-		until := c.daily.pause(c.now(), c.log)
+		c.daily.pause(c.now())
+		until := c.daily.until0()
+		if !k.bypassPause {
+			until = c.dailyPaused(ctx)
+		}
 		e.Retry, e.After = true, until.Sub(c.now())
 	case status == http.StatusUnauthorized && refreshed:
 		e.Err = fmt.Errorf("HubSpot refused a freshly refreshed OAuth access token (check the app's installation and scopes): %w", e.Err)

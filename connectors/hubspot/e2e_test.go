@@ -3,10 +3,15 @@ package hubspot_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -459,5 +464,133 @@ func mapsKeys(m map[string]bool) func(func(string) bool) {
 				return
 			}
 		}
+	}
+}
+
+// TestWebhooksFromFake: the fake's signed deliveries of the client's own
+// writes pass VerifyWebhook and name the registration object; a tampered
+// delivery is refused.
+func TestWebhooksFromFake(t *testing.T) {
+	s := fake(t, hubspottest.Options{Bare: true})
+	c := client(t, s, func(c *hubspot.Config) { c.AppID = "1160452" })
+	setup(t, c)
+	var mu sync.Mutex
+	var got []connectors.Event
+	var refused int
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		evs, err := c.VerifyWebhook(r, body)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			refused++
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		got = append(got, evs...)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(hook.Close)
+	if err := s.Subscribe(hubspottest.Subscription{URL: hook.URL + "/hooks/hubspot?portal=62515", ClientSecret: "client-secret"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxFor(t)
+	res, err := c.Write(ctx, []connectors.Update{{SubmissionKey: "hook:1", Fields: map[string]string{"status": "submitted", "company_name": "Hooli"}}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("create: %v %+v", err, res)
+	}
+	if _, err := c.Write(ctx, []connectors.Update{{ID: res[0].ID, Fields: map[string]string{"status": "approved"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WaitWebhooks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if refused != 0 {
+		t.Fatalf("%d deliveries refused", refused)
+	}
+	var status bool
+	for _, e := range got {
+		if e.Object != hubspot.ObjectRegistration || e.RecordID != res[0].ID {
+			t.Errorf("event %+v", e)
+		}
+		if e.Property == "status" && e.Value == "approved" {
+			status = true
+		}
+	}
+	if !status {
+		t.Errorf("no status change among %d events: %+v", len(got), got)
+	}
+	// Another app's client secret: every delivery refused.
+	other := client(t, s, func(c *hubspot.Config) { c.ClientSecret = secret.New("not-the-secret") })
+	r := httptest.NewRequest(http.MethodPost, "/hooks/hubspot", strings.NewReader("[]"))
+	r.Header.Set("X-HubSpot-Signature-v3", hubspottest.SignV3("client-secret", "POST", "http://example.com/hooks/hubspot", []byte("[]"), fmt.Sprint(time.Now().UnixMilli())))
+	r.Header.Set("X-HubSpot-Request-Timestamp", fmt.Sprint(time.Now().UnixMilli()))
+	if _, err := other.VerifyWebhook(r, []byte("[]")); !errors.Is(err, connectors.ErrWebhookSignature) {
+		t.Errorf("wrong secret: %v", err)
+	}
+}
+
+// TestDealsMode runs registrations kept as deals: creates carry a deal
+// name, pipeline and stage; a registration's own deal never counts as an
+// existing deal; the change feed sees registrations only.
+func TestDealsMode(t *testing.T) {
+	s := fake(t, hubspottest.Options{Bare: true, Seed: hubspottest.DefaultSeed})
+	c := client(t, s, func(c *hubspot.Config) { c.Object = hubspot.ObjectDeals })
+	setup(t, c)
+	ctx := ctxFor(t)
+	acme, _ := s.FindRecord("companies", "domain", "acme.example")
+	res, err := c.Write(ctx, []connectors.Update{
+		{SubmissionKey: "d:1", Fields: map[string]string{"status": "submitted", "partner_id": "northwind", "company_name": "Acme", "company_domain": "acme.example"}},
+		{SubmissionKey: "d:2", Fields: map[string]string{"status": "approved", "partner_id": "fabrikam", "company_name": "Acme", "company_domain": "acme.example"}},
+	})
+	if err != nil || res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("create: %v %+v", err, res)
+	}
+	d, _ := s.GetRecord("deals", res[0].ID)
+	if d.Properties["dealstage"] != "appointmentscheduled" || !strings.Contains(d.Properties["dealname"], "Acme") {
+		t.Errorf("registration deal %+v", d.Properties)
+	}
+	// Its own deal is associated with the company, like any deal.
+	if err := c.Link(ctx, []connectors.Link{{RegistrationID: res[0].ID, CompanyID: acme.ID}, {RegistrationID: res[1].ID, CompanyID: acme.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := c.Registrations(ctx, []string{res[0].ID, res[1].ID})
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("Registrations %d %v", len(recs), err)
+	}
+	facts, err := c.Facts(ctx, recs[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, od := range facts[0].OpenDeals {
+		if od.ID == res[0].ID || od.ID == res[1].ID {
+			t.Errorf("a registration counts as an open deal: %+v", od)
+		}
+	}
+	if len(facts[0].OpenDeals) == 0 || len(facts[0].Registrations) != 1 || facts[0].Registrations[0].ID != res[1].ID {
+		t.Errorf("facts %+v", facts[0])
+	}
+	// Plain deals are not registrations.
+	plain, _ := s.FindRecord("deals", "dealname", "Acme Corporation — Platform")
+	if got, err := c.Registrations(ctx, []string{plain.ID}); err != nil || len(got) != 0 {
+		t.Errorf("a plain deal read as a registration: %+v %v", got, err)
+	}
+	ids, _, err := c.Changed(ctx, "")
+	if err != nil || len(ids) != 2 {
+		t.Errorf("Changed in deals mode: %v %v", ids, err)
+	}
+	// Attribution of a plain deal points the registration at it.
+	ar, err := c.Attribute(ctx, []connectors.Attribution{{DealID: plain.ID, RegistrationID: res[0].ID, PartnerID: "northwind"}})
+	if err != nil || ar[0].Err != nil {
+		t.Fatalf("Attribute %+v %v", ar, err)
+	}
+	if r, _ := s.GetRecord("deals", res[0].ID); r.Properties["deal_id"] != plain.ID {
+		t.Errorf("registration deal_id %q", r.Properties["deal_id"])
+	}
+	ds, err := c.Deals(ctx, []string{plain.ID})
+	if err != nil || len(ds) != 1 || !slices.Contains(ds[0].RegistrationIDs, res[0].ID) || ds[0].PartnerID != "northwind" {
+		t.Errorf("Deals %+v %v", ds, err)
 	}
 }

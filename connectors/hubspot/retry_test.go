@@ -172,6 +172,10 @@ func TestStatusEndToEnd(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				var h hits
 				srv := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.URL.Path == "/account-info/v3/api-usage/daily/private-apps" {
+						writeJSON(w, 403, bodyErr) // the daily pause asks; not counted here
+						return
+					}
 					if n := h.add(); n == 1 {
 						for k, v := range tc.header {
 							w.Header().Set(k, v)
@@ -264,64 +268,86 @@ func TestRetriesAreBounded(t *testing.T) {
 }
 
 // TestDailyLimitPauses: a DAILY 429 stops every call until a minute after
-// the next midnight in the configured zone, logs one error, shows in
-// Usage, and calls resume by themselves after it.
+// the reset, logs one error, shows in Usage, and calls resume by themselves
+// after it. The reset is HubSpot's own resetsAt when it says, else the next
+// midnight in the configured zone.
 func TestDailyLimitPauses(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var h hits
-		daily := true
-		srv := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h.add()
-			if daily {
-				writeJSON(w, 429, bodyDaily)
-				return
-			}
-			writeJSON(w, 200, `{"results":[]}`)
+	for _, known := range []bool{true, false} {
+		t.Run(fmt.Sprintf("resetsAt known %v", known), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var h, usageHits hits
+				daily := true
+				reset := time.Now().Add(5*time.Hour + 17*time.Minute).UTC()
+				srv := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.URL.Path == "/account-info/v3/api-usage/daily/private-apps" {
+						usageHits.add()
+						if known {
+							writeJSON(w, 200, fmt.Sprintf(`{"results":[{"name":"api-calls-daily","usageLimit":250000,"currentUsage":250000,"collectedAt":%q,"fetchStatus":"SUCCESS","resetsAt":%q}]}`,
+								time.Now().UTC().Format(time.RFC3339), reset.Format(time.RFC3339)))
+						} else {
+							writeJSON(w, 429, bodyDaily)
+						}
+						return
+					}
+					h.add()
+					if daily {
+						writeJSON(w, 429, bodyDaily)
+						return
+					}
+					writeJSON(w, 200, `{"results":[]}`)
+				})
+				cfg := testConfig("https://api.hubapi.com")
+				cfg.Object = ObjectDeals
+				cfg.TimeZone = "America/New_York"
+				c, lb := newTestClient(t, cfg, Options{Transport: handlerTransport{srv}})
+				ctx := context.Background()
+				_, err := c.batchRead(ctx, "deals", []string{"1"}, nil)
+				if connectors.Reason(err) != "daily_limit" || !connectors.Retryable(err) {
+					t.Fatalf("err = %v, want a retryable daily_limit", err)
+				}
+				want := reset.Add(time.Minute)
+				if !known {
+					ny, _ := time.LoadLocation("America/New_York")
+					local := time.Now().In(ny)
+					want = time.Date(local.Year(), local.Month(), local.Day()+1, 0, 1, 0, 0, ny)
+				}
+				u := c.Usage()
+				if !u.PausedUntil.Equal(want) {
+					t.Fatalf("PausedUntil %s, want %s", u.PausedUntil, want)
+				}
+				if known && (u.DailyUsed != 250000 || u.DailyLimit != 250000) {
+					t.Errorf("daily usage %d/%d", u.DailyUsed, u.DailyLimit)
+				}
+				var ce *connectors.Error
+				errors.As(err, &ce)
+				if ce.After != time.Until(want) {
+					t.Errorf("After = %s, want %s", ce.After, time.Until(want))
+				}
+				// Paused: no request leaves, and HubSpot was asked once.
+				for range 3 {
+					_, err = c.batchRead(ctx, "deals", []string{"1"}, nil)
+					if connectors.Reason(err) != "daily_limit" {
+						t.Fatalf("paused call: %v", err)
+					}
+				}
+				if n, m := len(h.all()), len(usageHits.all()); n != 1 || m != 1 {
+					t.Fatalf("%d requests and %d reset questions while paused, want 1 and 1", n, m)
+				}
+				if n := strings.Count(lb.String(), "daily API limit is used up"); n != 1 {
+					t.Errorf("%d error lines about the daily limit, want 1:\n%s", n, lb.String())
+				}
+				// After the reset, calls go through again.
+				daily = false
+				time.Sleep(time.Until(want) + time.Second)
+				if _, err := c.batchRead(ctx, "deals", []string{"1"}, nil); err != nil {
+					t.Fatalf("after the reset: %v", err)
+				}
+				if !c.Usage().PausedUntil.IsZero() {
+					t.Error("still paused after the reset")
+				}
+			})
 		})
-		cfg := testConfig("https://api.hubapi.com")
-		cfg.Object = ObjectDeals
-		cfg.TimeZone = "America/New_York"
-		c, lb := newTestClient(t, cfg, Options{Transport: handlerTransport{srv}})
-		ctx := context.Background()
-		_, err := c.batchRead(ctx, "deals", []string{"1"}, nil)
-		if connectors.Reason(err) != "daily_limit" || !connectors.Retryable(err) {
-			t.Fatalf("err = %v, want a retryable daily_limit", err)
-		}
-		ny, _ := time.LoadLocation("America/New_York")
-		local := time.Now().In(ny)
-		want := time.Date(local.Year(), local.Month(), local.Day()+1, 0, 1, 0, 0, ny)
-		u := c.Usage()
-		if !u.PausedUntil.Equal(want) || u.RateLimited != 1 {
-			t.Fatalf("PausedUntil %s RateLimited %d, want %s and 1", u.PausedUntil, u.RateLimited, want)
-		}
-		var ce *connectors.Error
-		errors.As(err, &ce)
-		if ce.After != time.Until(want) {
-			t.Errorf("After = %s, want %s", ce.After, time.Until(want))
-		}
-		// Paused: no request leaves.
-		for range 3 {
-			_, err = c.batchRead(ctx, "deals", []string{"1"}, nil)
-			if connectors.Reason(err) != "daily_limit" {
-				t.Fatalf("paused call: %v", err)
-			}
-		}
-		if n := len(h.all()); n != 1 {
-			t.Fatalf("%d requests while paused, want 1", n)
-		}
-		if n := strings.Count(lb.String(), "daily API limit is used up"); n != 1 {
-			t.Errorf("%d error lines about the daily limit, want 1:\n%s", n, lb.String())
-		}
-		// After the reset, calls go through again.
-		daily = false
-		time.Sleep(time.Until(want) + time.Second)
-		if _, err := c.batchRead(ctx, "deals", []string{"1"}, nil); err != nil {
-			t.Fatalf("after the reset: %v", err)
-		}
-		if !c.Usage().PausedUntil.IsZero() {
-			t.Error("still paused after the reset")
-		}
-	})
+	}
 }
 
 // TestDailyWrongZoneProbesHourly: refused again right after a resume, the
@@ -348,6 +374,10 @@ func TestDailyRemainingZeroPausesEarly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var h hits
 		srv := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/account-info/v3/api-usage/daily/private-apps" {
+				writeJSON(w, 429, bodyDaily)
+				return
+			}
 			h.add()
 			w.Header().Set("X-HubSpot-RateLimit-Daily", "250000")
 			w.Header().Set("X-HubSpot-RateLimit-Daily-Remaining", "0")

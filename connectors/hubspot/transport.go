@@ -65,7 +65,7 @@ func (c *Client) observe(resp *http.Response, free int, seq uint64, ri reqInfo) 
 			c.usage.setDaily(int64(limit-rem), int64(limit))
 			if rem == 0 && resp.StatusCode < 400 {
 				// The next call would be refused: stop before HubSpot says so.
-				c.daily.pause(c.now(), c.log)
+				c.daily.pause(c.now())
 			}
 		}
 	}
@@ -79,7 +79,7 @@ func (c *Client) observe(resp *http.Response, free int, seq uint64, ri reqInfo) 
 	c.usage.limited()
 	switch policy {
 	case policyDaily:
-		c.daily.pause(c.now(), c.log)
+		c.daily.pause(c.now())
 	case policySecondly:
 		c.searchWin.pause(waitSecondly)
 		c.log.Warn("hubspot search rate limit reached", "op", ri.op, "correlation_id", eb.CorrelationID)
@@ -216,53 +216,6 @@ func (c *Client) TotalCalls() int64 {
 		n += v
 	}
 	return n
-}
-
-// daily is the pause after HubSpot's daily allowance ran out.
-//
-// HubSpot resets the daily allowance at midnight in the portal's time zone,
-// which the API does not tell a private app without an extra scope; regsync
-// takes it from hubspot.time_zone (default UTC) and resumes one minute after
-// the next midnight there. If HubSpot still refuses right after a resume
-// (the zone is wrong), it probes once an hour until calls pass again.
-type daily struct {
-	mu      sync.Mutex
-	loc     *time.Location
-	until   time.Time
-	resumed time.Time // when the last pause ended
-	logged  time.Time // the pause already logged
-}
-
-func (d *daily) pausedUntil(now time.Time) (time.Time, bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if now.Before(d.until) {
-		return d.until, true
-	}
-	return time.Time{}, false
-}
-
-// pause stops calls until the next reset and logs it once.
-func (d *daily) pause(now time.Time, log *slog.Logger) time.Time {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if now.Before(d.until) {
-		return d.until
-	}
-	local := now.In(d.loc)
-	next := time.Date(local.Year(), local.Month(), local.Day()+1, 0, 1, 0, 0, d.loc)
-	if !d.resumed.IsZero() && now.Sub(d.resumed) < 15*time.Minute && now.Sub(d.resumed) >= 0 {
-		if probe := now.Add(time.Hour); probe.Before(next) {
-			next = probe // refused right after a resume: probe hourly
-		}
-	}
-	d.until, d.resumed = next, next
-	if !d.logged.Equal(next) {
-		d.logged = next
-		log.Error("hubspot: the daily API limit is used up; regsync stops calling HubSpot until the reset",
-			"until", next.Format(time.RFC3339), "zone", d.loc.String())
-	}
-	return next
 }
 
 // scrubber removes credentials and full e-mail addresses from text that
