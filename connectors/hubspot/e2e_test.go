@@ -594,3 +594,114 @@ func TestDealsMode(t *testing.T) {
 		t.Errorf("Deals %+v %v", ds, err)
 	}
 }
+
+// TestSetupRepairs: on an existing object, setup adds the properties a
+// changed mapping needs and the status options someone removed, warns about
+// a property of the wrong type without touching it, and is idempotent.
+func TestSetupRepairs(t *testing.T) {
+	s := fake(t, hubspottest.Options{Bare: true})
+	setup(t, client(t, s, nil))
+	typeID, _ := s.TypeID("partner_registration")
+	ctx := ctxFor(t)
+	// Someone removed the withdrawn option and created country_code as a number.
+	patch := `{"options":[` + func() string {
+		var o []string
+		for i, st := range registration.Statuses {
+			if st != registration.StatusWithdrawn {
+				o = append(o, fmt.Sprintf(`{"label":%q,"value":%q,"displayOrder":%d,"hidden":false}`, st, st, i))
+			}
+		}
+		return strings.Join(o, ",")
+	}() + `]}`
+	do := func(method, path, body string) {
+		req, _ := http.NewRequestWithContext(ctx, method, s.URL()+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer sandbox-token")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+		}
+	}
+	do(http.MethodPatch, "/crm/v3/properties/"+typeID+"/status", patch)
+	do(http.MethodPost, "/crm/v3/properties/"+typeID, `{"name":"country_code","label":"Country code","type":"number","fieldType":"number","groupName":"partner_registration_information"}`)
+
+	c := client(t, s, func(c *hubspot.Config) {
+		c.Properties = map[string]string{"region": "partner_region", "country": "country_code"}
+	})
+	var out bytes.Buffer
+	changed, err := c.Setup(ctx, &out)
+	if err != nil || !changed {
+		t.Fatalf("Setup: %v %v\n%s", changed, err, out.String())
+	}
+	for _, want := range []string{"added 1 options to partner_registration property status: withdrawn",
+		"added 1 partner_registration properties: partner_region",
+		"warning: partner_registration property country_code is of type number, regsync expects string"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("Setup output lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	changed, err = c.Setup(ctx, &out)
+	if err != nil || changed || !strings.Contains(out.String(), "nothing to change") {
+		t.Errorf("second Setup: %v %v\n%s", changed, err, out.String())
+	}
+}
+
+// TestPollOrder: records over several instants come in modification order,
+// a full page spanning instants included, and a bad cursor is refused.
+func TestPollOrder(t *testing.T) {
+	clk := hubspottest.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
+	s := fake(t, hubspottest.Options{Bare: true, Clock: clk})
+	c := client(t, s, nil)
+	setup(t, c)
+	typeID, _ := s.TypeID("partner_registration")
+	at := map[string]time.Time{}
+	for i := range 450 {
+		if i%150 == 0 {
+			clk.Advance(time.Second)
+		}
+		id, err := s.CreateRecord(typeID, map[string]string{"case_number": fmt.Sprintf("R-%010d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		at[id] = clk.Now()
+	}
+	ctx := ctxFor(t)
+	ids, next, err := c.Changed(ctx, "")
+	if err != nil || len(ids) != 450 {
+		t.Fatalf("Changed: %d ids, %v", len(ids), err)
+	}
+	seen := map[string]bool{}
+	for i, id := range ids {
+		if seen[id] {
+			t.Fatalf("%s twice", id)
+		}
+		seen[id] = true
+		if i > 0 && at[id].Before(at[ids[i-1]]) {
+			t.Fatalf("out of modification order at %d", i)
+		}
+	}
+	if !strings.HasPrefix(next, "v1:") {
+		t.Errorf("cursor %q", next)
+	}
+	if _, _, err := c.Changed(ctx, "garbage"); err == nil {
+		t.Error("a bad cursor was accepted")
+	}
+	// Modified less than poll_settle ago: left for later.
+	cfg := hubspot.DefaultConfig()
+	cfg.BaseURL, cfg.Token = s.URL(), secret.New("sandbox-token")
+	cfg.PollSettle = time.Second
+	slow, err := hubspot.New(cfg, hubspot.Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, _, err = slow.Changed(ctx, "")
+	if err != nil || len(ids) != 300 {
+		t.Errorf("settle: %d ids %v, want the 300 at least 1 s old", len(ids), err)
+	}
+}
