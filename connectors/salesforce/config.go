@@ -351,7 +351,9 @@ func validAPIVersion(s string) bool {
 	return ok && major != "" && minor != "" && allDigits(major) && allDigits(minor) && len(major) <= 3 && len(minor) <= 2
 }
 
-// validID reports whether s is a 15- or 18-character Salesforce id.
+// validID reports whether s is a 15-character Salesforce id, or an
+// 18-character one whose last three characters are the checksum of the
+// case of the first fifteen.
 func validID(s string) bool {
 	if len(s) != 15 && len(s) != 18 {
 		return false
@@ -360,6 +362,20 @@ func validID(s string) bool {
 		c := s[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
 			return false
+		}
+	}
+	if len(s) == 18 {
+		const suffix = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+		for i := 0; i < 3; i++ {
+			bits := 0
+			for j := 0; j < 5; j++ {
+				if c := s[i*5+j]; 'A' <= c && c <= 'Z' {
+					bits |= 1 << j
+				}
+			}
+			if c := s[15+i]; suffix[bits] != c && suffix[bits] != c-32 {
+				return false
+			}
 		}
 	}
 	return true

@@ -422,6 +422,7 @@ func (u *usageWindow) set(now time.Time, n int) {
 
 // serve is the HTTP entry point.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
 	path := r.URL.Path
 	switch {
 	case path == "/services/oauth2/token":

@@ -93,10 +93,7 @@ func (s *Server) seed() error {
 		return nil
 	}
 	rnd := mrand.New(mrand.NewPCG(42, 7))
-	owners := []string{}
-	for _, id := range s.objects["user"].order[1:] {
-		owners = append(owners, id)
-	}
+	owners := append([]string(nil), s.objects["user"].order[1:]...)
 	addOpp := func(acct *record, name string, stage string) error {
 		var close time.Time
 		if st := stageInfo(stage); st.Closed {

@@ -1,0 +1,505 @@
+// Package salesforce is regsync's Salesforce connector: the
+// connectors.CRM interface over the Salesforce REST API, built on
+// github.com/k-capehart/go-salesforce/v3.
+//
+// The library logs in (client credentials, username-password, JWT bearer or
+// a plain access token) and owns the HTTP client, which it is given: a
+// go-retryablehttp round tripper with regsync's own retry classification,
+// and a timeout. Every data call then goes through one place, Client.do,
+// which the library cannot be: the library's calls take no context, report
+// errors as raw strings, refresh an expired session without a lock and
+// trust the server's paging, and its collection helpers stop at the first
+// failed request. So do attaches the caller's context, reads
+// Sforce-Limit-Info, stops writes while the daily allocation is spent,
+// logs in again once (under a lock) on INVALID_SESSION_ID, classifies every
+// failure as a *connectors.Error and guards paging; sObject Collections,
+// composite, describe and Bulk API 2.0 are called through it with the
+// library's session and HTTP client.
+package salesforce
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-cleanhttp"
+	"github.com/hashicorp/go-retryablehttp"
+	gosf "github.com/k-capehart/go-salesforce/v3"
+
+	"github.com/regsync/regsync/connectors"
+)
+
+// Options are the client's collaborators.
+type Options struct {
+	// Logger receives the client's logs; default discards them.
+	Logger *slog.Logger
+	// Transport is the base HTTP transport; default a pooled transport.
+	Transport http.RoundTripper
+	// Now is the clock for pauses and webhook times; default time.Now.
+	Now func() time.Time
+	// Sleep waits for d or until ctx ends (pacing near the daily limit,
+	// bulk job polling); default a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// BulkPoll is how often a Bulk API job is polled; default 2s.
+	BulkPoll time.Duration
+	// MaxRetryWait caps the wait between HTTP retries; default 60s.
+	MaxRetryWait time.Duration
+}
+
+// Client is the Salesforce connector. It is safe for concurrent use.
+type Client struct {
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	sleep   func(ctx context.Context, d time.Duration) error
+	poll    time.Duration
+	rt      http.RoundTripper
+	timeout time.Duration
+	secrets []string
+	token   func() string
+
+	// smu guards the session: login and re-login are serialised, so the
+	// library's session is never refreshed by two goroutines at once.
+	smu sync.Mutex
+	sf  *gosf.Salesforce
+	gen uint64
+
+	usage usage
+
+	cmu      sync.Mutex
+	describe map[string]*objectInfo // by object name
+	users    map[string]string      // e-mail/username (lower case) → user id
+	stale    map[string][2]string   // registration id → its match keys, to repair
+}
+
+// Name is the connector's name.
+func (c *Client) Name() string { return "salesforce" }
+
+// New builds a client. It does not log in: the first call does (Ping
+// forces it).
+func New(cfg Config, opts Options) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.AuthFlow() == "" {
+		return nil, errors.New("salesforce: no credentials: set client_id and client_secret (REGSYNC_SALESFORCE_CLIENT_SECRET), username with password or private_key, or access_token")
+	}
+	c := &Client{
+		cfg:   cfg,
+		log:   opts.Logger,
+		now:   opts.Now,
+		sleep: opts.Sleep,
+		poll:  opts.BulkPoll,
+		secrets: []string{cfg.ClientSecret.Reveal(), cfg.Password.Reveal(), cfg.SecurityToken.Reveal(),
+			cfg.AccessToken.Reveal(), cfg.PrivateKey.Reveal(), cfg.WebhookSecret.Reveal()},
+		describe: map[string]*objectInfo{},
+		users:    map[string]string{},
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.sleep == nil {
+		c.sleep = sleepCtx
+	}
+	if c.poll <= 0 {
+		c.poll = 2 * time.Second
+	}
+	c.token = c.currentToken
+	c.usage.init()
+	base := opts.Transport
+	if base == nil {
+		base = cleanhttp.DefaultPooledTransport()
+	}
+	rc := retryablehttp.NewClient()
+	rc.HTTPClient = &http.Client{Transport: &observer{c: c, base: base}, Timeout: cfg.Timeout}
+	rc.Logger = retryLogger{c.log}
+	rc.RetryMax = cfg.MaxRetries
+	rc.RetryWaitMin, rc.RetryWaitMax = waitBase, maxDelay
+	rc.CheckRetry = checkRetry
+	capWait := opts.MaxRetryWait
+	if capWait <= 0 {
+		capWait = maxDelay
+	}
+	rc.Backoff = func(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
+		return min(backoff(attempt, resp), capWait)
+	}
+	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	c.rt = &retryablehttp.RoundTripper{Client: rc}
+	// The library's client timeout bounds a whole call, retries included.
+	c.timeout = cfg.Timeout*time.Duration(cfg.MaxRetries+1) + maxDelay*time.Duration(cfg.MaxRetries)
+	return c, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// retryLogger adapts the logger for go-retryablehttp, dropping the query
+// string of the URLs it logs (SOQL with company names, user e-mails).
+type retryLogger struct{ l *slog.Logger }
+
+func (r retryLogger) scrub(kv []any) []any {
+	out := make([]any, len(kv))
+	for i, v := range kv {
+		if s, ok := v.(string); ok {
+			if j := strings.IndexByte(s, '?'); j >= 0 {
+				rest := ""
+				if k := strings.Index(s[j:], " ("); k >= 0 {
+					rest = s[j+k:]
+				}
+				s = s[:j] + "?…" + rest
+			}
+			v = s
+		}
+		out[i] = v
+	}
+	return out
+}
+
+func (r retryLogger) Error(msg string, kv ...any) { r.l.Error("salesforce http: "+msg, r.scrub(kv)...) }
+func (r retryLogger) Info(msg string, kv ...any)  { r.l.Info("salesforce http: "+msg, r.scrub(kv)...) }
+func (r retryLogger) Debug(msg string, kv ...any) { r.l.Debug("salesforce http: "+msg, r.scrub(kv)...) }
+func (r retryLogger) Warn(msg string, kv ...any)  { r.l.Warn("salesforce http: "+msg, r.scrub(kv)...) }
+
+// opKey carries the operation name to the observing transport.
+type opKey struct{}
+
+// observer counts every HTTP attempt, reads Sforce-Limit-Info from every
+// answer and annotates failed answers for the retry policy.
+type observer struct {
+	c    *Client
+	base http.RoundTripper
+}
+
+func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
+	op, _ := req.Context().Value(opKey{}).(string)
+	if op == "" {
+		op = "other"
+	}
+	o.c.usage.call(op)
+	resp, err := o.base.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	if used, limit, ok := parseLimitInfo(resp.Header.Get("Sforce-Limit-Info")); ok {
+		o.c.observeLimit(used, limit)
+	}
+	if resp.StatusCode >= 300 {
+		errs := annotate(resp)
+		if len(errs) > 0 && errs[0].code() == "REQUEST_LIMIT_EXCEEDED" {
+			o.c.usage.limited()
+		}
+	}
+	return resp, nil
+}
+
+// parseLimitInfo reads "api-usage=10018/100000" (other entries, such as
+// per-app usage, may follow after a comma).
+func parseLimitInfo(v string) (used, limit int64, ok bool) {
+	for _, part := range strings.Split(v, ",") {
+		k, val, found := strings.Cut(strings.TrimSpace(part), "=")
+		if !found || k != "api-usage" {
+			continue
+		}
+		a, b, found := strings.Cut(val, "/")
+		if !found {
+			return 0, 0, false
+		}
+		u, e1 := strconv.ParseInt(a, 10, 64)
+		l, e2 := strconv.ParseInt(b, 10, 64)
+		if e1 != nil || e2 != nil || u < 0 || l < 0 {
+			return 0, 0, false
+		}
+		return u, l, true
+	}
+	return 0, 0, false
+}
+
+// session returns the logged-in library client and its generation.
+func (c *Client) session(ctx context.Context) (*gosf.Salesforce, uint64, error) {
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	if c.sf != nil {
+		return c.sf, c.gen, nil
+	}
+	if err := c.loginLocked(ctx); err != nil {
+		return nil, 0, err
+	}
+	return c.sf, c.gen, nil
+}
+
+// relogin logs in again after gen's session was refused; when another
+// goroutine already did, it returns at once.
+func (c *Client) relogin(ctx context.Context, gen uint64) error {
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	if c.sf != nil && c.gen != gen {
+		return nil
+	}
+	if c.cfg.AuthFlow() == FlowAccessToken {
+		return &connectors.Error{Op: "login", Reason: "unauthorized",
+			Err: errors.New("the configured access_token expired or was revoked (a plain access token cannot be refreshed)")}
+	}
+	return c.loginLocked(ctx)
+}
+
+func (c *Client) currentToken() string {
+	if !c.smu.TryLock() {
+		return ""
+	}
+	defer c.smu.Unlock()
+	if c.sf == nil {
+		return ""
+	}
+	return c.sf.GetAccessToken()
+}
+
+// loginLocked logs in with the configured flow (c.smu held). go-salesforce
+// posts to the token endpoint with http.Post, which has no timeout, so the
+// wait is bounded here; an abandoned attempt ends with its connection.
+func (c *Client) loginLocked(ctx context.Context) error {
+	creds := gosf.Creds{Domain: strings.TrimRight(c.cfg.Domain, "/")}
+	switch c.cfg.AuthFlow() {
+	case FlowAccessToken:
+		creds.AccessToken = c.cfg.AccessToken.Reveal()
+	case FlowJWT:
+		creds.Username, creds.ConsumerKey, creds.ConsumerRSAPem = c.cfg.Username, c.cfg.ClientID, c.cfg.PrivateKey.Reveal()
+	case FlowPassword:
+		creds.Username, creds.Password, creds.SecurityToken = c.cfg.Username, c.cfg.Password.Reveal(), c.cfg.SecurityToken.Reveal()
+		creds.ConsumerKey, creds.ConsumerSecret = c.cfg.ClientID, c.cfg.ClientSecret.Reveal()
+	case FlowClientCredentials:
+		creds.ConsumerKey, creds.ConsumerSecret = c.cfg.ClientID, c.cfg.ClientSecret.Reveal()
+	}
+	type result struct {
+		sf  *gosf.Salesforce
+		err error
+	}
+	done := make(chan result, 1)
+	c.usage.call("login")
+	go func() {
+		sf, err := gosf.Init(creds, gosf.WithRoundTripper(c.rt), gosf.WithHTTPTimeout(c.timeout), gosf.WithAPIVersion(c.cfg.APIVersion))
+		done <- result{sf, err}
+	}()
+	t := time.NewTimer(c.cfg.Timeout)
+	defer t.Stop()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		c.usage.failed("network")
+		return &connectors.Error{Op: "login", Reason: "network", Retry: true, After: waitBase,
+			Err: fmt.Errorf("no answer from %s within %s", c.cfg.Domain, c.cfg.Timeout)}
+	}
+	if r.err != nil {
+		e := c.loginError(r.err)
+		c.usage.failed(e.Reason)
+		return e
+	}
+	c.sf = r.sf
+	c.gen++
+	return nil
+}
+
+// loginError classifies go-salesforce's login errors, which are raw
+// strings: "400 Bad Request: failed authentication" for a refused grant
+// (the OAuth body is dropped), a network error, or an error body of the
+// access-token check.
+func (c *Client) loginError(err error) *connectors.Error {
+	msg := c.scrub(err.Error())
+	e := &connectors.Error{Op: "login", Err: errors.New(clipText(msg, 400))}
+	status := 0
+	if f := strings.Fields(msg); len(f) > 0 {
+		if n, err := strconv.Atoi(f[0]); err == nil && n >= 100 && n < 600 {
+			status = n
+		}
+	}
+	switch {
+	case strings.Contains(msg, "failed authentication") && status >= 500:
+		e.Status, e.Reason, e.Retry, e.After = status, "server_error", true, waitBase
+	case strings.Contains(msg, "failed authentication"):
+		e.Status, e.Reason = status, "unauthorized"
+		e.Err = fmt.Errorf("%s: the %s flow was refused by %s: check client_id, client_secret and the user's credentials", msg, c.cfg.AuthFlow(), c.cfg.Domain)
+	case len(parseErrors([]byte(msg))) > 0:
+		return c.classify("login", 0, parseErrors([]byte(msg)))
+	default:
+		var ue *url.Error
+		if errors.As(err, &ue) || strings.Contains(msg, "connection refused") || strings.Contains(msg, "EOF") {
+			e.Reason, e.Retry, e.After = "network", true, waitBase
+		} else {
+			e.Reason = "unauthorized"
+		}
+	}
+	return e
+}
+
+// call describes one REST request.
+type call struct {
+	op     string
+	method string
+	// path is below /services/data/vNN.0 ("/query?q=…"), or absolute
+	// ("/services/data/v63.0/query/01g…-2000").
+	path string
+	body any // JSON-encoded unless []byte
+	// contentType of a []byte body; default application/json.
+	contentType string
+	write       bool
+	// date, when set, receives the answer's Date header (the server's
+	// clock).
+	date *time.Time
+}
+
+// do sends a request and decodes a 2xx JSON answer into out (unless nil).
+// It returns the raw body of a 2xx answer too.
+func (c *Client) do(ctx context.Context, cl call, out any) ([]byte, error) {
+	if err := c.gate(ctx, cl.op); err != nil {
+		return nil, err
+	}
+	var payload []byte
+	ct := cl.contentType
+	switch b := cl.body.(type) {
+	case nil:
+	case []byte:
+		payload = b
+	default:
+		var err error
+		if payload, err = json.Marshal(b); err != nil {
+			return nil, fmt.Errorf("salesforce: %s: encode: %w", cl.op, err)
+		}
+	}
+	if ct == "" {
+		ct = "application/json"
+	}
+	for attempt := 0; ; attempt++ {
+		sf, gen, err := c.session(ctx)
+		if err != nil {
+			return nil, err
+		}
+		target := sf.GetInstanceUrl()
+		if strings.HasPrefix(cl.path, "/services/") {
+			target += cl.path
+		} else {
+			target += "/services/data/" + c.cfg.APIVersion + cl.path
+		}
+		var rd io.Reader
+		if payload != nil {
+			rd = bytes.NewReader(payload)
+		}
+		req, err := http.NewRequestWithContext(context.WithValue(ctx, opKey{}, cl.op), cl.method, target, rd)
+		if err != nil {
+			return nil, fmt.Errorf("salesforce: %s: %w", cl.op, err)
+		}
+		req.Header.Set("Authorization", "Bearer "+sf.GetAccessToken())
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("User-Agent", "regsync")
+		if payload != nil {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := sf.GetHTTPClient().Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			c.usage.failed("network")
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err // the URL holds the query: keep it out of errors
+			}
+			return nil, &connectors.Error{Op: cl.op, Reason: "network", Retry: true, After: waitBase,
+				Err: fmt.Errorf("%s %s: %s", cl.method, pathOnly(cl.path), c.scrub(err.Error()))}
+		}
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+		_ = resp.Body.Close()
+		if rerr != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			c.usage.failed("network")
+			return nil, &connectors.Error{Op: cl.op, Status: resp.StatusCode, Reason: "network", Retry: true, After: waitBase,
+				Err: fmt.Errorf("read answer: %s", c.scrub(rerr.Error()))}
+		}
+		if cl.date != nil {
+			if t, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+				*cl.date = t.UTC()
+			}
+		}
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			if out != nil && len(body) > 0 {
+				if err := json.Unmarshal(body, out); err != nil {
+					c.usage.failed("invalid")
+					return nil, &connectors.Error{Op: cl.op, Status: resp.StatusCode, Reason: "invalid",
+						Err: fmt.Errorf("undecodable answer: %v", err)}
+				}
+			}
+			return body, nil
+		}
+		errs := parseErrors(body)
+		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 &&
+			(len(errs) == 0 || errs[0].code() == "INVALID_SESSION_ID") {
+			if err := c.relogin(ctx, gen); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		e := c.classify(cl.op, resp.StatusCode, errs)
+		if e.Reason == "daily_limit" {
+			c.pause()
+		}
+		c.usage.failed(e.Reason)
+		return nil, e
+	}
+}
+
+// pathOnly drops the query string of a request path.
+func pathOnly(p string) string {
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		return p[:i]
+	}
+	return p
+}
+
+// Ping logs in if needed and reads the org's limits: one cheap call.
+func (c *Client) Ping(ctx context.Context) error {
+	var lim struct {
+		Daily struct {
+			Max       int64 `json:"Max"`
+			Remaining int64 `json:"Remaining"`
+		} `json:"DailyApiRequests"`
+	}
+	if _, err := c.do(ctx, call{op: "ping", method: http.MethodGet, path: "/limits"}, &lim); err != nil {
+		return err
+	}
+	if lim.Daily.Max > 0 {
+		c.observeLimit(lim.Daily.Max-lim.Daily.Remaining, lim.Daily.Max)
+	}
+	return nil
+}
+
+var (
+	_ connectors.CRM          = (*Client)(nil)
+	_ connectors.WebhookAcker = (*Client)(nil)
+)

@@ -1,0 +1,340 @@
+package salesforce
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/registration"
+)
+
+// The observing transport records a failed answer's first errorCode and
+// message in these internal headers, so that CheckRetry and Backoff (which
+// run after the body may have been drained) can classify it.
+const (
+	hdrCode    = "X-Regsync-Sf-Code"
+	hdrMessage = "X-Regsync-Sf-Message"
+)
+
+// Waits.
+const (
+	waitBase       = 500 * time.Millisecond
+	waitConcurrent = 2 * time.Second // REQUEST_LIMIT_EXCEEDED for concurrent long requests
+	waitLock       = time.Second     // UNABLE_TO_LOCK_ROW
+	maxDelay       = 60 * time.Second
+	// limitPause is how long writes stop after the daily allocation ran
+	// out; the first call after it probes whether the rolling window freed.
+	limitPause = 15 * time.Minute
+)
+
+// sfError is one entry of Salesforce's REST error array, or of a
+// collection result's errors (which say statusCode instead of errorCode).
+type sfError struct {
+	Message    string   `json:"message"`
+	ErrorCode  string   `json:"errorCode"`
+	StatusCode string   `json:"statusCode"`
+	Fields     []string `json:"fields"`
+}
+
+func (e sfError) code() string {
+	if e.ErrorCode != "" {
+		return e.ErrorCode
+	}
+	return e.StatusCode
+}
+
+// parseErrors reads an error body: Salesforce's [{message, errorCode,
+// fields}], an OAuth {error, error_description}, or anything else (an HTML
+// page from a load balancer), which yields no entries.
+func parseErrors(body []byte) []sfError {
+	var list []sfError
+	if json.Unmarshal(body, &list) == nil && len(list) > 0 {
+		return list
+	}
+	var one sfError
+	if json.Unmarshal(body, &one) == nil && one.code() != "" {
+		return []sfError{one}
+	}
+	var oauth struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(body, &oauth) == nil && oauth.Error != "" {
+		return []sfError{{ErrorCode: strings.ToUpper(oauth.Error), Message: oauth.Description}}
+	}
+	return nil
+}
+
+// annotate reads a failed answer's body (bounded), puts it back and
+// records its first error code and message in the internal headers.
+func annotate(resp *http.Response) []sfError {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	errs := parseErrors(body)
+	if len(errs) > 0 {
+		resp.Header.Set(hdrCode, errs[0].code())
+		resp.Header.Set(hdrMessage, clipText(errs[0].Message, 200))
+	}
+	return errs
+}
+
+// isConcurrentLimit reports whether a REQUEST_LIMIT_EXCEEDED is about
+// concurrent long-running requests (it passes in seconds), not the daily
+// allocation.
+func isConcurrentLimit(msg string) bool {
+	return strings.Contains(strings.ToLower(msg), "concurrent")
+}
+
+// checkRetry is the retryablehttp.CheckRetry of the client: network
+// failures, 5xx (but 501 and 505), 429, UNABLE_TO_LOCK_ROW and the
+// concurrent-request limit are retried; nothing else (an expired session is
+// handled above, by logging in again once).
+func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			var ua x509.UnknownAuthorityError
+			var hn x509.HostnameError
+			if errors.As(ue.Err, &ua) || errors.As(ue.Err, &hn) {
+				return false, nil // a TLS problem does not fix itself
+			}
+		}
+		return true, nil
+	}
+	return retryStatus(resp.StatusCode, resp.Header.Get(hdrCode), resp.Header.Get(hdrMessage)), nil
+}
+
+// retryStatus decides from the status and Salesforce's error code.
+func retryStatus(status int, code, msg string) bool {
+	switch {
+	case code == "REQUEST_LIMIT_EXCEEDED":
+		return isConcurrentLimit(msg)
+	case code == "UNABLE_TO_LOCK_ROW", code == "QUERY_TIMEOUT", code == "SERVER_UNAVAILABLE":
+		return true
+	case status == http.StatusTooManyRequests:
+		return true
+	case status == http.StatusNotImplemented, status == http.StatusHTTPVersionNotSupported:
+		return false
+	case status >= 500:
+		return true
+	}
+	return false
+}
+
+// backoff returns how long to wait before retry attempt+1, capped.
+func backoff(attempt int, resp *http.Response) time.Duration {
+	d := waitBase << min(attempt, 16)
+	if resp != nil {
+		switch resp.Header.Get(hdrCode) {
+		case "REQUEST_LIMIT_EXCEEDED":
+			d = max(d, waitConcurrent)
+		case "UNABLE_TO_LOCK_ROW":
+			d = max(d, waitLock)
+		}
+		if after, ok := retryAfter(resp.Header); ok {
+			d = after
+		}
+	}
+	return min(max(d, 0), maxDelay)
+}
+
+// retryAfter parses Retry-After: delay seconds or an HTTP date.
+func retryAfter(h http.Header) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		return time.Duration(min(n, int64(maxDelay/time.Second))) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}
+
+// reasonOf classifies a Salesforce error code: a short reason (a metric
+// label) and whether retrying can help. ok is false for codes it does not
+// know, which are classified by HTTP status.
+func reasonOf(code, msg string) (reason string, retry, ok bool) {
+	switch code {
+	case "REQUEST_LIMIT_EXCEEDED":
+		if isConcurrentLimit(msg) {
+			return "rate_limited", true, true
+		}
+		return "daily_limit", true, true
+	case "UNABLE_TO_LOCK_ROW":
+		return "locked", true, true
+	case "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION", "QUERY_TIMEOUT":
+		return "server_error", true, true
+	case "ALL_OR_NONE_OPERATION_ROLLED_BACK", "PROCESSING_HALTED":
+		return "rolled_back", true, true
+	case "INVALID_SESSION_ID", "INVALID_AUTH_HEADER", "INVALID_GRANT", "INVALID_CLIENT", "INVALID_CLIENT_ID":
+		return "unauthorized", false, true
+	case "DUPLICATES_DETECTED":
+		return "duplicate", false, true
+	case "DUPLICATE_VALUE", "DUPLICATE_EXTERNAL_ID":
+		return "duplicate_value", false, true
+	case "ENTITY_IS_DELETED":
+		return "deleted", false, true
+	case "CANNOT_UPDATE_CONVERTED_LEAD", "CONVERTED_LEAD":
+		return "converted", false, true
+	case "ENTITY_IS_LOCKED":
+		return "record_locked", false, true
+	case "INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE", "INVALID_TYPE", "INSUFFICIENT_ACCESS_OR_READONLY",
+		"INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY", "INSUFFICIENT_ACCESS", "INVALID_TYPE_FOR_OPERATION":
+		return "field_access", false, true
+	case "NOT_FOUND", "INVALID_CROSS_REFERENCE_KEY", "INVALID_ID_FIELD", "MALFORMED_ID", "INVALID_QUERY_LOCATOR":
+		return "not_found", false, true
+	case "FIELD_CUSTOM_VALIDATION_EXCEPTION":
+		return "validation", false, true
+	case "API_DISABLED_FOR_ORG", "API_CURRENTLY_DISABLED", "FUNCTIONALITY_NOT_ENABLED":
+		return "forbidden", false, true
+	case "STORAGE_LIMIT_EXCEEDED":
+		return "storage_limit", false, true
+	case "MALFORMED_QUERY", "INVALID_QUERY_FILTER_OPERATOR", "JSON_PARSER_ERROR", "REQUIRED_FIELD_MISSING", "STRING_TOO_LONG",
+		"INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "FIELD_INTEGRITY_EXCEPTION", "NUMBER_OUTSIDE_VALID_RANGE",
+		"INVALID_EMAIL_ADDRESS", "MISSING_ARGUMENT", "EXCEEDED_ID_LIMIT", "INVALID_BATCH_REQUEST":
+		return "invalid", false, true
+	}
+	return "", false, false
+}
+
+// reasonOfStatus classifies by HTTP status alone.
+func reasonOfStatus(status int) (string, bool) {
+	switch {
+	case status == http.StatusTooManyRequests:
+		return "rate_limited", true
+	case status == http.StatusUnauthorized:
+		return "unauthorized", false
+	case status == http.StatusForbidden:
+		return "forbidden", false
+	case status == http.StatusNotFound:
+		return "not_found", false
+	case status == http.StatusMultipleChoices, status == http.StatusConflict:
+		return "conflict", false
+	case status == http.StatusNotImplemented, status == http.StatusHTTPVersionNotSupported:
+		return "server_error", false
+	case status >= 500:
+		return "server_error", true
+	}
+	return "invalid", false
+}
+
+// classify turns a failed answer into a *connectors.Error.
+func (c *Client) classify(op string, status int, errs []sfError) *connectors.Error {
+	e := &connectors.Error{Op: op, Status: status}
+	var code, msg string
+	if len(errs) > 0 {
+		code, msg = errs[0].code(), errs[0].Message
+	}
+	if r, retry, ok := reasonOf(code, msg); ok {
+		e.Reason, e.Retry = r, retry
+	} else {
+		e.Reason, e.Retry = reasonOfStatus(status)
+	}
+	switch e.Reason {
+	case "daily_limit":
+		e.After = limitPause
+	case "rate_limited":
+		e.After = waitConcurrent
+	case "locked":
+		e.After = waitLock
+	case "server_error", "rolled_back":
+		if e.Retry {
+			e.After = waitBase
+		}
+	}
+	e.Err = errors.New(c.describeErrors(status, errs))
+	return e
+}
+
+// recordError classifies a per-record error of a collection answer.
+func (c *Client) recordError(op string, errs []sfError) *connectors.Error {
+	e := c.classify(op, 0, errs)
+	if e.Reason == "invalid" && len(errs) == 0 {
+		e.Err = errors.New("failed without an error")
+	}
+	return e
+}
+
+// describeErrors summarises error entries for an error value: codes,
+// messages and fields, scrubbed of secrets and e-mail addresses.
+func (c *Client) describeErrors(status int, errs []sfError) string {
+	if len(errs) == 0 {
+		if status == 0 {
+			return "no error detail"
+		}
+		return http.StatusText(status)
+	}
+	var b strings.Builder
+	for i, e := range errs {
+		if i == 3 {
+			fmt.Fprintf(&b, " (and %d more)", len(errs)-3)
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(e.code())
+		if e.Message != "" {
+			b.WriteString(": ")
+			b.WriteString(e.Message)
+		}
+		if len(e.Fields) > 0 {
+			b.WriteString(" [")
+			b.WriteString(strings.Join(e.Fields, ", "))
+			b.WriteString("]")
+		}
+	}
+	return c.scrub(clipText(b.String(), 600))
+}
+
+var emailRe = regexp.MustCompile(`[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`)
+
+// scrub removes every configured secret and the local part of e-mail
+// addresses from text that may reach an error or a log.
+func (c *Client) scrub(s string) string {
+	for _, sec := range c.secrets {
+		if sec != "" && len(sec) >= 4 {
+			s = strings.ReplaceAll(s, sec, "<secret>")
+		}
+	}
+	if c.token != nil {
+		if t := c.token(); len(t) >= 8 {
+			s = strings.ReplaceAll(s, t, "<secret>")
+		}
+	}
+	return emailRe.ReplaceAllStringFunc(s, registration.MaskEmail)
+}
+
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
