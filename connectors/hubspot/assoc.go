@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/regsync/regsync/connectors"
 )
@@ -295,51 +296,75 @@ type activity struct {
 
 // createActivities batch-creates tasks or notes associated with their
 // registrations: in one call per 100 when the association type is known,
-// else create and then associate.
+// else create and then associate. A batch HubSpot refuses as a whole (400:
+// an owner it does not know, an association type it will not take) is
+// tried once more without owners and associated afterwards, so the AE's
+// to-do is not lost over its assignment.
 func (c *Client) createActivities(ctx context.Context, kind string, acts []activity) error {
 	t, err := c.regType(ctx)
 	if err != nil {
 		return err
 	}
 	at, known := c.defaultAssocType(ctx, kind, t)
-	op := "batch create " + kind
 	var errs []error
 	for _, ch := range chunks(len(acts), batchSize) {
 		part := acts[ch[0]:ch[1]]
-		req := batchWriteRequest{}
-		for j, a := range part {
-			in := writeInput{Properties: a.props, ObjectWriteTraceID: strconv.Itoa(j)}
-			if known {
-				in.Associations = []assocInput{{To: objectID{flexID(a.regID)}, Types: []assocType{at}}}
-			}
-			req.Inputs = append(req.Inputs, in)
+		err := c.createChunk(ctx, kind, t, part, at, known, false)
+		var ce *connectors.Error
+		if errors.As(err, &ce) && ce.Status == 400 {
+			c.log.Warn("hubspot: HubSpot refused a batch of "+kind+"; creating it again without owners", "err", err)
+			err = c.createChunk(ctx, kind, t, part, at, false, true)
 		}
-		var ans batchAnswer
-		_, err := c.post(ctx, op, "/crm/v3/objects/"+kind+"/batch/create", req, &ans)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("hubspot: create %d %s: %w", len(part), kind, err))
-			continue
-		}
-		for _, be := range ans.Errors {
-			errs = append(errs, fmt.Errorf("hubspot: create %s: %w", kind, c.batchErr(op, be)))
-		}
-		if known {
-			continue
-		}
-		var pairs []pair
-		for k, o := range ans.Results {
-			j, err := strconv.Atoi(o.ObjectWriteTraceID)
-			if err != nil || j < 0 || j >= len(part) {
-				if len(ans.Results) != len(part) {
-					continue
-				}
-				j = k
-			}
-			pairs = append(pairs, pair{o.ID, part[j].regID})
-		}
-		if _, err := c.associate(ctx, kind, t, pairs); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Client) createChunk(ctx context.Context, kind, regType string, part []activity, at assocType, inline, noOwner bool) error {
+	op := "batch create " + kind
+	req := batchWriteRequest{}
+	for j, a := range part {
+		props := a.props
+		if noOwner {
+			props = make(map[string]string, len(a.props))
+			for k, v := range a.props {
+				if k != "hubspot_owner_id" {
+					props[k] = v
+				}
+			}
+		}
+		in := writeInput{Properties: props, ObjectWriteTraceID: strconv.Itoa(j)}
+		if inline {
+			in.Associations = []assocInput{{To: objectID{flexID(a.regID)}, Types: []assocType{at}}}
+		}
+		req.Inputs = append(req.Inputs, in)
+	}
+	var ans batchAnswer
+	if _, err := c.post(ctx, op, "/crm/v3/objects/"+kind+"/batch/create", req, &ans); err != nil {
+		return fmt.Errorf("hubspot: create %d %s: %w", len(part), kind, err)
+	}
+	var errs []error
+	for _, be := range ans.Errors {
+		errs = append(errs, fmt.Errorf("hubspot: create %s: %w", kind, c.batchErr(op, be)))
+	}
+	if inline {
+		return errors.Join(errs...)
+	}
+	var pairs []pair
+	for k, o := range ans.Results {
+		j, err := strconv.Atoi(o.ObjectWriteTraceID)
+		if err != nil || j < 0 || j >= len(part) {
+			if len(ans.Results) != len(part) {
+				continue
+			}
+			j = k
+		}
+		pairs = append(pairs, pair{o.ID, part[j].regID})
+	}
+	if _, err := c.associate(ctx, kind, regType, pairs); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -356,7 +381,7 @@ func (c *Client) Task(ctx context.Context, tasks []connectors.Task) error {
 		}
 		due := tk.Due
 		if due.IsZero() {
-			due = c.now().Add(24 * 3600e9)
+			due = c.now().Add(24 * time.Hour)
 		}
 		props := map[string]string{
 			"hs_task_subject":  clip(tk.Subject, 255),

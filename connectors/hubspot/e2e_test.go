@@ -705,3 +705,47 @@ func TestPollOrder(t *testing.T) {
 		t.Errorf("settle: %d ids %v, want the 300 at least 1 s old", len(ids), err)
 	}
 }
+
+// TestKeyRepair: a registration created in HubSpot's UI has no match keys;
+// reading it writes them, so the next submission on its domain sees it as
+// a rival. Setup backfills the keys of every registration.
+func TestKeyRepair(t *testing.T) {
+	s := fake(t, hubspottest.Options{Bare: true})
+	c := client(t, s, nil)
+	setup(t, c)
+	typeID, _ := s.TypeID("partner_registration")
+	ctx := ctxFor(t)
+	manual, err := s.CreateRecord(typeID, map[string]string{"case_number": "R-MANUAL0001", "status": "approved",
+		"partner_id": "fabrikam", "company_name": "Initech", "company_domain": "www.initech.example", "hold_until": "4102444800000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := registration.Record{PartnerID: "northwind", CompanyName: "Initech LLC", CompanyDomain: "initech.example", Status: registration.StatusSubmitted}
+	sub.Index()
+	f, err := c.Facts(ctx, []registration.Record{sub})
+	if err != nil || len(f[0].Registrations) != 0 {
+		t.Fatalf("before the repair: %+v %v", f, err)
+	}
+	if _, err := c.Registrations(ctx, []string{manual}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.GetRecord(typeID, manual); r.Properties["domain_key"] != "initech.example" || r.Properties["name_key"] != registration.CompanyKey("Initech") {
+		t.Fatalf("keys not repaired: %v", r.Properties)
+	}
+	f, err = c.Facts(ctx, []registration.Record{sub})
+	if err != nil || len(f[0].Registrations) != 1 || f[0].Registrations[0].ID != manual {
+		t.Fatalf("after the repair: %+v %v", f, err)
+	}
+	// Setup backfills what was never read.
+	other, _ := s.CreateRecord(typeID, map[string]string{"case_number": "R-MANUAL0002", "status": "submitted", "company_domain": "hooli.example"})
+	out := setup(t, c)
+	if !strings.Contains(out, "wrote the match keys (domain_key, name_key) of 1 registrations") {
+		t.Errorf("setup output:\n%s", out)
+	}
+	if r, _ := s.GetRecord(typeID, other); r.Properties["domain_key"] != "hooli.example" {
+		t.Errorf("not backfilled: %v", r.Properties)
+	}
+	if out := setup(t, c); !strings.Contains(out, "nothing to change") {
+		t.Errorf("setup after the backfill:\n%s", out)
+	}
+}

@@ -200,10 +200,17 @@ func (c *Client) isRegistration(o *object) bool {
 }
 
 // toRecord decodes a registration. It notes records whose stored match
-// keys differ from what their company domain and name give, so that the
-// next write to them repairs the keys (records created outside regsync have
-// none).
+// keys differ from what their company domain and name give (records created
+// or edited outside regsync), so that repairKeys or the next write to them
+// corrects the keys.
 func (c *Client) toRecord(o *object) registration.Record {
+	return c.decode(o, true)
+}
+
+// maxStale bounds the registrations waiting for a key repair.
+const maxStale = 10000
+
+func (c *Client) decode(o *object, note bool) registration.Record {
 	var r registration.Record
 	for _, f := range registration.Fields() {
 		if f.Name == "id" {
@@ -220,12 +227,52 @@ func (c *Client) toRecord(o *object) registration.Record {
 	}
 	r.ID = o.ID
 	r.Index()
-	if o.prop(PropDomainKey) != r.DomainKey || o.prop(PropNameKey) != r.NameKey {
+	if note && (o.prop(PropDomainKey) != r.DomainKey || o.prop(PropNameKey) != r.NameKey) {
 		c.staleMu.Lock()
-		c.stale[o.ID] = [2]string{r.DomainKey, r.NameKey}
+		if len(c.stale) < maxStale {
+			c.stale[o.ID] = [2]string{r.DomainKey, r.NameKey}
+		}
 		c.staleMu.Unlock()
 	}
 	return r
+}
+
+// repairKeys writes the match keys of registrations whose stored keys were
+// found stale (at most 500 a time, 100 a call), so that rival searches find
+// registrations created or edited outside regsync. It is best effort: a
+// failure is logged and the keys wait for the next read or write.
+func (c *Client) repairKeys(ctx context.Context) {
+	c.staleMu.Lock()
+	var ps []pending
+	for id, k := range c.stale {
+		if len(ps) == 5*batchSize {
+			break
+		}
+		ps = append(ps, pending{i: len(ps), key: id, in: writeInput{ID: id,
+			Properties: map[string]string{PropDomainKey: k[0], PropNameKey: k[1]}}})
+	}
+	c.staleMu.Unlock()
+	if len(ps) == 0 {
+		return
+	}
+	t, err := c.regType(ctx)
+	if err != nil {
+		return
+	}
+	res := make([]connectors.Result, len(ps))
+	if err := c.writeBatches(ctx, t, "update", ps, res); err != nil {
+		c.log.Warn("hubspot: cannot repair match keys now", "records", len(ps), "err", err)
+	}
+	n := 0
+	c.staleMu.Lock()
+	for j, p := range ps {
+		if res[j].Err == nil || connectors.Reason(res[j].Err) == "not_found" {
+			delete(c.stale, p.key)
+			n++
+		}
+	}
+	c.staleMu.Unlock()
+	c.log.Debug("hubspot: repaired match keys", "records", n)
 }
 
 // encodeFields maps canonical fields to HubSpot properties, validating
@@ -372,6 +419,7 @@ func (c *Client) Registrations(ctx context.Context, ids []string) ([]registratio
 			recs = append(recs, c.toRecord(o))
 		}
 	}
+	c.repairKeys(ctx)
 	return recs, nil
 }
 
@@ -402,6 +450,7 @@ func (c *Client) Lookup(ctx context.Context, caseNumbers []string) ([]registrati
 	if err != nil {
 		return nil, fmt.Errorf("hubspot: look up %d case numbers: %w", len(vals), err)
 	}
+	c.repairKeys(ctx)
 	return recs, nil
 }
 
@@ -430,6 +479,7 @@ func (c *Client) Find(ctx context.Context, statuses []registration.Status) ([]re
 	if err != nil {
 		return nil, fmt.Errorf("hubspot: find registrations by status: %w", err)
 	}
+	c.repairKeys(ctx)
 	return recs, nil
 }
 
@@ -481,7 +531,7 @@ func (c *Client) All(ctx context.Context, fn func([]registration.Record) error) 
 		recs := make([]registration.Record, 0, len(objs))
 		for i := range objs {
 			if c.isRegistration(&objs[i]) {
-				recs = append(recs, c.toRecord(&objs[i]))
+				recs = append(recs, c.decode(&objs[i], false))
 			}
 		}
 		if len(recs) == 0 {

@@ -156,6 +156,9 @@ func (c *Client) Setup(ctx context.Context, w io.Writer) (changed bool, err erro
 			return s.changed, err
 		}
 	}
+	if err := s.backfillKeys(ctx); err != nil {
+		return s.changed, err
+	}
 	if !s.changed {
 		s.printf("nothing to change: HubSpot already has everything regsync needs")
 	}
@@ -407,5 +410,57 @@ func (s *setup) ensureGroup(ctx context.Context, objType, objName, group string)
 	}
 	s.changed = true
 	s.printf("created the %s property group %s", objName, group)
+	return nil
+}
+
+// backfillKeys writes domain_key and name_key on every registration whose
+// stored keys differ from its company domain and name (registrations that
+// existed before regsync, imported, or edited by hand), so that rival
+// searches find them.
+func (s *setup) backfillKeys(ctx context.Context) error {
+	c := s.c
+	t, err := c.regType(ctx)
+	if err != nil {
+		return err
+	}
+	var ps []pending
+	err = c.list(ctx, t, []string{c.cfg.property("company_domain"), c.cfg.property("company_name"),
+		c.cfg.property("case_number"), c.cfg.property("submission_key"), PropDomainKey, PropNameKey}, nil, func(objs []object) error {
+		for i := range objs {
+			o := &objs[i]
+			if !c.isRegistration(o) {
+				continue
+			}
+			r := registration.Record{CompanyDomain: o.prop(c.cfg.property("company_domain")), CompanyName: o.prop(c.cfg.property("company_name"))}
+			r.Index()
+			if o.prop(PropDomainKey) != r.DomainKey || o.prop(PropNameKey) != r.NameKey {
+				ps = append(ps, pending{i: len(ps), key: o.ID, in: writeInput{ID: o.ID,
+					Properties: map[string]string{PropDomainKey: r.DomainKey, PropNameKey: r.NameKey}}})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	res := make([]connectors.Result, len(ps))
+	if err := c.writeBatches(ctx, t, "update", ps, res); err != nil {
+		return fmt.Errorf("hubspot: write the match keys of %d registrations: %w", len(ps), err)
+	}
+	failed := 0
+	for _, r := range res {
+		if r.Err != nil {
+			failed++
+		}
+	}
+	s.changed = true
+	s.printf("wrote the match keys (%s, %s) of %d registrations", PropDomainKey, PropNameKey, len(ps)-failed)
+	if failed > 0 {
+		s.warned = true
+		s.printf("warning: %d registrations refused their match keys", failed)
+	}
 	return nil
 }
