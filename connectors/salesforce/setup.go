@@ -11,7 +11,7 @@ import (
 )
 
 // DeployCommand is how an admin deploys the metadata package.
-const DeployCommand = "sf project deploy start --source-dir deploy/salesforce/force-app --target-org <alias>"
+const DeployCommand = "cd deploy/salesforce && sf project deploy start --source-dir force-app --target-org <alias>"
 
 // setupReport collects the lines of a setup check.
 type setupReport struct {
