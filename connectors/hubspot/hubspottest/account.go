@@ -283,19 +283,25 @@ func decodeCursor(v string) (int, error) {
 // --- account information ------------------------------------------------------------
 
 func (s *Server) handleAccountDetails(w http.ResponseWriter, r *http.Request) {
+	_, off := s.now().In(s.opts.TimeZone).Zone()
+	sign, abs := "+", off
+	if off < 0 {
+		sign, abs = "-", -off
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"portalId": s.opts.PortalID, "accountType": "STANDARD", "timeZone": "US/Eastern",
-		"companyCurrency": "USD", "additionalCurrencies": []string{}, "utcOffset": "-05:00",
-		"utcOffsetMilliseconds": -18000000, "uiDomain": "app.hubspot.com", "dataHostingLocation": "na1",
+		"portalId": s.opts.PortalID, "accountType": "STANDARD", "timeZone": s.opts.TimeZone.String(),
+		"companyCurrency": "USD", "additionalCurrencies": []string{},
+		"utcOffset":             fmt.Sprintf("%s%02d:%02d", sign, abs/3600, abs%3600/60),
+		"utcOffsetMilliseconds": off * 1000, "uiDomain": "app.hubspot.com", "dataHostingLocation": "na1",
 	})
 }
 
 func (s *Server) handleDailyUsage(w http.ResponseWriter, r *http.Request) {
 	now := s.limNow()
 	s.cmu.Lock()
-	used := s.limits.used(now)
+	used := s.limits.used(now, s.opts.TimeZone)
 	s.cmu.Unlock()
-	reset := now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	reset := midnight(now, s.opts.TimeZone).AddDate(0, 0, 1)
 	writeJSON(w, http.StatusOK, map[string]any{"results": []map[string]any{{
 		"name": "api-calls-daily", "usageLimit": s.opts.Daily, "currentUsage": used,
 		"collectedAt": iso(now), "fetchStatus": "SUCCESS", "resetsAt": iso(reset),

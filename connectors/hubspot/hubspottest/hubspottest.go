@@ -63,8 +63,12 @@ type Options struct {
 	// documents 4 and 5); <0 = unlimited. Searches do not count against
 	// the 10-second window.
 	SearchPerSecond int
-	// Daily is the daily limit (reset at midnight UTC); default 250000; <0 = unlimited.
+	// Daily is the daily limit; default 250000; <0 = unlimited. It resets
+	// at midnight in TimeZone.
 	Daily int
+	// TimeZone is the portal's time zone (account details, daily reset);
+	// default UTC.
+	TimeZone *time.Location
 	// Bare is a brand-new portal without any custom object. Otherwise the
 	// portal has one pre-existing custom object, "partner"; either way there
 	// is no partner_registration: the client's setup creates it.
@@ -196,6 +200,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.LimitNow == nil {
 		opts.LimitNow = time.Now
+	}
+	if opts.TimeZone == nil {
+		opts.TimeZone = time.UTC
 	}
 	if opts.OAuth != nil {
 		o := *opts.OAuth

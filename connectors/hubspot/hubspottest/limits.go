@@ -39,7 +39,7 @@ func prune(ts []time.Time, cutoff time.Time) []time.Time {
 }
 
 func (l *limiter) take(now time.Time, search bool, o Options) limitResult {
-	day := now.UTC().Truncate(24 * time.Hour)
+	day := midnight(now, o.TimeZone)
 	if !day.Equal(l.day) {
 		l.day, l.dayCount = day, 0
 	}
@@ -76,12 +76,12 @@ func (l *limiter) take(now time.Time, search bool, o Options) limitResult {
 func (l *limiter) peek(now time.Time, o Options) limitResult {
 	l.ten = prune(l.ten, now.Add(-tenSecondWindow))
 	return limitResult{tenUnlimited: o.PerTenSeconds < 0, dayUnlimited: o.Daily < 0,
-		tenRemaining: o.PerTenSeconds - len(l.ten), dayRemaining: o.Daily - l.used(now)}
+		tenRemaining: o.PerTenSeconds - len(l.ten), dayRemaining: o.Daily - l.used(now, o.TimeZone)}
 }
 
 // used is the number of calls counted today.
-func (l *limiter) used(now time.Time) int {
-	if !now.UTC().Truncate(24 * time.Hour).Equal(l.day) {
+func (l *limiter) used(now time.Time, loc *time.Location) int {
+	if !midnight(now, loc).Equal(l.day) {
 		return 0
 	}
 	return l.dayCount
@@ -97,4 +97,11 @@ func (r limitResult) setHeaders(h http.Header, o Options) {
 		h.Set("X-HubSpot-RateLimit-Daily", strconv.Itoa(o.Daily))
 		h.Set("X-HubSpot-RateLimit-Daily-Remaining", strconv.Itoa(max(r.dayRemaining, 0)))
 	}
+}
+
+// midnight is the start of now's day in the portal's time zone: the daily
+// limit resets then.
+func midnight(now time.Time, loc *time.Location) time.Time {
+	y, m, d := now.In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, loc)
 }

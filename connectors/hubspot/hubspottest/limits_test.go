@@ -108,9 +108,28 @@ func TestDailyLimit(t *testing.T) {
 	}
 	lim.Advance(2 * time.Minute) // midnight UTC resets the day
 	u := c.must(200, "GET", "/account-info/v3/api-usage/daily/private-apps", nil)
-	if path(u, "results", 0, "usageLimit") != float64(3) || path(u, "results", 0, "currentUsage") != float64(1) {
+	if path(u, "results", 0, "usageLimit") != float64(3) || path(u, "results", 0, "currentUsage") != float64(1) ||
+		str(u, "results", 0, "resetsAt") != "2025-03-16T00:00:00.000Z" {
 		t.Errorf("daily usage: %v", u)
 	}
+
+	// The day ends at midnight in the portal's time zone.
+	est := time.FixedZone("EST", -5*3600)
+	lim2 := NewClock(time.Date(2025, 3, 15, 4, 59, 0, 0, time.UTC)) // 23:59 EST
+	s2 := startT(t, Options{Bare: true, Daily: 2, PerTenSeconds: -1, LimitNow: lim2.Now, TimeZone: est, Clock: NewClock(t0)})
+	c2 := newTC(t, s2)
+	d := c2.must(200, "GET", "/account-info/v3/details", nil)
+	if d["timeZone"] != "EST" || d["utcOffset"] != "-05:00" || d["utcOffsetMilliseconds"] != float64(-18000000) {
+		t.Errorf("account details: %v", d)
+	}
+	if u := c2.must(200, "GET", "/account-info/v3/api-usage/daily/private-apps", nil); str(u, "results", 0, "resetsAt") != "2025-03-15T05:00:00.000Z" {
+		t.Errorf("resetsAt in EST: %v", u)
+	}
+	if r := c2.do("GET", "/crm/v3/objects/companies", nil); r.status != 429 {
+		t.Errorf("third call of 2 a day: %d", r.status)
+	}
+	lim2.Advance(2 * time.Minute) // 00:01 EST
+	c2.must(200, "GET", "/crm/v3/objects/companies", nil)
 }
 
 func TestFaults(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -424,11 +425,18 @@ func SignV2(secret, method, uri string, body []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// v3Decoder undoes the escapes HubSpot decodes in the URI before it signs.
+var v3Decoder = strings.NewReplacer(
+	"%3A", ":", "%2F", "/", "%3F", "?", "%40", "@", "%21", "!", "%24", "$", "%27", "'",
+	"%28", "(", "%29", ")", "%2A", "*", "%2C", ",", "%3B", ";",
+	"%3a", ":", "%2f", "/", "%3f", "?", "%2a", "*", "%2c", ",", "%3b", ";")
+
 // SignV3 is HubSpot's v3 signature: Base64 HMAC-SHA256, keyed by the
-// client secret, of method + URI + body + timestamp (milliseconds).
+// client secret, of method + URI + body + timestamp (milliseconds), where
+// the URI has %3A %2F %3F %40 %21 %24 %27 %28 %29 %2A %2C %3B decoded.
 func SignV3(secret, method, uri string, body []byte, timestamp string) string {
 	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(method + uri))
+	m.Write([]byte(method + v3Decoder.Replace(uri)))
 	m.Write(body)
 	m.Write([]byte(timestamp))
 	return base64.StdEncoding.EncodeToString(m.Sum(nil))

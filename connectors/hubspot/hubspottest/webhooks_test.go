@@ -62,6 +62,12 @@ func TestSignatureVectors(t *testing.T) {
 	if got, want := SignV3("secret", "POST", "https://h.example/p?a=1", []byte("{}"), "1700000000000"), base64.StdEncoding.EncodeToString(mac.Sum(nil)); got != want {
 		t.Errorf("v3 %s, want %s", got, want)
 	}
+	// HubSpot signs the URI with %40 and friends decoded.
+	mac = hmac.New(sha256.New, []byte("secret"))
+	mac.Write([]byte("POSThttps://h.example/p?e=a@b&q=(x)1700000000000"))
+	if got, want := SignV3("secret", "POST", "https://h.example/p?e=a%40b&q=%28x%29", nil, "1700000000000"), base64.StdEncoding.EncodeToString(mac.Sum(nil)); got != want {
+		t.Errorf("v3 with escapes %s, want %s", got, want)
+	}
 }
 
 // hookSink receives webhooks: it verifies and records every POST; fail
@@ -142,7 +148,7 @@ func TestWebhooksEvents(t *testing.T) {
 	s := startT(t, Options{Clock: clock, AppID: 777, PerTenSeconds: -1})
 	c := newTC(t, s)
 	sink, srv := newSink(t, "s3cret", clock.Now)
-	if err := s.Subscribe(Subscription{URL: srv.URL + "/hooks/hubspot?x=1", ClientSecret: "s3cret"}); err != nil {
+	if err := s.Subscribe(Subscription{URL: srv.URL + "/hooks/hubspot?from=a%40b&x=1", ClientSecret: "s3cret"}); err != nil {
 		t.Fatal(err)
 	}
 	deal := c.must(201, "POST", "/crm/v3/objects/deals", map[string]any{"properties": map[string]string{"dealname": "Hooked", "amount": "10"}})
