@@ -749,3 +749,68 @@ func TestKeyRepair(t *testing.T) {
 		t.Errorf("setup after the backfill:\n%s", out)
 	}
 }
+
+// TestPollWithSearchLag: HubSpot's search index shows a write 2 to 3 s
+// after its hs_lastmodifieddate (the fake hides records for 2 s after the
+// write, and stamps each write up to 1 s in the past), so records become
+// searchable out of timestamp order. With poll_settle at 3.5 s, polling
+// while records are being written misses none and returns none twice.
+func TestPollWithSearchLag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 10 s of real time")
+	}
+	clk := hubspottest.NewClock(time.Now())
+	s := fake(t, hubspottest.Options{Bare: true, SearchLag: 2 * time.Second, Clock: clk})
+	c := client(t, s, func(c *hubspot.Config) { c.PollSettle = 3500 * time.Millisecond })
+	setup(t, c)
+	typeID, _ := s.TypeID("partner_registration")
+	ctx := ctxFor(t)
+	var mu sync.Mutex
+	var created []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 60 {
+			clk.Set(time.Now().Add(-time.Duration(i*7919%1000) * time.Millisecond))
+			id, err := s.CreateRecord(typeID, map[string]string{"case_number": fmt.Sprintf("R-LAG%07d", i)})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			created = append(created, id)
+			mu.Unlock()
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	seen := map[string]int{}
+	cur := ""
+	poll := func() {
+		ids, next, err := c.Changed(ctx, cur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur = next
+		for _, id := range ids {
+			seen[id]++
+		}
+	}
+	deadline := time.Now().Add(6 * time.Second)
+	for time.Now().Before(deadline) {
+		poll()
+		time.Sleep(300 * time.Millisecond)
+	}
+	<-done
+	time.Sleep(4 * time.Second)
+	poll()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range created {
+		if seen[id] != 1 {
+			t.Errorf("record %s seen %d times", id, seen[id])
+		}
+	}
+	if len(seen) != len(created) {
+		t.Errorf("saw %d records, created %d", len(seen), len(created))
+	}
+}
