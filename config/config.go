@@ -23,6 +23,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/regsync/regsync/connectors/hubspot"
+	"github.com/regsync/regsync/connectors/salesforce"
 	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/internal/yamlx"
 	"github.com/regsync/regsync/registration"
@@ -32,16 +33,17 @@ import (
 
 // Config is the whole configuration.
 type Config struct {
-	Server   Server          `yaml:"server"`
-	State    State           `yaml:"state"`
-	CRM      CRM             `yaml:"crm"`
-	HubSpot  hubspot.Config  `yaml:"hubspot"`
-	Schedule Schedule        `yaml:"schedule"`
-	Admin    Admin           `yaml:"admin"`
-	Worker   Worker          `yaml:"worker"`
-	Notify   Notify          `yaml:"notify"`
-	Partners []rules.Partner `yaml:"partners"`
-	Rules    rules.Rules     `yaml:"rules"`
+	Server     Server            `yaml:"server"`
+	State      State             `yaml:"state"`
+	CRM        CRM               `yaml:"crm"`
+	HubSpot    hubspot.Config    `yaml:"hubspot"`
+	Salesforce salesforce.Config `yaml:"salesforce"`
+	Schedule   Schedule          `yaml:"schedule"`
+	Admin      Admin             `yaml:"admin"`
+	Worker     Worker            `yaml:"worker"`
+	Notify     Notify            `yaml:"notify"`
+	Partners   []rules.Partner   `yaml:"partners"`
+	Rules      rules.Rules       `yaml:"rules"`
 
 	// File is the path the configuration was read from.
 	File string `yaml:"-"`
@@ -143,14 +145,15 @@ type Sandbox struct {
 // Default returns the configuration with every key at its default.
 func Default() Config {
 	return Config{
-		Server:   Server{Addr: "127.0.0.1:8080", ShutdownTimeout: 30 * time.Second},
-		State:    State{Path: "regsync.db"},
-		CRM:      CRM{Kind: KindSandbox, Sandbox: Sandbox{Addr: "127.0.0.1:8081", PerTenSeconds: 100}},
-		HubSpot:  hubspot.DefaultConfig(),
-		Schedule: Schedule{Sweep: "*/5 * * * *", Reconcile: "@hourly", Timezone: "UTC"},
-		Worker:   Worker{BatchSize: 100, Concurrency: 2, MaxAttempts: 8},
-		Notify:   Notify{Enabled: true},
-		Rules:    rules.DefaultRules(),
+		Server:     Server{Addr: "127.0.0.1:8080", ShutdownTimeout: 30 * time.Second},
+		State:      State{Path: "regsync.db"},
+		CRM:        CRM{Kind: KindSandbox, Sandbox: Sandbox{Addr: "127.0.0.1:8081", PerTenSeconds: 100}},
+		HubSpot:    hubspot.DefaultConfig(),
+		Salesforce: salesforce.DefaultConfig(),
+		Schedule:   Schedule{Sweep: "*/5 * * * *", Reconcile: "@hourly", Timezone: "UTC"},
+		Worker:     Worker{BatchSize: 100, Concurrency: 2, MaxAttempts: 8},
+		Notify:     Notify{Enabled: true},
+		Rules:      rules.DefaultRules(),
 	}
 }
 
@@ -244,10 +247,17 @@ func (c *Config) validate() error {
 	if err := c.HubSpot.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.Salesforce.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	errs = append(errs, c.validateDaemon()...)
 	if c.CRM.Kind == KindHubSpot && !c.HubSpot.Token.IsSet() && !c.HubSpot.RefreshToken.IsSet() {
 		errs = append(errs, yamlx.Errorf(yamlx.Path("hubspot", "token"),
 			"crm.kind is hubspot: set a private-app token (REGSYNC_HUBSPOT_TOKEN) or an OAuth refresh_token"))
+	}
+	if c.CRM.Kind == KindSalesforce && c.Salesforce.AuthFlow() == "" {
+		errs = append(errs, yamlx.Errorf(yamlx.Path("salesforce", "client_id"),
+			"crm.kind is salesforce: set client_id and client_secret (REGSYNC_SALESFORCE_CLIENT_SECRET), username with password or private_key, or access_token"))
 	}
 	p, err := rules.NewPolicy(c.Partners, c.Rules)
 	if err != nil {

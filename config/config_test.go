@@ -259,3 +259,42 @@ func FuzzParse(f *testing.F) {
 }
 
 func sprintf(format string, v any) string { return fmt.Sprintf(format, v) }
+
+// The salesforce section: crm.kind salesforce needs credentials, which come
+// from REGSYNC_SALESFORCE_* and never show; field mappings are checked with
+// the file's line.
+func TestSalesforceSection(t *testing.T) {
+	for _, k := range []string{"CLIENT_ID", "CLIENT_SECRET", "DOMAIN", "POLL_INTERVAL", "ACCESS_TOKEN", "USERNAME"} {
+		t.Setenv("REGSYNC_SALESFORCE_"+k, "")
+	}
+	_, err := Parse("c.yaml", []byte("crm: {kind: salesforce}\n"), true)
+	if err == nil || !strings.Contains(err.Error(), "salesforce.client_id: crm.kind is salesforce: set client_id and client_secret (REGSYNC_SALESFORCE_CLIENT_SECRET)") {
+		t.Fatalf("salesforce without credentials: %v", err)
+	}
+	t.Setenv("REGSYNC_SALESFORCE_CLIENT_ID", "3MVG9-consumer-key")
+	t.Setenv("REGSYNC_SALESFORCE_CLIENT_SECRET", "sf-secret-0123456789")
+	t.Setenv("REGSYNC_SALESFORCE_DOMAIN", "https://acme.my.salesforce.com")
+	t.Setenv("REGSYNC_SALESFORCE_POLL_INTERVAL", "30s")
+	c, err := Parse("c.yaml", []byte("crm: {kind: salesforce}\nsalesforce:\n  fields: {status: Reg_Status__c}\n"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf := c.Salesforce
+	if sf.ClientID != "3MVG9-consumer-key" || sf.ClientSecret.Reveal() != "sf-secret-0123456789" || sf.Domain != "https://acme.my.salesforce.com" ||
+		sf.PollInterval.String() != "30s" || sf.FieldName("status") != "Reg_Status__c" || sf.Object != "Partner_Registration__c" {
+		t.Errorf("salesforce section: %+v", sf)
+	}
+	if out, err := c.Effective(); err != nil || strings.Contains(string(out), "sf-secret-0123456789") || !strings.Contains(string(out), "poll_interval: 30s") {
+		t.Errorf("effective config (err %v):\n%s", err, out)
+	}
+	_, err = Parse("c.yaml", []byte("crm: {kind: salesforce}\nsalesforce:\n  fields:\n    colour: Colour__c\n"), true)
+	if err == nil || !strings.Contains(err.Error(), `c.yaml:4: salesforce.fields.colour: unknown field "colour"`) {
+		t.Errorf("bad mapping: %v", err)
+	}
+	// Unused section: a sandbox config needs no Salesforce credentials.
+	t.Setenv("REGSYNC_SALESFORCE_CLIENT_ID", "")
+	t.Setenv("REGSYNC_SALESFORCE_CLIENT_SECRET", "")
+	if _, err := Parse("c.yaml", []byte("crm: {kind: sandbox}\n"), true); err != nil {
+		t.Errorf("sandbox: %v", err)
+	}
+}
