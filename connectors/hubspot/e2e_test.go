@@ -814,3 +814,42 @@ func TestPollWithSearchLag(t *testing.T) {
 		t.Errorf("saw %d records, created %d", len(seen), len(created))
 	}
 }
+
+// TestWebhookEscapedURLFromFake: a delivery to a URL with an escape HubSpot
+// decodes before signing (%40) verifies.
+func TestWebhookEscapedURLFromFake(t *testing.T) {
+	s := fake(t, hubspottest.Options{Bare: true})
+	c := client(t, s, nil)
+	setup(t, c)
+	var mu sync.Mutex
+	ok, refused := 0, 0
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		_, err := c.VerifyWebhook(r, body)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			refused++
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		ok++
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(hook.Close)
+	if err := s.Subscribe(hubspottest.Subscription{URL: hook.URL + "/hooks/hubspot?from=ops%40regsync.example", ClientSecret: "client-secret"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxFor(t)
+	if _, err := c.Write(ctx, []connectors.Update{{SubmissionKey: "esc:1", Fields: map[string]string{"status": "submitted"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WaitWebhooks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if ok == 0 || refused != 0 {
+		t.Errorf("%d deliveries verified, %d refused", ok, refused)
+	}
+}
