@@ -39,7 +39,7 @@ const (
 // Event object names.
 const (
 	EventRegistration = "partner_registration"
-	EventDeal         = "deal"
+	EventDeal         = "deals"
 )
 
 // ErrWebhook is wrapped by every refusal of VerifyWebhook.
@@ -68,8 +68,15 @@ type soapNotifications struct {
 	} `xml:"http://soap.sforce.com/2005/09/outbound Notification"`
 }
 
-func refuse(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrWebhook, fmt.Sprintf(format, args...))
+// refuse builds a refusal: ErrWebhook and connectors.ErrWebhookSignature
+// (401), or connectors.ErrWebhookPayload (400) when payload is set, which
+// VerifyWebhook does only once the endpoint secret has proved the sender.
+func refuse(payload bool, format string, args ...any) error {
+	kind := connectors.ErrWebhookSignature
+	if payload {
+		kind = connectors.ErrWebhookPayload
+	}
+	return fmt.Errorf("%w: %w: %s", ErrWebhook, kind, fmt.Sprintf(format, args...))
 }
 
 // VerifyWebhook checks an outbound message and parses its notifications:
@@ -77,47 +84,51 @@ func refuse(format string, args ...any) error {
 // may deliver a notification more than once, and in any order), with the
 // record's SystemModstamp (or LastModifiedDate) as its time.
 func (c *Client) VerifyWebhook(r *http.Request, body []byte) ([]connectors.Event, error) {
-	if len(body) == 0 {
-		return nil, refuse("empty body")
-	}
-	if len(body) > MaxWebhookBytes {
-		return nil, refuse("body of %d bytes exceeds %d", len(body), MaxWebhookBytes)
-	}
 	if c.cfg.OrganizationID == "" {
-		return nil, refuse("salesforce.organization_id is not configured, so no sender can be verified")
+		return nil, refuse(false, "salesforce.organization_id is not configured, so no sender can be verified")
 	}
+	// proven: the endpoint secret matched, so what follows is the
+	// sender's mistake, not a forgery.
+	proven := false
 	if c.cfg.WebhookSecret.IsSet() {
 		got := ""
 		if r != nil && r.URL != nil {
 			got = r.URL.Query().Get("secret")
 		}
 		if subtle.ConstantTimeCompare([]byte(got), []byte(c.cfg.WebhookSecret.Reveal())) != 1 {
-			return nil, refuse("wrong or missing endpoint secret")
+			return nil, refuse(false, "wrong or missing endpoint secret")
 		}
+		proven = true
+	}
+	if len(body) == 0 {
+		return nil, refuse(proven, "empty body")
+	}
+	if len(body) > MaxWebhookBytes {
+		return nil, refuse(proven, "body of %d bytes exceeds %d", len(body), MaxWebhookBytes)
 	}
 	if err := checkXML(body); err != nil {
-		return nil, refuse("%v", err)
+		return nil, refuse(proven, "%v", err)
 	}
 	var env soapEnvelope
 	if err := xml.Unmarshal(body, &env); err != nil {
-		return nil, refuse("not a SOAP envelope: %v", err)
+		return nil, refuse(proven, "not a SOAP envelope: %v", err)
 	}
 	if len(env.Body.Notifications) != 1 {
-		return nil, refuse("want one notifications element in the SOAP body, found %d", len(env.Body.Notifications))
+		return nil, refuse(proven, "want one notifications element in the SOAP body, found %d", len(env.Body.Notifications))
 	}
 	n := env.Body.Notifications[0]
 	org := strings.TrimSpace(n.OrganizationID)
 	if !validID(org) || !sameID(org, c.cfg.OrganizationID) {
-		return nil, refuse("OrganizationId %q is not the configured organization", clipText(org, 20))
+		return nil, refuse(false, "OrganizationId %q is not the configured organization", clipText(org, 20))
 	}
 	if len(n.Notification) == 0 || len(n.Notification) > 100 {
-		return nil, refuse("%d notifications (1 to 100 expected)", len(n.Notification))
+		return nil, refuse(proven, "%d notifications (1 to 100 expected)", len(n.Notification))
 	}
 	events := make([]connectors.Event, 0, len(n.Notification))
 	for i, no := range n.Notification {
 		nid := strings.TrimSpace(no.ID)
 		if !validID(nid) {
-			return nil, refuse("notification %d has no valid Id", i)
+			return nil, refuse(proven, "notification %d has no valid Id", i)
 		}
 		typ := no.SObject.Type
 		if _, after, ok := strings.Cut(typ, ":"); ok {
@@ -130,7 +141,7 @@ func (c *Client) VerifyWebhook(r *http.Request, body []byte) ([]connectors.Event
 		case strings.EqualFold(typ, "Opportunity"):
 			object = EventDeal
 		default:
-			return nil, refuse("notification %d is about %q, not %s or Opportunity", i, clipText(typ, 40), c.cfg.Object)
+			return nil, refuse(proven, "notification %d is about %q, not %s or Opportunity", i, clipText(typ, 40), c.cfg.Object)
 		}
 		var rid string
 		var at time.Time
@@ -152,7 +163,7 @@ func (c *Client) VerifyWebhook(r *http.Request, body []byte) ([]connectors.Event
 			}
 		}
 		if !validID(rid) {
-			return nil, refuse("notification %d has no valid sObject Id", i)
+			return nil, refuse(proven, "notification %d has no valid sObject Id", i)
 		}
 		if at.IsZero() {
 			at = c.now().UTC()

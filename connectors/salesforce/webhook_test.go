@@ -144,6 +144,33 @@ func TestVerifyWebhookRefuses(t *testing.T) {
 	}
 }
 
+// Refusals tell the server 401 from 400: a body is only "malformed" (400)
+// once the endpoint secret proved the sender; otherwise, and for a wrong
+// organization, the sender is not verified (401).
+func TestVerifyWebhookRefusalKinds(t *testing.T) {
+	good := string(readFile(t, "outbound_registration.xml"))
+	plain := webhookClient(t, nil)
+	withSecret := webhookClient(t, func(cfg *Config) { cfg.WebhookSecret = secret.New("s3cret") })
+	for _, tc := range []struct {
+		c     *Client
+		query string
+		body  string
+		kind  error
+	}{
+		{plain, "", good[:100], connectors.ErrWebhookSignature},
+		{plain, "", strings.ReplaceAll(good, testOrg, "00D5g000004SbxUEAS"), connectors.ErrWebhookSignature},
+		{withSecret, "?secret=s3cret", good[:100], connectors.ErrWebhookPayload},
+		{withSecret, "?secret=s3cret", strings.Replace(good, "04l5g00000Gx7QzAAJ", "x", 1), connectors.ErrWebhookPayload},
+		{withSecret, "?secret=s3cret", strings.ReplaceAll(good, testOrg, "00D5g000004SbxUEAS"), connectors.ErrWebhookSignature},
+		{withSecret, "?secret=nope", good[:100], connectors.ErrWebhookSignature},
+	} {
+		_, err := tc.c.VerifyWebhook(post(tc.query), []byte(tc.body))
+		if !errors.Is(err, tc.kind) || !errors.Is(err, ErrWebhook) {
+			t.Errorf("%s %.40q: %v, want %v", tc.query, tc.body, err, tc.kind)
+		}
+	}
+}
+
 func TestWriteWebhookAck(t *testing.T) {
 	c := webhookClient(t, nil)
 	rec := httptest.NewRecorder()
