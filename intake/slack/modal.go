@@ -1,0 +1,228 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/regsync/regsync/intake"
+)
+
+// CallbackID marks regsync's registration modal.
+const CallbackID = "regsync_register"
+
+// modalFields are the modal's inputs; each block id is the canonical field.
+var modalFields = []struct {
+	field, label, hint string
+	multiline, opt     bool
+}{
+	{"company_name", "Company name", "", false, false},
+	{"company_domain", "Company website", "Such as globex.com", false, false},
+	{"contact_name", "Contact's name", "", false, false},
+	{"contact_email", "Contact's e-mail", "", false, false},
+	{"contact_role", "Contact's role", "Such as CFO", false, true},
+	{"problem", "The problem, in a sentence", "What does the prospect need?", true, false},
+}
+
+type metadata struct {
+	Channel string `json:"c"`
+	Team    string `json:"t"`
+}
+
+func plain(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
+}
+
+func registrationModal(md metadata) slack.ModalViewRequest {
+	var blocks []slack.Block
+	for _, f := range modalFields {
+		el := slack.NewPlainTextInputBlockElement(nil, "value").WithMaxLength(intake.MaxValueLen)
+		if !f.multiline {
+			el.WithMaxLength(300)
+		} else {
+			el.WithMultiline(true)
+		}
+		var hint *slack.TextBlockObject
+		if f.hint != "" {
+			hint = plain(f.hint)
+		}
+		blocks = append(blocks, slack.NewInputBlock(f.field, plain(f.label), hint, el).WithOptional(f.opt))
+	}
+	consent := slack.NewCheckboxGroupsBlockElement("value", slack.NewOptionBlockObject("yes", plain("The prospect agreed to be contacted about this"), nil))
+	blocks = append(blocks, slack.NewInputBlock("consent", plain("Consent"), nil, consent))
+	meta, _ := json.Marshal(md)
+	return slack.ModalViewRequest{
+		Type: slack.VTModal, CallbackID: CallbackID, Title: plain("Register a prospect"),
+		Submit: plain("Register"), Close: plain("Cancel"), Blocks: slack.Blocks{BlockSet: blocks},
+		PrivateMetadata: string(meta),
+	}
+}
+
+func infoModal(title, text string) *slack.ModalViewRequest {
+	return &slack.ModalViewRequest{
+		Type: slack.VTModal, Title: plain(title), Close: plain("Close"),
+		Blocks: slack.Blocks{BlockSet: []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, text, false, false), nil, nil)}},
+	}
+}
+
+func (h *Handler) openModal(ctx context.Context, w http.ResponseWriter, cmd slack.SlashCommand, log *slog.Logger) {
+	_, err := h.api.OpenViewContext(ctx, cmd.TriggerID, registrationModal(metadata{Channel: cmd.ChannelID, Team: cmd.TeamID}))
+	if err != nil {
+		log.Error("slack: views.open", "err", err)
+		ephemeral(w, ":warning: The form could not be opened. "+usage(h.o.Config.Command))
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// Interactions is POST /intake/slack/interactions: the modal's submission.
+func (h *Handler) Interactions() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := h.verified(w, r)
+		if !ok {
+			return
+		}
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			intake.WriteError(w, http.StatusBadRequest, intake.Refuse("payload", "unreadable"))
+			return
+		}
+		var cb slack.InteractionCallback
+		if err := json.Unmarshal([]byte(form.Get("payload")), &cb); err != nil {
+			intake.WriteError(w, http.StatusBadRequest, intake.Refuse("payload", "not an interaction payload"))
+			return
+		}
+		if cb.Type != slack.InteractionTypeViewSubmission || cb.View.CallbackID != CallbackID {
+			w.WriteHeader(http.StatusOK) // other interactions are not regsync's
+			return
+		}
+		h.submit(r.Context(), w, cb)
+	})
+}
+
+func writeView(w http.ResponseWriter, resp *slack.ViewSubmissionResponse) {
+	intake.WriteJSON(w, http.StatusOK, resp)
+}
+
+// ModalValues reads the submitted modal's fields (canonical name → text).
+func ModalValues(v slack.View) map[string]string {
+	out := map[string]string{}
+	if v.State == nil {
+		return out
+	}
+	for block, actions := range v.State.Values {
+		a, ok := actions["value"]
+		if !ok {
+			continue
+		}
+		if block == "consent" {
+			out["consent"] = "false"
+			for _, o := range a.SelectedOptions {
+				if o.Value == "yes" {
+					out["consent"] = "true"
+				}
+			}
+			continue
+		}
+		if t := strings.TrimSpace(a.Value); t != "" {
+			out[block] = t
+		}
+	}
+	return out
+}
+
+func (h *Handler) submit(ctx context.Context, w http.ResponseWriter, cb slack.InteractionCallback) {
+	log := h.o.Logger.With("channel", intake.ChannelSlack, "team", cb.Team.ID, "user", cb.User.ID)
+	values := ModalValues(cb.View)
+	errs := map[string]string{}
+	for _, f := range modalFields {
+		if !f.opt && values[f.field] == "" {
+			errs[f.field] = "Required"
+		}
+	}
+	if values["consent"] != "true" {
+		errs["consent"] = "Register only prospects who agreed to be contacted"
+	}
+	fields := map[string]string{}
+	for k, v := range values {
+		if intake.IsProspectField(k) {
+			fields[k] = v
+		}
+	}
+	rec, ferrs := h.record(fields)
+	for _, fe := range ferrs {
+		if _, dup := errs[fe.Field]; !dup && fe.Field != "company" {
+			errs[fe.Field] = capitalize(fe.Reason)
+		}
+	}
+	if len(errs) > 0 {
+		writeView(w, slack.NewErrorsViewSubmissionResponse(errs))
+		return
+	}
+	pt, email, err := h.partner(ctx, cb.Team.ID, cb.User.ID)
+	if err != nil {
+		var fe *intake.FieldError
+		text := "We could not check your account with Slack right now. Please try again in a minute."
+		switch {
+		case errors.As(err, &fe):
+			text = "Your Slack account's e-mail address is not at a partner of our program (" + fe.Reason + "). Register from your company's Slack account, or contact your partner manager."
+		case errors.Is(err, errNoEmail):
+			text = "We cannot see an e-mail address on your Slack account, so we cannot tell which partner you are with."
+		default:
+			log.Error("slack: users.info", "err", err)
+		}
+		writeView(w, slack.NewUpdateViewSubmissionResponse(infoModal("Not registered", text)))
+		return
+	}
+	h.fillPartner(&rec, pt, email)
+	var md metadata
+	_ = json.Unmarshal([]byte(cb.View.PrivateMetadata), &md)
+	origin := Origin{TeamID: cb.Team.ID, ChannelID: md.Channel, UserID: cb.User.ID}
+	key := "slack:" + cb.Team.ID + ":" + cb.View.ID
+	later := func(rc intake.Receipt, err error) {
+		if err := h.tell(context.Background(), origin, answer(rc, err)); err != nil {
+			log.Error("slack: late answer", "err", err)
+		}
+	}
+	rc, err, done := h.within(ctx, key, rec, origin, later)
+	switch {
+	case !done:
+		writeView(w, slack.NewUpdateViewSubmissionResponse(infoModal("Registering", "Registering *"+slackEscape(rec.CompanyName)+"*… you will get the case number in Slack in a moment.")))
+	case err != nil:
+		log.Error("slack: register", "err", err)
+		writeView(w, slack.NewUpdateViewSubmissionResponse(infoModal("Not registered", answer(rc, err))))
+	default:
+		log.Info("slack: registered", "case", rc.CaseNumber, "partner", rec.PartnerID, "status", rc.Status, "created", rc.Created)
+		writeView(w, slack.NewUpdateViewSubmissionResponse(infoModal("Registered", answer(rc, nil))))
+	}
+}
+
+// tell sends an ephemeral message to the user in the origin channel, or a
+// direct message when there is no channel.
+func (h *Handler) tell(ctx context.Context, o Origin, text string) error {
+	if o.ChannelID != "" {
+		if _, err := h.api.PostEphemeralContext(ctx, o.ChannelID, o.UserID, slack.MsgOptionText(text, false)); err == nil {
+			return nil
+		}
+	}
+	_, _, err := h.api.PostMessageContext(ctx, o.UserID, slack.MsgOptionText(text, false))
+	return err
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// slackEscape escapes the three characters Slack's mrkdwn reserves.
+func slackEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
