@@ -78,8 +78,10 @@ type Client struct {
 
 	cmu      sync.Mutex
 	describe map[string]*objectInfo // by object name
-	users    map[string]string      // e-mail/username (lower case) → user id
-	stale    map[string][2]string   // registration id → its match keys, to repair
+	// describeFailed is when a describe last failed, by object name.
+	describeFailed map[string]time.Time
+	users          map[string]string    // e-mail/username (lower case) → user id
+	stale          map[string][2]string // registration id → its match keys, to repair
 }
 
 // Name is the connector's name.
@@ -102,8 +104,9 @@ func New(cfg Config, opts Options) (*Client, error) {
 		poll:  opts.BulkPoll,
 		secrets: []string{cfg.ClientSecret.Reveal(), cfg.Password.Reveal(), cfg.SecurityToken.Reveal(),
 			cfg.AccessToken.Reveal(), cfg.PrivateKey.Reveal(), cfg.WebhookSecret.Reveal()},
-		describe: map[string]*objectInfo{},
-		users:    map[string]string{},
+		describe:       map[string]*objectInfo{},
+		describeFailed: map[string]time.Time{},
+		users:          map[string]string{},
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/regsync/regsync/connectors"
@@ -72,19 +73,29 @@ func (o *objectInfo) clip(api, s string) string {
 	return string(r[:f.Length])
 }
 
+// describeRetry is how long a failed describe is not asked again.
+const describeRetry = 5 * time.Minute
+
 // objectFields describes an object once per process (one call) and caches
 // it; nil when describe fails (the write then goes unclipped, and the next
 // one asks again).
 func (c *Client) objectFields(ctx context.Context, object string) *objectInfo {
 	c.cmu.Lock()
 	oi := c.describe[object]
+	failed := c.describeFailed[object]
 	c.cmu.Unlock()
 	if oi != nil {
 		return oi
 	}
+	if !failed.IsZero() && c.now().Sub(failed) < describeRetry {
+		return nil
+	}
 	var d objectInfo
 	if _, err := c.do(ctx, call{op: "describe", method: http.MethodGet, path: "/sobjects/" + object + "/describe"}, &d); err != nil {
 		c.log.Warn("salesforce: describe failed; text values are not clipped to field lengths", "object", object, "err", err)
+		c.cmu.Lock()
+		c.describeFailed[object] = c.now()
+		c.cmu.Unlock()
 		return nil
 	}
 	d.index()

@@ -121,6 +121,22 @@ type compiled struct {
 	groups []*path
 	order  []*path
 	where  map[*Cond]*path
+	// sets hold the values of IN lists on text fields, normalised.
+	sets map[*Cond]*valueSet
+}
+
+type valueSet struct {
+	keys map[string]bool
+	null bool
+}
+
+// textKey normalises a text value for equality: ids to 18 characters,
+// other text to lower case (SOQL compares text case-insensitively).
+func textKey(f *Field, s string) string {
+	if f.Type == TypeID || f.Type == TypeReference {
+		return normID(s)
+	}
+	return strings.ToLower(s)
 }
 
 func (s *Server) compile(q *Query) (*compiled, *apiError) {
@@ -190,6 +206,21 @@ func (s *Server) compile(q *Query) (*compiled, *apiError) {
 		if err := s.check(o, q.Where, c.where); err != nil {
 			return nil, err
 		}
+	}
+	c.sets = map[*Cond]*valueSet{}
+	for cond, p := range c.where {
+		if (cond.Op != "IN" && cond.Op != "NOT IN") || !p.final.isText() {
+			continue
+		}
+		vs := &valueSet{keys: make(map[string]bool, len(cond.Values))}
+		for _, v := range cond.Values {
+			if v.Kind == KindNull {
+				vs.null = true
+			} else {
+				vs.keys[textKey(p.final, v.Str)] = true
+			}
+		}
+		c.sets[cond] = vs
 	}
 	return c, nil
 }
@@ -351,20 +382,30 @@ func (s *Server) matches(e Expr, r *record, c *compiled, now time.Time) bool {
 			return equals(f, stored, x.Values[0], now)
 		case "!=":
 			return !equals(f, stored, x.Values[0], now)
-		case "IN":
+		case "IN", "NOT IN":
+			if vs := c.sets[x]; vs != nil {
+				var in bool
+				if sv, ok := stored.(string); ok {
+					in = vs.keys[textKey(f, sv)]
+				} else {
+					in = stored == nil && vs.null
+				}
+				return in == (x.Op == "IN")
+			}
+			if x.Op == "NOT IN" {
+				for _, v := range x.Values {
+					if equals(f, stored, v, now) {
+						return false
+					}
+				}
+				return true
+			}
 			for _, v := range x.Values {
 				if equals(f, stored, v, now) {
 					return true
 				}
 			}
 			return false
-		case "NOT IN":
-			for _, v := range x.Values {
-				if equals(f, stored, v, now) {
-					return false
-				}
-			}
-			return true
 		case "LIKE":
 			sv, ok := stored.(string)
 			return ok && MatchLike(x.Values[0].Pattern, sv)

@@ -199,3 +199,86 @@ func TestSessionExpiryAndDailyLimit(t *testing.T) {
 		t.Fatalf("after the window: %v", err)
 	}
 }
+
+// allOrNone rolls back every record of a collection when one fails.
+func TestAllOrNone(t *testing.T) {
+	s := start(t, salesforcetest.Options{Empty: true})
+	sf := login(t, s)
+	// The library sends allOrNone=false; go to the wire for true.
+	body := `{"allOrNone":true,"records":[{"attributes":{"type":"Account"},"Name":"Kept?"},{"attributes":{"type":"Account"},"Website":"no name"}]}`
+	resp, err := sf.DoRequest(http.MethodPost, "/composite/sobjects", []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var res []gosf.SalesforceResult
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil || len(res) != 2 {
+		t.Fatal(res, err)
+	}
+	if res[0].Success || res[0].Errors[0].StatusCode != "ALL_OR_NONE_OPERATION_ROLLED_BACK" || res[1].Errors[0].StatusCode != "REQUIRED_FIELD_MISSING" {
+		t.Errorf("results: %+v", res)
+	}
+	if n := s.Count("Account"); n != 0 {
+		t.Errorf("%d accounts after a rolled-back request", n)
+	}
+	// Composite, all or none.
+	comp := `{"allOrNone":true,"compositeRequest":[
+	 {"method":"POST","url":"/services/data/v63.0/sobjects/Account","referenceId":"a","body":{"Name":"A"}},
+	 {"method":"POST","url":"/services/data/v63.0/sobjects/Account","referenceId":"b","body":{"Website":"x"}},
+	 {"method":"GET","url":"/services/data/v63.0/query?q=SELECT+Id+FROM+Account","referenceId":"c"}]}`
+	resp2, err := sf.DoRequest(http.MethodPost, "/composite", []byte(comp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp2.Body.Close()
+	var cr struct {
+		CompositeResponse []struct {
+			HTTPStatusCode int `json:"httpStatusCode"`
+		} `json:"compositeResponse"`
+	}
+	if err := json.NewDecoder(resp2.Body).Decode(&cr); err != nil || len(cr.CompositeResponse) != 3 ||
+		cr.CompositeResponse[0].HTTPStatusCode != 201 || cr.CompositeResponse[1].HTTPStatusCode != 400 || cr.CompositeResponse[2].HTTPStatusCode != 400 {
+		t.Fatalf("composite: %+v %v", cr, err)
+	}
+	if n := s.Count("Account"); n != 0 {
+		t.Errorf("%d accounts after a rolled-back composite", n)
+	}
+	// The composite counted as one API call.
+	if c := s.Calls()["POST composite"]; c != 1 {
+		t.Errorf("composite calls: %d", c)
+	}
+}
+
+// UI changes are no API calls and no API writes; API writes are counted
+// per record.
+func TestUIAndWriteCounts(t *testing.T) {
+	s := start(t, salesforcetest.Options{Empty: true})
+	before, _ := s.APIUsage()
+	id, err := s.AsAE().Create("Account", map[string]any{"Name": "UI Co", "Website": "ui.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AsAE().Update("Account", id, map[string]any{"Industry": "Retail"}); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := s.APIUsage(); after != before || s.TotalCalls() != 0 || s.Writes(id) != 0 {
+		t.Errorf("UI counted: usage %d→%d, calls %d, writes %d", before, after, s.TotalCalls(), s.Writes(id))
+	}
+	rec, _ := s.Get("Account", id)
+	if rec["LastModifiedById"] != s.AEUserID() || rec["Industry"] != "Retail" {
+		t.Errorf("UI record: %v", rec)
+	}
+	sf := login(t, s)
+	for range 3 {
+		if err := sf.UpdateOne("Account", map[string]any{"Id": id, "Name": "UI Co"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.Writes(id) != 3 {
+		t.Errorf("writes = %d", s.Writes(id))
+	}
+	rec, _ = s.Get("Account", id)
+	if rec["LastModifiedById"] != s.IntegrationUserID() {
+		t.Errorf("API write by %v", rec["LastModifiedById"])
+	}
+}

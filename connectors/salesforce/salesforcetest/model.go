@@ -99,9 +99,68 @@ type object struct {
 	records             map[string]*record
 	order               []string
 	dupRules            [][]string
+	// uniq indexes the values of unique fields of live records:
+	// field name → value key → record id.
+	uniq map[string]map[string]string
 	// derived computes read-only fields from the others (Opportunity's
 	// IsClosed and IsWon).
 	derived func(r *record)
+}
+
+// uniqKey is how a unique field compares values.
+func uniqKey(f *Field, v string) string {
+	if f.CaseSensitive {
+		return v
+	}
+	return strings.ToLower(v)
+}
+
+// reindex rebuilds the unique-field index from the live records.
+func (o *object) reindex() {
+	o.uniq = map[string]map[string]string{}
+	for _, f := range o.fields {
+		if !f.Unique {
+			continue
+		}
+		m := map[string]string{}
+		for _, id := range o.order {
+			r := o.records[id]
+			if r == nil || r.deleted {
+				continue
+			}
+			if v, ok := r.v[f.Name].(string); ok && v != "" {
+				m[uniqKey(f, v)] = r.id
+			}
+		}
+		o.uniq[f.Name] = m
+	}
+}
+
+// index adds (add) or removes a record's unique values.
+func (o *object) index(r *record, add bool) {
+	if o.uniq == nil {
+		o.reindex()
+	}
+	for _, f := range o.fields {
+		if !f.Unique {
+			continue
+		}
+		v, ok := r.v[f.Name].(string)
+		if !ok || v == "" {
+			continue
+		}
+		m := o.uniq[f.Name]
+		if m == nil {
+			m = map[string]string{}
+			o.uniq[f.Name] = m
+		}
+		k := uniqKey(f, v)
+		if add {
+			m[k] = r.id
+		} else if m[k] == r.id {
+			delete(m, k)
+		}
+	}
 }
 
 func newObject(name, label, prefix string) *object {

@@ -99,23 +99,19 @@ func (s *Server) checkConstraints(o *object, id string, vals map[string]any, cre
 			return &fieldError{"REQUIRED_FIELD_MISSING", "Required fields are missing: [" + strings.Join(missing, ", ") + "]", missing}
 		}
 	}
+	if o.uniq == nil {
+		o.reindex()
+	}
 	for _, f := range o.fields {
 		if !f.Unique {
 			continue
 		}
 		v, ok := vals[f.Name].(string)
-		if !ok {
+		if !ok || v == "" {
 			continue
 		}
-		for _, oid := range o.order {
-			r := o.records[oid]
-			if r == nil || r.id == id || r.deleted {
-				continue
-			}
-			ov, _ := r.v[f.Name].(string)
-			if ov == v || !f.CaseSensitive && strings.EqualFold(ov, v) {
-				return &fieldError{"DUPLICATE_VALUE", fmt.Sprintf("duplicate value found: %s duplicates value on record with id: %s", f.Name, r.id), []string{f.Name}}
-			}
+		if other, found := o.uniq[f.Name][uniqKey(f, v)]; found && other != id {
+			return &fieldError{"DUPLICATE_VALUE", fmt.Sprintf("duplicate value found: %s duplicates value on record with id: %s", f.Name, other), []string{f.Name}}
 		}
 	}
 	if create {
@@ -161,6 +157,7 @@ func (s *Server) create(o *object, fields map[string]any, w writer) (*record, *f
 	s.touch(r, now, w)
 	o.records[r.id] = r
 	o.order = append(o.order, r.id)
+	o.index(r, true)
 	return r, nil
 }
 
@@ -182,7 +179,9 @@ func (s *Server) update(r *record, fields map[string]any, w writer) *fieldError 
 	if ferr := s.checkConstraints(r.obj, r.id, vals, false); ferr != nil {
 		return ferr
 	}
+	r.obj.index(r, false)
 	r.v = vals
+	r.obj.index(r, true)
 	s.touch(r, s.stamp(), w)
 	return nil
 }
@@ -209,6 +208,7 @@ func (s *Server) remove(r *record, w writer) *fieldError {
 	if r.lockCode != "" {
 		return &fieldError{r.lockCode, r.lockMsg, nil}
 	}
+	r.obj.index(r, false)
 	r.deleted = true
 	now := s.stamp()
 	r.v["SystemModstamp"], r.v["LastModifiedById"] = now, w.user
@@ -221,6 +221,15 @@ func (s *Server) remove(r *record, w writer) *fieldError {
 // byExternal finds the live record whose external-id field equals value;
 // several is set when more than one does.
 func (o *object) byExternal(f *Field, value string) (r *record, several []*record) {
+	if f.Unique {
+		if o.uniq == nil {
+			o.reindex()
+		}
+		if id, ok := o.uniq[f.Name][uniqKey(f, value)]; ok {
+			return o.records[id], nil
+		}
+		return nil, nil
+	}
 	for _, id := range o.order {
 		x := o.records[id]
 		if x == nil || x.deleted {
@@ -268,5 +277,6 @@ func (s *Server) snapshot() snapshot {
 func (s *Server) restore(snap snapshot) {
 	for o, st := range snap {
 		o.records, o.order = st.records, st.order
+		o.reindex()
 	}
 }

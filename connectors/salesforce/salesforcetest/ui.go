@@ -106,6 +106,7 @@ func (u *UI) Undelete(object, id string) error {
 		return fmt.Errorf("no deleted %s %s", object, id)
 	}
 	r.deleted = false
+	r.obj.index(r, true)
 	u.s.touch(r, u.s.stamp(), writer{user: u.user})
 	return nil
 }
@@ -204,6 +205,7 @@ func (s *Server) AddField(object string, f Field) error {
 		return errors.New("a field needs a name and a type")
 	}
 	o.add(&f)
+	o.reindex()
 	return nil
 }
 
