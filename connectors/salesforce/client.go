@@ -30,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-cleanhttp"
@@ -73,6 +74,7 @@ type Client struct {
 	smu sync.Mutex
 	sf  *gosf.Salesforce
 	gen uint64
+	tok atomic.Value // string: the current access token
 
 	usage usage
 
@@ -269,15 +271,11 @@ func (c *Client) relogin(ctx context.Context, gen uint64) error {
 	return c.loginLocked(ctx)
 }
 
+// currentToken is the session's access token, for scrubbing; it never
+// blocks (scrub runs while a login may hold the session lock).
 func (c *Client) currentToken() string {
-	if !c.smu.TryLock() {
-		return ""
-	}
-	defer c.smu.Unlock()
-	if c.sf == nil {
-		return ""
-	}
-	return c.sf.GetAccessToken()
+	t, _ := c.tok.Load().(string)
+	return t
 }
 
 // loginLocked logs in with the configured flow (c.smu held). go-salesforce
@@ -325,6 +323,7 @@ func (c *Client) loginLocked(ctx context.Context) error {
 	}
 	c.sf = r.sf
 	c.gen++
+	c.tok.Store(r.sf.GetAccessToken())
 	return nil
 }
 
@@ -484,6 +483,12 @@ func pathOnly(p string) string {
 	}
 	return p
 }
+
+// TimePrecision is the precision at which Salesforce keeps DateTime
+// values: whole seconds. An instant written with milliseconds reads back
+// truncated, so whatever compares written values with read ones (the
+// worker's fingerprints) must truncate to this first.
+func (c *Client) TimePrecision() time.Duration { return time.Second }
 
 // Ping logs in if needed and reads the org's limits: one cheap call.
 func (c *Client) Ping(ctx context.Context) error {

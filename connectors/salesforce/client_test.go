@@ -113,6 +113,7 @@ func TestWritePerRecordErrors(t *testing.T) {
 		{SubmissionKey: "k-6", Fields: map[string]string{"consent": "perhaps"}},
 		{Fields: map[string]string{"status": "submitted"}},
 		{ID: "robert'); DROP TABLE", Fields: map[string]string{}},
+		{ID: ok[0].ID, Fields: map[string]string{"status_message": "must not land", "consent": "perhaps"}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +122,7 @@ func TestWritePerRecordErrors(t *testing.T) {
 		reason string
 		retry  bool
 	}{{"", false}, {"deleted", false}, {"converted", false}, {"", false}, {"duplicate", false},
-		{"invalid", false}, {"invalid", false}, {"invalid", false}, {"invalid", false}}
+		{"invalid", false}, {"invalid", false}, {"invalid", false}, {"invalid", false}, {"invalid", false}}
 	for i, w := range want {
 		r := res[i]
 		switch {
@@ -136,8 +137,8 @@ func TestWritePerRecordErrors(t *testing.T) {
 		t.Errorf("deleted error text: %v", res[1].Err)
 	}
 	got, _ := e.sf.Get(obj, ok[0].ID)
-	if got["Status__c"] != "in_review" || got["Status_Reason__c"] != "manual" {
-		t.Errorf("merged update: %v %v", got["Status__c"], got["Status_Reason__c"])
+	if got["Status__c"] != "in_review" || got["Status_Reason__c"] != "manual" || got["Status_Message__c"] != nil {
+		t.Errorf("merged update: %v %v %v", got["Status__c"], got["Status_Reason__c"], got["Status_Message__c"])
 	}
 	// Updates in one call, upserts in another; no retry loop.
 	if n := e.sf.TotalCalls() - before; n != 2 {

@@ -101,7 +101,8 @@ func value(f registration.Field, text string) (any, error) {
 		if t.IsZero() {
 			return nil, nil
 		}
-		return DateTime(t), nil
+		// Salesforce keeps whole seconds: send what will be read back.
+		return DateTime(t.Truncate(time.Second)), nil
 	}
 	if f.Name == "status" {
 		if s == "" {
@@ -233,6 +234,13 @@ func (c *Client) Write(ctx context.Context, updates []connectors.Update) ([]conn
 			results[i].Err = &connectors.Error{Op: "write", Reason: "invalid", Err: err}
 			c.usage.failed("invalid")
 		}
+		// Convert first: an update with one bad value is refused whole and
+		// never merged into another's record.
+		vals := sfRecord{}
+		if err := c.fields(ctx, vals, u.Fields); err != nil {
+			fail(err)
+			continue
+		}
 		id := strings.TrimSpace(u.ID)
 		switch {
 		case id != "":
@@ -250,9 +258,8 @@ func (c *Client) Write(ctx context.Context, updates []connectors.Update) ([]conn
 				byID[id] = g
 				updIdx = append(updIdx, g)
 			}
-			if err := c.fields(ctx, g.rec, u.Fields); err != nil {
-				fail(err)
-				continue
+			for k, v := range vals {
+				g.rec[k] = v
 			}
 			g.members = append(g.members, i)
 		case strings.TrimSpace(u.SubmissionKey) != "":
@@ -266,9 +273,8 @@ func (c *Client) Write(ctx context.Context, updates []connectors.Update) ([]conn
 				byCase[cn] = g
 				upsIdx = append(upsIdx, g)
 			}
-			if err := c.fields(ctx, g.rec, u.Fields); err != nil {
-				fail(err)
-				continue
+			for k, v := range vals {
+				g.rec[k] = v
 			}
 			g.rec[caseField] = cn
 			g.rec[keyField] = u.SubmissionKey
