@@ -1,0 +1,156 @@
+// Package hubspotform is the HubSpot-form channel: partners put a HubSpot
+// form with hidden fields (partner_id, partner_program, optionally
+// partner_email) on their pages; the poller reads the form's submissions
+// through the HubSpot client (GET /form-integrations/v1/submissions/forms/
+// {formGuid}), maps each to a registration and registers them in batches,
+// keyed by the conversion id so a submission is never registered twice.
+package hubspotform
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/regsync/regsync/connectors/hubspot"
+	"github.com/regsync/regsync/intake"
+	"github.com/regsync/regsync/registration"
+)
+
+// builtin maps HubSpot's standard contact properties (the names a form's
+// fields carry) to canonical fields. Other names go through
+// intake.FieldForLabel; a form's configured fields win over both.
+var builtin = map[string]string{
+	"email": "contact_email", "company": "company_name", "website": "company_domain", "domain": "company_domain",
+	"company_domain": "company_domain", "jobtitle": "contact_role", "job_title": "contact_role", "message": "problem",
+	"country": "country", "state": "region", "partner_id": "partner_id", "partner_program": "partner_type",
+	"partner_email": "partner_email", "partner_name": "partner_name",
+}
+
+// Mapped is a form submission turned into a registration.
+type Mapped struct {
+	Submission intake.Submission
+	// Problems are values that could not be used (left blank, so the rules
+	// ask for them).
+	Problems []*intake.FieldError
+}
+
+// Map turns one submission of a configured form into a registration.
+//
+//   - The key is "hubspot_form:" + form guid + ":" + conversion id.
+//   - The partner is the form's configured partner_id, else the hidden
+//     partner_id field (a configured form refuses a hidden field naming
+//     another partner: a visitor can edit hidden fields). partner_program
+//     becomes partner_type. partner_email is the hidden field, else the
+//     form's configured partner_email.
+//   - firstname and lastname (or a name field) make contact_name; email,
+//     company, website, jobtitle and message are the contact's and the
+//     company's; a consent checkbox ("consent", HubSpot's LEGAL_CONSENT.*
+//     fields) ticked means consent; without a website, the contact's
+//     e-mail domain is the company domain unless it is a free-mail one.
+//
+// It fails with a *intake.FieldError when the submission cannot be a
+// registration: no conversion id, no partner.
+func Map(form intake.HubSpotForm, s hubspot.FormSubmission, freeMail *registration.FreeMail) (Mapped, error) {
+	var m Mapped
+	if strings.TrimSpace(s.ConversionID) == "" {
+		return m, intake.Refuse("conversion_id", "the submission has no conversion id")
+	}
+	if freeMail == nil {
+		freeMail = registration.NewFreeMail(nil, nil)
+	}
+	rec := registration.Record{Source: intake.ChannelHubSpotForm, SubmittedAt: s.SubmittedAt.UTC()}
+	values := map[string]string{}
+	var first, last string
+	consent, consentSeen := false, false
+	for name, v := range s.Values {
+		v = strings.TrimSpace(v)
+		lname := strings.ToLower(name)
+		switch {
+		case lname == "firstname":
+			first = v
+			continue
+		case lname == "lastname":
+			last = v
+			continue
+		case strings.HasPrefix(lname, "legal_consent.") || lname == "consent" || lname == "hs_legal_basis_consent":
+			consentSeen = true
+			for part := range strings.SplitSeq(v, ";") {
+				if b, ok := registration.ParseBool(part); ok && b {
+					consent = true
+				}
+			}
+			continue
+		}
+		field := form.Fields[name]
+		if field == "" {
+			field = builtin[lname]
+		}
+		if field == "" {
+			f, ok := intake.FieldForLabel(name)
+			if !ok {
+				continue
+			}
+			field = f
+		}
+		if v != "" {
+			if _, dup := values[field]; !dup {
+				values[field] = v
+			}
+		}
+	}
+	if _, ok := values["contact_name"]; !ok {
+		if n := strings.TrimSpace(first + " " + last); n != "" {
+			values["contact_name"] = n
+		}
+	}
+	// The partner.
+	hidden := values["partner_id"]
+	partner := form.PartnerID
+	switch {
+	case partner != "" && hidden != "" && hidden != partner:
+		return m, intake.Refuse("partner_id", "the hidden field names "+clip(hidden)+", but this form belongs to partner "+partner)
+	case partner == "":
+		partner = hidden
+	}
+	if partner == "" {
+		return m, intake.Refuse("partner_id", "the form has no partner_id hidden field and no partner is configured for it")
+	}
+	if err := intake.CheckValue(partner); err != nil || len(partner) > 100 {
+		return m, intake.Refuse("partner_id", "not a partner id")
+	}
+	rec.PartnerID = partner
+	if values["partner_email"] == "" && form.PartnerEmail != "" {
+		values["partner_email"] = form.PartnerEmail
+	}
+	delete(values, "partner_id")
+	for _, f := range registration.FieldNames() {
+		v, ok := values[f]
+		if !ok {
+			continue
+		}
+		if err := intake.SetField(&rec, f, v); err != nil {
+			var fe *intake.FieldError
+			errors.As(err, &fe)
+			m.Problems = append(m.Problems, fe)
+		}
+	}
+	if consentSeen {
+		rec.Consent = consent
+	}
+	if rec.CompanyDomain == "" && rec.ContactEmail != "" {
+		if d := registration.EmailDomain(rec.ContactEmail); d != "" && !freeMail.IsFreeHost(d) {
+			rec.CompanyDomain = d
+		}
+	}
+	key := "hubspot_form:" + form.GUID + ":" + s.ConversionID
+	rec.SubmissionKey, rec.CaseNumber = key, registration.CaseNumberFor(key)
+	rec.Index()
+	m.Submission = intake.Submission{Key: key, Channel: intake.ChannelHubSpotForm, Record: rec}
+	return m, nil
+}
+
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
