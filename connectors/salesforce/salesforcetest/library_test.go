@@ -282,3 +282,14 @@ func TestUIAndWriteCounts(t *testing.T) {
 		t.Errorf("API write by %v", rec["LastModifiedById"])
 	}
 }
+
+func TestDefaultOrganizationID(t *testing.T) {
+	s := start(t, salesforcetest.Options{Empty: true})
+	if s.OrganizationID() != salesforcetest.DefaultOrganizationID {
+		t.Errorf("org id %s", s.OrganizationID())
+	}
+	var rows []map[string]any
+	if err := login(t, s).Query("SELECT Id FROM Organization", &rows); err != nil || rows[0]["Id"] != salesforcetest.DefaultOrganizationID {
+		t.Errorf("%v %v", rows, err)
+	}
+}

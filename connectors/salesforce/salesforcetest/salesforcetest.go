@@ -35,10 +35,13 @@ import (
 	"time"
 )
 
-// Default credentials of the sandbox org.
+// Default credentials and organization id of the sandbox org (a config
+// for the sandbox sets salesforce.organization_id to DefaultOrganizationID
+// to accept its outbound messages).
 const (
-	DefaultClientID     = "sandbox"
-	DefaultClientSecret = "sandbox-secret"
+	DefaultClientID       = "sandbox"
+	DefaultClientSecret   = "sandbox-secret"
+	DefaultOrganizationID = "00D5g0000000144EAA"
 )
 
 // Options configures a fake org. The zero value is a seeded org with the

@@ -75,7 +75,7 @@ func (s *Server) seed() error {
 	}
 	w = writer{user: s.apiUser}
 	org := s.objects["organization"]
-	s.orgID = makeID("00D", 4096)
+	s.orgID = DefaultOrganizationID
 	if s.opts.OrganizationID != "" {
 		if n := normID(s.opts.OrganizationID); n != "" && strings.HasPrefix(n, "00D") {
 			s.orgID = n
