@@ -403,3 +403,27 @@ func TestClientAuthFlows(t *testing.T) {
 		}
 	}
 }
+
+// A slow org: each attempt is bounded by salesforce.timeout, retried, and
+// reported as a retryable network failure; the context is honoured.
+func TestSlowOrgTimesOut(t *testing.T) {
+	e := newEnv(t, salesforcetest.Options{Empty: true}, func(c *Config) { c.Timeout, c.MaxRetries = 100*time.Millisecond, 1 })
+	ctx := ctxT(t)
+	if err := e.c.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.sf.ResetCalls()
+	e.sf.SetFaults(salesforcetest.Faults{Latency: time.Second})
+	err := e.c.Ping(ctx)
+	if connectors.Reason(err) != "network" || !connectors.Retryable(err) {
+		t.Errorf("slow org: %v", err)
+	}
+	if n := e.sf.TotalCalls(); n != 2 {
+		t.Errorf("%d attempts, want 2", n)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := e.c.Ping(cctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}
