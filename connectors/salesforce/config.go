@@ -381,6 +381,26 @@ func validID(s string) bool {
 	return true
 }
 
+// fullID returns the 18-character form of a valid 15- or 18-character id
+// (Salesforce answers with 18), or s unchanged.
+func fullID(s string) string {
+	if len(s) != 15 || !validID(s) {
+		return s
+	}
+	const suffix = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+	out := []byte(s)
+	for i := 0; i < 3; i++ {
+		bits := 0
+		for j := 0; j < 5; j++ {
+			if c := s[i*5+j]; 'A' <= c && c <= 'Z' {
+				bits |= 1 << j
+			}
+		}
+		out = append(out, suffix[bits])
+	}
+	return string(out)
+}
+
 func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {

@@ -177,7 +177,7 @@ func (c *Client) Facts(ctx context.Context, records []registration.Record) ([]re
 		}
 		for _, id := range rivalOrder {
 			o := rivals[id]
-			if id == r.ID {
+			if id == fullID(r.ID) {
 				continue
 			}
 			if r.DomainKey != "" && o.DomainKey == r.DomainKey || r.NameKey != "" && o.NameKey == r.NameKey {

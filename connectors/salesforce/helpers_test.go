@@ -164,3 +164,12 @@ func TestID18(t *testing.T) {
 		t.Errorf("validID: %s", missingID)
 	}
 }
+
+func TestFullID(t *testing.T) {
+	if got := fullID("a0R5g000000ZZZZ"); got != missingID {
+		t.Errorf("fullID = %s", got)
+	}
+	if fullID(missingID) != missingID || fullID("x") != "x" {
+		t.Error("fullID changed a non-15-character value")
+	}
+}

@@ -466,7 +466,7 @@ func (c *Client) Task(ctx context.Context, tasks []connectors.Task) error {
 	}
 	if err := c.queries(ctx, "task", soqls, func(_ int, page []map[string]any) error {
 		for _, m := range page {
-			open[[2]string{str(m["WhatId"]), str(m["Subject"])}] = true
+			open[[2]string{fullID(str(m["WhatId"])), str(m["Subject"])}] = true
 		}
 		return nil
 	}); err != nil {
@@ -478,7 +478,7 @@ func (c *Client) Task(ctx context.Context, tasks []connectors.Task) error {
 		if subject == "" {
 			subject = "Partner registration"
 		}
-		key := [2]string{t.RegistrationID, subject}
+		key := [2]string{fullID(t.RegistrationID), subject}
 		if open[key] {
 			continue
 		}
@@ -604,7 +604,7 @@ func (c *Client) Note(ctx context.Context, notes []connectors.Note) error {
 	}
 	if err := c.queries(ctx, "note", soqls, func(_ int, page []map[string]any) error {
 		for _, m := range page {
-			existing[[2]string{str(m["ParentId"]), str(m["Body"])}] = true
+			existing[[2]string{fullID(str(m["ParentId"])), str(m["Body"])}] = true
 		}
 		return nil
 	}); err != nil {
@@ -613,7 +613,7 @@ func (c *Client) Note(ctx context.Context, notes []connectors.Note) error {
 	var recs []sfRecord
 	for _, n := range valid {
 		body := text(n)
-		key := [2]string{n.RegistrationID, body}
+		key := [2]string{fullID(n.RegistrationID), body}
 		if existing[key] {
 			continue
 		}
