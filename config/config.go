@@ -24,6 +24,8 @@ import (
 
 	"github.com/regsync/regsync/connectors/hubspot"
 	"github.com/regsync/regsync/connectors/salesforce"
+	"github.com/regsync/regsync/intake"
+	"github.com/regsync/regsync/internal/mail"
 	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/internal/yamlx"
 	"github.com/regsync/regsync/registration"
@@ -42,6 +44,8 @@ type Config struct {
 	Admin      Admin             `yaml:"admin"`
 	Worker     Worker            `yaml:"worker"`
 	Notify     Notify            `yaml:"notify"`
+	Intake     intake.Config     `yaml:"intake"`
+	Mail       mail.Config       `yaml:"mail"`
 	Partners   []rules.Partner   `yaml:"partners"`
 	Rules      rules.Rules       `yaml:"rules"`
 
@@ -153,6 +157,8 @@ func Default() Config {
 		Schedule:   Schedule{Sweep: "*/5 * * * *", Reconcile: "@hourly", Timezone: "UTC"},
 		Worker:     Worker{BatchSize: 100, Concurrency: 2, MaxAttempts: 8},
 		Notify:     Notify{Enabled: true},
+		Intake:     intake.DefaultConfig(),
+		Mail:       mail.DefaultConfig(),
 		Rules:      rules.DefaultRules(),
 	}
 }
@@ -251,6 +257,15 @@ func (c *Config) validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, c.validateDaemon()...)
+	if err := c.Intake.Validate(c.Partners); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Mail.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Intake.Email.Enabled && !c.Mail.Enabled() && c.Notify.Outbox == "" {
+		errs = append(errs, yamlx.Errorf(yamlx.Path("intake", "email", "enabled"), "the e-mail channel answers by e-mail: set mail.host (or notify.outbox)"))
+	}
 	if c.CRM.Kind == KindHubSpot && !c.HubSpot.Token.IsSet() && !c.HubSpot.RefreshToken.IsSet() {
 		errs = append(errs, yamlx.Errorf(yamlx.Path("hubspot", "token"),
 			"crm.kind is hubspot: set a private-app token (REGSYNC_HUBSPOT_TOKEN) or an OAuth refresh_token"))

@@ -298,3 +298,105 @@ func TestSalesforceSection(t *testing.T) {
 		t.Errorf("sandbox: %v", err)
 	}
 }
+
+func TestIntakeAndMailSections(t *testing.T) {
+	c, err := Parse("min.yaml", []byte("crm: {kind: sandbox}\n"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := c.Intake
+	if in.Email.Enabled || in.WebForm.Enabled || in.Slack.Enabled || in.CSV.Enabled || in.HubSpotForm.Enabled ||
+		in.CSV.BatchSize != 100 || in.Slack.APIURL != "https://slack.com/api/" || in.WebForm.Captcha.Provider != "none" ||
+		c.Mail.Port != 587 || c.Mail.TLS != "starttls" || c.Mail.Enabled() {
+		t.Errorf("defaults: %+v %+v", in, c.Mail)
+	}
+	yml := `
+partners:
+  - {id: northwind, email_domains: [northwind.example]}
+mail:
+  host: smtp.example.com
+  username: regsync
+  password: smtp-pass-xyz
+  from: Partner program <partners@vendor.example>
+intake:
+  status_page: {key: status-key-0123456789}
+  email: {enabled: true, token: inbound-token-123, max_bytes: 10MiB}
+  webform: {enabled: true}
+  slack: {enabled: true, signing_secret: slack-signing-xyz, bot_token: xoxb-bot-xyz}
+  csv:
+    enabled: true
+    tokens: [{partner: northwind, token: northwind-upload-token-1}]
+  hubspot_form:
+    enabled: true
+    forms: [{guid: 0c1b2a3d-form, partner_id: northwind}]
+`
+	c, err = Parse("full.yaml", []byte(yml), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in = c.Intake
+	if !in.Email.Enabled || !in.WebForm.Enabled || !in.Slack.Enabled || !in.CSV.Enabled || !in.HubSpotForm.Enabled ||
+		in.Slack.SigningSecret.Reveal() != "slack-signing-xyz" || in.Email.MaxBytes != 10<<20 || in.CSV.Tokens[0].Partner != "northwind" ||
+		c.Mail.Password.Reveal() != "smtp-pass-xyz" {
+		t.Errorf("sections not read: %+v", in)
+	}
+	out, err := c.Effective()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"slack-signing-xyz", "xoxb-bot-xyz", "inbound-token-123", "northwind-upload-token-1", "smtp-pass-xyz", "status-key-0123456789"} {
+		if strings.Contains(string(out), s) {
+			t.Errorf("effective config shows a secret: %s", s)
+		}
+	}
+	if !strings.Contains(string(out), "max_bytes: 10MiB") {
+		t.Errorf("effective config:\n%s", out)
+	}
+}
+
+func TestIntakeKeysFromTheEnvironment(t *testing.T) {
+	keys := " " + strings.Join(EnvKeys(), " ") + " "
+	for _, k := range []string{"intake.email.enabled", "intake.webform.enabled", "intake.slack.enabled", "intake.slack.signing_secret",
+		"intake.csv.enabled", "intake.hubspot_form.enabled", "mail.host", "mail.password"} {
+		if !strings.Contains(keys, " "+k+" ") {
+			t.Errorf("EnvKeys lacks %s", k)
+		}
+	}
+	t.Setenv("REGSYNC_INTAKE_SLACK_ENABLED", "true")
+	t.Setenv("REGSYNC_INTAKE_SLACK_SIGNING_SECRET", "from-env-signing")
+	t.Setenv("REGSYNC_INTAKE_SLACK_BOT_TOKEN", "xoxb-from-env")
+	t.Setenv("REGSYNC_INTAKE_CSV_MAX_BYTES", "5MiB")
+	c, err := Parse("c.yaml", []byte("crm: {kind: sandbox}\n"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Intake.Slack.Enabled || c.Intake.Slack.SigningSecret.Reveal() != "from-env-signing" || c.Intake.CSV.MaxBytes != 5<<20 {
+		t.Errorf("env not applied: %+v", c.Intake.Slack)
+	}
+}
+
+func TestIntakeErrorsNameFileAndLine(t *testing.T) {
+	yml := "crm: {kind: sandbox}\nintake:\n  email:\n    enabled: true\n  csv:\n    batch_size: 500\n  slack:\n    enabled: true\n"
+	_, err := Parse("bad.yaml", []byte(yml), false)
+	want := []string{
+		"bad.yaml:4: intake.email.token: required when the e-mail channel is enabled: the inbound-mail service sends it with every message (REGSYNC_INTAKE_EMAIL_TOKEN)",
+		"bad.yaml:8: intake.slack.signing_secret: required when the Slack channel is enabled (REGSYNC_INTAKE_SLACK_SIGNING_SECRET)",
+		"bad.yaml:8: intake.slack.bot_token: required when the Slack channel is enabled (REGSYNC_INTAKE_SLACK_BOT_TOKEN)",
+		"bad.yaml:6: intake.csv.batch_size: must be 1 to 100, not 500",
+		"bad.yaml:4: intake.email.enabled: the e-mail channel answers by e-mail: set mail.host (or notify.outbox)",
+	}
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("errors lack %q:\n%v", w, err)
+		}
+	}
+	if _, err := Parse("typo.yaml", []byte("intake:\n  emial: {enabled: true}\n"), false); err == nil || !strings.Contains(err.Error(), "typo.yaml:2: field emial not found") {
+		t.Errorf("unknown key: %v", err)
+	}
+	if _, err := Parse("size.yaml", []byte("intake:\n  csv: {max_bytes: lots}\n"), false); err == nil || !strings.Contains(err.Error(), "size.yaml:2") {
+		t.Errorf("bad size: %v", err)
+	}
+}

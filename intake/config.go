@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/internal/yamlx"
 	"github.com/regsync/regsync/registration"
@@ -20,10 +22,8 @@ import (
 
 // Config is the intake: section of the configuration: the no-portal
 // channels and the login-free status page.
+// Partners reach the channels and the status pages at server.public_url.
 type Config struct {
-	// PublicURL is where partners reach regsync (status links and the web
-	// form are under it), such as https://partners.example.com.
-	PublicURL   string            `yaml:"public_url"`
 	StatusPage  StatusPageConfig  `yaml:"status_page"`
 	Email       EmailConfig       `yaml:"email"`
 	WebForm     WebFormConfig     `yaml:"webform"`
@@ -213,7 +213,6 @@ type HubSpotForm struct {
 // key at its default.
 func DefaultConfig() Config {
 	return Config{
-		PublicURL: "http://127.0.0.1:8080",
 		Email: EmailConfig{
 			MaxBytes: 25 << 20,
 			IMAP: IMAPConfig{TLS: TLSImplicit, Mailbox: "INBOX", Keyword: "$RegsyncProcessed",
@@ -242,9 +241,6 @@ func (c *Config) Validate(partners []rules.Partner) error {
 	known := map[string]bool{}
 	for _, p := range partners {
 		known[p.ID] = true
-	}
-	if err := checkBaseURL(c.PublicURL); err != nil {
-		bad(yamlx.Path("public_url"), "%v", err)
 	}
 	e := &c.Email
 	if e.Enabled && !e.Token.IsSet() {
@@ -463,17 +459,17 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 // 512KiB, 25MiB, 1GiB (KB, MB and GB are read as the same powers of two).
 type ByteSize int64
 
-// UnmarshalYAML reads a number or a number with a unit.
-func (b *ByteSize) UnmarshalYAML(unmarshal func(any) error) error {
-	var s string
-	if err := unmarshal(&s); err != nil {
-		return err
+// UnmarshalYAML reads a number or a number with a unit; an error names the
+// line.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: expected a size such as 25MiB", n.Line)
 	}
-	n, err := ParseByteSize(s)
+	v, err := ParseByteSize(n.Value)
 	if err != nil {
-		return err
+		return fmt.Errorf("line %d: %v", n.Line, err)
 	}
-	*b = n
+	*b = v
 	return nil
 }
 

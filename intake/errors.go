@@ -98,3 +98,9 @@ func StatusFor(err error) int {
 // a case number no registration has. Channels answer it as "not found";
 // any other error is a failure worth retrying.
 var ErrNotFound = errors.New("registration not found")
+
+// ErrNotAllowed is what a Registrar's Amend returns (wrapped), with a
+// receipt of the registration as it stands, for a change its status does
+// not allow: supplying fields to a registration that needs none,
+// withdrawing a closed one, appealing one that was not declined.
+var ErrNotAllowed = errors.New("not possible in the registration's current status")

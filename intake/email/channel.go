@@ -316,6 +316,12 @@ func (c *Channel) Execute(ctx context.Context, p *Plan) (Outcome, error) {
 			return out, fmt.Errorf("email: look up %s: %w", p.CaseNumber, err)
 		}
 		rc, err := c.o.Registrar.Amend(ctx, p.CaseNumber, p.Amendment)
+		if errors.Is(err, intake.ErrNotAllowed) {
+			out.fill(rc)
+			out.Reason = "not allowed"
+			log.Info("email amendment not allowed", "case", p.CaseNumber, "action", p.Amendment.Action, "status", rc.Status)
+			return c.reply(ctx, log, p, out, c.notAllowedReply(p, rc))
+		}
 		if err != nil {
 			return out, fmt.Errorf("email: %s %s: %w", p.Amendment.Action, p.CaseNumber, err)
 		}

@@ -329,7 +329,7 @@ func TestHandlerFormsAndHelpReplyOverSMTP(t *testing.T) {
 	srv := mailtest.Start(t, mailtest.Options{})
 	mc := regmail.DefaultConfig()
 	mc.Host, mc.Port, mc.TLS, mc.From = srv.Host(), srv.Port(), regmail.TLSNone, "Partner Program <partners@vendor.example>"
-	sender, err := regmail.New(mc, regmail.Options{Now: clock})
+	sender, err := regmail.New(mc, "", regmail.Options{Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

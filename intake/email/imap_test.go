@@ -95,7 +95,7 @@ func TestPollerMarksWhatItHandledAndRetriesFailures(t *testing.T) {
 	dead.Close()
 	mc := regmail.DefaultConfig()
 	mc.Host, mc.Port, mc.TLS, mc.From, mc.Timeout = "127.0.0.1", deadPort, regmail.TLSNone, "partners@vendor.example", 2*time.Second
-	down, _ := regmail.New(mc, regmail.Options{})
+	down, _ := regmail.New(mc, "", regmail.Options{})
 	small := func(o *Options) { o.Config.MaxBytes = 4 << 10; o.Mail = down }
 	res, err := NewPoller(channel(t, small), cfg, PollerOptions{}).PollOnce(t.Context())
 	if err != nil {
@@ -114,7 +114,7 @@ func TestPollerMarksWhatItHandledAndRetriesFailures(t *testing.T) {
 	// Second poll: the mail server is back; only the failed message is read.
 	srv := mailtest.Start(t, mailtest.Options{})
 	mc.Port = srv.Port()
-	up, _ := regmail.New(mc, regmail.Options{})
+	up, _ := regmail.New(mc, "", regmail.Options{})
 	res, err = NewPoller(channel(t, func(o *Options) { o.Config.MaxBytes = 4 << 10; o.Mail = up }), cfg, PollerOptions{}).PollOnce(t.Context())
 	if err != nil {
 		t.Fatal(err)

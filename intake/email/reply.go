@@ -168,6 +168,27 @@ func (c *Channel) notFoundReply(p *Plan) *regmail.Message {
 	return m
 }
 
+func (c *Channel) notAllowedReply(p *Plan, rc intake.Receipt) *regmail.Message {
+	var b strings.Builder
+	b.WriteString(greeting(p))
+	status := strings.ToLower(intake.StatusLabel(rc.Status))
+	switch p.Amendment.Action {
+	case intake.ActionWithdraw:
+		fmt.Fprintf(&b, "Registration %s cannot be withdrawn: it is %s.\n", p.CaseNumber, status)
+	case intake.ActionAppeal:
+		fmt.Fprintf(&b, "Registration %s cannot be appealed: it is %s, and only declined registrations can be.\n", p.CaseNumber, status)
+	default:
+		fmt.Fprintf(&b, "Registration %s does not need more details: it is %s.\n", p.CaseNumber, status)
+	}
+	if rc.StatusURL != "" {
+		b.WriteString("\nSee where it stands (no login needed):\n" + rc.StatusURL + "\n")
+	}
+	b.WriteString(c.signature())
+	m := c.replyTo(p, p.CaseNumber, replySubject(p.In.Subject, p.CaseNumber))
+	m.Text = b.String()
+	return m
+}
+
 func (c *Channel) csvReply(p *Plan, name string, sum csvdrop.Summary, results []byte) *regmail.Message {
 	var b strings.Builder
 	b.WriteString(greeting(p))

@@ -163,6 +163,15 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := h.o.Registrar.Amend(r.Context(), cn, am); err != nil {
+		if errors.Is(err, intake.ErrNotAllowed) {
+			if rec, ok = h.lookup(w, r, cn); !ok {
+				return
+			}
+			p := h.build(rec, token)
+			p.Errors = append(p.Errors, field{Name: "status", Label: "Status", Error: "this is no longer possible: the registration is now " + strings.ToLower(intake.StatusLabel(rec.Status))})
+			h.render(w, http.StatusUnprocessableEntity, p)
+			return
+		}
 		if errors.Is(err, intake.ErrNotFound) {
 			h.unavailable(w, http.StatusNotFound, "We cannot find this registration any more.")
 			return

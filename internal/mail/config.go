@@ -24,8 +24,8 @@ const (
 
 // Config is the mail: section: how regsync sends e-mail.
 type Config struct {
-	// Host is the SMTP server (submission). Empty with Outbox empty: no
-	// mail is sent.
+	// Host is the SMTP server (submission). Empty: no mail is sent over
+	// SMTP (the daemon may still write an outbox directory, notify.outbox).
 	Host string `yaml:"host"`
 	Port int    `yaml:"port"`
 	// TLS is starttls, tls or none.
@@ -39,19 +39,16 @@ type Config struct {
 	Helo string `yaml:"helo"`
 	// Timeout bounds one delivery (connect, TLS, commands and data).
 	Timeout time.Duration `yaml:"timeout"`
-	// Outbox, when set, is a directory where each message is written as a
-	// .eml file instead of being sent (the sandbox's default).
-	Outbox string `yaml:"outbox"`
 }
 
 // DefaultConfig returns the section with every key at its default: no
-// mail is sent until a host or an outbox is set.
+// mail is sent until a host is set.
 func DefaultConfig() Config {
 	return Config{Port: 587, TLS: TLSStartTLS, Timeout: 30 * time.Second}
 }
 
-// Enabled reports whether mail can be sent (an SMTP host or an outbox).
-func (c *Config) Enabled() bool { return c.Host != "" || c.Outbox != "" }
+// Enabled reports whether an SMTP server is configured.
+func (c *Config) Enabled() bool { return c.Host != "" }
 
 // Validate checks the section. Errors carry paths starting at "mail".
 func (c *Config) Validate() error {
@@ -72,10 +69,10 @@ func (c *Config) Validate() error {
 	default:
 		bad("tls", "must be starttls, tls or none, not %q", c.TLS)
 	}
-	if c.Enabled() {
-		if c.From == "" {
-			bad("from", "required to send mail")
-		} else if _, err := ParseAddress(c.From); err != nil {
+	if c.Enabled() && c.From == "" {
+		bad("from", "required to send mail")
+	} else if c.From != "" {
+		if _, err := ParseAddress(c.From); err != nil {
 			bad("from", "%q is not an e-mail address", c.From)
 		}
 	}

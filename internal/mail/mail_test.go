@@ -154,7 +154,7 @@ func TestSMTPModes(t *testing.T) {
 			c.Username, c.Password = "regsync", secret.New("s3cret-pass")
 			c.From = "Partner Program <partners@vendor.example>"
 			c.Timeout = 10 * time.Second
-			s, err := mail.New(c, mail.Options{TLSConfig: srv.TLSConfig(), Now: func() time.Time { return fixed }})
+			s, err := mail.New(c, "", mail.Options{TLSConfig: srv.TLSConfig(), Now: func() time.Time { return fixed }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -287,8 +287,8 @@ func atoi(s string) int {
 func TestOutboxWritesReadableFiles(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "outbox")
 	c := mail.DefaultConfig()
-	c.Outbox, c.From = dir, "Partner Program <partners@vendor.example>"
-	s, err := mail.New(c, mail.Options{Now: func() time.Time { return fixed }})
+	c.From = "Partner Program <partners@vendor.example>"
+	s, err := mail.New(c, dir, mail.Options{Now: func() time.Time { return fixed }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +320,7 @@ func TestOutboxWritesReadableFiles(t *testing.T) {
 }
 
 func TestNewWithoutHostOrOutbox(t *testing.T) {
-	if _, err := mail.New(mail.DefaultConfig(), mail.Options{}); !errors.Is(err, mail.ErrNotConfigured) {
+	if _, err := mail.New(mail.DefaultConfig(), "", mail.Options{}); !errors.Is(err, mail.ErrNotConfigured) {
 		t.Errorf("err = %v", err)
 	}
 }

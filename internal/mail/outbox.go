@@ -21,16 +21,27 @@ type Outbox struct {
 	now  func() time.Time
 }
 
-// NewOutbox returns an outbox writing into c.Outbox (created if missing).
-func NewOutbox(c Config, o Options) (*Outbox, error) {
-	from, err := ParseAddress(c.From)
+// DefaultOutboxFrom is the sender of outbox messages when none is
+// configured.
+const DefaultOutboxFrom = "regsync <regsync@localhost.invalid>"
+
+// NewOutbox returns an outbox writing into dir (created if missing), with
+// from as the sender (DefaultOutboxFrom when empty).
+func NewOutbox(dir, from string, o Options) (*Outbox, error) {
+	if from == "" {
+		from = DefaultOutboxFrom
+	}
+	addr, err := ParseAddress(from)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(c.Outbox, 0o750); err != nil {
+	if dir == "" {
+		return nil, fmt.Errorf("mail: outbox: no directory")
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("mail: outbox: %w", err)
 	}
-	ob := &Outbox{dir: c.Outbox, from: from, log: o.Logger, now: o.Now}
+	ob := &Outbox{dir: dir, from: addr, log: o.Logger, now: o.Now}
 	if ob.log == nil {
 		ob.log = slog.New(slog.DiscardHandler)
 	}

@@ -14,9 +14,8 @@ import (
 	"time"
 )
 
-// ErrNotConfigured is returned by New when neither an SMTP host nor an
-// outbox directory is configured.
-var ErrNotConfigured = errors.New("mail: not configured (set mail.host or mail.outbox)")
+// ErrNotConfigured is returned by New when no SMTP host is configured.
+var ErrNotConfigured = errors.New("mail: not configured (set mail.host)")
 
 // Options are what a Sender takes beside its Config.
 type Options struct {
@@ -27,12 +26,12 @@ type Options struct {
 	Now func() time.Time
 }
 
-// New returns the Sender the configuration asks for: an Outbox when
-// outbox is set, else SMTP.
-func New(c Config, o Options) (Sender, error) {
+// New returns the Sender for a configuration: an Outbox writing into
+// outbox when it is set (the sandbox), else SMTP to c.Host.
+func New(c Config, outbox string, o Options) (Sender, error) {
 	switch {
-	case c.Outbox != "":
-		return NewOutbox(c, o)
+	case outbox != "":
+		return NewOutbox(outbox, c.From, o)
 	case c.Host != "":
 		return NewSMTP(c, o)
 	}
