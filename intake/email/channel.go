@@ -288,6 +288,7 @@ func (c *Channel) Execute(ctx context.Context, p *Plan) (Outcome, error) {
 		return out, nil
 	case ActionHelp:
 		out.Reason = p.Reason
+		log.Info("email without a registration: answering with the form", "reason", p.Reason)
 		return c.reply(ctx, log, p, out, c.helpReply(p))
 	case ActionRegister:
 		rcs, err := c.o.Registrar.Register(ctx, []intake.Submission{p.Submission})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -378,5 +379,37 @@ func TestHandlerFormsAndHelpReplyOverSMTP(t *testing.T) {
 	}
 	if _, err := c.Process(t.Context(), raw("eve@evil.example", "x", "", "Company: X"), Hints{}); err == nil {
 		t.Error("unknown sender processed")
+	}
+}
+
+// Logs never hold a full address or a secret, whatever happens.
+func TestLogsHoldNoAddressOrSecret(t *testing.T) {
+	var logs bytes.Buffer
+	srv := mailtest.Start(t, mailtest.Options{})
+	mc := regmail.DefaultConfig()
+	mc.Host, mc.Port, mc.TLS, mc.From = srv.Host(), srv.Port(), regmail.TLSNone, "partners@vendor.example"
+	sender, _ := regmail.New(mc, "", regmail.Options{})
+	c := channel(t, func(o *Options) {
+		o.Mail = sender
+		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	auto, _ := os.ReadFile("testdata/outlook_auto_reply.eml")
+	for _, m := range [][]byte{
+		raw("Sam Carter <sam.carter@northwind.example>", "Hi", "", "How do I register?"),
+		raw("eve.hacker@evil.example", "x", "", "Company: Globex"),
+		auto,
+	} {
+		for _, auth := range []string{"Bearer inbound-token-123", "Bearer wrong-token-456"} {
+			post(t, c, "message/rfc822", auth, m)
+		}
+	}
+	out := logs.String()
+	if !strings.Contains(out, "s***@northwind.example") {
+		t.Errorf("the sender is not logged masked:\n%s", out)
+	}
+	for _, never := range []string{"sam.carter@", "eve.hacker@", "inbound-token-123", "wrong-token-456"} {
+		if strings.Contains(out, never) {
+			t.Errorf("logs hold %q:\n%s", never, out)
+		}
 	}
 }
