@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/registration"
@@ -184,5 +185,34 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if p, err := ParsePrefix("192.0.2.7"); err != nil || p.String() != "192.0.2.7/32" {
 		t.Errorf("ParsePrefix: %v %v", p, err)
+	}
+}
+
+func TestAnswers(t *testing.T) {
+	hold, meet := time.Date(2025, 5, 3, 0, 0, 0, 0, time.UTC), time.Date(2025, 3, 18, 0, 0, 0, 0, time.UTC)
+	for s, want := range map[registration.Status]string{
+		registration.StatusSubmitted: "pending", registration.StatusInReview: "pending", registration.StatusAppealed: "pending",
+		registration.StatusNone: "pending", registration.StatusNeedsInfo: "needs info", registration.StatusApproved: "approved",
+		registration.StatusDeclined: "declined", registration.StatusMeetingBooked: "meeting booked",
+	} {
+		if got := Badge(s); got != want {
+			t.Errorf("Badge(%s) = %q, want %q", s, got, want)
+		}
+	}
+	for _, s := range registration.Statuses {
+		if StatusLabel(s) == "Pending" || NextSteps(s, hold, meet, meet) == "" {
+			t.Errorf("status %s has no label or next step", s)
+		}
+	}
+	if got := NextSteps(registration.StatusApproved, hold, meet, time.Time{}); got != "The company is registered to you until Sat 3 May 2025. Log a first meeting with the prospect by Tue 18 Mar 2025 to keep the protection." {
+		t.Errorf("approved: %q", got)
+	}
+	if got := NextSteps(registration.StatusSubmitted, time.Time{}, time.Time{}, meet); got != "We are checking your registration and will answer by Tue 18 Mar 2025." {
+		t.Errorf("submitted: %q", got)
+	}
+	got := Summary(Receipt{CaseNumber: "R-7QK2M9XBHD", Status: registration.StatusNeedsInfo, Missing: []string{"company_domain", "consent"}, StatusURL: "https://x.example/r/t"})
+	want := "Registration R-7QK2M9XBHD: Needs info\nStill needed: company website domain; confirmation that the prospect agreed to be contacted.\nSend the missing details and we will check your registration again right away.\nStatus: https://x.example/r/t\n"
+	if got != want {
+		t.Errorf("Summary:\n%q\nwant\n%q", got, want)
 	}
 }
