@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 	"unique"
+	"unsafe"
 )
 
 // Record is one Partner Registration. Every exported field with a `field` tag
@@ -23,6 +24,10 @@ import (
 // lists them in the canonical order of ARCHITECTURE.md.
 type Record struct {
 	Status Status `field:"status"`
+	// ixStatus and ixCode are what Index read of Status: the string and
+	// its Code (see StatusCode). Not CRM fields.
+	ixStatus Status
+	ixCode   uint8
 	// DomainKey is the registrable domain of CompanyDomain ("globex.example"
 	// for "https://eu.globex.example/x"); empty when the domain is blank or
 	// invalid. Set by Index; not a CRM field.
@@ -75,6 +80,11 @@ type Record struct {
 	CompanyID    string `field:"company_id"`
 	DealID       string `field:"deal_id"`
 	ConflictWith string `field:"conflict_with"`
+
+	// ixDomain and ixHost are what Index read of CompanyDomain: the string
+	// and, when it is valid, its NormalizeDomain (see CompanyHost). Not CRM
+	// fields.
+	ixDomain, ixHost string
 }
 
 // canonicalOrder is the order of ARCHITECTURE.md ("CRM objects and field
@@ -96,14 +106,53 @@ var canonicalOrder = []string{
 //
 // The keys are interned (package unique): the many records that share a key
 // share its storage, so comparing them is a pointer check.
+//
+// Index also keeps, in unexported fields, the status code (StatusCode) and
+// the normalised company host (CompanyHost) it computed on the way. Those are
+// tied to the very strings Index read: once Status or CompanyDomain is
+// assigned again, even an equal value, they are computed afresh, so they can
+// never be stale.
 func (r *Record) Index() {
-	r.DomainKey = ""
+	r.DomainKey, r.ixDomain, r.ixHost = "", "", ""
 	if d, err := NormalizeDomain(r.CompanyDomain); err == nil {
+		r.ixDomain, r.ixHost = r.CompanyDomain, d
 		if reg, err := RegistrableDomain(d); err == nil {
 			r.DomainKey = unique.Make(reg).Value()
 		}
 	}
 	r.NameKey = unique.Make(CompanyKey(r.CompanyName)).Value()
+	r.ixStatus, r.ixCode = r.Status, r.Status.Code()
+}
+
+// StatusCode is r.Status.Code(), taken from Index while Status is the string
+// Index read. Matching calls it for each of thousands of other registrations
+// per decision: it saves reading each one's status text.
+func (r *Record) StatusCode() uint8 {
+	// identical(r.Status, r.ixStatus), written out: this method must stay
+	// within the compiler's inlining budget to pay off in a loop.
+	if len(r.Status) == len(r.ixStatus) && unsafe.StringData(string(r.Status)) == unsafe.StringData(string(r.ixStatus)) {
+		return r.ixCode
+	}
+	return r.Status.Code()
+}
+
+// CompanyHost is NormalizeDomain(r.CompanyDomain), taken from Index while
+// CompanyDomain is the string Index read and was valid.
+func (r *Record) CompanyHost() (string, error) {
+	if r.ixHost != "" && identical(r.CompanyDomain, r.ixDomain) {
+		return r.ixHost, nil
+	}
+	return NormalizeDomain(r.CompanyDomain)
+}
+
+// identical reports whether a and b are the same string in memory: the same
+// length at the same address. Strings are immutable and the field that keeps
+// a cached string keeps its bytes alive, so identical strings are equal.
+// Equal strings need not be identical (a value read again from the CRM or
+// assigned anew): then a cache is not used. The check is two integer
+// compares, where a == b reads both strings.
+func identical(a, b string) bool {
+	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
 }
 
 // FieldKind is the type of a record field's value.

@@ -43,6 +43,57 @@ func (s Status) Valid() bool {
 	return false
 }
 
+// Code is the status's position in Statuses plus one: 1 for submitted up to
+// 12 for withdrawn, and 0 for StatusNone or any text that is not a status.
+// Hot loops switch on it (see Record.StatusCode) rather than on strings.
+func (s Status) Code() uint8 {
+	// By length first: constant comparisons of known length compile to a
+	// few integer compares.
+	switch len(s) {
+	case 3:
+		if s == StatusWon {
+			return 10
+		}
+	case 4:
+		if s == StatusLost {
+			return 11
+		}
+	case 7:
+		if s == StatusExpired {
+			return 7
+		}
+	case 8:
+		switch s {
+		case StatusApproved:
+			return 4
+		case StatusDeclined:
+			return 8
+		case StatusAppealed:
+			return 9
+		}
+	case 9:
+		switch s {
+		case StatusSubmitted:
+			return 1
+		case StatusInReview:
+			return 2
+		case StatusConverted:
+			return 6
+		case StatusWithdrawn:
+			return 12
+		}
+	case 10:
+		if s == StatusNeedsInfo {
+			return 3
+		}
+	case 14:
+		if s == StatusMeetingBooked {
+			return 5
+		}
+	}
+	return 0
+}
+
 // Active reports whether a registration in this status still claims its
 // company: submitted, in_review, needs_info, approved, meeting_booked or
 // appealed. These are also the "open" statuses that may be withdrawn.

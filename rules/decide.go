@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/regsync/regsync/registration"
 )
@@ -56,31 +57,66 @@ type Decision struct {
 }
 
 type decider struct {
-	p     *Policy
-	r     *registration.Record
-	f     *Facts
-	now   time.Time
-	d     Decision
-	buf   []byte   // the trace's detail text
-	spans [][2]int // each check's detail in buf
+	p   *Policy
+	r   *registration.Record
+	f   Facts
+	now time.Time
+	d   Decision
+	// The trace so far: each check's name and result, and its detail as a
+	// span of the trace's text (see trace). The text is written to text
+	// while it fits, then to long. Arrays, not slices of local arrays: a
+	// slice stored through x would move the decider, and the Facts it holds,
+	// to the heap.
+	n     int
+	names [maxChecks]string
+	res   [maxChecks]string
+	spans [maxChecks][2]int
+	text  [768]byte
+	ntext int
+	long  []byte
 }
 
+// maxChecks bounds the checks one decision traces: Decide runs at most 12.
+const maxChecks = 16
+
 // trace records a check. Its detail is the concatenation of parts, written
-// into one buffer shared by the whole trace (see finish), so a decision
-// allocates its trace text once rather than once per check.
+// into a buffer shared by the whole trace, on the stack while it fits; the
+// decision allocates its trace text once (see decide).
 func (x *decider) trace(name, result string, parts ...string) {
-	start := len(x.buf)
+	start := x.textLen()
 	for _, s := range parts {
-		x.buf = append(x.buf, s...)
+		if x.long == nil && len(s) <= len(x.text)-x.ntext {
+			x.ntext += copy(x.text[x.ntext:], s)
+			continue
+		}
+		if x.long == nil {
+			x.long = append(make([]byte, 0, 2*len(x.text)+len(s)), x.text[:x.ntext]...)
+		}
+		x.long = append(x.long, s...)
 	}
-	x.d.Trace = append(x.d.Trace, Check{Name: name, Result: result})
-	x.spans = append(x.spans, [2]int{start, len(x.buf)})
+	x.names[x.n], x.res[x.n] = name, result
+	x.spans[x.n] = [2]int{start, x.textLen()}
+	x.n++
+}
+
+func (x *decider) textLen() int {
+	if x.long != nil {
+		return len(x.long)
+	}
+	return x.ntext
 }
 
 func (x *decider) decide(status registration.Status, reason, message string) Decision {
-	text := string(x.buf)
-	for i, sp := range x.spans {
-		x.d.Trace[i].Detail = text[sp[0]:sp[1]]
+	var text string
+	if x.long != nil {
+		text = string(x.long)
+	} else {
+		text = string(x.text[:x.ntext])
+	}
+	x.d.Trace = make([]Check, x.n)
+	for i := range x.d.Trace {
+		sp := x.spans[i]
+		x.d.Trace[i] = Check{Name: x.names[i], Result: x.res[i], Detail: text[sp[0]:sp[1]]}
 	}
 	x.d.Status, x.d.Reason, x.d.Message = status, reason, message
 	x.d.Changed = status != x.r.Status || reason != x.r.StatusReason
@@ -91,10 +127,7 @@ func (x *decider) decide(status registration.Status, reason, message string) Dec
 // the first that fails decides. Every check run is recorded in the trace.
 func Decide(p *Policy, r *registration.Record, f Facts, now time.Time) Decision {
 	now = now.UTC()
-	x := &decider{p: p, r: r, f: &f, now: now}
-	x.d.Trace = make([]Check, 0, 12)
-	var spans [12][2]int
-	x.buf, x.spans = make([]byte, 0, 640), spans[:0]
+	x := &decider{p: p, r: r, f: f, now: now}
 	x.d.SLADue = p.SLADue(waitingSince(r, now))
 	if r.Status == registration.StatusInReview && !r.SLADue.IsZero() {
 		x.d.SLADue = r.SLADue.UTC()
@@ -106,7 +139,7 @@ func Decide(p *Policy, r *registration.Record, f Facts, now time.Time) Decision 
 
 	// Parse the domain and addresses once; several checks use them.
 	var in parsed
-	in.host, in.hostErr = registration.NormalizeDomain(r.CompanyDomain)
+	in.host, in.hostErr = r.CompanyHost()
 	in.contactErr = emailErr(r.ContactEmail)
 	in.partnerDomain = registration.EmailDomain(r.PartnerEmail)
 
@@ -353,6 +386,10 @@ type scanResult struct {
 // scan walks the other registrations once. Only earlier registrations (by
 // submitted_at, ties by case number) count as duplicates or pending rivals;
 // a protecting one counts whatever its age.
+//
+// A sieve passes over the rivals that cannot change the findings (most of
+// them, as a rule: history, later submissions, lapsed approvals) in a tight
+// loop of its own; the rest are examined here in full.
 func (x *decider) scan(key, name string) scanResult {
 	var s scanResult
 	r, p, now := x.r, x.p, x.now
@@ -364,9 +401,10 @@ func (x *decider) scan(key, name string) scanResult {
 	split := p.conflict == conflictSplit
 	splitOn := p.Rules.Conflict.SplitOn
 	regs := x.f.Registrations
-	for i := range regs {
+	sv := newSieve(key, r.PartnerID, now, mine, meetingWins)
+	for i := sv.next(regs, 0); i < len(regs); i = sv.next(regs, i+1) {
 		o := &regs[i]
-		c := classify(o.Status)
+		c := classByCode[o.StatusCode()] // classify(o.Status)
 		if c == clsClosed {
 			continue // expired, declined, withdrawn, won and lost never conflict
 		}
@@ -421,6 +459,84 @@ func (x *decider) scan(key, name string) scanResult {
 	return s
 }
 
+// sieve passes over rivals that scan would examine without effect. It
+// keeps what it needs in a few words, so that its loop runs in registers,
+// and compares instants as Unix seconds: the clock methods of time.Time are
+// not inlined.
+type sieve struct {
+	key, partner    string
+	nowSec, mineSec int64
+	nowNsec         int
+	mineMono        bool
+	meetingWins     bool
+}
+
+// newSieve prepares a sieve for the registration of partner on the
+// registrable domain key, submitted at mine, decided at now (which carries
+// no monotonic clock reading: Decide takes its UTC).
+func newSieve(key, partner string, now, mine time.Time, meetingWins bool) sieve {
+	return sieve{
+		key: key, partner: partner,
+		nowSec: now.Unix(), nowNsec: now.Nanosecond(), mineSec: mine.Unix(),
+		// Round(0) strips a monotonic clock reading and nothing else.
+		mineMono:    mine != mine.Round(0),
+		meetingWins: meetingWins,
+	}
+}
+
+// next returns the index of the first rival from i on that scan must
+// examine, or len(regs). It passes over exactly these, for which scan would
+// find nothing:
+//   - a closed rival (expired, declined, withdrawn, won, lost): it never
+//     conflicts;
+//   - a pending rival submitted in a later second than the registration: a
+//     pending registration never protects, so it counts only if earlier
+//     (earlierThan is false: neither zero nor, with no monotonic reading on
+//     mine, before or tied);
+//   - an approved or meeting_booked rival of another partner on the same
+//     registrable domain whose hold window has closed (hold_until not after
+//     now; under first_meeting_wins, also set, for an unset one is open and
+//     its approval may race): it neither protects nor races, and another
+//     partner's registration on the same domain is neither a duplicate nor
+//     a possible duplicate by name.
+//
+// Anything else, including every rival without a DomainKey, is left to scan.
+func (sv *sieve) next(regs []registration.Record, i int) int {
+	for ; i < len(regs); i++ {
+		o := &regs[i]
+		switch classByCode[o.StatusCode()] { // classify(o.Status)
+		case clsClosed:
+			continue
+		case clsPending:
+			if sec := o.SubmittedAt.Unix(); !sv.mineMono && sec > sv.mineSec && sec != zeroUnix {
+				continue
+			}
+		case clsApproved, clsMeeting:
+			if sv.key != "" && o.DomainKey != "" && sameKey(o.DomainKey, sv.key) && o.PartnerID != sv.partner {
+				// !o.HoldUntil.After(now), and under first_meeting_wins
+				// not the zero time (an open window: it may race).
+				sec := o.HoldUntil.Unix()
+				if (sec < sv.nowSec || sec == sv.nowSec && o.HoldUntil.Nanosecond() <= sv.nowNsec) &&
+					(!sv.meetingWins || sec != zeroUnix) {
+					continue
+				}
+			}
+		}
+		return i
+	}
+	return i
+}
+
+// zeroUnix is the Unix time of the zero time.Time (a test checks it).
+const zeroUnix = -62135596800
+
+// sameKey reports whether two match keys are equal. Interned keys (see
+// registration.Record.Index) that are equal share their bytes, so the
+// address check answers most comparisons without reading them.
+func sameKey(a, b string) bool {
+	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
+}
+
 // self reports whether o is the registration being decided.
 func (x *decider) self(o *registration.Record) bool {
 	return (o.CaseNumber != "" && o.CaseNumber == x.r.CaseNumber) || (o.ID != "" && o.ID == x.r.ID)
@@ -435,8 +551,17 @@ const (
 	clsConverted        // converted: its deal exists
 )
 
-// classify maps a status to its class with a few integer compares: it runs
-// once for each of possibly thousands of other registrations per decision.
+// classByCode is classify of each status, by its registration.Status.Code;
+// every code that is not a status (0, and the codes no status has) maps to
+// clsClosed, as classify maps any text that is not a status.
+var classByCode = func() (t [256]uint8) {
+	for _, st := range registration.Statuses {
+		t[st.Code()] = classify(st)
+	}
+	return t
+}()
+
+// classify maps a status to its class with a few integer compares.
 func classify(s registration.Status) uint8 {
 	switch len(s) {
 	case 8:
