@@ -95,6 +95,9 @@ type Worker struct {
 	Concurrency int `yaml:"concurrency"`
 	// MaxAttempts is how many failures an item gets before the dead letters.
 	MaxAttempts int `yaml:"max_attempts"`
+	// RecheckAfter is when a registration waiting on an earlier rival
+	// (in_review conflict_pending) is looked at again, besides the sweeps.
+	RecheckAfter time.Duration `yaml:"recheck_after"`
 }
 
 // Notify configures partner and AE notifications.
@@ -155,7 +158,7 @@ func Default() Config {
 		HubSpot:    hubspot.DefaultConfig(),
 		Salesforce: salesforce.DefaultConfig(),
 		Schedule:   Schedule{Sweep: "*/5 * * * *", Reconcile: "@hourly", Timezone: "UTC"},
-		Worker:     Worker{BatchSize: 100, Concurrency: 2, MaxAttempts: 8},
+		Worker:     Worker{BatchSize: 100, Concurrency: 2, MaxAttempts: 8, RecheckAfter: 30 * time.Second},
 		Notify:     Notify{Enabled: true},
 		Intake:     intake.DefaultConfig(),
 		Mail:       mail.DefaultConfig(),
@@ -426,6 +429,9 @@ func (c *Config) validateDaemon() []error {
 	}
 	if n := c.Worker.Concurrency; n < 1 || n > 16 {
 		errs = append(errs, yamlx.Errorf(yamlx.Path("worker", "concurrency"), "must be 1 to 16, not %d", n))
+	}
+	if d := c.Worker.RecheckAfter; d < time.Second || d > 24*time.Hour {
+		errs = append(errs, yamlx.Errorf(yamlx.Path("worker", "recheck_after"), "must be between 1s and 24h, not %s", d))
 	}
 	if n := c.Worker.MaxAttempts; n < 1 {
 		errs = append(errs, yamlx.Errorf(yamlx.Path("worker", "max_attempts"), "must be positive, not %d", n))

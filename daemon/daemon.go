@@ -116,7 +116,9 @@ func New(ctx context.Context, cfg *config.Config, o Options) (d *Daemon, err err
 			return nil, fmt.Errorf("state directory: %w", err)
 		}
 	}
-	d.db, err = state.Open(cfg.State.Path, state.Options{Now: o.Now, MaxAttempts: cfg.Worker.MaxAttempts})
+	// The inbox runs on the real clock: leases and backoff are about
+	// processes and networks, not about the business time of decisions.
+	d.db, err = state.Open(cfg.State.Path, state.Options{MaxAttempts: cfg.Worker.MaxAttempts})
 	if err != nil {
 		return nil, err
 	}
@@ -144,8 +146,8 @@ func New(ctx context.Context, cfg *config.Config, o Options) (d *Daemon, err err
 	}
 
 	d.engine, err = worker.NewEngine(worker.EngineOptions{
-		CRM: d.crm, Object: d.object, Policy: d.policy.Load, State: d.db, Notifier: d.notifier(cfg),
-		StatusURL: d.statusURL, Logger: o.Logger, Metrics: d.m, Now: o.Now,
+		CRM: d.crm, Object: d.object, DealObject: dealObject(d.crm), Policy: d.policy.Load, State: d.db, Notifier: d.notifier(cfg),
+		StatusURL: d.statusURL, RecheckAfter: cfg.Worker.RecheckAfter, Logger: o.Logger, Metrics: d.m, Now: o.Now,
 	})
 	if err != nil {
 		_ = ln.Close()
@@ -489,6 +491,9 @@ func (d *Daemon) startCron(ctx context.Context, cfg *config.Config) error {
 		}
 		d.log.Info("reconcile", "queued", n)
 	}); err != nil {
+		return err
+	}
+	if err := addReportJobs(d, c); err != nil {
 		return err
 	}
 	d.cron = c

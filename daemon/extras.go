@@ -23,8 +23,16 @@ func pollIntervalOf(cfg *config.Config) time.Duration {
 	return 30 * time.Second
 }
 
-// statusLink is a registration's login-free status link.
-func statusLink(_ *Daemon, _ string) string { return "" }
-
 // mountExtras mounts the intake channels, status pages and dashboard.
-func mountExtras(_ *Daemon, _ *http.ServeMux) {}
+func mountExtras(d *Daemon, mux *http.ServeMux) {
+	mountIntake(d, mux)
+	mountDashboard(d, mux)
+}
+
+// dealObject names the CRM's deal object in events and inbox keys.
+func dealObject(crm connectors.CRM) string {
+	if crm.Name() == "salesforce" {
+		return "Opportunity"
+	}
+	return "deals"
+}

@@ -134,6 +134,7 @@ hubspot:
   poll_interval: %s
   poll_settle: 0s
 schedule: {sweep: %q, reconcile: "off"}
+worker: {recheck_after: 1s}
 notify: {enabled: true, outbox: %q}
 %s
 %s`, filepath.Join(dir, "regsync.db"), baseURL, testSecret, o.pollInterval, sweep, filepath.Join(dir, "outbox"), policy, o.extra)
@@ -199,7 +200,9 @@ func (h *harness) stop() {
 	case <-time.After(30 * time.Second):
 		h.t.Error("daemon did not stop within 30s")
 	}
-	if h.t.Failed() || testing.Verbose() {
+	if path := os.Getenv("REGSYNC_TEST_LOGS"); h.t.Failed() && strings.HasSuffix(path, ".log") {
+		_ = os.WriteFile(path, []byte(h.logs.String()), 0o600)
+	} else if h.t.Failed() && path != "" {
 		logs := h.logs.String()
 		if len(logs) > 20000 {
 			logs = logs[len(logs)-20000:]

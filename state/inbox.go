@@ -721,3 +721,66 @@ func (db *DB) Bury(it Item, cause error) error {
 	}
 	return nil
 }
+
+// Defer durably adds items that must not be looked at before at: a
+// re-check a little later (a conflict that may settle). An item not in the
+// inbox is created with NotBefore at; an item already there (even one
+// leased right now) gets the news — Gen bumped, reason added — and is held
+// back until at. A dead item is left alone.
+func (db *DB) Defer(at time.Time, items ...Item) error {
+	if len(items) == 0 {
+		return nil
+	}
+	in := make([]Item, len(items))
+	for i, it := range items {
+		n, err := normalizeNew(it)
+		if err != nil {
+			return fmt.Errorf("state: defer: %w", err)
+		}
+		in[i] = n
+	}
+	now := db.now()
+	at = at.UTC()
+	err := db.bdb.Update(func(tx *bolt.Tx) error {
+		ib, err := openInbox(tx)
+		if err != nil {
+			return err
+		}
+		for _, it := range in {
+			key := []byte(it.Key)
+			cur, ok, err := ib.inbox.item(key)
+			if err != nil {
+				return err
+			}
+			if ok {
+				// The order index is keyed by EnqueuedAt, unchanged here;
+				// put rewrites its ready-at.
+				cur.Gen++
+				cur.Reason = mergeReasons(cur.Reason, it.Reason)
+				if at.After(cur.NotBefore) {
+					cur.NotBefore = at
+				}
+				cur.UpdatedAt = now
+				if err := ib.put(cur); err != nil {
+					return err
+				}
+				continue
+			}
+			if _, dead, err := ib.dead.item(key); err != nil || dead {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			it.Gen, it.EnqueuedAt, it.UpdatedAt, it.NotBefore = 1, now, now, at
+			if err := ib.put(it); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("state: defer %d items: %w", len(items), err)
+	}
+	return nil
+}

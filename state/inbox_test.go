@@ -699,3 +699,41 @@ func TestAckAllAndBury(t *testing.T) {
 	}
 	mustCheck(t, db)
 }
+
+func TestDefer(t *testing.T) {
+	db, clock, _ := openTest(t, Options{})
+	// A new item waits until its time.
+	if err := db.Defer(clock.Now().Add(time.Minute), hs("1", "recheck")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.Lease(10, time.Minute); len(got) != 0 {
+		t.Fatalf("a deferred item was leased early: %+v", got)
+	}
+	// A leased item deferred while held: acked, it stays, and comes back
+	// only after its time.
+	mustEnqueue(t, db, hs("2", "webhook"))
+	held, _ := db.Lease(10, time.Minute)
+	if len(held) != 1 || held[0].Key != hsKey("2") {
+		t.Fatalf("lease = %+v", held)
+	}
+	if err := db.Defer(clock.Now().Add(30*time.Second), hs("2", "recheck")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AckAll(held); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.Lease(10, time.Minute); len(got) != 0 {
+		t.Fatalf("leased before the deferred time: %+v", got)
+	}
+	clock.Advance(31 * time.Second)
+	got, _ := db.Lease(10, time.Minute)
+	if len(got) != 1 || got[0].Key != hsKey("2") || got[0].Reason != "webhook,recheck" {
+		t.Fatalf("after 31s: %+v", got)
+	}
+	clock.Advance(30 * time.Second)
+	got2, _ := db.Lease(10, time.Minute)
+	if len(got2) != 1 || got2[0].Key != hsKey("1") {
+		t.Fatalf("after 61s: %+v", got2)
+	}
+	mustCheck(t, db)
+}

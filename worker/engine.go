@@ -51,6 +51,9 @@ type EngineOptions struct {
 	// Object is the registrations' object name in inbox keys and events
 	// (partner_registration, deals, Partner_Registration__c).
 	Object string
+	// DealObject is the deals' object name in inbox keys and events
+	// (deals, Opportunity): their changes drive attribution.
+	DealObject string
 	// Policy returns the current policy (a reload swaps it). Required.
 	Policy func() *rules.Policy
 	// State is the state file; nil runs without local state (regsync
@@ -60,9 +63,13 @@ type EngineOptions struct {
 	Notifier Notifier
 	// StatusURL makes a registration's login-free status link.
 	StatusURL func(caseNumber string) string
-	Logger    *slog.Logger
-	Metrics   *metrics.Metrics
-	Now       func() time.Time
+	// RecheckAfter is when a registration sent to review because an
+	// earlier rival is pending is looked at again (default 30s): a rival
+	// decided at the same moment in another batch cannot have listed it.
+	RecheckAfter time.Duration
+	Logger       *slog.Logger
+	Metrics      *metrics.Metrics
+	Now          func() time.Time
 }
 
 // Engine decides and writes back registrations. It is safe for concurrent
@@ -96,6 +103,9 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	}
 	if o.StatusURL == nil {
 		o.StatusURL = func(string) string { return "" }
+	}
+	if o.RecheckAfter <= 0 {
+		o.RecheckAfter = 30 * time.Second
 	}
 	return &Engine{o: o, crm: o.CRM, log: o.Logger, m: o.Metrics}, nil
 }
@@ -139,6 +149,7 @@ const (
 
 // work is one record's way through a batch.
 type work struct {
+	sweep    bool // apply rules.Sweep whatever changed (time passed, a rival was decided)
 	rec      registration.Record
 	key      string
 	prevFP   fingerprint
@@ -218,6 +229,13 @@ func fingerprintOf(r *registration.Record) fingerprint {
 // error is for failures of the whole batch (the CRM could not be read);
 // per-record failures are in the outcomes.
 func (e *Engine) Process(ctx context.Context, ids []string) ([]Outcome, error) {
+	return e.ProcessSweeping(ctx, ids, nil)
+}
+
+// ProcessSweeping is Process where the records with sweep[id] set are
+// swept (rules.Sweep) even when they did not change: a rival they wait on
+// may have been decided, or time may have passed.
+func (e *Engine) ProcessSweeping(ctx context.Context, ids []string, sweep map[string]bool) ([]Outcome, error) {
 	outs := make([]Outcome, len(ids))
 	byID := make(map[string]*Outcome, len(ids))
 	for i, id := range ids {
@@ -238,16 +256,16 @@ func (e *Engine) Process(ctx context.Context, ids []string) ([]Outcome, error) {
 			continue
 		}
 		o.Result = ""
-		works = append(works, &work{rec: recs[i], key: e.Key(recs[i].ID), out: o})
+		works = append(works, &work{rec: recs[i], key: e.Key(recs[i].ID), out: o, sweep: sweep[recs[i].ID]})
 	}
-	e.run(ctx, works, false)
+	e.run(ctx, works)
 	return outs, nil
 }
 
-// run processes records already read from the CRM. With sweep set every
-// record is swept (rules.Sweep: time passed) rather than classified by what
-// changed.
-func (e *Engine) run(ctx context.Context, works []*work, sweep bool) {
+// run processes records already read from the CRM. Works with sweep set
+// are swept (rules.Sweep: time passed, a rival was decided) rather than
+// classified by what changed.
+func (e *Engine) run(ctx context.Context, works []*work) {
 	if len(works) == 0 {
 		return
 	}
@@ -284,15 +302,18 @@ func (e *Engine) run(ctx context.Context, works []*work, sweep bool) {
 				w.plan = nil
 			}
 		}
-		if sweep {
-			w.act = actSweep
-			continue
-		}
 		if w.hasFP && w.prevFP.Digest == fp.Digest {
+			if w.sweep {
+				w.act = actSweep
+				continue
+			}
 			w.out.Result = "echo"
 			continue
 		}
 		w.act = e.classify(w)
+		if w.sweep && w.act == actNone {
+			w.act = actSweep
+		}
 	}
 	if len(resume) > 0 {
 		e.resume(ctx, resume)
@@ -319,6 +340,13 @@ func (e *Engine) run(ctx context.Context, works []*work, sweep bool) {
 			for i, w := range need {
 				if i < len(facts) {
 					w.facts = facts[i]
+				}
+				if e.log.Enabled(ctx, slog.LevelDebug) {
+					var rv []string
+					for _, o := range w.facts.Registrations {
+						rv = append(rv, o.CaseNumber+"/"+o.ID+":"+string(o.Status))
+					}
+					e.log.Debug("facts", "case", w.rec.CaseNumber, "id", w.rec.ID, "rivals", strings.Join(rv, ","), "deals", len(w.facts.OpenDeals))
 				}
 			}
 		}
@@ -373,6 +401,7 @@ func (e *Engine) run(ctx context.Context, works []*work, sweep bool) {
 		}
 	}
 	e.write(ctx, writes, now)
+	e.recheckInFlight(works)
 
 	// Remember what we saw on records we left alone, so their echo and
 	// unchanged re-reads are recognised.
@@ -393,6 +422,31 @@ func (e *Engine) run(ctx context.Context, works []*work, sweep bool) {
 		}
 		w.out.Record = w.rec
 		e.m.Processed.WithLabelValues(w.out.Result).Inc()
+	}
+}
+
+// recheckInFlight looks again later at registrations still waiting on an
+// earlier rival that nobody has decided yet (status submitted): that rival
+// is in flight in another batch, and its decision may not list them.
+func (e *Engine) recheckInFlight(works []*work) {
+	if e.o.State == nil {
+		return
+	}
+	var items []state.Item
+	for _, w := range works {
+		if w.out.Result != "observed" || w.rec.Status != registration.StatusInReview || w.rec.StatusReason != rules.ReasonConflictPending {
+			continue
+		}
+		waits := strings.Split(w.rec.ConflictWith, ",")
+		for _, o := range w.facts.Registrations {
+			if o.Status == registration.StatusSubmitted && slices.Contains(waits, o.CaseNumber) {
+				items = append(items, state.Item{CRM: e.crm.Name(), Object: e.o.Object, RecordID: w.rec.ID, Reason: "recheck"})
+				break
+			}
+		}
+	}
+	if err := e.o.State.Defer(time.Now().Add(e.o.RecheckAfter), items...); err != nil {
+		e.log.Warn("schedule conflict re-checks", "err", err)
 	}
 }
 
@@ -868,6 +922,15 @@ func (e *Engine) sideEffects(ctx context.Context, ws []*work) {
 		}
 		if err := e.o.State.Enqueue(items...); err != nil {
 			e.log.Warn("enqueue waiting rivals", "err", err)
+		}
+		var recheck []state.Item
+		for _, w := range ws {
+			if w.data.To == registration.StatusInReview && w.data.Reason == rules.ReasonConflictPending && w.rec.ID != "" {
+				recheck = append(recheck, state.Item{CRM: e.crm.Name(), Object: e.o.Object, RecordID: w.rec.ID, Reason: "recheck"})
+			}
+		}
+		if err := e.o.State.Defer(time.Now().Add(e.o.RecheckAfter), recheck...); err != nil {
+			e.log.Warn("schedule conflict re-checks", "err", err)
 		}
 	}
 }

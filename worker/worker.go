@@ -64,7 +64,7 @@ func New(o Options) (*Worker, error) {
 		o.Metrics = o.Engine.m
 	}
 	if o.Now == nil {
-		o.Now = o.Engine.o.Now
+		o.Now = time.Now // the inbox's clock: real time, whatever the business clock says
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 100
@@ -170,26 +170,46 @@ func (w *Worker) Drain(ctx context.Context) (int, error) {
 
 // handle processes one leased batch and acks, retries or buries each item.
 func (w *Worker) handle(ctx context.Context, items []state.Item) {
-	var regs []state.Item
-	var other []state.Item
+	var regs, deals, other []state.Item
 	for _, it := range items {
-		if it.CRM == w.crm.Name() && it.Object == w.e.o.Object {
+		switch {
+		case it.CRM != w.crm.Name():
+			other = append(other, it)
+		case it.Object == w.e.o.Object:
 			regs = append(regs, it)
-		} else {
+		case w.e.o.DealObject != "" && it.Object == w.e.o.DealObject:
+			deals = append(deals, it)
+		default:
 			other = append(other, it)
 		}
 	}
 	var ack []state.Item
+	if len(deals) > 0 {
+		errs := w.attribute(ctx, deals)
+		for i, it := range deals {
+			if errs[i] != nil {
+				w.fail(it, errs[i])
+			} else {
+				ack = append(ack, it)
+			}
+		}
+	}
 	for _, it := range other {
 		w.log.Debug("inbox item for an object regsync does not follow; dropped", "key", it.Key)
 		ack = append(ack, it)
 	}
 	if len(regs) > 0 {
 		ids := make([]string, len(regs))
+		sweep := map[string]bool{}
 		for i, it := range regs {
 			ids[i] = it.RecordID
+			for _, r := range it.Reasons() {
+				if r == "recheck" || r == "rival_decided" {
+					sweep[it.RecordID] = true
+				}
+			}
 		}
-		outs, err := w.e.Process(ctx, ids)
+		outs, err := w.e.ProcessSweeping(ctx, ids, sweep)
 		for i, it := range regs {
 			o := outs[i]
 			if err != nil && o.Err == nil && o.Result != "missing" {
@@ -363,9 +383,9 @@ func (w *Worker) sweep(ctx context.Context) (SweepResult, error) {
 		outs := make([]Outcome, len(batch))
 		for j := range batch {
 			outs[j] = Outcome{ID: batch[j].ID}
-			works[j] = &work{rec: batch[j], key: w.e.Key(batch[j].ID), out: &outs[j]}
+			works[j] = &work{rec: batch[j], key: w.e.Key(batch[j].ID), out: &outs[j], sweep: true}
 		}
-		w.e.run(ctx, works, true)
+		w.e.run(ctx, works)
 		for _, o := range outs {
 			switch o.Result {
 			case "decided", "resumed":

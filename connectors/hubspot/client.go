@@ -66,6 +66,9 @@ type Client struct {
 
 	staleMu sync.Mutex
 	stale   map[string][2]string // record id → domain_key, name_key to write next time
+	// repaired remembers the keys written by repairs, so a stale search
+	// answer does not queue them again.
+	repaired map[string][2]string
 
 	scrub *scrubber
 }
@@ -97,6 +100,7 @@ func New(cfg Config, opts Options) (*Client, error) {
 		searchWin: newWindow(cfg.SearchPerSecond, time.Second),
 		assoc:     map[string]assocType{},
 		stale:     map[string][2]string{},
+		repaired:  map[string][2]string{},
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)

@@ -706,9 +706,10 @@ func TestPollOrder(t *testing.T) {
 	}
 }
 
-// TestKeyRepair: a registration created in HubSpot's UI has no match keys;
-// reading it writes them, so the next submission on its domain sees it as
-// a rival. Setup backfills the keys of every registration.
+// TestKeyRepair: a registration created in HubSpot's UI has no match keys.
+// Facts finds it anyway (it searches the not-yet-indexed registrations and
+// computes their keys); reading it writes the keys, so later searches find
+// it by them. Setup backfills the keys of every registration.
 func TestKeyRepair(t *testing.T) {
 	s := fake(t, hubspottest.Options{Bare: true})
 	c := client(t, s, nil)
@@ -723,8 +724,8 @@ func TestKeyRepair(t *testing.T) {
 	sub := registration.Record{PartnerID: "northwind", CompanyName: "Initech LLC", CompanyDomain: "initech.example", Status: registration.StatusSubmitted}
 	sub.Index()
 	f, err := c.Facts(ctx, []registration.Record{sub})
-	if err != nil || len(f[0].Registrations) != 0 {
-		t.Fatalf("before the repair: %+v %v", f, err)
+	if err != nil || len(f[0].Registrations) != 1 || f[0].Registrations[0].ID != manual {
+		t.Fatalf("before the repair, the unindexed rival must be found: %+v %v", f, err)
 	}
 	if _, err := c.Registrations(ctx, []string{manual}); err != nil {
 		t.Fatal(err)

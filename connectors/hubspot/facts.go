@@ -358,6 +358,18 @@ func (c *Client) rivals(ctx context.Context, recs []registration.Record) (*rival
 			groups = append(groups, filterGroup{Filters: fs})
 		}
 	}
+	// Registrations created outside regsync (a HubSpot form, an AE in the
+	// UI) carry no derived keys until regsync first writes to them, so the
+	// IN filters above cannot find them: while they wait to be decided they
+	// are fetched whole and matched on keys computed here. Without this, a
+	// burst of such registrations would let a later one win over an
+	// earlier one on the same domain.
+	unindexed := []filter{{PropertyName: PropDomainKey, Operator: "NOT_HAS_PROPERTY"},
+		{PropertyName: statusProp, Operator: "IN", Values: rivalStatuses}}
+	if c.cfg.Object == ObjectDeals {
+		unindexed = append(unindexed, filter{PropertyName: c.cfg.property("case_number"), Operator: "HAS_PROPERTY"})
+	}
+	groups = append(groups, filterGroup{Filters: unindexed})
 	props := c.regProps()
 	seen := map[string]bool{}
 	collect := func(o *object) error {

@@ -228,9 +228,12 @@ func (c *Client) decode(o *object, note bool) registration.Record {
 	r.ID = o.ID
 	r.Index()
 	if note && (o.prop(PropDomainKey) != r.DomainKey || o.prop(PropNameKey) != r.NameKey) {
+		k := [2]string{r.DomainKey, r.NameKey}
 		c.staleMu.Lock()
-		if len(c.stale) < maxStale {
-			c.stale[o.ID] = [2]string{r.DomainKey, r.NameKey}
+		// A search answered just before a repair landed shows the old keys:
+		// do not repair the same keys twice.
+		if c.repaired[o.ID] != k && len(c.stale) < maxStale {
+			c.stale[o.ID] = k
 		}
 		c.staleMu.Unlock()
 	}
@@ -242,21 +245,38 @@ func (c *Client) decode(o *object, note bool) registration.Record {
 // registrations created or edited outside regsync. It is best effort: a
 // failure is logged and the keys wait for the next read or write.
 func (c *Client) repairKeys(ctx context.Context) {
+	// Claim the entries, so that concurrent reads never repair one record
+	// twice; those that fail go back.
 	c.staleMu.Lock()
 	var ps []pending
+	claimed := map[string][2]string{}
 	for id, k := range c.stale {
 		if len(ps) == 5*batchSize {
 			break
 		}
 		ps = append(ps, pending{i: len(ps), key: id, in: writeInput{ID: id,
 			Properties: map[string]string{PropDomainKey: k[0], PropNameKey: k[1]}}})
+		claimed[id] = k
+		delete(c.stale, id)
 	}
 	c.staleMu.Unlock()
 	if len(ps) == 0 {
 		return
 	}
+	giveBack := func(ids ...string) {
+		c.staleMu.Lock()
+		for _, id := range ids {
+			if _, newer := c.stale[id]; !newer && len(c.stale) < maxStale {
+				c.stale[id] = claimed[id]
+			}
+		}
+		c.staleMu.Unlock()
+	}
 	t, err := c.regType(ctx)
 	if err != nil {
+		for _, p := range ps {
+			giveBack(p.key)
+		}
 		return
 	}
 	res := make([]connectors.Result, len(ps))
@@ -264,14 +284,19 @@ func (c *Client) repairKeys(ctx context.Context) {
 		c.log.Warn("hubspot: cannot repair match keys now", "records", len(ps), "err", err)
 	}
 	n := 0
-	c.staleMu.Lock()
 	for j, p := range ps {
 		if res[j].Err == nil || connectors.Reason(res[j].Err) == "not_found" {
-			delete(c.stale, p.key)
 			n++
+			c.staleMu.Lock()
+			if len(c.repaired) >= maxStale {
+				clear(c.repaired)
+			}
+			c.repaired[p.key] = claimed[p.key]
+			c.staleMu.Unlock()
+			continue
 		}
+		giveBack(p.key)
 	}
-	c.staleMu.Unlock()
 	c.log.Debug("hubspot: repaired match keys", "records", n)
 }
 
