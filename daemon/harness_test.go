@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,15 +14,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/regsync/regsync/config"
-	"github.com/regsync/regsync/connectors/hubspot"
-	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
-	"github.com/regsync/regsync/internal/secret"
 )
 
 // t0 is a Monday afternoon.
 var t0 = time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
-
-const testSecret = "e2e-client-secret"
 
 // testPolicy is the partners and rules of the end-to-end tests.
 const testPolicy = `
@@ -44,10 +38,69 @@ rules:
   sla: {respond_within_business_days: 2, calendar: US, timezone: America/New_York}
 `
 
+// fakeCRM is what the end-to-end tests need of a protocol-faithful fake
+// CRM. Every test runs over each implementation (the table in crms), so the
+// daemon's behaviour is proved the same on HubSpot and Salesforce.
+type fakeCRM interface {
+	// Kind is the crm.kind the daemon runs with.
+	Kind() string
+	// Object is the registrations' object name in inbox keys.
+	Object() string
+	// ConfigYAML is the CRM's configuration section(s), pointing at the fake.
+	ConfigYAML(o harnessOpts) string
+	// Subscribe makes the fake push changes (webhooks, outbound messages)
+	// to the daemon's base URL.
+	Subscribe(t testing.TB, baseURL string)
+	// Push turns change notifications on or off.
+	Push(on bool)
+	// Register creates a registration as a form or an AE would (canonical
+	// field names), and returns its id.
+	Register(t testing.TB, fields map[string]string) string
+	// Update changes a registration as an AE in the CRM would.
+	Update(t testing.TB, id string, fields map[string]string)
+	// Get reads a registration's fields by canonical name ("" when unset).
+	Get(t testing.TB, id string) map[string]string
+	// Company creates a company (account) with a website domain.
+	Company(t testing.TB, name, domain string) string
+	// OpenDeal creates an open deal (opportunity) on a company.
+	OpenDeal(t testing.TB, companyID string) string
+	// Linked lists what a registration is associated with: "company",
+	// "deal", "notes", "tasks".
+	Linked(t testing.TB, id, what string) []string
+	// WriteCount is the number of API writes made to a registration.
+	WriteCount(id string) int
+	// Clock is the fake's data clock, shared with the daemon.
+	Now() time.Time
+	Advance(d time.Duration)
+	// TotalCalls and RateLimited are the fake's counters.
+	TotalCalls() int
+	RateLimited() int
+	// Close stops the fake.
+	Close()
+}
+
+// crm is one row of the table: how to start a fake.
+type crm struct {
+	name  string
+	start func(t testing.TB, o harnessOpts) fakeCRM
+}
+
+// crms are the CRMs every end-to-end test runs against.
+var crms = []crm{
+	{"hubspot", startHubSpotFake},
+}
+
+// forEachCRM runs a test against every fake CRM.
+func forEachCRM(t *testing.T, f func(t *testing.T, c crm)) {
+	for _, c := range crms {
+		t.Run(c.name, func(t *testing.T) { f(t, c) })
+	}
+}
+
 type harnessOpts struct {
 	webhooks     bool
 	pollInterval time.Duration
-	perTen       int    // the fake's 10-second limit (default 100)
+	perTen       int    // the fake's rate limit per 10 s (HubSpot; default 100)
 	policy       string // default testPolicy
 	extra        string // more YAML
 	seed         bool
@@ -55,16 +108,16 @@ type harnessOpts struct {
 }
 
 type harness struct {
-	t      *testing.T
-	o      harnessOpts
-	hs     *hubspottest.Server
-	clock  *hubspottest.Clock
-	d      *Daemon
-	cfg    *config.Config
-	typeID string
+	t    *testing.T
+	o    harnessOpts
+	crm  fakeCRM
+	d    *Daemon
+	cfg  *config.Config
+	dir  string
+	logs *syncBuffer
+
 	cancel context.CancelFunc
 	done   chan error
-	logs   *syncBuffer
 }
 
 type syncBuffer struct {
@@ -84,36 +137,8 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startFake starts a fake HubSpot with the partner_registration object.
-func startFake(t testing.TB, clock *hubspottest.Clock, perTen int, seed bool) (*hubspottest.Server, string) {
-	t.Helper()
-	opts := hubspottest.Options{Clock: clock, PerTenSeconds: perTen, WebhookRetryBase: 50 * time.Millisecond}
-	if seed {
-		opts.Seed = hubspottest.DefaultSeed
-	}
-	hs, err := hubspottest.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(hs.Close)
-	cfg := hubspot.DefaultConfig()
-	cfg.BaseURL, cfg.Token = hs.URL(), secret.New("sandbox-token")
-	c, err := hubspot.New(cfg, hubspot.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Setup(context.Background(), io.Discard); err != nil {
-		t.Fatalf("setup: %v", err)
-	}
-	hs.ResetCalls()
-	typeID, err := hs.TypeID("partner_registration")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hs, typeID
-}
-
-func testConfig(t testing.TB, dir, baseURL string, o harnessOpts) *config.Config {
+// testConfig writes and loads the daemon's configuration for a fake.
+func testConfig(t testing.TB, dir string, f fakeCRM, o harnessOpts) *config.Config {
 	t.Helper()
 	policy := o.policy
 	if policy == "" {
@@ -126,18 +151,13 @@ func testConfig(t testing.TB, dir, baseURL string, o harnessOpts) *config.Config
 	yaml := fmt.Sprintf(`
 server: {addr: "127.0.0.1:0", shutdown_timeout: 20s}
 state: {path: %q}
-crm: {kind: hubspot}
-hubspot:
-  base_url: %q
-  token: sandbox-token
-  client_secret: %q
-  poll_interval: %s
-  poll_settle: 0s
+crm: {kind: %s}
+%s
 schedule: {sweep: %q, reconcile: "off"}
 worker: {recheck_after: 1s}
 notify: {enabled: true, outbox: %q}
 %s
-%s`, filepath.Join(dir, "regsync.db"), baseURL, testSecret, o.pollInterval, sweep, filepath.Join(dir, "outbox"), policy, o.extra)
+%s`, filepath.Join(dir, "regsync.db"), f.Kind(), f.ConfigYAML(o), sweep, filepath.Join(dir, "outbox"), policy, o.extra)
 	path := filepath.Join(dir, "regsync.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -149,16 +169,15 @@ notify: {enabled: true, outbox: %q}
 	return cfg
 }
 
-func startHarness(t *testing.T, o harnessOpts) *harness {
+func startHarness(t *testing.T, c crm, o harnessOpts) *harness {
 	t.Helper()
 	if o.pollInterval == 0 {
 		o.pollInterval = time.Hour
 	}
-	clock := hubspottest.NewClock(t0)
-	hs, typeID := startFake(t, clock, o.perTen, o.seed)
+	f := c.start(t, o)
+	t.Cleanup(f.Close)
 	dir := t.TempDir()
-	cfg := testConfig(t, dir, hs.URL(), o)
-	h := &harness{t: t, o: o, hs: hs, clock: clock, cfg: cfg, typeID: typeID, logs: &syncBuffer{}}
+	h := &harness{t: t, o: o, crm: f, dir: dir, cfg: testConfig(t, dir, f, o), logs: &syncBuffer{}}
 	h.start()
 	return h
 }
@@ -168,17 +187,13 @@ func (h *harness) start() {
 	t := h.t
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d, err := New(context.Background(), h.cfg, Options{Logger: log, Now: h.clock.Now, Registry: prometheus.NewRegistry()})
+	d, err := New(context.Background(), h.cfg, Options{Logger: log, Now: h.crm.Now, Registry: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatalf("daemon: %v", err)
 	}
 	h.d = d
-	if err := h.hs.Subscribe(hubspottest.Subscription{URL: d.PublicURL() + "/webhooks/hubspot", ClientSecret: testSecret}); err != nil {
-		t.Fatal(err)
-	}
-	if !h.o.webhooks {
-		h.hs.SetFaults(hubspottest.Faults{WebhooksOff: true})
-	}
+	h.crm.Subscribe(t, d.PublicURL())
+	h.crm.Push(h.o.webhooks)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan error, 1)
 	go func() { h.done <- d.Run(ctx) }()
@@ -200,9 +215,12 @@ func (h *harness) stop() {
 	case <-time.After(30 * time.Second):
 		h.t.Error("daemon did not stop within 30s")
 	}
-	if path := os.Getenv("REGSYNC_TEST_LOGS"); h.t.Failed() && strings.HasSuffix(path, ".log") {
+	path := os.Getenv("REGSYNC_TEST_LOGS")
+	switch {
+	case !h.t.Failed() || path == "":
+	case strings.HasSuffix(path, ".log"):
 		_ = os.WriteFile(path, []byte(h.logs.String()), 0o600)
-	} else if h.t.Failed() && path != "" {
+	default:
 		logs := h.logs.String()
 		if len(logs) > 20000 {
 			logs = logs[len(logs)-20000:]
@@ -211,32 +229,23 @@ func (h *harness) stop() {
 	}
 }
 
-// register creates a registration in the fake as a HubSpot form or an AE
-// would, and returns its id.
-func (h *harness) register(props map[string]string) string {
+// register creates a registration in the fake, each at its own instant.
+func (h *harness) register(fields map[string]string) string {
 	h.t.Helper()
 	p := map[string]string{"status": "submitted"}
-	for k, v := range props {
+	for k, v := range fields {
 		p[k] = v
 	}
-	h.clock.Advance(time.Second) // each registration at its own instant, as in life
-	id, err := h.hs.CreateRecord(h.typeID, p)
-	if err != nil {
-		h.t.Fatalf("create registration: %v", err)
-	}
-	return id
+	h.crm.Advance(time.Second)
+	return h.crm.Register(h.t, p)
 }
 
 func (h *harness) get(id string) map[string]string {
 	h.t.Helper()
-	r, ok := h.hs.GetRecord(h.typeID, id)
-	if !ok {
-		h.t.Fatalf("registration %s not found", id)
-	}
-	return r.Properties
+	return h.crm.Get(h.t, id)
 }
 
-// waitStatus waits until the registration leaves status submitted.
+// waitDecided waits until the registration leaves status submitted.
 func (h *harness) waitDecided(id string, within time.Duration) (map[string]string, time.Duration) {
 	h.t.Helper()
 	start := time.Now()
@@ -253,18 +262,8 @@ func (h *harness) waitDecided(id string, within time.Duration) (map[string]strin
 	}
 }
 
-// company creates a company in the fake.
-func (h *harness) company(name, domain string) string {
-	h.t.Helper()
-	id, err := h.hs.CreateRecord("companies", map[string]string{"name": name, "domain": domain})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return id
-}
-
-// settle waits until the worker has nothing left: the inbox is empty and
-// every plan finished.
+// settle waits until the worker has nothing left due: every due item in
+// the inbox handled and every plan finished.
 func (h *harness) settle(within time.Duration) {
 	h.t.Helper()
 	deadline := time.Now().Add(within)
@@ -287,12 +286,16 @@ func (h *harness) settle(within time.Duration) {
 	}
 }
 
+// auditKey is the state key of a registration.
+func (h *harness) auditKey(id string) string { return h.d.engine.Key(id) }
+
 // clean is a registration every check passes.
 func clean(n int, domain string) map[string]string {
 	return map[string]string{
 		"partner_id": "northwind", "partner_email": "jo@northwind.example", "company_name": fmt.Sprintf("Prospect %d", n),
-		"company_domain": domain, "contact_name": "Ann Lee", "contact_email": fmt.Sprintf("ann%d@prospect.example", n), "problem": "Spreadsheets everywhere.",
-		"consent": "true", "country": "US", "submitted_at": fmt.Sprint(t0.Add(time.Duration(n) * time.Second).UnixMilli()),
-		"case_number": fmt.Sprintf("R-%d", 1000+n),
+		"company_domain": domain, "contact_name": "Ann Lee", "contact_email": fmt.Sprintf("ann%d@prospect.example", n),
+		"problem": "Spreadsheets everywhere.", "consent": "true", "country": "US",
+		"submitted_at": t0.Add(time.Duration(n) * time.Second).Format(time.RFC3339),
+		"case_number":  fmt.Sprintf("R-%d", 1000+n),
 	}
 }

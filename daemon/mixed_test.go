@@ -9,7 +9,6 @@ import (
 
 	"github.com/regsync/regsync/registration"
 	"github.com/regsync/regsync/rules"
-	"github.com/regsync/regsync/state"
 )
 
 // mixedRegistration is the i-th registration of the mixed flow: mostly
@@ -95,8 +94,11 @@ func TestTwoThousandMixedRegistrations(t *testing.T) {
 	if testing.Short() {
 		t.Skip("flows 2,000 registrations through the rate-limited fake (about a minute)")
 	}
-	const n = 2000
-	h := startHarness(t, harnessOpts{webhooks: true, perTen: 100})
+	forEachCRM(t, func(t *testing.T, c crm) { mixedFlow(t, c, 2000) })
+}
+
+func mixedFlow(t *testing.T, c crm, n int) {
+	h := startHarness(t, c, harnessOpts{webhooks: true, perTen: 100})
 	p := h.cfg.Policy
 
 	// Companies with an open deal not sourced by anyone: existing_deal.
@@ -104,14 +106,8 @@ func TestTwoThousandMixedRegistrations(t *testing.T) {
 	deals := map[string][]registration.Deal{}
 	for i := 17; i < n; i += 20 {
 		dom := fmt.Sprintf("d%d-mix.example", i-17)
-		co := h.company(fmt.Sprintf("Dealco %d", i), dom)
-		deal, err := h.hs.CreateRecord("deals", map[string]string{"dealname": "Direct deal", "dealstage": "qualifiedtobuy", "amount": "5000"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := h.hs.Associate("deals", deal, "companies", co); err != nil {
-			t.Fatal(err)
-		}
+		co := h.crm.Company(t, fmt.Sprintf("Dealco %d", i), dom)
+		deal := h.crm.OpenDeal(t, co)
 		companies[dom] = &registration.Company{ID: co, Domain: dom}
 		deals[dom] = []registration.Deal{{ID: deal, CompanyID: co}}
 	}
@@ -137,7 +133,7 @@ func TestTwoThousandMixedRegistrations(t *testing.T) {
 	}
 	h.settle(5 * time.Minute)
 	took := time.Since(start)
-	want := oracle(t, p, recs, companies, deals, h.clock.Now())
+	want := oracle(t, p, recs, companies, deals, h.crm.Now())
 
 	// Every registration ends where the rules say.
 	reasons := map[string]int{}
@@ -167,11 +163,11 @@ func TestTwoThousandMixedRegistrations(t *testing.T) {
 	// Zero decided twice, zero loops.
 	maxWrites := 0
 	for i, id := range ids {
-		entries, err := h.d.State().AuditFor(state.ItemKey("hubspot", "partner_registration", id), 100)
+		entries, err := h.d.State().AuditFor(h.auditKey(id), 100)
 		if err != nil {
 			t.Fatal(err)
 		}
-		writes := h.hs.WriteCount(h.typeID, id)
+		writes := h.crm.WriteCount(id)
 		maxWrites = max(maxWrites, writes)
 		seen := map[string]bool{}
 		for _, e := range entries {
@@ -186,19 +182,19 @@ func TestTwoThousandMixedRegistrations(t *testing.T) {
 		if len(entries) == 0 || writes < len(entries) || writes > len(entries)+1 {
 			t.Errorf("%s: %d API writes for %d decisions", recs[i].CaseNumber, writes, len(entries))
 		}
-		if notes := h.hs.Associations(h.typeID, id, "notes"); len(notes) != len(entries) {
+		if notes := h.crm.Linked(t, id, "notes"); len(notes) != len(entries) {
 			t.Errorf("%s: %d audit notes for %d decisions", recs[i].CaseNumber, len(notes), len(entries))
 		}
 	}
-	if n429 := h.hs.Count429(); n429 != 0 {
-		t.Errorf("the fake answered 429 %d times", n429)
+	if n429 := h.crm.RateLimited(); n429 != 0 {
+		t.Errorf("the fake refused %d calls for the rate limit", n429)
 	}
 	if dead, _ := h.d.State().Dead(); len(dead) != 0 {
 		t.Errorf("%d dead letters: %+v", len(dead), dead[0])
 	}
-	calls := h.hs.TotalCalls()
+	calls := h.crm.TotalCalls()
 	t.Logf("%d registrations decided in %s with %d API calls (%.1f per 100), at most %d writes per record; outcomes %v",
-		n, took.Round(time.Second), calls, float64(calls)*100/n, maxWrites, summarize(reasons))
+		n, took.Round(time.Second), calls, float64(calls)*100/float64(n), maxWrites, summarize(reasons))
 }
 
 func summarize(m map[string]int) string {
