@@ -108,6 +108,14 @@ type WebhookAcker interface {
 	WriteWebhookAck(w http.ResponseWriter)
 }
 
+// TimePrecision is implemented by connectors whose CRM keeps instants more
+// coarsely than milliseconds (Salesforce DateTime fields: whole seconds).
+// The worker truncates every instant it writes to it, so that what it reads
+// back equals what it wrote and its echo is recognised.
+type TimePrecision interface {
+	TimePrecision() time.Duration
+}
+
 // Usage is what a connector has spent of the CRM's API allowance.
 type Usage struct {
 	// Calls counts HTTP requests sent, retries included, by operation

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/intake"
 	"github.com/regsync/regsync/registration"
 	"github.com/regsync/regsync/rules"
 	"github.com/regsync/regsync/state"
@@ -80,7 +81,7 @@ func (e *Engine) Create(ctx context.Context, recs []registration.Record) ([]Outc
 			dups = append(dups, i)
 			continue
 		}
-		w := &work{rec: *r, key: intakePlanPrefix + r.CaseNumber, act: actDecide, out: &outs[i]}
+		w := &work{rec: *r, key: intakePlanPrefix + r.CaseNumber, act: actDecide, out: &outs[i], quiet: answersInChannel(r.Source)}
 		first[r.CaseNumber] = w
 		works = append(works, w)
 	}
@@ -209,6 +210,18 @@ func (e *Engine) createDecided(ctx context.Context, p *rules.Policy, works []*wo
 	}
 	e.sideEffects(ctx, ok)
 	return nil
+}
+
+// answersInChannel reports whether an intake channel tells the partner the
+// first decision itself (an e-mail reply, the confirmation page, a Slack
+// answer, the result CSV), so the status e-mail would say it twice. A
+// HubSpot form has no answer of its own: its partners get the e-mail.
+func answersInChannel(source string) bool {
+	switch source {
+	case intake.ChannelEmail, intake.ChannelWebForm, intake.ChannelSlack, intake.ChannelCSV:
+		return true
+	}
+	return false
 }
 
 // Recover re-keys the plans of creates interrupted by a crash: a plan whose

@@ -75,10 +75,11 @@ type EngineOptions struct {
 // Engine decides and writes back registrations. It is safe for concurrent
 // use by goroutines working on different records.
 type Engine struct {
-	o   EngineOptions
-	crm connectors.CRM
-	log *slog.Logger
-	m   *metrics.Metrics
+	o    EngineOptions
+	crm  connectors.CRM
+	log  *slog.Logger
+	m    *metrics.Metrics
+	prec time.Duration // instants written are truncated to this
 
 	tmu  sync.Mutex
 	tmpl templates
@@ -107,13 +108,17 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if o.RecheckAfter <= 0 {
 		o.RecheckAfter = 30 * time.Second
 	}
-	return &Engine{o: o, crm: o.CRM, log: o.Logger, m: o.Metrics}, nil
+	prec := time.Millisecond
+	if tp, ok := o.CRM.(connectors.TimePrecision); ok && tp.TimePrecision() > prec {
+		prec = tp.TimePrecision()
+	}
+	return &Engine{o: o, crm: o.CRM, log: o.Logger, m: o.Metrics, prec: prec}, nil
 }
 
-// now is the clock, truncated to milliseconds: every instant the worker
-// writes must read back from the CRM unchanged, or its fingerprint would
-// not recognise its own echo.
-func (e *Engine) now() time.Time { return e.o.Now().UTC().Truncate(time.Millisecond) }
+// now is the clock, truncated to what the CRM keeps (milliseconds, or
+// seconds on Salesforce): every instant the worker writes must read back
+// unchanged, or its fingerprint would not recognise its own echo.
+func (e *Engine) now() time.Time { return e.o.Now().UTC().Truncate(e.prec) }
 
 // Key is the inbox / fingerprint key of a registration.
 func (e *Engine) Key(id string) string { return state.ItemKey(e.crm.Name(), e.o.Object, id) }
@@ -145,11 +150,15 @@ const (
 	actSweep          // run rules.Sweep (time passed, a rival was decided)
 	actMeeting        // run rules.OnMeeting
 	actManual         // follow through a human's status change
+	actCustom         // a change decided outside the rules (Transition)
 )
 
 // work is one record's way through a batch.
 type work struct {
 	sweep    bool // apply rules.Sweep whatever changed (time passed, a rival was decided)
+	custom   func(r *registration.Record) (rules.Decision, map[string]string, bool)
+	extra    map[string]string // more fields to write with the decision
+	quiet    bool              // the channel answers the partner: no status e-mail
 	rec      registration.Record
 	key      string
 	prevFP   fingerprint
@@ -262,6 +271,39 @@ func (e *Engine) ProcessSweeping(ctx context.Context, ids []string, sweep map[st
 	return outs, nil
 }
 
+// Transition applies a change decided outside the rules — attribution: a
+// deal was opened for an approved registration (converted), its deal closed
+// (won, lost) — to the registrations with these ids, with the same plan,
+// write-back, audit note, audit log and partner notification as a
+// decision. change sees each record as the CRM holds it and returns the
+// decision, more fields to write (attributed_at, deal_id…), and whether
+// to apply it. A change the transition table forbids is logged and not
+// written.
+func (e *Engine) Transition(ctx context.Context, ids []string,
+	change func(r *registration.Record) (d rules.Decision, fields map[string]string, ok bool)) ([]Outcome, error) {
+	outs := make([]Outcome, len(ids))
+	byID := make(map[string]*Outcome, len(ids))
+	for i, id := range ids {
+		outs[i] = Outcome{ID: id, Result: "missing"}
+		byID[id] = &outs[i]
+	}
+	recs, err := e.crm.Registrations(ctx, ids)
+	if err != nil {
+		return outs, fmt.Errorf("read %d registrations: %w", len(ids), err)
+	}
+	var works []*work
+	for i := range recs {
+		o := byID[recs[i].ID]
+		if o == nil {
+			continue
+		}
+		o.Result = ""
+		works = append(works, &work{rec: recs[i], key: e.Key(recs[i].ID), out: o, custom: change})
+	}
+	e.run(ctx, works)
+	return outs, nil
+}
+
 // run processes records already read from the CRM. Works with sweep set
 // are swept (rules.Sweep: time passed, a rival was decided) rather than
 // classified by what changed.
@@ -301,6 +343,10 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 				resume = append(resume, &work{rec: w.rec, key: w.key, plan: w.plan, out: &Outcome{}})
 				w.plan = nil
 			}
+		}
+		if w.custom != nil {
+			w.act = actCustom
+			continue
 		}
 		if w.hasFP && w.prevFP.Digest == fp.Digest {
 			if w.sweep {
@@ -371,6 +417,19 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 			d = rules.Sweep(p, &w.rec, w.facts, now)
 		case actMeeting:
 			d = rules.OnMeeting(p, &w.rec, w.rec.FirstMeetingAt)
+		case actCustom:
+			var ok bool
+			d, w.extra, ok = w.custom(&w.rec)
+			if !ok {
+				w.out.Result = "observed"
+				continue
+			}
+			if err := registration.CheckTransition(w.rec.Status, d.Status, d.Reason); err != nil {
+				e.log.Warn("transition not allowed; left as it is", "case", w.rec.CaseNumber, "err", err)
+				w.out.Result = "observed"
+				continue
+			}
+			d.Changed = true
 		case actManual:
 			prev := registration.StatusNone
 			if w.hasFP {
@@ -586,7 +645,7 @@ func (e *Engine) plan(w *work, p *rules.Policy, now time.Time) {
 			set(name, "")
 			return
 		}
-		set(name, t.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano))
+		set(name, t.UTC().Truncate(e.prec).Format(time.RFC3339Nano))
 	}
 	from := r.Status
 	if from == registration.StatusNone {
@@ -636,6 +695,9 @@ func (e *Engine) plan(w *work, p *rules.Policy, now time.Time) {
 				break
 			}
 		}
+	}
+	for k, v := range w.extra {
+		set(k, v)
 	}
 	w.update = u
 
@@ -904,7 +966,7 @@ func (e *Engine) sideEffects(ctx context.Context, ws []*work) {
 		}
 		return e.o.State.Append(entries...)
 	})
-	run(stepNotify, func(w *work) bool { return e.o.Notifier != nil && w.data.To != w.data.From }, func(g []*work) error {
+	run(stepNotify, func(w *work) bool { return e.o.Notifier != nil && w.data.To != w.data.From && !w.quiet }, func(g []*work) error {
 		ns := make([]Notification, 0, len(g))
 		for _, w := range g {
 			ns = append(ns, e.statusNotification(w))

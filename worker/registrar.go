@@ -15,12 +15,12 @@ import (
 )
 
 // ErrNotFound is returned by the Registrar for an unknown case number.
-var ErrNotFound = errors.New("no registration with that case number")
+var ErrNotFound = intake.ErrNotFound
 
 // ErrNotAllowed is returned for an amendment the registration's status does
 // not allow (supplying fields to an approved registration, appealing one
 // that was not declined).
-var ErrNotAllowed = errors.New("not possible in the registration's current status")
+var ErrNotAllowed = intake.ErrNotAllowed
 
 // Registrar is the intake channels' way into the CRM: intake.Registrar over
 // the engine. Submissions are decided before they are created (see
