@@ -232,6 +232,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer wg.Done()
 		d.worker.PollLoop(workCtx, func() time.Duration { return d.pollInterval() })
 	}()
+	startReportLoops(d, workCtx, &wg)
 	if err := d.startCron(workCtx, cfg); err != nil {
 		stopWork()
 		wg.Wait()

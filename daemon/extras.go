@@ -29,10 +29,6 @@ func mountExtras(d *Daemon, mux *http.ServeMux) {
 	mountDashboard(d, mux)
 }
 
-// dealObject names the CRM's deal object in events and inbox keys.
-func dealObject(crm connectors.CRM) string {
-	if crm.Name() == "salesforce" {
-		return "Opportunity"
-	}
-	return "deals"
-}
+// dealObject names the CRM's deal object in events and inbox keys: both
+// connectors call it "deals".
+func dealObject(connectors.CRM) string { return "deals" }
