@@ -58,7 +58,14 @@ func auditIndexKey(recordKey string, seq uint64) []byte {
 // values are written back into e, so a caller passing a slice with e...
 // sees them (they mean nothing if Append fails).
 func (db *DB) Append(e ...AuditEntry) error {
-	if len(e) == 0 {
+	return db.AppendFinishing(nil, "", e...)
+}
+
+// AppendFinishing appends entries and, in the same transaction, marks step
+// done on the plans of planKeys (see FinishSteps): a crash can never leave
+// a decision audited twice.
+func (db *DB) AppendFinishing(planKeys []string, step string, e ...AuditEntry) error {
+	if len(e) == 0 && len(planKeys) == 0 {
 		return nil
 	}
 	for i := range e {
@@ -94,6 +101,9 @@ func (db *DB) Append(e ...AuditEntry) error {
 					return err
 				}
 			}
+		}
+		if len(planKeys) > 0 {
+			return finishSteps(tx, planKeys, []string{step})
 		}
 		return nil
 	})

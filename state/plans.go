@@ -129,35 +129,37 @@ func (db *DB) FinishSteps(keys []string, steps ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	err := db.bdb.Update(func(tx *bolt.Tx) error {
-		b, err := bucket(tx, bucketPlans)
+	err := db.bdb.Update(func(tx *bolt.Tx) error { return finishSteps(tx, keys, steps) })
+	if err != nil {
+		return fmt.Errorf("state: finish %v on %d plans: %w", steps, len(keys), err)
+	}
+	return nil
+}
+
+func finishSteps(tx *bolt.Tx, keys, steps []string) error {
+	b, err := bucket(tx, bucketPlans)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		var p Plan
+		ok, err := b.getJSON([]byte(k), &p)
 		if err != nil {
 			return err
 		}
-		for _, k := range keys {
-			var p Plan
-			ok, err := b.getJSON([]byte(k), &p)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue
-			}
-			p.Steps = slices.DeleteFunc(p.Steps, func(s string) bool { return slices.Contains(steps, s) })
-			if len(p.Steps) == 0 {
-				if err := b.b.Delete([]byte(k)); err != nil {
-					return fmt.Errorf("delete %s %q: %w", bucketPlans, k, err)
-				}
-				continue
-			}
-			if err := b.putJSON([]byte(k), p); err != nil {
-				return err
-			}
+		if !ok {
+			continue
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("state: finish %v on %d plans: %w", steps, len(keys), err)
+		p.Steps = slices.DeleteFunc(p.Steps, func(s string) bool { return slices.Contains(steps, s) })
+		if len(p.Steps) == 0 {
+			if err := b.b.Delete([]byte(k)); err != nil {
+				return fmt.Errorf("delete %s %q: %w", bucketPlans, k, err)
+			}
+			continue
+		}
+		if err := b.putJSON([]byte(k), p); err != nil {
+			return err
+		}
 	}
 	return nil
 }

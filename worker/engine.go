@@ -956,16 +956,27 @@ func (e *Engine) sideEffects(ctx context.Context, ws []*work) {
 		}
 		return e.crm.Note(ctx, notes)
 	})
-	run(stepAudit, func(*work) bool { return e.o.State != nil }, func(g []*work) error {
-		entries := make([]state.AuditEntry, 0, len(g))
-		for _, w := range g {
+	// The audit log is local: the entries and the step's completion are
+	// one transaction, so a crash never audits a decision twice.
+	if e.o.State != nil {
+		var entries []state.AuditEntry
+		var keys []string
+		var group []*work
+		for _, w := range ws {
+			if !owes(w, stepAudit) {
+				continue
+			}
 			trace, _ := json.Marshal(w.data.Trace)
 			entries = append(entries, state.AuditEntry{At: w.data.At, CRM: e.crm.Name(), Object: e.o.Object,
 				RecordID: w.rec.ID, CaseNumber: w.data.CaseNumber, From: string(w.data.From), To: string(w.data.To),
 				Reason: w.data.Reason, Actor: w.data.Actor, Message: w.data.Message, Trace: trace})
+			keys = append(keys, w.key)
+			group = append(group, w)
 		}
-		return e.o.State.Append(entries...)
-	})
+		if err := e.o.State.AppendFinishing(keys, stepAudit, entries...); err != nil {
+			fail(group, stepAudit, err)
+		}
+	}
 	run(stepNotify, func(w *work) bool { return e.o.Notifier != nil && w.data.To != w.data.From && !w.quiet }, func(g []*work) error {
 		ns := make([]Notification, 0, len(g))
 		for _, w := range g {
