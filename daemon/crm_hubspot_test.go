@@ -26,6 +26,10 @@ func startHubSpotFake(t testing.TB, o harnessOpts) fakeCRM {
 	t.Helper()
 	clock := hubspottest.NewClock(t0)
 	opts := hubspottest.Options{Clock: clock, PerTenSeconds: o.perTen, WebhookRetryBase: 50 * time.Millisecond}
+	if o.realClock {
+		clock = nil
+		opts.Clock, opts.Now = nil, time.Now
+	}
 	if o.seed {
 		opts.Seed = hubspottest.DefaultSeed
 	}
@@ -145,8 +149,19 @@ func (f *hubspotFake) Linked(_ testing.TB, id, what string) []string {
 }
 
 func (f *hubspotFake) WriteCount(id string) int { return f.hs.WriteCount(f.typeID, id) }
-func (f *hubspotFake) Now() time.Time           { return f.clock.Now() }
-func (f *hubspotFake) Advance(d time.Duration)  { f.clock.Advance(d) }
-func (f *hubspotFake) TotalCalls() int          { return f.hs.TotalCalls() }
-func (f *hubspotFake) RateLimited() int         { return f.hs.Count429() }
-func (f *hubspotFake) Close()                   { f.hs.Close() }
+func (f *hubspotFake) Now() time.Time {
+	if f.clock == nil {
+		return time.Now()
+	}
+	return f.clock.Now()
+}
+
+func (f *hubspotFake) Advance(d time.Duration) {
+	if f.clock == nil {
+		panic("hubspotFake: Advance on a fake running on the real clock")
+	}
+	f.clock.Advance(d)
+}
+func (f *hubspotFake) TotalCalls() int  { return f.hs.TotalCalls() }
+func (f *hubspotFake) RateLimited() int { return f.hs.Count429() }
+func (f *hubspotFake) Close()           { f.hs.Close() }

@@ -88,6 +88,7 @@ type crm struct {
 // crms are the CRMs every end-to-end test runs against.
 var crms = []crm{
 	{"hubspot", startHubSpotFake},
+	{"salesforce", startSalesforceFake},
 }
 
 // forEachCRM runs a test against every fake CRM.
@@ -105,6 +106,9 @@ type harnessOpts struct {
 	extra        string // more YAML
 	seed         bool
 	sweep        string // schedule.sweep (default off)
+	// realClock runs the fake on the real clock (for a daemon in another
+	// process, which cannot share a fake one); Advance is then refused.
+	realClock bool
 }
 
 type harness struct {
