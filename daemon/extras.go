@@ -1,24 +1,34 @@
 package daemon
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/regsync/regsync/config"
 	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/connectors/salesforce"
 )
 
-// connectSalesforce builds the Salesforce connector.
-func connectSalesforce(_ *config.Config, _ *slog.Logger, _ func() time.Time) (connectors.CRM, string, error) {
-	return nil, "", errors.New("crm.kind salesforce: the Salesforce connector is not part of this build yet")
+// connectSalesforce builds the Salesforce connector from the salesforce:
+// section. It makes no call: the first one logs in. Its events name
+// registrations salesforce.EventRegistration and deals "deals", as
+// HubSpot's do, so inbox keys and the worker are the same on both CRMs.
+func connectSalesforce(cfg *config.Config, log *slog.Logger, now func() time.Time) (connectors.CRM, string, error) {
+	c, err := salesforce.New(cfg.Salesforce, salesforce.Options{Logger: log.With("connector", "salesforce"), Now: now})
+	if err != nil {
+		return nil, "", err
+	}
+	return c, salesforce.EventRegistration, nil
 }
 
 // pollIntervalOf is the change-feed poll interval of the configured CRM.
 func pollIntervalOf(cfg *config.Config) time.Duration {
-	if cfg.CRM.Kind == config.KindHubSpot || cfg.CRM.Kind == config.KindSandbox {
+	switch cfg.CRM.Kind {
+	case config.KindHubSpot, config.KindSandbox:
 		return cfg.HubSpot.PollInterval
+	case config.KindSalesforce:
+		return cfg.Salesforce.PollInterval
 	}
 	return 30 * time.Second
 }

@@ -356,6 +356,14 @@ func (s *Server) ResetCalls() {
 	s.cmu.Unlock()
 }
 
+// Faults reports the faults in force (counters such as Fail5xx as they
+// stand), so that a test can change one and keep the others.
+func (s *Server) Faults() Faults {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	return s.faults
+}
+
 // SetFaults replaces the injected faults.
 func (s *Server) SetFaults(f Faults) {
 	s.cmu.Lock()
