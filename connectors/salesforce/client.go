@@ -84,6 +84,7 @@ type Client struct {
 	describeFailed map[string]time.Time
 	users          map[string]string    // e-mail/username (lower case) → user id
 	stale          map[string][2]string // registration id → its match keys, to repair
+	lookups        map[string]lookups   // registration id → its Account and Opportunity lookups
 }
 
 // Name is the connector's name.

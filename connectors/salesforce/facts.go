@@ -32,6 +32,15 @@ import (
 // domain (an External ID, hence indexed): it is then matched with an
 // exact IN on the key and www.key, followed by the same check in Go.
 
+// rivalStatuses are the statuses of registrations that can conflict with a
+// new one: every active status and converted. Expired, declined,
+// withdrawn, won and lost never conflict (rules.Decide skips them).
+var rivalStatuses = []string{
+	string(registration.StatusSubmitted), string(registration.StatusInReview), string(registration.StatusNeedsInfo),
+	string(registration.StatusApproved), string(registration.StatusMeetingBooked), string(registration.StatusAppealed),
+	string(registration.StatusConverted),
+}
+
 // accountMatch is an Account found for a registrable domain.
 type accountMatch struct {
 	id, name, host string
@@ -85,6 +94,18 @@ func (c *Client) Facts(ctx context.Context, records []registration.Record) ([]re
 	qs, err = c.inQueries(sel+FieldNameKey+" IN ", names, "")
 	if err := add("rivals", qs, err); err != nil {
 		return nil, err
+	}
+	// Registrations created outside regsync (a web-to-record form, a flow,
+	// an AE in the UI) carry no derived keys until regsync first writes to
+	// them, so the IN filters above cannot find them: while they are in a
+	// status that can conflict they are fetched whole and matched on keys
+	// computed here. Without this, in a burst of such registrations a later
+	// one would win over an earlier one on the same domain or company.
+	if len(domains) > 0 || len(names) > 0 {
+		if err := add("rivals", []string{sel + FieldDomainKey + " = null AND " + FieldNameKey + " = null AND " +
+			c.cfg.FieldName("status") + " IN " + inList(rivalStatuses)}, nil); err != nil {
+			return nil, err
+		}
 	}
 	qs, err = c.accountQueries(domains)
 	if err := add("accounts", qs, err); err != nil {

@@ -60,6 +60,20 @@ func lowerKeys(m map[string]any) map[string]any {
 	return out
 }
 
+// fieldValue is a query record's text value of a field, whatever the
+// casing Salesforce answered it with.
+func fieldValue(m map[string]any, name string) string {
+	if v, ok := m[name]; ok {
+		return str(v)
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, name) {
+			return str(v)
+		}
+	}
+	return ""
+}
+
 func str(v any) string {
 	s, _ := v.(string)
 	return s
@@ -128,6 +142,7 @@ func (c *Client) readRegistrations(ctx context.Context, op string, soqls []strin
 			}
 			seen[r.ID] = true
 			out = append(out, r)
+			c.noteLookups(r.ID, lookups{account: fullID(fieldValue(m, FieldAccount)), opportunity: fullID(fieldValue(m, FieldOpportunity))})
 			if st {
 				stale = append(stale, r)
 			}

@@ -206,6 +206,56 @@ func (c *Client) takeStale(id string) ([2]string, bool) {
 	return k, ok
 }
 
+// lookups is what a registration's Account__c and Opportunity__c hold
+// (18-character ids, "" when empty), as this client last read or wrote
+// them.
+type lookups struct{ account, opportunity string }
+
+// maxLookups bounds the lookups remembered.
+const maxLookups = 20000
+
+// noteLookups remembers a registration's lookups as read.
+func (c *Client) noteLookups(id string, l lookups) {
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	if c.lookups == nil || len(c.lookups) >= maxLookups {
+		c.lookups = map[string]lookups{}
+	}
+	c.lookups[fullID(id)] = l
+}
+
+// wroteLookups updates the remembered lookups of a registration after a
+// successful write of rec (only those rec sets; only for a registration
+// read before, whose other lookup is known).
+func (c *Client) wroteLookups(id string, rec sfRecord) {
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	cur, ok := c.lookups[fullID(id)]
+	if !ok {
+		return
+	}
+	if v, ok := rec[FieldAccount]; ok {
+		cur.account = fullID(str(v))
+	}
+	if v, ok := rec[FieldOpportunity]; ok {
+		cur.opportunity = fullID(str(v))
+	}
+	c.lookups[fullID(id)] = cur
+}
+
+// linked reports whether a registration's lookups already hold what l
+// asks for, as last read or written: the worker writes company_id (hence
+// Account__c) with a decision and links the same Account right after, and
+// a second write of the same values would cost a call, a write on the
+// record and an outbound message for nothing.
+func (c *Client) linked(l connectors.Link) bool {
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	cur, ok := c.lookups[fullID(l.RegistrationID)]
+	return ok && (l.CompanyID == "" || cur.account == fullID(l.CompanyID)) &&
+		(l.DealID == "" || cur.opportunity == fullID(l.DealID))
+}
+
 // Write applies updates: by id through sObject Collections update, and
 // without an id as an upsert on the case-number external id (derived from
 // the submission key), so the same submission twice never makes two
@@ -310,6 +360,7 @@ func (c *Client) Write(ctx context.Context, updates []connectors.Update) ([]conn
 		for i, g := range updIdx {
 			if errs[i] == nil {
 				res[i].ID = g.rec["Id"].(string)
+				c.wroteLookups(res[i].ID, g.rec)
 			}
 			set(g, res[i], errs[i])
 		}
@@ -356,7 +407,8 @@ func (c *Client) Write(ctx context.Context, updates []connectors.Update) ([]conn
 // Link associates registrations with Accounts and Opportunities: it sets
 // the Account__c and Opportunity__c lookups (and the company_id and
 // deal_id fields) in sObject Collections updates, one record per
-// registration.
+// registration. A registration whose lookups already hold these ids, as
+// this client last read or wrote them, is left alone.
 func (c *Client) Link(ctx context.Context, links []connectors.Link) error {
 	byReg := map[string]sfRecord{}
 	var order []string
@@ -364,6 +416,9 @@ func (c *Client) Link(ctx context.Context, links []connectors.Link) error {
 	for _, l := range links {
 		if !validID(l.RegistrationID) || l.CompanyID != "" && !validID(l.CompanyID) || l.DealID != "" && !validID(l.DealID) {
 			bad = append(bad, fmt.Sprintf("%q→%q/%q", clipText(l.RegistrationID, 20), clipText(l.CompanyID, 20), clipText(l.DealID, 20)))
+			continue
+		}
+		if c.linked(l) {
 			continue
 		}
 		rec := byReg[l.RegistrationID]
@@ -390,6 +445,11 @@ func (c *Client) Link(ctx context.Context, links []connectors.Link) error {
 		recs[i] = byReg[id]
 	}
 	_, rerrs := c.batches(ctx, "link", http.MethodPatch, "/composite/sobjects", recs)
+	for i, err := range rerrs {
+		if err == nil {
+			c.wroteLookups(order[i], recs[i])
+		}
+	}
 	return joinRecordErrors("link", order, append(errs, rerrs...))
 }
 
@@ -666,6 +726,9 @@ func (c *Client) Attribute(ctx context.Context, attributions []connectors.Attrib
 	for k, err := range errs {
 		if err != nil && results[owner[k]].Err == nil {
 			results[owner[k]].Err = err
+		}
+		if err == nil && recs[k]["attributes"].(map[string]string)["type"] == c.cfg.Object {
+			c.wroteLookups(recs[k]["Id"].(string), recs[k])
 		}
 	}
 	return results, nil
