@@ -24,30 +24,34 @@ import (
 
 	"github.com/regsync/regsync/connectors/hubspot"
 	"github.com/regsync/regsync/connectors/salesforce"
+	"github.com/regsync/regsync/dashboard"
 	"github.com/regsync/regsync/intake"
 	"github.com/regsync/regsync/internal/mail"
 	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/internal/yamlx"
 	"github.com/regsync/regsync/registration"
+	"github.com/regsync/regsync/report"
 	"github.com/regsync/regsync/rules"
 	"github.com/regsync/regsync/worker"
 )
 
 // Config is the whole configuration.
 type Config struct {
-	Server     Server            `yaml:"server"`
-	State      State             `yaml:"state"`
-	CRM        CRM               `yaml:"crm"`
-	HubSpot    hubspot.Config    `yaml:"hubspot"`
-	Salesforce salesforce.Config `yaml:"salesforce"`
-	Schedule   Schedule          `yaml:"schedule"`
-	Admin      Admin             `yaml:"admin"`
-	Worker     Worker            `yaml:"worker"`
-	Notify     Notify            `yaml:"notify"`
-	Intake     intake.Config     `yaml:"intake"`
-	Mail       mail.Config       `yaml:"mail"`
-	Partners   []rules.Partner   `yaml:"partners"`
-	Rules      rules.Rules       `yaml:"rules"`
+	Server     Server               `yaml:"server"`
+	State      State                `yaml:"state"`
+	CRM        CRM                  `yaml:"crm"`
+	HubSpot    hubspot.Config       `yaml:"hubspot"`
+	Salesforce salesforce.Config    `yaml:"salesforce"`
+	Schedule   Schedule             `yaml:"schedule"`
+	Admin      Admin                `yaml:"admin"`
+	Worker     Worker               `yaml:"worker"`
+	Notify     Notify               `yaml:"notify"`
+	Intake     intake.Config        `yaml:"intake"`
+	Mail       mail.Config          `yaml:"mail"`
+	Dashboard  dashboard.Config     `yaml:"dashboard"`
+	Summaries  report.SummaryConfig `yaml:"summaries"`
+	Partners   []rules.Partner      `yaml:"partners"`
+	Rules      rules.Rules          `yaml:"rules"`
 
 	// File is the path the configuration was read from.
 	File string `yaml:"-"`
@@ -75,6 +79,9 @@ type Schedule struct {
 	// Reconcile compares every active registration with what regsync last
 	// saw: the safety net behind webhooks and polling.
 	Reconcile string `yaml:"reconcile"`
+	// Summaries e-mails each partner the weekly summary of its
+	// registrations (see the summaries section).
+	Summaries string `yaml:"summaries"`
 	// Timezone the schedules are read in (IANA name).
 	Timezone string `yaml:"timezone"`
 }
@@ -157,11 +164,13 @@ func Default() Config {
 		CRM:        CRM{Kind: KindSandbox, Sandbox: Sandbox{Addr: "127.0.0.1:8081", PerTenSeconds: 100}},
 		HubSpot:    hubspot.DefaultConfig(),
 		Salesforce: salesforce.DefaultConfig(),
-		Schedule:   Schedule{Sweep: "*/5 * * * *", Reconcile: "@hourly", Timezone: "UTC"},
+		Schedule:   Schedule{Sweep: "*/5 * * * *", Reconcile: "@hourly", Summaries: "0 8 * * 1", Timezone: "UTC"},
 		Worker:     Worker{BatchSize: 100, Concurrency: 2, MaxAttempts: 8, RecheckAfter: 30 * time.Second},
 		Notify:     Notify{Enabled: true},
 		Intake:     intake.DefaultConfig(),
 		Mail:       mail.DefaultConfig(),
+		Dashboard:  dashboard.DefaultConfig(),
+		Summaries:  report.DefaultSummaryConfig(),
 		Rules:      rules.DefaultRules(),
 	}
 }
@@ -264,6 +273,12 @@ func (c *Config) validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Mail.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Dashboard.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Summaries.Validate(c.Partners); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Intake.Email.Enabled && !c.Mail.Enabled() && c.Notify.Outbox == "" {
@@ -416,7 +431,7 @@ func (c *Config) validateDaemon() []error {
 		errs = append(errs, yamlx.Errorf(yamlx.Path("schedule", "timezone"), "unknown time zone %q", c.Schedule.Timezone))
 		loc = time.UTC
 	}
-	for _, s := range []struct{ key, spec string }{{"sweep", c.Schedule.Sweep}, {"reconcile", c.Schedule.Reconcile}} {
+	for _, s := range []struct{ key, spec string }{{"sweep", c.Schedule.Sweep}, {"reconcile", c.Schedule.Reconcile}, {"summaries", c.Schedule.Summaries}} {
 		if s.spec == "" || s.spec == "off" {
 			continue
 		}

@@ -37,6 +37,15 @@ type Config struct {
 	Refresh time.Duration `yaml:"refresh"`
 	// Title heads the page (default "regsync").
 	Title string `yaml:"title"`
+	// DataRefresh is how often the daemon brings the page's data up to
+	// date from the CRM's change feed: the registrations and deals changed
+	// since the last look are read again in batch (default 1m, at least 10s).
+	DataRefresh time.Duration `yaml:"data_refresh"`
+	// FullRefresh is how often every registration and deal is read again
+	// with the CRM's list endpoints, so the figures never drift from the
+	// CRM (default 1h, at least 1m and not below data_refresh). One full
+	// read costs about one API call per 100 records.
+	FullRefresh time.Duration `yaml:"full_refresh"`
 }
 
 // Minimum credential lengths.
@@ -47,7 +56,7 @@ const (
 
 // DefaultConfig is the section with every key at its default: closed.
 func DefaultConfig() Config {
-	return Config{Refresh: time.Minute, Title: "regsync"}
+	return Config{Refresh: time.Minute, Title: "regsync", DataRefresh: time.Minute, FullRefresh: time.Hour}
 }
 
 // Configured reports whether any credential is set; without one the
@@ -80,6 +89,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Refresh < 5*time.Second {
 		errs = append(errs, yamlx.Errorf(p("refresh"), "must be at least 5s, not %s", c.Refresh))
+	}
+	if c.DataRefresh < 10*time.Second {
+		errs = append(errs, yamlx.Errorf(p("data_refresh"), "must be at least 10s, not %s", c.DataRefresh))
+	}
+	if c.FullRefresh < time.Minute || c.FullRefresh < c.DataRefresh {
+		errs = append(errs, yamlx.Errorf(p("full_refresh"), "must be at least 1m and at least data_refresh (%s), not %s", c.DataRefresh, c.FullRefresh))
 	}
 	if strings.ContainsAny(c.Title, "\r\n") {
 		errs = append(errs, yamlx.Errorf(p("title"), "must be one line"))
