@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
@@ -74,6 +75,10 @@ type Options struct {
 	// Empty leaves out the seed Accounts and Opportunities (users and the
 	// organisation are always there).
 	Empty bool
+	// Seed, when set, replaces the generated Accounts and Opportunities
+	// with the records of sObject tree files (the Salesforce CLI's
+	// `sf data export tree` format; see seedtree.go).
+	Seed fs.FS
 	// Bare leaves out the Partner_Registration__c object and the
 	// Opportunity field Partner_Id__c, as in an org where the package is
 	// not yet deployed.

@@ -92,6 +92,9 @@ func (s *Server) seed() error {
 	if s.opts.Empty {
 		return nil
 	}
+	if s.opts.Seed != nil {
+		return s.seedTree(s.opts.Seed, w)
+	}
 	rnd := mrand.New(mrand.NewPCG(42, 7))
 	owners := append([]string(nil), s.objects["user"].order[1:]...)
 	addOpp := func(acct *record, name string, stage string) error {
