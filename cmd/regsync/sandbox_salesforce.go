@@ -2,9 +2,120 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/regsync/regsync/connectors/salesforce/salesforcetest"
 )
 
-func serveSalesforceSandbox(_ context.Context, _ *globals, _, _, _, _ string) error {
-	return &exitError{code: exitFailure, err: errors.New("the Salesforce sandbox is not part of this build yet")}
+// sfSandbox are the flags of `regsync sandbox --crm salesforce`.
+type sfSandbox struct {
+	addr, clientID, clientSecret, seed, webhookURL string
+	bare                                           bool
+}
+
+// serveSalesforceSandbox serves a fake Salesforce org (salesforcetest) on
+// addr until ctx ends: seeded with Accounts and Opportunities (or the
+// sObject tree files of --seed), with the Partner_Registration__c object in
+// place (unless --bare), granting the client-credentials flow to
+// --client-id / --client-secret (default sandbox / sandbox-secret). With
+// --webhook-url it sends outbound messages for every change of a
+// registration or an opportunity there, as a flow with an Outbound Message
+// action would.
+func serveSalesforceSandbox(ctx context.Context, g *globals, o sfSandbox) error {
+	if o.clientID == "" {
+		o.clientID = salesforcetest.DefaultClientID
+	}
+	if o.clientSecret == "" {
+		o.clientSecret = salesforcetest.DefaultClientSecret
+	}
+	opts := salesforcetest.Options{ClientID: o.clientID, ClientSecret: o.clientSecret, Bare: o.bare}
+	if o.seed != "" {
+		st, err := os.Stat(o.seed)
+		if err != nil {
+			return usageErr(fmt.Errorf("--seed: %w", err))
+		}
+		if !st.IsDir() {
+			return usageErr(fmt.Errorf("--seed %s: not a directory of sObject tree files (sf data export tree)", o.seed))
+		}
+		opts.Seed = os.DirFS(o.seed)
+	}
+	if o.webhookURL != "" {
+		u, err := url.Parse(o.webhookURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usageErr(fmt.Errorf("--webhook-url %q: want an http(s) URL such as http://127.0.0.1:8080/webhooks/salesforce", o.webhookURL))
+		}
+	}
+	sf, err := salesforcetest.New(opts)
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
+	defer sf.Close()
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return &exitError{code: exitFailure, err: fmt.Errorf("listen on --addr %s: %w", o.addr, err)}
+	}
+	base := "http://" + ln.Addr().String()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /sandbox/calls", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"total": sf.TotalCalls(), "token": sf.AuthCalls(), "calls": sf.Calls()})
+	})
+	mux.Handle("/", sf.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	sf.SetURL(base) // the instance URL it hands out, and the outbound sender
+	if o.webhookURL != "" {
+		fields := []string{"Id", "SystemModstamp"}
+		sf.SetOutbound(
+			salesforcetest.OutboundMessage{Object: salesforcetest.RegistrationObject, URL: o.webhookURL, Fields: fields},
+			salesforcetest.OutboundMessage{Object: "Opportunity", URL: o.webhookURL, Fields: fields},
+		)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+
+	kind := "seeded with Accounts and Opportunities"
+	if o.seed != "" {
+		kind = "seeded from " + o.seed
+	}
+	if o.bare {
+		kind += "; bare: no Partner_Registration__c object (run regsync setup against it)"
+	} else {
+		kind += ", with the Partner_Registration__c object"
+	}
+	fmt.Fprintf(g.stdout, `Salesforce sandbox at %s (%s)
+client credentials: client_id %s, client_secret %s
+organization id: %s
+configuration:
+  crm: {kind: salesforce}
+  salesforce: {domain: %q, client_id: %q, client_secret: %q, organization_id: %s}
+call counts: %s/sandbox/calls
+`, base, kind, o.clientID, o.clientSecret, sf.OrganizationID(), base, o.clientID, o.clientSecret, sf.OrganizationID(), base)
+	if o.webhookURL != "" {
+		fmt.Fprintf(g.stdout, "outbound messages: %s (registrations and opportunities)\n", o.webhookURL)
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case err := <-done:
+		if !errors.Is(err, http.ErrServerClosed) {
+			serveErr = err
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+	}
+	if serveErr != nil {
+		return &exitError{code: exitFailure, err: serveErr}
+	}
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/regsync/regsync/config"
 	"github.com/regsync/regsync/connectors/hubspot"
 	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
+	"github.com/regsync/regsync/connectors/salesforce"
 	"github.com/regsync/regsync/daemon"
 	"github.com/regsync/regsync/internal/secret"
 )
@@ -39,8 +40,11 @@ it exists, and changes nothing that is already right. Running it again changes
 nothing and says so. With hubspot.object: deals it adds regsync's properties to
 deals instead.
 
-Salesforce: describes the objects and reports missing fields and permissions;
-deploy the metadata package in deploy/salesforce/ to create them.`,
+Salesforce: describes the objects (Partner_Registration__c, Opportunity, Account,
+Task, FeedItem or Note) and reports every missing field, wrong type and lacking
+permission of the integration user; it changes nothing (the REST API cannot
+create metadata). Exit 1 when anything is missing: deploy the metadata package
+in deploy/salesforce/ (sf project deploy start) and run setup again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.loadConfig()
@@ -61,6 +65,9 @@ deploy the metadata package in deploy/salesforce/ to create them.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if cfg.CRM.Kind == config.KindSalesforce {
+				return setupSalesforce(ctx, g, s)
+			}
 			changed, err := s.Setup(ctx, g.stdout)
 			if err != nil {
 				return &exitError{code: exitFailure, err: err}
@@ -71,6 +78,22 @@ deploy the metadata package in deploy/salesforce/ to create them.`,
 			return nil
 		},
 	}
+}
+
+// setupSalesforce checks the org: the REST API cannot create metadata, so
+// setup describes the objects and reports, field by field, what is missing
+// or not permitted; exit 1 (with the deploy command) unless all is there.
+func setupSalesforce(ctx context.Context, g *globals, s setupper) error {
+	ready, err := s.Setup(ctx, g.stdout)
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
+	if !ready {
+		return &exitError{code: exitFailure, err: fmt.Errorf("the Salesforce org lacks what regsync needs (listed above): "+
+			"deploy the metadata package (%s), assign the Regsync_Integration permission set to the integration user, "+
+			"and run regsync setup again", salesforce.DeployCommand)}
+	}
+	return nil
 }
 
 func newSandbox(g *globals) *cobra.Command {
@@ -92,9 +115,15 @@ regsync setup against it). It accepts the bearer token --token. With
 --webhook-url and --client-secret it sends signed v3 webhooks for every change.
 GET /sandbox/calls shows the API calls it answered.
 
---crm salesforce: a Salesforce org with the Partner_Registration__c object; it
-grants the client-credentials flow to --client-id / --client-secret (default
-sandbox / sandbox-secret).`,
+--crm salesforce: a Salesforce org seeded with Accounts and Opportunities (or,
+with --seed, the sObject tree files of 'sf data export tree'), with the
+Partner_Registration__c object in place (--bare: without it, as before the
+metadata package is deployed). It grants the client-credentials flow to
+--client-id / --client-secret (default sandbox / sandbox-secret) and prints the
+salesforce: configuration that reaches it. With --webhook-url it sends outbound
+messages (SOAP notifications) for every change of a registration or an
+opportunity, as a flow with an Outbound Message action would.
+GET /sandbox/calls shows the API calls it answered.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -103,7 +132,8 @@ sandbox / sandbox-secret).`,
 			case "hubspot":
 				return serveHubSpotSandbox(ctx, g, addr, token, seed, webhookURL, clientSecret, bare)
 			case "salesforce":
-				return serveSalesforceSandbox(ctx, g, addr, clientID, clientSecret, seed)
+				return serveSalesforceSandbox(ctx, g, sfSandbox{addr: addr, clientID: clientID, clientSecret: clientSecret,
+					seed: seed, webhookURL: webhookURL, bare: bare})
 			}
 			return usageErr(fmt.Errorf("--crm %q: want hubspot or salesforce", crmKind))
 		},
@@ -112,9 +142,9 @@ sandbox / sandbox-secret).`,
 	f.StringVar(&crmKind, "crm", "hubspot", "hubspot or salesforce")
 	f.StringVar(&addr, "addr", "127.0.0.1:8081", "listen address")
 	f.StringVar(&token, "token", daemon.SandboxToken, "bearer token the HubSpot sandbox accepts")
-	f.StringVar(&seed, "seed", "", "directory of seed JSON (default: the seed shipped in the binary)")
-	f.BoolVar(&bare, "bare", false, "HubSpot: an empty portal without the partner_registration object")
-	f.StringVar(&webhookURL, "webhook-url", "", "HubSpot: send signed webhooks for every change to this URL")
+	f.StringVar(&seed, "seed", "", "directory of seed JSON (HubSpot: its seed format; Salesforce: sObject tree files) (default: the seed shipped in the binary)")
+	f.BoolVar(&bare, "bare", false, "without regsync's object (HubSpot: an empty portal without partner_registration; Salesforce: no Partner_Registration__c)")
+	f.StringVar(&webhookURL, "webhook-url", "", "send change notifications to this URL (HubSpot: signed webhooks; Salesforce: outbound messages)")
 	f.StringVar(&clientSecret, "client-secret", "", "HubSpot: the app secret that signs webhooks; Salesforce: the OAuth client secret (default sandbox-secret)")
 	f.StringVar(&clientID, "client-id", "", "Salesforce: the OAuth client id (default sandbox)")
 	return cmd
