@@ -193,10 +193,65 @@ func (c *Client) withAssociations(ctx context.Context, ids []string, objs map[st
 	return deals, nil
 }
 
-// AllDeals streams every deal to fn with the list endpoint, up to 1,000
-// deals a time (ten list pages, then one associations read per object
-// pair for all of them).
+// AllDeals streams every deal to fn with the list endpoint, a page (100)
+// at a time, each deal with its company and registrations from the
+// associations the list answer carries inline: one call per 100 deals. A
+// deal whose inline associations are cut short (HubSpot pages them) has
+// them read again with the associations batch read. In deals mode the
+// registrations of deals are found as Deals finds them.
 func (c *Client) AllDeals(ctx context.Context, fn func([]registration.Deal) error) error {
+	if c.cfg.Object == ObjectDeals {
+		return c.allDealsBatched(ctx, fn)
+	}
+	regs := c.listType()
+	return c.list(ctx, "deals", c.dealProps(), []string{"companies", regs}, func(page []object) error {
+		deals := make([]registration.Deal, 0, len(page))
+		var cut []string
+		objs := map[string]*object{}
+		for i := range page {
+			o := &page[i]
+			d := c.toDeal(o)
+			primary := false
+			for kind, as := range o.Associations {
+				if as.Paging.Next.After != "" {
+					cut = append(cut, o.ID)
+					objs[o.ID] = o
+				}
+				for _, a := range as.Results {
+					switch {
+					case kind == "companies" || kind == "company" || kind == "0-2":
+						// The primary company, else the first.
+						if p := a.Type == "deal_to_company"; d.CompanyID == "" || (p && !primary) {
+							d.CompanyID, primary = a.ID, p
+						}
+					case !slices.Contains(d.RegistrationIDs, a.ID):
+						d.RegistrationIDs = append(d.RegistrationIDs, a.ID)
+					}
+				}
+			}
+			deals = append(deals, d)
+		}
+		if len(cut) > 0 {
+			full, err := c.withAssociations(ctx, dedupe(cut), objs)
+			if err != nil {
+				return err
+			}
+			for _, f := range full {
+				for i := range deals {
+					if deals[i].ID == f.ID {
+						deals[i] = f
+					}
+				}
+			}
+		}
+		return fn(deals)
+	})
+}
+
+// allDealsBatched streams every deal to fn with the list endpoint, up to
+// 1,000 deals a time (ten list pages, then the associations read for all
+// of them).
+func (c *Client) allDealsBatched(ctx context.Context, fn func([]registration.Deal) error) error {
 	var ids []string
 	objs := map[string]*object{}
 	flush := func() error {

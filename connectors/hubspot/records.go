@@ -36,6 +36,11 @@ type object struct {
 			ID   string `json:"id"`
 			Type string `json:"type"`
 		} `json:"results"`
+		Paging struct {
+			Next struct {
+				After string `json:"after"`
+			} `json:"next"`
+		} `json:"paging"`
 	} `json:"associations"`
 }
 
@@ -545,13 +550,47 @@ func (c *Client) list(ctx context.Context, objType string, props, assocs []strin
 	}
 }
 
-// All streams every registration to fn, a page (100) at a time, with the
-// list endpoint.
-func (c *Client) All(ctx context.Context, fn func([]registration.Record) error) error {
-	t, err := c.regType(ctx)
-	if err != nil {
-		return err
+// listType names the registrations' object type in list paths: its type
+// id once known, else HubSpot's p_<name> shorthand for the custom object,
+// which spares a one-shot reader (regsync report) the schema lookup.
+func (c *Client) listType() string {
+	if c.cfg.Object == ObjectDeals {
+		return "deals"
 	}
+	c.schema.mu.Lock()
+	defer c.schema.mu.Unlock()
+	if c.schema.typeID != "" {
+		return c.schema.typeID
+	}
+	return "p_" + ObjectRegistration
+}
+
+// All streams every registration to fn, a page (100) at a time, with the
+// list endpoint: one call per 100 registrations.
+//
+// A portal that does not know the shorthand (or has no partner_registration
+// object) refuses the first page: the type id is then looked up, which says
+// "run regsync setup" when the object is missing.
+func (c *Client) All(ctx context.Context, fn func([]registration.Record) error) error {
+	t := c.listType()
+	pages := 0
+	err := c.all(ctx, t, func(recs []registration.Record) error {
+		pages++
+		return fn(recs)
+	})
+	var ce *connectors.Error
+	if err != nil && pages == 0 && t == "p_"+ObjectRegistration && errors.As(err, &ce) &&
+		(ce.Status == http.StatusBadRequest || ce.Status == http.StatusNotFound) {
+		id, rerr := c.regType(ctx)
+		if rerr != nil {
+			return rerr
+		}
+		return c.all(ctx, id, fn)
+	}
+	return err
+}
+
+func (c *Client) all(ctx context.Context, t string, fn func([]registration.Record) error) error {
 	return c.list(ctx, t, c.regProps(), nil, func(objs []object) error {
 		recs := make([]registration.Record, 0, len(objs))
 		for i := range objs {
