@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/regsync/regsync/connectors/salesforce"
 	"github.com/regsync/regsync/connectors/salesforce/salesforcetest"
 	"github.com/regsync/regsync/internal/secret"
@@ -236,3 +238,67 @@ func (f *salesforceFake) Advance(d time.Duration) {
 func (f *salesforceFake) TotalCalls() int  { return f.sf.TotalCalls() }
 func (f *salesforceFake) RateLimited() int { return f.sf.LimitRefusals() }
 func (f *salesforceFake) Close()           { f.sf.Close() }
+
+// The worker's own writes come back (outbound messages, webhooks) and are
+// recognised as its echo, even when the clock has sub-second digits that
+// Salesforce drops from every DateTime: a registration decided once gets
+// exactly one write and is never looked at as changed by someone else.
+func TestEchoOfOwnWritesAtCRMPrecision(t *testing.T) {
+	forEachCRM(t, func(t *testing.T, c crm) {
+		h := startHarness(t, c, harnessOpts{webhooks: true})
+		h.crm.Advance(1234 * time.Millisecond) // decided_at and the windows get milliseconds
+		id := h.register(clean(30, "echo-precision.example"))
+		h.waitDecided(id, 5*time.Second)
+		echo := func() float64 { return testutil.ToFloat64(h.d.m.Processed.WithLabelValues("echo")) }
+		deadline := time.Now().Add(5 * time.Second)
+		for echo() < 1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("the echo of the decision was never recognised (%v observed)",
+					testutil.ToFloat64(h.d.m.Processed.WithLabelValues("observed")))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		h.settle(5 * time.Second)
+		if n := testutil.ToFloat64(h.d.m.Processed.WithLabelValues("observed")); n != 0 {
+			t.Errorf("%v of the worker's own writes were taken for someone else's change", n)
+		}
+		if n := testutil.ToFloat64(h.d.m.Processed.WithLabelValues("decided")); n != 1 {
+			t.Errorf("decided %v times", n)
+		}
+		// Its decision, plus at most the write that stores the match keys of
+		// a registration created outside regsync — which the Salesforce
+		// connector makes with the decision.
+		maxWrites := 2
+		if h.crm.Kind() == "salesforce" {
+			maxWrites = 1
+		}
+		if w := h.crm.WriteCount(id); w < 1 || w > maxWrites {
+			t.Errorf("%d API writes for one decision, want 1 to %d", w, maxWrites)
+		}
+		p := h.get(id)
+		if at, _ := time.Parse(time.RFC3339, p["decided_at"]); !at.Equal(h.crm.Now().Truncate(time.Second)) && !at.Equal(h.crm.Now().Truncate(time.Millisecond)) {
+			t.Errorf("decided_at %s, clock %s", p["decided_at"], h.crm.Now())
+		}
+	})
+}
+
+func (f *salesforceFake) CloseDeal(t testing.TB, dealID string, won bool) {
+	t.Helper()
+	stage := "Closed Lost"
+	if won {
+		stage = "Closed Won"
+	}
+	if err := f.sf.AsAE().Update("Opportunity", dealID, map[string]any{"StageName": stage}); err != nil {
+		t.Fatalf("close opportunity: %v", err)
+	}
+}
+
+func (f *salesforceFake) DealPartner(t testing.TB, dealID string) string {
+	t.Helper()
+	v, ok := f.sf.Get("Opportunity", dealID)
+	if !ok {
+		t.Fatalf("opportunity %s not found", dealID)
+	}
+	p, _ := v[salesforce.DefaultConfig().OpportunityPartnerField].(string)
+	return p
+}
