@@ -1,10 +1,13 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,16 +72,22 @@ func (f *salesforceFake) ConfigYAML(o harnessOpts) string {
   client_id: %s
   client_secret: %s
   organization_id: %s
+  webhook_secret: %s
   poll_interval: %s
   timeout: 10s`, f.sf.URL(), salesforcetest.DefaultClientID, salesforcetest.DefaultClientSecret,
-		f.sf.OrganizationID(), o.pollInterval)
+		f.sf.OrganizationID(), outboundSecret, o.pollInterval)
 }
+
+// outboundSecret is the endpoint secret of the outbound messages, as the
+// README tells an admin to set it (…/webhooks/salesforce?secret=…).
+const outboundSecret = "e2e-outbound-secret"
 
 // Subscribe sets up outbound messages on registrations and opportunities,
 // as the README tells an admin to (a record-triggered flow with an
-// Outbound Message action, fields Id and SystemModstamp).
+// Outbound Message action, fields Id and SystemModstamp, the endpoint
+// secret in the URL).
 func (f *salesforceFake) Subscribe(_ testing.TB, baseURL string) {
-	url := baseURL + "/webhooks/salesforce"
+	url := baseURL + "/webhooks/salesforce?secret=" + outboundSecret
 	fields := []string{"Id", "SystemModstamp"}
 	f.sf.SetOutbound(
 		salesforcetest.OutboundMessage{Object: salesforcetest.RegistrationObject, URL: url, Fields: fields},
@@ -301,4 +310,117 @@ func (f *salesforceFake) DealPartner(t testing.TB, dealID string) string {
 	}
 	p, _ := v[salesforce.DefaultConfig().OpportunityPartnerField].(string)
 	return p
+}
+
+// Outbound messages reach the daemon at /webhooks/salesforce: a wrong
+// endpoint secret or organization, malformed XML, an entity declaration
+// (XXE, billion laughs) or an oversized body is refused with the right code
+// and leaves the inbox as it was; a good message is stored, answered with
+// the SOAP Ack, and its registration decided.
+func TestSalesforceOutboundMessageRefusals(t *testing.T) {
+	h := startHarness(t, crm{"salesforce", startSalesforceFake}, harnessOpts{})
+	sf := h.crm.(*salesforceFake).sf
+	// The poll at start has run (the next is an hour away), so only an
+	// outbound message can bring the registration below into the inbox.
+	deadline := time.Now().Add(5 * time.Second)
+	for testutil.ToFloat64(h.d.m.PollRuns.WithLabelValues("salesforce", "ok")) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the poll at start did not run within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	co := h.crm.Company(t, "Refusal Co", "outbound-refusals.example")
+	id := h.register(clean(40, "outbound-refusals.example"))
+	envelope := func(org string) []byte {
+		return []byte(`<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+ <soapenv:Body>
+  <notifications xmlns="http://soap.sforce.com/2005/09/outbound">
+   <OrganizationId>` + org + `</OrganizationId>
+   <ActionId>04k5g000000CaRkAAK</ActionId>
+   <SessionId xsi:nil="true"/>
+   <EnterpriseUrl>` + sf.URL() + `/services/Soap/c/63.0/` + org[:15] + `</EnterpriseUrl>
+   <PartnerUrl>` + sf.URL() + `/services/Soap/u/63.0/` + org[:15] + `</PartnerUrl>
+   <Notification>
+    <Id>04l5g00000Gx7QzAAJ</Id>
+    <sObject xsi:type="sf:Partner_Registration__c" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">
+     <sf:Id>` + id + `</sf:Id>
+     <sf:SystemModstamp>2026-03-02T15:00:01.000Z</sf:SystemModstamp>
+    </sObject>
+   </Notification>
+  </notifications>
+ </soapenv:Body>
+</soapenv:Envelope>
+`)
+	}
+	good := envelope(sf.OrganizationID())
+	endpoint := h.d.PublicURL() + "/webhooks/salesforce?secret=" + outboundSecret
+	post := func(url string, body []byte) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+		req.Header.Set("SOAPAction", `""`)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	pending := func() int {
+		st, err := h.d.State().InboxStats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Pending + st.Dead
+	}
+	xxe := []byte(`<?xml version="1.0"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>` + string(good[len(`<?xml version="1.0" encoding="UTF-8"?>`):]))
+	laughs := []byte(`<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">` +
+		`<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]><lolz>&lol3;</lolz>`)
+	big := append(append([]byte{}, good[:len(good)-30]...), bytes.Repeat([]byte(" "), 2<<20)...)
+	for _, tc := range []struct {
+		name string
+		url  string
+		body []byte
+		want int
+	}{
+		{"no endpoint secret", h.d.PublicURL() + "/webhooks/salesforce", good, http.StatusUnauthorized},
+		{"wrong endpoint secret", h.d.PublicURL() + "/webhooks/salesforce?secret=guess", good, http.StatusUnauthorized},
+		{"another organization", endpoint, envelope("00D5g000004SbxTEAS"), http.StatusUnauthorized},
+		{"malformed XML", endpoint, good[:len(good)-40], http.StatusBadRequest},
+		{"not a notifications envelope", endpoint, []byte(`<?xml version="1.0"?><a><b/></a>`), http.StatusBadRequest},
+		{"XXE", endpoint, xxe, http.StatusBadRequest},
+		{"billion laughs", endpoint, laughs, http.StatusBadRequest},
+		{"empty body", endpoint, nil, http.StatusBadRequest},
+		{"2 MB body", endpoint, big, http.StatusRequestEntityTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := pending()
+			if got, body := post(tc.url, tc.body); got != tc.want {
+				t.Errorf("answered %d, want %d: %s", got, tc.want, body)
+			} else if strings.Contains(body, "<Ack>true</Ack>") {
+				t.Errorf("a refusal acknowledged the message: %s", body)
+			}
+			if after := pending(); after != before {
+				t.Errorf("the inbox changed: %d items before, %d after", before, after)
+			}
+		})
+	}
+	if got := h.get(id)["status"]; got != "submitted" {
+		t.Fatalf("status %q before any good message (push is off, the poll interval an hour)", got)
+	}
+	got, body := post(endpoint, good)
+	if got != http.StatusOK || !strings.Contains(body, "<Ack>true</Ack>") || !strings.Contains(body, "notificationsResponse") {
+		t.Fatalf("a good outbound message answered %d: %s", got, body)
+	}
+	if n := testutil.ToFloat64(h.d.m.WebhookEvents.WithLabelValues("salesforce")); n != 1 {
+		t.Errorf("%v events stored, want 1", n)
+	}
+	h.waitDecided(id, 5*time.Second)
+	h.settle(5 * time.Second)
+	h.checkApproved(id, h.get(id), co)
 }
