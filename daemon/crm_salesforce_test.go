@@ -424,3 +424,48 @@ func TestSalesforceOutboundMessageRefusals(t *testing.T) {
 	h.settle(5 * time.Second)
 	h.checkApproved(id, h.get(id), co)
 }
+
+// Salesforce refuses requests with REQUEST_LIMIT_EXCEEDED when too many
+// long requests run at once, and answers 503 now and then: the connector
+// waits and retries, so neither reaches the worker — no failed item, no
+// dead letter, every registration decided once with one write.
+func TestSalesforceTransientLimitsNeverReachTheWorker(t *testing.T) {
+	h := startHarness(t, crm{"salesforce", startSalesforceFake}, harnessOpts{webhooks: true})
+	sf := h.crm.(*salesforceFake).sf
+	flt := sf.Faults()
+	flt.ConcurrentLimit, flt.Fail5xx = 2, 2
+	sf.SetFaults(flt)
+	ids := make([]string, 40)
+	for i := range ids {
+		ids[i] = h.register(clean(50+i, fmt.Sprintf("limits%d.example", i)))
+	}
+	for _, id := range ids {
+		h.waitDecided(id, 30*time.Second)
+	}
+	h.settle(30 * time.Second)
+	if n := sf.LimitRefusals(); n != 2 {
+		t.Fatalf("the fake refused %d requests for the concurrent limit, want the 2 injected", n)
+	}
+	if f := sf.Faults(); f.Fail5xx != 0 {
+		t.Fatalf("%d injected 503s were never sent", f.Fail5xx)
+	}
+	for _, reason := range []string{"rate_limited", "daily_limit", "server_error", "network", "error"} {
+		if n := testutil.ToFloat64(h.d.m.CRMFailed.WithLabelValues("salesforce", reason)); n != 0 {
+			t.Errorf("%v inbox items failed with %s: the connector let it reach the worker", n, reason)
+		}
+	}
+	if n := testutil.ToFloat64(h.d.m.Processed.WithLabelValues("failed")); n != 0 {
+		t.Errorf("%v records failed", n)
+	}
+	if dead, _ := h.d.State().Dead(); len(dead) != 0 {
+		t.Errorf("%d dead letters", len(dead))
+	}
+	for _, id := range ids {
+		if p := h.get(id); p["status"] != "approved" || h.crm.WriteCount(id) != 1 {
+			t.Errorf("%s: %s/%s with %d writes", p["case_number"], p["status"], p["status_reason"], h.crm.WriteCount(id))
+		}
+	}
+	if u := h.d.CRM().Usage(); u.RateLimited != 2 {
+		t.Errorf("the connector counted %d limit refusals, want 2", u.RateLimited)
+	}
+}
