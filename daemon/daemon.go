@@ -76,6 +76,9 @@ type Daemon struct {
 	public  string
 	token   secret.Secret
 
+	in  intakeSide // the intake channels, status pages and mail (intake.go)
+	rep reportSide // the dashboard, the deal feed and the partner summaries (report.go)
+
 	readyMu   sync.Mutex
 	readyAt   time.Time
 	readyErr  error
@@ -121,6 +124,11 @@ func New(ctx context.Context, cfg *config.Config, o Options) (d *Daemon, err err
 	d.db, err = state.Open(cfg.State.Path, state.Options{MaxAttempts: cfg.Worker.MaxAttempts})
 	if err != nil {
 		return nil, err
+	}
+	if n, err := d.db.ReleaseLeases(); err != nil {
+		return nil, err
+	} else if n > 0 {
+		d.log.Info("took back inbox items a previous process held when it stopped", "items", n)
 	}
 	if err := d.adminToken(cfg); err != nil {
 		return nil, err
@@ -233,6 +241,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.worker.PollLoop(workCtx, func() time.Duration { return d.pollInterval() })
 	}()
 	startReportLoops(d, workCtx, &wg)
+	startIntakeLoops(d, workCtx, &wg)
 	if err := d.startCron(workCtx, cfg); err != nil {
 		stopWork()
 		wg.Wait()
@@ -447,6 +456,7 @@ func (d *Daemon) Reload() error {
 	next.File = old.File
 	d.cfg.Store(next)
 	d.policy.Store(next.Policy)
+	reloadIntake(d, next)
 	d.m.ConfigReloadOK.Set(1)
 	d.m.ConfigReloadTime.Set(float64(time.Now().Unix()))
 	d.log.Info("configuration reloaded", "file", old.File, "partners", len(next.Partners))

@@ -3,77 +3,219 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
 	"fmt"
-	"mime"
-	"os"
-	"path/filepath"
+	"net"
+	"net/http"
+	"net/mail"
 	"strings"
 	"time"
 
+	"github.com/slack-go/slack"
+
 	"github.com/regsync/regsync/config"
-	"github.com/regsync/regsync/internal/metrics"
+	"github.com/regsync/regsync/intake"
+	regmail "github.com/regsync/regsync/internal/mail"
+	"github.com/regsync/regsync/registration"
 	"github.com/regsync/regsync/worker"
 )
 
-// notifier picks how notifications leave: an outbox directory (the
-// sandbox's default, so a newcomer can read what would have been sent), or
-// none when notify.enabled is false.
+// notifier delivers the worker's notifications: e-mail over SMTP
+// (mail.host) or into an outbox directory (notify.outbox; the sandbox's
+// default), a post in the Slack thread of registrations made in Slack, and
+// SLA escalations to notify.slack_webhook_url. It is nil when
+// notify.enabled is false at start; a reload that turns it off silences it.
 func (d *Daemon) notifier(cfg *config.Config) worker.Notifier {
 	if !cfg.Notify.Enabled {
 		return nil
 	}
-	dir := cfg.Notify.Outbox
-	if dir == "" && cfg.CRM.Kind == config.KindSandbox {
-		dir = filepath.Join(filepath.Dir(cfg.State.Path), "outbox")
+	d.in.ensure(d, cfg)
+	return &notifier{d: d, http: &http.Client{Timeout: 15 * time.Second}}
+}
+
+type notifier struct {
+	d    *Daemon
+	http *http.Client
+}
+
+// Notify sends each notification on every channel it belongs to. A
+// failure that may pass (a 4xx SMTP reply, a network error, Slack's rate
+// limit) is returned, and the worker tries the whole step again later: a
+// repeated e-mail carries the same Message-ID (mail clients show it once),
+// and a Slack post already made for the same decision is not made again.
+// Failures that cannot pass (an address the server refuses for good, a
+// Slack channel that is gone) are logged and counted, not returned.
+func (n *notifier) Notify(ctx context.Context, ns []worker.Notification) error {
+	cfg := n.d.cfg.Load()
+	if !cfg.Notify.Enabled {
+		return nil
 	}
-	if dir != "" {
-		return &outbox{dir: dir, from: "partners@regsync.invalid", m: d.m, now: d.now}
+	c := n.d.in.ensure(n.d, cfg)
+	var errs []error
+	for i := range ns {
+		x := &ns[i]
+		if err := n.email(ctx, cfg, c, x); err != nil {
+			errs = append(errs, err)
+		}
+		switch x.Kind {
+		case worker.KindStatus:
+			if err := n.slack(ctx, c, x); err != nil {
+				errs = append(errs, err)
+			}
+		case worker.KindEscalation:
+			if err := n.webhook(ctx, cfg, x); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (n *notifier) count(channel, result string) {
+	n.d.m.Notifications.WithLabelValues(channel, result).Inc()
+}
+
+// email sends the notification to its addresses.
+func (n *notifier) email(ctx context.Context, cfg *config.Config, c *channels, x *worker.Notification) error {
+	var to []mail.Address
+	for _, a := range x.To {
+		if addr, err := registration.ParseEmail(a); err == nil {
+			to = append(to, mail.Address{Address: addr})
+		}
+	}
+	if len(to) == 0 {
+		return nil
+	}
+	if c.mail == nil {
+		n.d.in.noMailOnce.Do(func() {
+			n.d.log.Warn("partner e-mails are not sent: set mail.host (SMTP) or notify.outbox")
+		})
+		n.count("email", "skipped")
+		return nil
+	}
+	m := &regmail.Message{
+		To: to, Subject: x.Subject, Text: x.Text, MessageID: messageID(cfg, x),
+		Header: map[string]string{"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"},
+	}
+	// Replies reach the e-mail channel, which reads the case number in the
+	// subject: a partner answers a needs-info e-mail with the details.
+	if ic := cfg.Intake.Email; ic.Enabled && ic.Address != "" && x.Kind == worker.KindStatus {
+		m.ReplyTo = []mail.Address{{Address: ic.Address}}
+	}
+	err := c.mail.Send(ctx, m)
+	switch {
+	case err == nil:
+		n.count(c.mailKind, "ok")
+		return nil
+	case regmail.IsPermanent(err) || errors.Is(err, regmail.ErrInvalid):
+		n.count(c.mailKind, "refused")
+		n.d.log.Warn("partner e-mail refused for good", "case", x.CaseNumber, "kind", x.Kind, "err", err)
+		return nil
+	}
+	n.count(c.mailKind, "failed")
+	return fmt.Errorf("notify %s of %s by e-mail: %w", x.Kind, x.CaseNumber, err)
+}
+
+// messageID is the same for the same notification of the same decision,
+// so a resent one is recognised; it starts with the case number, so a reply
+// to it (In-Reply-To) finds the registration.
+func messageID(cfg *config.Config, x *worker.Notification) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%d\x00%s", x.CaseNumber, x.Kind, x.Status, x.RecordID, x.At.UnixNano(), x.Subject)
+	sum := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(h.Sum(nil)[:15]))
+	domain := "regsync.invalid"
+	if a, err := regmail.ParseAddress(cfg.Mail.From); err == nil {
+		if dom := regmail.Domain(a.Address); dom != "" {
+			domain = dom
+		}
+	}
+	prefix := x.CaseNumber
+	if !registration.ValidCaseNumber(prefix) {
+		prefix = "regsync"
+	}
+	return prefix + "." + x.Kind + "-" + sum + "@" + domain
+}
+
+// slack posts a status change to the Slack thread of a registration made
+// in Slack.
+func (n *notifier) slack(ctx context.Context, c *channels, x *worker.Notification) error {
+	if c.slack == nil || n.d.db == nil || x.CaseNumber == "" {
+		return nil
+	}
+	or := origins{n.d}
+	so, ok, err := or.get(x.CaseNumber)
+	if err != nil || !ok {
+		return err
+	}
+	mark := string(x.Status) + "@" + x.At.UTC().Format(time.RFC3339Nano)
+	if so.Posted == mark {
+		return nil
+	}
+	rc := intake.Receipt{ID: x.RecordID, CaseNumber: x.CaseNumber, Status: x.Status, Reason: x.Reason, Message: x.Message,
+		Missing: x.Missing, HoldUntil: x.HoldUntil, MeetingDue: x.MeetingDue, StatusURL: x.StatusURL}
+	o, err := c.slack.PostStatus(ctx, so.Origin, rc, x.CompanyName)
+	if err != nil {
+		if retryableSlack(err) {
+			n.count("slack", "failed")
+			return fmt.Errorf("notify %s in Slack: %w", x.CaseNumber, err)
+		}
+		n.count("slack", "refused")
+		n.d.log.Warn("slack status post refused for good", "case", x.CaseNumber, "err", err)
+		return nil
+	}
+	n.count("slack", "ok")
+	if err := or.put(x.CaseNumber, slackOrigin{Origin: o, Posted: mark}); err != nil {
+		n.d.log.Warn("remember the slack thread", "case", x.CaseNumber, "err", err)
 	}
 	return nil
 }
 
-// outbox writes each notification as an RFC 5322 message file. A repeated
-// notification (the same case, kind and status) overwrites its file, so a
-// retried step never shows twice.
-type outbox struct {
-	dir  string
-	from string
-	m    *metrics.Metrics
-	now  func() time.Time
+// retryableSlack tells a failure that may pass (Slack's rate limit, a
+// network error, a 5xx) from one that will not (the channel and the user
+// are gone, the token was revoked).
+func retryableSlack(err error) bool {
+	var rl *slack.RateLimitedError
+	var ne net.Error
+	var se slack.StatusCodeError
+	switch {
+	case errors.As(err, &rl), errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded):
+		return true
+	case errors.As(err, &se):
+		return se.Code >= 500
+	}
+	return false
 }
 
-func (o *outbox) Notify(_ context.Context, ns []worker.Notification) error {
-	if err := os.MkdirAll(o.dir, 0o700); err != nil {
-		return fmt.Errorf("outbox: %w", err)
+// webhook posts an SLA escalation to notify.slack_webhook_url.
+func (n *notifier) webhook(ctx context.Context, cfg *config.Config, x *worker.Notification) error {
+	url := cfg.Notify.SlackWebhookURL.Reveal()
+	if url == "" {
+		return nil
 	}
-	for _, n := range ns {
-		if len(n.To) == 0 {
-			continue
-		}
-		name := fmt.Sprintf("%s-%s-%s.eml", safe(n.CaseNumber), n.Kind, safe(string(n.Status)))
-		var b bytes.Buffer
-		fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%s.%s.%s@regsync>\r\n",
-			o.from, strings.Join(n.To, ", "), mime.QEncoding.Encode("utf-8", n.Subject), o.now().UTC().Format(time.RFC1123Z),
-			safe(n.CaseNumber), n.Kind, safe(string(n.Status)))
-		b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
-		b.WriteString(strings.ReplaceAll(n.Text, "\n", "\r\n"))
-		tmp := filepath.Join(o.dir, "."+name+".tmp")
-		if err := os.WriteFile(tmp, b.Bytes(), 0o600); err != nil {
-			return fmt.Errorf("outbox: %w", err)
-		}
-		if err := os.Rename(tmp, filepath.Join(o.dir, name)); err != nil {
-			return fmt.Errorf("outbox: %w", err)
-		}
-		o.m.Notifications.WithLabelValues("outbox", "ok").Inc()
+	text := "*" + x.Subject + "*\n" + x.Text
+	if x.StatusURL != "" {
+		text += "\n<" + x.StatusURL + "|Partner's status page>"
 	}
+	body, _ := json.Marshal(map[string]string{"text": text})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("notify: slack webhook: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := n.http.Do(req)
+	if err != nil {
+		n.count("slack_webhook", "failed")
+		// The URL is a secret: say which notification failed, not where to.
+		return fmt.Errorf("notify %s of %s to notify.slack_webhook_url: %w", x.Kind, x.CaseNumber, errors.Unwrap(err))
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		n.count("slack_webhook", "failed")
+		return fmt.Errorf("notify %s of %s to notify.slack_webhook_url: answered %d", x.Kind, x.CaseNumber, resp.StatusCode)
+	}
+	n.count("slack_webhook", "ok")
 	return nil
-}
-
-func safe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
-			return r
-		}
-		return '_'
-	}, s)
 }

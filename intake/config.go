@@ -242,7 +242,13 @@ func (c *Config) Validate(partners []rules.Partner) error {
 	for _, p := range partners {
 		known[p.ID] = true
 	}
+	if k := c.StatusPage.Key; k.IsSet() && len(k.Reveal()) < 16 {
+		bad(yamlx.Path("status_page", "key"), "too short: use 16 characters or more (32 random ones are best)")
+	}
 	e := &c.Email
+	if e.IMAP.Enabled && !e.Enabled {
+		bad(yamlx.Path("email", "imap", "enabled"), "the mailbox is polled only while intake.email.enabled is true")
+	}
 	if e.Enabled && !e.Token.IsSet() {
 		bad(yamlx.Path("email", "token"), "required when the e-mail channel is enabled: the inbound-mail service sends it with every message (REGSYNC_INTAKE_EMAIL_TOKEN)")
 	}

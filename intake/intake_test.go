@@ -216,3 +216,16 @@ func TestAnswers(t *testing.T) {
 		t.Errorf("Summary:\n%q\nwant\n%q", got, want)
 	}
 }
+
+func TestConfigValidateStatusKeyAndIMAP(t *testing.T) {
+	c := DefaultConfig()
+	c.StatusPage.Key = secret.New("too-short")
+	c.Email.IMAP = IMAPConfig{Enabled: true, Addr: "imap.example:993", TLS: TLSImplicit, Username: "u", Mailbox: "INBOX",
+		Keyword: "$Done", PollInterval: time.Minute, Timeout: time.Second}
+	err := c.Validate(nil)
+	want := "intake.status_page.key: too short: use 16 characters or more (32 random ones are best)\n" +
+		"intake.email.imap.enabled: the mailbox is polled only while intake.email.enabled is true"
+	if err == nil || err.Error() != want {
+		t.Errorf("got\n%v\nwant\n%s", err, want)
+	}
+}

@@ -35,6 +35,18 @@ type Notification struct {
 	HTML    string
 	// StatusURL is the registration's login-free status link.
 	StatusURL string
+
+	// What a status change decided, for notifiers that render their own
+	// message (a Slack post): the reason code, the partner-safe message,
+	// the missing fields, the prospect, the dates, and when it was decided
+	// (At also tells one decision from a repeat of the same status).
+	Reason      string
+	Message     string
+	Missing     []string
+	CompanyName string
+	HoldUntil   time.Time
+	MeetingDue  time.Time
+	At          time.Time
 }
 
 // Notifier delivers notifications. Notify returns an error when any could
@@ -254,7 +266,9 @@ func (e *Engine) statusNotification(w *work) Notification {
 		subject, text, _ = mustDefault().render(string(d.To), td)
 	}
 	n := Notification{Kind: KindStatus, CaseNumber: d.CaseNumber, RecordID: w.rec.ID, PartnerID: d.PartnerID,
-		Status: d.To, Subject: subject, Text: text, StatusURL: url}
+		Status: d.To, Subject: subject, Text: text, StatusURL: url,
+		Reason: d.Reason, Message: d.Message, Missing: d.Missing, CompanyName: td.CompanyName,
+		HoldUntil: d.HoldUntil, MeetingDue: d.MeetingDue, At: d.At}
 	if addr, err := registration.ParseEmail(d.PartnerEmail); err == nil {
 		n.To = []string{addr}
 	}
