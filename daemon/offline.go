@@ -37,6 +37,9 @@ func OpenOffline(cfg *config.Config, log *slog.Logger) (*Offline, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := db.ReleaseLeases(); err != nil { // no daemon holds the file: its leases are stale
+		return nil, errors.Join(err, db.Close())
+	}
 	o := &Offline{DB: db, CRM: crm}
 	m := metrics.New(nil)
 	d := &Daemon{log: log, m: m, now: time.Now}

@@ -784,3 +784,47 @@ func (db *DB) Defer(at time.Time, items ...Item) error {
 	}
 	return nil
 }
+
+// ReleaseLeases makes every leased item due again and reports how many it
+// freed. Only one process opens the state file, so leases found when it
+// starts were taken by a process that died (a crash, kill -9): the daemon
+// calls this at startup so their items are not held until the leases
+// expire.
+func (db *DB) ReleaseLeases() (int, error) {
+	now := db.now()
+	n := 0
+	err := db.bdb.Update(func(tx *bolt.Tx) error {
+		n = 0
+		ib, err := openInbox(tx)
+		if err != nil {
+			return err
+		}
+		var held []Item
+		err = ib.inbox.b.ForEach(func(k, v []byte) error {
+			it, _, err := ib.inbox.item(k)
+			if err != nil {
+				return err
+			}
+			if it.leased(now) {
+				held = append(held, it)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, it := range held {
+			it.LeasedUntil = time.Time{}
+			it.UpdatedAt = now
+			if err := ib.put(it); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("state: release leases: %w", err)
+	}
+	return n, nil
+}

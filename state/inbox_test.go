@@ -737,3 +737,21 @@ func TestDefer(t *testing.T) {
 	}
 	mustCheck(t, db)
 }
+
+func TestReleaseLeases(t *testing.T) {
+	db, _, _ := openTest(t, Options{})
+	mustEnqueue(t, db, hs("1", "webhook"), hs("2", "webhook"))
+	if got, _ := db.Lease(1, time.Hour); len(got) != 1 {
+		t.Fatalf("lease: %+v", got)
+	}
+	// The process dies; a new one opens the file.
+	db = reopen(t, db, Options{Now: db.nowFn})
+	n, err := db.ReleaseLeases()
+	if err != nil || n != 1 {
+		t.Fatalf("ReleaseLeases = %d, %v; want 1", n, err)
+	}
+	if got, _ := db.Lease(10, time.Minute); len(got) != 2 {
+		t.Fatalf("after release, leased %d items, want both", len(got))
+	}
+	mustCheck(t, db)
+}
