@@ -98,6 +98,14 @@ type CRM interface {
 	// Usage reports the connector's API consumption, for /metrics and the
 	// dashboard. It makes no call.
 	Usage() Usage
+
+	// CompanyRegistrations finds, for each company (account) id, the
+	// registrations of that company whose status is one of statuses: those
+	// linked to it (association or lookup, or company_id) and those on its
+	// registrable domain. Attribution uses it to find the registration a
+	// deal on the company credits. Keyed by company id; each record is
+	// Indexed. Batch-first: a few calls for up to 100 companies.
+	CompanyRegistrations(ctx context.Context, companyIDs []string, statuses []registration.Status) (map[string][]registration.Record, error)
 }
 
 // WebhookAcker is implemented by connectors whose webhook sender expects a

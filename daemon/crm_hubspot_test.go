@@ -165,3 +165,23 @@ func (f *hubspotFake) Advance(d time.Duration) {
 func (f *hubspotFake) TotalCalls() int  { return f.hs.TotalCalls() }
 func (f *hubspotFake) RateLimited() int { return f.hs.Count429() }
 func (f *hubspotFake) Close()           { f.hs.Close() }
+
+func (f *hubspotFake) CloseDeal(t testing.TB, dealID string, won bool) {
+	t.Helper()
+	stage := "closedlost"
+	if won {
+		stage = "closedwon"
+	}
+	if err := f.hs.UpdateRecord("deals", dealID, map[string]string{"dealstage": stage}); err != nil {
+		t.Fatalf("close deal: %v", err)
+	}
+}
+
+func (f *hubspotFake) DealPartner(t testing.TB, dealID string) string {
+	t.Helper()
+	d, ok := f.hs.GetRecord("deals", dealID)
+	if !ok {
+		t.Fatalf("deal %s not found", dealID)
+	}
+	return d.Properties["partner_id"]
+}

@@ -77,6 +77,11 @@ type fakeCRM interface {
 	RateLimited() int
 	// Close stops the fake.
 	Close()
+	// CloseDeal moves a deal (opportunity) to closed won or closed lost, as
+	// an AE in the CRM would.
+	CloseDeal(t testing.TB, dealID string, won bool)
+	// DealPartner is the partner stamped on a deal ("" when none).
+	DealPartner(t testing.TB, dealID string) string
 }
 
 // crm is one row of the table: how to start a fake.

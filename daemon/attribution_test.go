@@ -1,0 +1,153 @@
+package daemon
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// waitStatus waits until a registration reaches a status.
+func (h *harness) waitStatus(id, status string, within time.Duration) map[string]string {
+	h.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		p := h.get(id)
+		if p["status"] == status {
+			return p
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("registration %s not %s within %s: status %q (%s)", id, status, within, p["status"], p["status_reason"])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// outboxWith lists the outbox messages whose text holds every one of
+// the strings.
+func (h *harness) outboxWith(strs ...string) []string {
+	h.t.Helper()
+	files, _ := filepath.Glob(filepath.Join(h.dir, "outbox", "*.eml"))
+	var out []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		all := true
+		for _, s := range strs {
+			all = all && strings.Contains(string(b), s)
+		}
+		if all {
+			out = append(out, filepath.Base(f))
+		}
+	}
+	return out
+}
+
+// TestAttributionEndToEnd: a registration is approved; an AE opens a deal
+// on its company; regsync stamps the partner on the deal, associates the
+// deal with the registration and converts it (deal_created, attributed_at,
+// deal_id); the AE closes the deal won; the registration is won. Each step
+// is audited and told to the partner. A deal on a company nobody
+// registered is left alone.
+func TestAttributionEndToEnd(t *testing.T) {
+	forEachCRM(t, func(t *testing.T, c crm) {
+		h := startHarness(t, c, harnessOpts{webhooks: true})
+		co := h.crm.Company(t, "Initrode", "initrode.example")
+		other := h.crm.Company(t, "Vandelay Industries", "vandelay.example")
+		id := h.register(clean(40, "initrode.example"))
+		if p, _ := h.waitDecided(id, 5*time.Second); p["status"] != "approved" {
+			t.Fatalf("status %q (%s), want approved", p["status"], p["status_reason"])
+		}
+		h.settle(10 * time.Second)
+
+		// An AE opens a deal on the company (with its company from the
+		// start, as from the company's record in the CRM).
+		h.crm.Advance(time.Hour)
+		h.crm.Push(false)
+		deal := h.crm.OpenDeal(t, co)
+		direct := h.crm.OpenDeal(t, other)
+		h.crm.Push(true)
+		p := h.waitStatus(id, "converted", 10*time.Second)
+		if p["status_reason"] != "deal_created" {
+			t.Errorf("status_reason %q, want deal_created", p["status_reason"])
+		}
+		if p["deal_id"] != deal {
+			t.Errorf("deal_id %q, want %s", p["deal_id"], deal)
+		}
+		if at, err := time.Parse(time.RFC3339, p["attributed_at"]); err != nil || at.Before(h.crm.Now().Add(-time.Minute)) {
+			t.Errorf("attributed_at %q, want about %s", p["attributed_at"], h.crm.Now())
+		}
+		if got := h.crm.DealPartner(t, deal); got != "northwind" {
+			t.Errorf("deal stamped %q, want northwind", got)
+		}
+		if deals := h.crm.Linked(t, id, "deal"); !slices.Contains(deals, deal) {
+			t.Errorf("registration associated with deals %v, want %s", deals, deal)
+		}
+		h.settle(10 * time.Second)
+		if got := h.crm.DealPartner(t, direct); got != "" {
+			t.Errorf("a deal on a company nobody registered was stamped %q", got)
+		}
+
+		// The AE closes it won.
+		h.crm.Advance(time.Hour)
+		h.crm.CloseDeal(t, deal, true)
+		p = h.waitStatus(id, "won", 10*time.Second)
+		if p["status_reason"] != "won" || p["deal_id"] != deal {
+			t.Errorf("won: reason %q, deal_id %q", p["status_reason"], p["deal_id"])
+		}
+		h.settle(10 * time.Second)
+
+		// Audited, noted in the CRM and told to the partner, once each.
+		entries, err := h.d.State().AuditFor(h.auditKey(id), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var steps []string
+		for _, e := range entries {
+			steps = append(steps, e.From+"→"+e.To+"("+e.Reason+")")
+		}
+		want := []string{"submitted→approved(approved)", "approved→converted(deal_created)", "converted→won(won)"}
+		if !slices.Equal(steps, want) {
+			t.Errorf("audit %v, want %v", steps, want)
+		}
+		if notes := h.crm.Linked(t, id, "notes"); len(notes) != 3 {
+			t.Errorf("%d audit notes, want 3 (approved, converted, won)", len(notes))
+		}
+		for _, status := range []string{"converted", "won"} {
+			if m := h.outboxWith("R-1040", status); len(m) != 1 {
+				t.Errorf("%d partner e-mails about %s, want 1: %v", len(m), status, m)
+			}
+		}
+		// Nothing is done twice: the deal's own echo changes nothing more.
+		if got := h.crm.DealPartner(t, deal); got != "northwind" {
+			t.Errorf("deal stamp now %q", got)
+		}
+	})
+}
+
+// TestAttributionByDealPoll: without webhooks the deal change feed finds
+// the new deal and the closed one.
+func TestAttributionByDealPoll(t *testing.T) {
+	forEachCRM(t, func(t *testing.T, c crm) {
+		h := startHarness(t, c, harnessOpts{pollInterval: 500 * time.Millisecond})
+		co := h.crm.Company(t, "Hooli", "hooli.example")
+		id := h.register(clean(41, "hooli.example"))
+		h.waitDecided(id, 5*time.Second)
+		h.settle(10 * time.Second)
+		h.crm.Advance(time.Hour)
+		deal := h.crm.OpenDeal(t, co)
+		h.waitStatus(id, "converted", 10*time.Second)
+		if got := h.crm.DealPartner(t, deal); got != "northwind" {
+			t.Errorf("deal stamped %q, want northwind", got)
+		}
+		h.crm.Advance(time.Hour)
+		h.crm.CloseDeal(t, deal, false)
+		if p := h.waitStatus(id, "lost", 10*time.Second); p["status_reason"] != "lost" {
+			t.Errorf("lost: reason %q", p["status_reason"])
+		}
+	})
+}
