@@ -1,0 +1,97 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/regsync/regsync/internal/secret"
+	"github.com/regsync/regsync/state"
+)
+
+type fakeAdmin struct {
+	db      *state.DB
+	reloads int
+	fail    error
+}
+
+func (a *fakeAdmin) Reload() error {
+	a.reloads++
+	return a.fail
+}
+func (a *fakeAdmin) State() *state.DB                       { return a.db }
+func (a *fakeAdmin) Sweep(context.Context) (any, error)     { return map[string]int{"looked": 3}, nil }
+func (a *fakeAdmin) Reconcile(context.Context) (any, error) { return nil, nil }
+func (a *fakeAdmin) Poll(context.Context) (any, error)      { return nil, nil }
+func (a *fakeAdmin) ready(context.Context) error            { return a.fail }
+
+func TestOperatorEndpoints(t *testing.T) {
+	db, err := state.Open(filepath.Join(t.TempDir(), "s.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a := &fakeAdmin{db: db}
+	s := New(Options{Admin: a, AdminToken: secret.New("tok-123"), Inbox: dbInbox{db}, Ready: a.ready})
+	do := func(method, path, token, body string) (int, string) {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	if code, body := do("GET", "/healthz", "", ""); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz = %d %q", code, body)
+	}
+	if code, _ := do("GET", "/readyz", "", ""); code != 200 {
+		t.Errorf("/readyz = %d, want 200", code)
+	}
+	a.fail = errors.New("crm hubspot: unreachable")
+	if code, body := do("GET", "/readyz", "", ""); code != 503 || !strings.Contains(body, "unreachable") {
+		t.Errorf("/readyz when the CRM is down = %d %s", code, body)
+	}
+	a.fail = nil
+	for _, tok := range []string{"", "wrong"} {
+		if code, _ := do("POST", "/-/reload", tok, ""); code != http.StatusUnauthorized {
+			t.Errorf("/-/reload with token %q = %d, want 401", tok, code)
+		}
+	}
+	if a.reloads != 0 {
+		t.Fatal("an unauthenticated request reloaded the configuration")
+	}
+	if code, _ := do("POST", "/-/reload", "tok-123", ""); code != 200 || a.reloads != 1 {
+		t.Errorf("/-/reload = %d (%d reloads)", code, a.reloads)
+	}
+	a.fail = errors.New("regsync.yaml:3: field hold_windw not found")
+	if code, body := do("POST", "/-/reload", "tok-123", ""); code != 400 || !strings.Contains(body, "hold_windw") {
+		t.Errorf("a bad reload = %d %s", code, body)
+	}
+	if code, body := do("POST", "/-/sweep", "tok-123", ""); code != 200 || !strings.Contains(body, `"looked": 3`) {
+		t.Errorf("/-/sweep = %d %s", code, body)
+	}
+	if code, body := do("GET", "/-/inbox", "tok-123", ""); code != 200 || !strings.Contains(body, `"pending": 0`) {
+		t.Errorf("/-/inbox = %d %s", code, body)
+	}
+	if code, _ := do("POST", "/-/inbox/retry", "tok-123", `{"keys":[]}`); code != 400 {
+		t.Errorf("/-/inbox/retry without keys = %d, want 400", code)
+	}
+	if code, body := do("POST", "/-/inbox/drop", "tok-123", `{"keys":["hubspot/x/1"]}`); code != http.StatusConflict || !strings.Contains(body, "not found") {
+		t.Errorf("dropping a missing dead letter = %d %s", code, body)
+	}
+
+	// Without a token the admin endpoints are closed to everyone.
+	closed := New(Options{Admin: a, Inbox: dbInbox{db}})
+	req := httptest.NewRequest("POST", "/-/reload", nil)
+	req.Header.Set("Authorization", "Bearer ")
+	rec := httptest.NewRecorder()
+	closed.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusForbidden {
+		t.Errorf("admin without a configured token = %d, want 403", rec.Code)
+	}
+}
