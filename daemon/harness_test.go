@@ -117,7 +117,7 @@ type harnessOpts struct {
 }
 
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	o    harnessOpts
 	crm  fakeCRM
 	d    *Daemon
@@ -178,7 +178,7 @@ notify: {enabled: true, outbox: %q}
 	return cfg
 }
 
-func startHarness(t *testing.T, c crm, o harnessOpts) *harness {
+func startHarness(t testing.TB, c crm, o harnessOpts) *harness {
 	t.Helper()
 	if o.pollInterval == 0 {
 		o.pollInterval = time.Hour
