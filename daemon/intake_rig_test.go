@@ -162,6 +162,22 @@ func (r *rig) waitCase(cn string, within time.Duration, want ...string) map[stri
 	}
 }
 
+// waitField waits until the registration's field is set.
+func (r *rig) waitField(cn, field string, within time.Duration) map[string]string {
+	r.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		p := r.byCase(cn)
+		if p[field] != "" {
+			return p
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%s: %s not set after %s (record %v)", cn, field, within, p)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // mailTo waits for a captured message to addr whose subject contains
 // subject, and returns it.
 func (r *rig) mailTo(addr, subject string, within time.Duration) mailtest.Message {
@@ -286,3 +302,5 @@ func assertNoFormula(t *testing.T, rows [][]string) {
 		}
 	}
 }
+
+var slacktestSign = slacktest.Sign

@@ -648,6 +648,11 @@ func (e *Engine) plan(w *work, p *rules.Policy, now time.Time) {
 		set(name, t.UTC().Truncate(e.prec).Format(time.RFC3339Nano))
 	}
 	from := r.Status
+	if w.act == actManual && w.hasFP && w.prevFP.Status.Valid() {
+		// A human changed the status in the CRM: the transition is from
+		// what regsync last saw, and the partner hears of it.
+		from = w.prevFP.Status
+	}
 	if from == registration.StatusNone {
 		from = registration.StatusSubmitted
 	}
