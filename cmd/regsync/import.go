@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/regsync/regsync/config"
+	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/daemon"
+	"github.com/regsync/regsync/intake"
+	"github.com/regsync/regsync/intake/csvdrop"
+	"github.com/regsync/regsync/registration"
+	"github.com/regsync/regsync/rules"
+	"github.com/regsync/regsync/worker"
+)
+
+func newImport(g *globals) *cobra.Command {
+	var (
+		out, partner      string
+		submitter         string
+		dryRun            bool
+		logLevel, logForm string
+	)
+	cmd := &cobra.Command{
+		Use:   "import FILE.csv",
+		Short: "Register the rows of a CSV file in the CRM and write the result CSV",
+		Long: `import reads a CSV file of registrations (as Excel or Google Sheets export it:
+UTF-8 with or without BOM, ',' or ';', quoted fields with line breaks; header
+names as forgiving as the e-mail form's), judges each row on its own, registers
+the good ones in the CRM 100 a call — decided at once by the same rules as the
+daemon — and writes the result CSV, one line per data row:
+
+  row,case_number,status,reason,message
+
+A row that cannot be a registration is rejected invalid_row (a formula cell, a
+value that cannot be read, no company, no partner), one repeating an earlier
+row's domain and partner is rejected duplicate_row; any other row carries its
+decision (approved, needs_info, declined, in_review …). No cell of the result
+can start a formula. Each row names its partner (a Partner or Partner email
+column) unless --partner names it for the whole file (--submitter then gives
+the partner e-mail of rows without one).
+
+import works from the CRM alone: it opens no state file and runs beside a
+running daemon. Running it again on the same file registers nothing twice.
+With crm.kind sandbox it registers in the sandbox CRM of a running
+'regsync serve' (at crm.sandbox.addr).
+
+Exit 0 when the file was processed, whatever the rows' outcomes; 1 when it
+could not be (a header without a company or partner column, the CRM
+unreachable); 2 on bad usage or configuration.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			lf := logFlags{level: logLevel, format: logForm}
+			log, err := lf.logger(g.stderr)
+			if err != nil {
+				return err
+			}
+			if partner != "" {
+				if _, ok := cfg.Policy.Partner(partner); !ok {
+					return usageErr(fmt.Errorf("--partner %q: no partner with that id in %s", partner, cfg.File))
+				}
+			}
+			if submitter != "" {
+				if _, err := registration.ParseEmail(submitter); err != nil {
+					return usageErr(fmt.Errorf("--submitter %q is not an e-mail address", submitter))
+				}
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runImport(ctx, g, cfg, log, importArgs{file: args[0], out: out, partner: partner, submitter: submitter, dryRun: dryRun})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&out, "out", "o", "", "write the result CSV to this file (default: standard output)")
+	f.StringVar(&partner, "partner", "", "the partner id of every row (for a file without a partner column)")
+	f.StringVar(&submitter, "submitter", "", "the partner e-mail of rows that give none (the person the partner's updates go to)")
+	f.BoolVar(&dryRun, "dry-run", false, "judge every row and write the result CSV without touching the CRM (rows that would be registered say valid)")
+	f.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error (logs go to standard error)")
+	f.StringVar(&logForm, "log-format", "text", "text or json")
+	return cmd
+}
+
+type importArgs struct {
+	file, out, partner string
+	submitter          string
+	dryRun             bool
+}
+
+func runImport(ctx context.Context, g *globals, cfg *config.Config, log *slog.Logger, a importArgs) error {
+	var in io.Reader = os.Stdin
+	name := "standard input"
+	if a.file != "-" {
+		f, err := os.Open(a.file)
+		if err != nil {
+			return &exitError{code: exitFailure, err: err}
+		}
+		defer f.Close()
+		in, name = f, a.file
+	}
+
+	var reg intake.Registrar
+	if !a.dryRun {
+		crm, object, err := importCRM(ctx, cfg, log)
+		if err != nil {
+			return &exitError{code: exitFailure, err: err}
+		}
+		engine, err := worker.NewEngine(worker.EngineOptions{CRM: crm, Object: object, DealObject: "deals",
+			Policy: func() *rules.Policy { return cfg.Policy }, Logger: log, Now: time.Now})
+		if err != nil {
+			return &exitError{code: exitFailure, err: err}
+		}
+		reg = worker.NewRegistrar(engine, nil)
+	}
+
+	w := &lazyFile{path: a.out, std: g.stdout}
+	started := time.Now()
+	sum, err := csvdrop.Import(ctx, in, w, reg, csvdrop.Options{
+		PartnerID: a.partner, Submitter: a.submitter, Partners: intake.NewDirectory(cfg.Partners), BatchSize: cfg.Intake.CSV.BatchSize,
+		DryRun: a.dryRun, Logger: log, Now: time.Now,
+	})
+	if cerr := w.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("write the results: %w", cerr)
+	}
+	took := time.Since(started)
+	var fe *intake.FieldError
+	switch {
+	case errors.As(err, &fe):
+		return &exitError{code: exitFailure, err: fmt.Errorf("%s: %v", name, err)}
+	case err != nil && sum.Rows > 0:
+		return &exitError{code: exitFailure, err: fmt.Errorf("%s: stopped after %d rows: %v\n"+
+			"The result CSV holds the rows done so far; run the same command again to go on (rows already registered are not registered twice)",
+			name, sum.Rows, err)}
+	case err != nil:
+		return &exitError{code: exitFailure, err: fmt.Errorf("%s: %v", name, err)}
+	}
+	fmt.Fprintf(g.stderr, "%s: %d rows in %s: %s", name, sum.Rows, took.Round(time.Millisecond), outcomes(sum))
+	if a.out != "" && a.out != "-" {
+		fmt.Fprintf(g.stderr, "; results in %s", a.out)
+	}
+	fmt.Fprintln(g.stderr)
+	if len(sum.Ignored) > 0 {
+		fmt.Fprintf(g.stderr, "columns not read: %s\n", strings.Join(sum.Ignored, ", "))
+	}
+	return nil
+}
+
+// outcomes summarises the result rows: "3 approved, 1 needs_info, 2
+// rejected (1 invalid_row, 1 duplicate_row)".
+func outcomes(s csvdrop.Summary) string {
+	keys := make([]string, 0, len(s.ByStatus))
+	for k := range s.ByStatus {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if s.ByStatus[keys[i]] != s.ByStatus[keys[j]] {
+			return s.ByStatus[keys[i]] > s.ByStatus[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	var parts []string
+	for _, k := range keys {
+		p := fmt.Sprintf("%d %s", s.ByStatus[k], k)
+		if k == csvdrop.StatusRejected {
+			p += fmt.Sprintf(" (%d invalid_row, %d duplicate_row)", s.Invalid, s.Duplicate)
+		}
+		parts = append(parts, p)
+	}
+	if s.Blank > 0 {
+		parts = append(parts, fmt.Sprintf("%d blank", s.Blank))
+	}
+	if len(parts) == 0 {
+		return "nothing to register"
+	}
+	out := strings.Join(parts, ", ")
+	if s.Submitted > 0 && s.Created < s.Submitted {
+		out += fmt.Sprintf(" (%d of them registered before)", s.Submitted-s.Created-s.Errors)
+	}
+	return out
+}
+
+// importCRM connects the CRM import registers in. For kind sandbox that is
+// the sandbox CRM inside a running `regsync serve`, at crm.sandbox.addr
+// (daemon.ConnectReader says plainly when none answers).
+func importCRM(ctx context.Context, cfg *config.Config, log *slog.Logger) (connectors.CRM, string, error) {
+	if cfg.CRM.Kind != config.KindSandbox {
+		return daemon.Connect(cfg, log, time.Now)
+	}
+	c, err := daemon.ConnectReader(ctx, cfg, log, time.Now)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, cfg.HubSpot.Object, nil
+}
+
+// lazyFile creates the output file on the first write, so a file refused
+// before any result leaves no empty output behind.
+type lazyFile struct {
+	path string
+	std  io.Writer
+	f    *os.File
+	err  error
+}
+
+func (l *lazyFile) Write(p []byte) (int, error) {
+	if l.path == "" || l.path == "-" {
+		return l.std.Write(p)
+	}
+	if l.f == nil && l.err == nil {
+		l.f, l.err = os.Create(l.path)
+	}
+	if l.err != nil {
+		return 0, l.err
+	}
+	return l.f.Write(p)
+}
+
+func (l *lazyFile) Close() error {
+	if l.f == nil {
+		return nil
+	}
+	if err := l.f.Sync(); err != nil {
+		l.f.Close()
+		return err
+	}
+	return l.f.Close()
+}
