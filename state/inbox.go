@@ -828,3 +828,37 @@ func (db *DB) ReleaseLeases() (int, error) {
 	}
 	return n, nil
 }
+
+// Postpone gives a leased item back without counting a failure: the CRM
+// said to wait (a rate or daily limit), which says nothing about the item.
+// It becomes due again at until; cause is kept as LastError.
+func (db *DB) Postpone(it Item, until time.Time, cause error) error {
+	now := db.now()
+	msg := truncateError(cause)
+	err := db.bdb.Update(func(tx *bolt.Tx) error {
+		ib, err := openInbox(tx)
+		if err != nil {
+			return err
+		}
+		cur, ok, err := ib.held(it)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ErrLeaseLost
+		}
+		cur.LastError = msg
+		cur.LeasedUntil = time.Time{}
+		cur.UpdatedAt = now
+		if until.After(now) {
+			cur.NotBefore = until.UTC()
+		} else {
+			cur.NotBefore = now
+		}
+		return ib.put(cur)
+	})
+	if err != nil {
+		return fmt.Errorf("state: postpone %s: %w", it.Key, err)
+	}
+	return nil
+}

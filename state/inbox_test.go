@@ -755,3 +755,29 @@ func TestReleaseLeases(t *testing.T) {
 	}
 	mustCheck(t, db)
 }
+
+func TestPostponeCountsNoFailure(t *testing.T) {
+	db, clock, _ := openTest(t, Options{MaxAttempts: 2})
+	mustEnqueue(t, db, hs("1", "webhook"))
+	for i := range 5 { // more than MaxAttempts: never dead
+		got, _ := db.Lease(1, time.Minute)
+		if len(got) != 1 {
+			t.Fatalf("round %d: leased %d", i, len(got))
+		}
+		if err := db.Postpone(got[0], clock.Now().Add(time.Hour), errors.New("daily_limit")); err != nil {
+			t.Fatal(err)
+		}
+		if again, _ := db.Lease(1, time.Minute); len(again) != 0 {
+			t.Fatalf("round %d: due before the wait ended", i)
+		}
+		clock.Advance(time.Hour)
+	}
+	it := mustItem(t, db, hsKey("1"))
+	if it.Attempts != 0 || it.LastError != "daily_limit" {
+		t.Fatalf("after postponing: %+v", it)
+	}
+	if st, _ := db.InboxStats(); st.Dead != 0 {
+		t.Fatal("a postponed item went to the dead letters")
+	}
+	mustCheck(t, db)
+}

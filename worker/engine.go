@@ -691,12 +691,17 @@ func (e *Engine) plan(w *work, p *rules.Policy, now time.Time) {
 	if w.facts.Company != nil && r.CompanyID == "" {
 		set("company_id", w.facts.Company.ID)
 	}
-	dealID := r.DealID
-	if dealID == "" {
+	// Links are made once, when regsync first learns the company or the
+	// partner's own deal: a lookup an AE set or changed is theirs.
+	linkCompany, linkDeal := "", ""
+	if w.facts.Company != nil && r.CompanyID == "" {
+		linkCompany = w.facts.Company.ID
+	}
+	if r.DealID == "" {
 		for _, dl := range w.facts.OpenDeals {
 			if dl.PartnerID != "" && dl.PartnerID == r.PartnerID {
-				dealID = dl.ID // the partner's own deal on the company
-				set("deal_id", dealID)
+				linkDeal = dl.ID // the partner's own deal on the company
+				set("deal_id", linkDeal)
 				break
 			}
 		}
@@ -709,16 +714,11 @@ func (e *Engine) plan(w *work, p *rules.Policy, now time.Time) {
 	data := planData{
 		From: from, To: d.Status, Reason: d.Reason, Message: d.Message, Missing: d.Missing,
 		CaseNumber: r.CaseNumber, CompanyName: r.CompanyName, PartnerID: r.PartnerID, PartnerEmail: r.PartnerEmail,
-		Owner: firstNonEmpty(d.Owner, r.OwnerID), DealID: dealID, HoldUntil: d.HoldUntil, MeetingDue: d.MeetingDue,
+		Owner: firstNonEmpty(d.Owner, r.OwnerID), CompanyID: linkCompany, DealID: linkDeal, HoldUntil: d.HoldUntil, MeetingDue: d.MeetingDue,
 		SLADue: d.SLADue, Actor: actor, Trace: d.Trace, At: now,
 	}
 	if v, ok := u["case_number"]; ok {
 		data.CaseNumber = v
-	}
-	if w.facts.Company != nil {
-		data.CompanyID = w.facts.Company.ID
-	} else {
-		data.CompanyID = r.CompanyID
 	}
 	data.Task = aeTask(p, r, d, data, now)
 	if d.Status != registration.StatusInReview || d.Reason != rules.ReasonConflictPending {

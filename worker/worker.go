@@ -233,6 +233,21 @@ func (w *Worker) handle(ctx context.Context, items []state.Item) {
 // fail retries an item after a failure, or buries it when no retry helps.
 func (w *Worker) fail(it state.Item, cause error) {
 	w.m.CRMFailed.WithLabelValues(w.crm.Name(), connectors.Reason(cause)).Inc()
+	var ce *connectors.Error
+	if errors.As(cause, &ce) && ce.Retry && (ce.Reason == "daily_limit" || ce.Reason == "rate_limited") {
+		// The CRM said to wait: the item is fine, the allowance is not.
+		// It waits as long as the CRM said, and no attempt is counted, so
+		// a daily allocation that runs out for hours loses no work.
+		wait := ce.After
+		if wait <= 0 {
+			wait = time.Minute
+		}
+		if err := w.db.Postpone(it, w.o.Now().Add(wait), cause); err != nil && !errors.Is(err, state.ErrLeaseLost) {
+			w.log.Error("postpone inbox item", "key", it.Key, "err", err)
+		}
+		w.log.Warn("CRM limit reached; the record waits", "key", it.Key, "wait", wait, "reason", ce.Reason)
+		return
+	}
 	if Permanent(cause) {
 		w.log.Error("record refused by the CRM; moved to the dead letters", "key", it.Key, "err", cause)
 		w.m.Processed.WithLabelValues("dead").Inc()
