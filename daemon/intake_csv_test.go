@@ -119,6 +119,26 @@ func TestIntakeCSVUploadGoogleSheets(t *testing.T) {
 	}
 }
 
+// Excel's other exports: "CSV (Windows-1252)" and "Unicode text" (UTF-16,
+// tab-separated), read with their accents intact.
+func TestIntakeCSVUploadExcelEncodings(t *testing.T) {
+	r := startRig(t, rigOpts{})
+	for f, company := range map[string]string{"excel_windows1252.csv": "Société Générale Démo", "excel_unicode_text.txt": "Tōkyō Trading"} {
+		code, body := r.uploadCSV(testdata(t, "csvdrop", f), rigCSVToken)
+		if code != 200 {
+			t.Fatalf("%s: %d %s", f, code, body)
+		}
+		rows := readResults(t, body)
+		if len(rows) == 0 || rows[0][2] != "in_review" {
+			t.Fatalf("%s: %v", f, rows)
+		}
+		rec := r.byCase(rows[0][1])
+		if rec == nil || rec["source"] != "csv" || rec["company_name"] != company {
+			t.Errorf("%s: row 1 read as %v", f, rec)
+		}
+	}
+}
+
 // Bad uploads: a clear error and nothing in the CRM.
 func TestIntakeCSVRefusals(t *testing.T) {
 	r := startRig(t, rigOpts{csvMax: "1MiB"})

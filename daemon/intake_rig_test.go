@@ -48,6 +48,9 @@ type rigOpts struct {
 	formPoll time.Duration
 	// csvMax bounds CSV uploads (default 20MiB).
 	csvMax string
+	// imap, when set, is the host:port of a mailbox the daemon polls
+	// (user intake, password imap-pass, no TLS) every 100 ms.
+	imap string
 }
 
 // rig is a running daemon with every intake channel on.
@@ -107,15 +110,19 @@ func startRig(t *testing.T, o rigOpts) *rig {
 	if o.captcha {
 		captcha = fmt.Sprintf("provider: turnstile, site_key: site-key, secret: captcha-secret, verify_url: %q", cf.URL)
 	}
+	imap := ""
+	if o.imap != "" {
+		imap = fmt.Sprintf(", imap: {enabled: true, addr: %q, tls: none, username: intake, password: imap-pass, poll_interval: 100ms, timeout: 5s}", o.imap)
+	}
 	extra := fmt.Sprintf(`mail: {host: 127.0.0.1, port: %d, tls: none, from: "Vendor partner program <%s>", timeout: 10s}
 intake:
   status_page: {key: %q}
-  email: {enabled: true, token: %q, address: %q}
+  email: {enabled: true, token: %q, address: %q%s}
   webform: {enabled: true, rate_limit: {per_hour: 0}, captcha: {%s}}
   slack: {enabled: true, signing_secret: %q, bot_token: %q, api_url: %q}
   csv: {enabled: true, max_bytes: %s, tokens: [{partner: northwind, token: %q, submitter: sam@northwind.example}]}
   hubspot_form: {enabled: true, poll_interval: %s, forms: [{guid: %q}]}
-`, smtp.Port(), rigIntakeAddr, rigStatusKey, rigEmailToken, rigIntakeAddr, captcha, rigSlackSecret, rigSlackToken, api.APIURL(),
+`, smtp.Port(), rigIntakeAddr, rigStatusKey, rigEmailToken, rigIntakeAddr, imap, captcha, rigSlackSecret, rigSlackToken, api.APIURL(),
 		o.csvMax, rigCSVToken, o.formPoll, rigFormGUID)
 	hopts := harnessOpts{webhooks: true, pollInterval: time.Hour, extra: extra}
 	f := startHubSpotFake(t, hopts)
