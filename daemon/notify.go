@@ -119,12 +119,13 @@ func (n *notifier) email(ctx context.Context, cfg *config.Config, c *channels, x
 	return fmt.Errorf("notify %s of %s by e-mail: %w", x.Kind, x.CaseNumber, err)
 }
 
-// messageID is the same for the same notification of the same decision,
-// so a resent one is recognised; it starts with the case number, so a reply
-// to it (In-Reply-To) finds the registration.
+// messageID is the same for the same notification of the same decision
+// (or the same summary text), so a resent one is recognised; it starts with
+// the case number, so a reply to it (In-Reply-To) finds the registration.
 func messageID(cfg *config.Config, x *worker.Notification) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%d\x00%s", x.CaseNumber, x.Kind, x.Status, x.RecordID, x.At.UnixNano(), x.Subject)
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%d\x00%s\x00%s", x.CaseNumber, x.Kind, x.Status, x.RecordID, x.PartnerID,
+		x.At.UnixNano(), x.Subject, x.Text)
 	sum := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(h.Sum(nil)[:15]))
 	domain := "regsync.invalid"
 	if a, err := regmail.ParseAddress(cfg.Mail.From); err == nil {
