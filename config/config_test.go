@@ -84,6 +84,18 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 			"c.yaml:2: only one YAML document is allowed"},
 		{"not a mapping", "- a\n- b\n",
 			"c.yaml:1: expected a mapping of keys at the top level"},
+		{"bad schedule", "schedule:\n  sweep: every five minutes\n",
+			`c.yaml:2: schedule.sweep: "every five minutes": expected exactly 5 fields, found 3: [every five minutes]`},
+		{"sandbox off loopback", "crm:\n  sandbox: {addr: \"0.0.0.0:8081\"}\n",
+			`c.yaml:2: crm.sandbox.addr: the sandbox listens on loopback only, not "0.0.0.0"`},
+		{"batch over the CRM's", "worker: {batch_size: 500}\n",
+			"c.yaml:1: worker.batch_size: must be 1 to 100, not 500"},
+		{"template for no status", "notify:\n  templates:\n    aproved: {subject: x}\n",
+			`c.yaml:3: notify.templates.aproved: "aproved" is not a status`},
+		{"template that does not parse", "notify:\n  templates:\n    approved: {subject: \"{{.CaseNumber\"}\n",
+			`c.yaml:3: notify.templates: template "approved" subject: template: subject:1: unclosed action`},
+		{"manager not an address", "partners:\n  - {id: a, manager: bob}\n",
+			`c.yaml:2: partners.0.manager: "bob" is not an e-mail address`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
