@@ -381,16 +381,11 @@ func (ib inboxBuckets) held(it Item) (Item, bool, error) {
 	return cur, true, nil
 }
 
-// Ack reports that the leased item was processed. The item is deleted —
-// unless it was enqueued again since it was leased (its Gen changed): then
-// it stays, its lease is cleared and its failure count reset, so the newer
-// news is processed too. Nothing is lost.
-//
-// If the caller's lease is no longer the item's (it expired and someone
-// else leased the item, or the item is gone) Ack changes nothing and
-// returns an error wrapping ErrLeaseLost.
-func (db *DB) Ack(it Item) error {
-	now := db.now()
+// updateHeld runs f on the stored item in one read-write transaction,
+// provided the caller's leased copy still holds the lease; otherwise it
+// changes nothing and returns ErrLeaseLost. op names the operation in
+// errors.
+func (db *DB) updateHeld(op string, it Item, f func(ib inboxBuckets, cur Item) error) error {
 	err := db.bdb.Update(func(tx *bolt.Tx) error {
 		ib, err := openInbox(tx)
 		if err != nil {
@@ -403,6 +398,25 @@ func (db *DB) Ack(it Item) error {
 		if !ok {
 			return ErrLeaseLost
 		}
+		return f(ib, cur)
+	})
+	if err != nil {
+		return fmt.Errorf("state: %s %s: %w", op, it.Key, err)
+	}
+	return nil
+}
+
+// Ack reports that the leased item was processed. The item is deleted —
+// unless it was enqueued again since it was leased (its Gen changed): then
+// it stays, its lease is cleared and its failure count reset, so the newer
+// news is processed too. Nothing is lost.
+//
+// If the caller's lease is no longer the item's (it expired and someone
+// else leased the item, or the item is gone) Ack changes nothing and
+// returns an error wrapping ErrLeaseLost.
+func (db *DB) Ack(it Item) error {
+	now := db.now()
+	return db.updateHeld("ack", it, func(ib inboxBuckets, cur Item) error {
 		if cur.Gen != it.Gen {
 			cur.LeasedUntil = time.Time{}
 			cur.Attempts = 0
@@ -411,10 +425,6 @@ func (db *DB) Ack(it Item) error {
 		}
 		return ib.delete(cur)
 	})
-	if err != nil {
-		return fmt.Errorf("state: ack %s: %w", it.Key, err)
-	}
-	return nil
 }
 
 // Retry reports that processing the leased item failed with cause. The
@@ -427,18 +437,8 @@ func (db *DB) Ack(it Item) error {
 func (db *DB) Retry(it Item, cause error) (dead bool, err error) {
 	now := db.now()
 	msg := truncateError(cause)
-	err = db.bdb.Update(func(tx *bolt.Tx) error {
-		ib, err := openInbox(tx)
-		if err != nil {
-			return err
-		}
-		cur, ok, err := ib.held(it)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return ErrLeaseLost
-		}
+	err = db.updateHeld("retry", it, func(ib inboxBuckets, cur Item) error {
+		dead = false
 		cur.Attempts++
 		cur.LastError = msg
 		cur.LeasedUntil = time.Time{}
@@ -459,7 +459,7 @@ func (db *DB) Retry(it Item, cause error) (dead bool, err error) {
 		return ib.put(cur)
 	})
 	if err != nil {
-		return false, fmt.Errorf("state: retry %s: %w", it.Key, err)
+		return false, err
 	}
 	return dead, nil
 }
@@ -695,18 +695,7 @@ func (db *DB) AckAll(items []Item) (lost []string, err error) {
 func (db *DB) Bury(it Item, cause error) error {
 	now := db.now()
 	msg := truncateError(cause)
-	err := db.bdb.Update(func(tx *bolt.Tx) error {
-		ib, err := openInbox(tx)
-		if err != nil {
-			return err
-		}
-		cur, ok, err := ib.held(it)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return ErrLeaseLost
-		}
+	return db.updateHeld("bury", it, func(ib inboxBuckets, cur Item) error {
 		if err := ib.delete(cur); err != nil {
 			return err
 		}
@@ -716,10 +705,6 @@ func (db *DB) Bury(it Item, cause error) error {
 		cur.UpdatedAt = now
 		return ib.dead.putJSON([]byte(cur.Key), cur)
 	})
-	if err != nil {
-		return fmt.Errorf("state: bury %s: %w", it.Key, err)
-	}
-	return nil
 }
 
 // Defer durably adds items that must not be looked at before at: a
@@ -835,18 +820,7 @@ func (db *DB) ReleaseLeases() (int, error) {
 func (db *DB) Postpone(it Item, until time.Time, cause error) error {
 	now := db.now()
 	msg := truncateError(cause)
-	err := db.bdb.Update(func(tx *bolt.Tx) error {
-		ib, err := openInbox(tx)
-		if err != nil {
-			return err
-		}
-		cur, ok, err := ib.held(it)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return ErrLeaseLost
-		}
+	return db.updateHeld("postpone", it, func(ib inboxBuckets, cur Item) error {
 		cur.LastError = msg
 		cur.LeasedUntil = time.Time{}
 		cur.UpdatedAt = now
@@ -857,8 +831,4 @@ func (db *DB) Postpone(it Item, until time.Time, cause error) error {
 		}
 		return ib.put(cur)
 	})
-	if err != nil {
-		return fmt.Errorf("state: postpone %s: %w", it.Key, err)
-	}
-	return nil
 }
