@@ -37,4 +37,7 @@ var Metrics = []Metric{
 	{"regsync_intake_submissions_total", "counter", []string{"channel", "result"}},
 	{"regsync_poll_runs_total", "counter", []string{"connector", "result"}},
 	{"regsync_config_last_reload_successful", "gauge", nil},
+	{"regsync_config_last_reload_success_timestamp_seconds", "gauge", nil},
+	{"regsync_worker_records_total", "counter", []string{"result"}},
+	{"regsync_crm_writes_paused", "gauge", []string{"connector"}},
 }
