@@ -141,14 +141,14 @@ func TestReaderJudgesCells(t *testing.T) {
 		"F,f.example,x,,ctrl\x01\n" +
 		"G,g.example\n" + // short row
 		"H,h.example,x,,,extra,cells\n" +
-		" =I,i.example,leading space is text,,\n"
+		" =I,i.example,a leading space hides it in the sheet but not once trimmed,,\n"
 	rd, err := NewReader(strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"", `company_name: starts with "+" like a spreadsheet formula`, `problem: starts with "@" like a spreadsheet formula`,
 		"problem: starts with a tab like a spreadsheet formula", "problem: binary or control characters",
-		"Notes: binary or control characters", "", "", ""}
+		"Notes: binary or control characters", "", "", `company_name: starts with "=" like a spreadsheet formula`}
 	for i, w := range want {
 		r, err := rd.Next()
 		if err != nil {

@@ -213,6 +213,10 @@ func (r *Reader) Next() (Row, error) {
 				row.Invalid = intake.Refuse(col.Field, "binary or control characters")
 			case IsFormula(v):
 				row.Invalid = intake.Refuse(col.Field, "starts with "+formulaStart(v)+" like a spreadsheet formula")
+			case IsFormula(strings.TrimSpace(v)):
+				// " +1": harmless in the sheet, but the value stored (and
+				// echoed later) is trimmed, and would start a formula.
+				row.Invalid = intake.Refuse(col.Field, "starts with "+formulaStart(strings.TrimSpace(v))+" like a spreadsheet formula")
 			}
 		}
 		if t := strings.TrimSpace(v); t != "" {
@@ -258,8 +262,9 @@ func isJunk(s string) bool {
 }
 
 // IsFormula reports whether a cell starts like a spreadsheet formula: with
-// =, +, @ or a tab (leading spaces are not skipped: a spreadsheet does not
-// evaluate " =1+1").
+// =, +, @ or a tab. Leading spaces are not skipped (a spreadsheet does not
+// evaluate " =1+1"), but the reader also refuses a cell whose trimmed value
+// — what would be stored — starts like one.
 func IsFormula(s string) bool {
 	return s != "" && strings.ContainsRune("=+@\t", rune(s[0]))
 }
