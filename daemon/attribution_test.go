@@ -1,6 +1,14 @@
 package daemon
 
 import (
+	"bytes"
+	"encoding/base64"
+	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net/mail"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,15 +44,60 @@ func (h *harness) outboxWith(strs ...string) []string {
 		if err != nil {
 			continue
 		}
+		text := decodeEML(b)
 		all := true
 		for _, s := range strs {
-			all = all && strings.Contains(string(b), s)
+			all = all && strings.Contains(text, s)
 		}
 		if all {
 			out = append(out, filepath.Base(f))
 		}
 	}
 	return out
+}
+
+// decodeEML renders a message as its decoded headers and the decoded text
+// of its parts, so tests can look for what a reader sees.
+func decodeEML(b []byte) string {
+	m, err := mail.ReadMessage(bytes.NewReader(b))
+	if err != nil {
+		return string(b)
+	}
+	var out strings.Builder
+	dec := new(mime.WordDecoder)
+	for k, vs := range m.Header {
+		for _, v := range vs {
+			if d, err := dec.DecodeHeader(v); err == nil {
+				v = d
+			}
+			out.WriteString(k + ": " + v + "\n")
+		}
+	}
+	var body func(h textproto.MIMEHeader, r io.Reader)
+	body = func(h textproto.MIMEHeader, r io.Reader) {
+		mt, params, _ := mime.ParseMediaType(h.Get("Content-Type"))
+		if strings.HasPrefix(mt, "multipart/") {
+			mr := multipart.NewReader(r, params["boundary"])
+			for {
+				p, err := mr.NextRawPart()
+				if err != nil {
+					return
+				}
+				body(p.Header, p)
+			}
+		}
+		switch strings.ToLower(h.Get("Content-Transfer-Encoding")) {
+		case "quoted-printable":
+			r = quotedprintable.NewReader(r)
+		case "base64":
+			r = base64.NewDecoder(base64.StdEncoding, r)
+		}
+		b, _ := io.ReadAll(r)
+		out.Write(b)
+		out.WriteString("\n")
+	}
+	body(textproto.MIMEHeader(m.Header), m.Body)
+	return out.String()
 }
 
 // TestAttributionEndToEnd: a registration is approved; an AE opens a deal

@@ -162,7 +162,7 @@ server: {addr: "127.0.0.1:0", shutdown_timeout: 20s}
 state: {path: %q}
 crm: {kind: %s}
 %s
-schedule: {sweep: %q, reconcile: "off"}
+schedule: {sweep: %q, reconcile: "off", summaries: "off"}
 worker: {recheck_after: 1s}
 notify: {enabled: true, outbox: %q}
 %s

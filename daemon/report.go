@@ -74,10 +74,8 @@ func ConnectReader(ctx context.Context, cfg *config.Config, log *slog.Logger, no
 
 // reportSide is the daemon's report side.
 type reportSide struct {
-	d *Daemon
-
-	// ctx is the work context, for the cron jobs (set by startReportLoops).
-	ctx context.Context
+	once sync.Once
+	d    *Daemon
 
 	// The dashboard handler, rebuilt when a reload changes its section.
 	hmu  sync.Mutex
@@ -90,7 +88,6 @@ type reportSide struct {
 	snap    *dashboard.Snapshot
 	failure string    // the last failed refresh, "" after a good one
 	failAt  time.Time // when it failed
-	kick    chan struct{}
 
 	// summaries is kicked by the cron; the loop it wakes sends them and
 	// retries what failed.
@@ -111,9 +108,17 @@ type dataCache struct {
 // dealCursor names the state cursor of the deal change feed.
 func dealCursor(d *Daemon) string { return "poll/" + d.crm.Name() + "/" + dealObject(d.crm) }
 
+// init sets the report side up once, whichever hook runs first.
+func (s *reportSide) init(d *Daemon) {
+	s.once.Do(func() {
+		s.d = d
+		s.summaries = make(chan struct{}, 1)
+	})
+}
+
 // mountDashboard mounts GET /dashboard.
 func mountDashboard(d *Daemon, mux *http.ServeMux) {
-	d.rep.d = d
+	d.rep.init(d)
 	mux.Handle("GET /dashboard", &d.rep)
 }
 
@@ -183,14 +188,16 @@ func (s *reportSide) refreshDashboard(ctx context.Context) error {
 	s.mu.Unlock()
 	now := d.now()
 	var err error
-	if c == nil || c.regCursor == "" || c.dealCursor == "" || now.Sub(c.fullAt) >= cfg.Dashboard.FullRefresh {
+	// In deals mode no deal feed runs: deals are read again at full reads.
+	dealFeed := dealObject(d.crm) != d.object
+	if c == nil || c.regCursor == "" || (dealFeed && c.dealCursor == "") || now.Sub(c.fullAt) >= cfg.Dashboard.FullRefresh {
 		c, err = s.readAll(ctx, now)
 	} else {
 		c, err = s.readChanges(ctx, c, now)
 	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return ctx.Err() // shutting down: not the CRM's failure
 		}
 		s.mu.Lock()
 		s.failure, s.failAt = err.Error(), now
@@ -255,9 +262,13 @@ func (s *reportSide) readChanges(ctx context.Context, old *dataCache, now time.T
 	if err != nil {
 		return nil, fmt.Errorf("registrations changed: %w", err)
 	}
-	dealIDs, dealNext, err := changedSince(ctx, d.crm.ChangedDeals, old.dealCursor)
-	if err != nil {
-		return nil, fmt.Errorf("deals changed: %w", err)
+	var dealIDs []string
+	dealNext := old.dealCursor
+	if old.dealCursor != "" {
+		dealIDs, dealNext, err = changedSince(ctx, d.crm.ChangedDeals, old.dealCursor)
+		if err != nil {
+			return nil, fmt.Errorf("deals changed: %w", err)
+		}
 	}
 	if len(regIDs)+len(dealIDs) > maxDelta {
 		return s.readAll(ctx, now)
@@ -360,7 +371,7 @@ func buildSnapshot(cfg *config.Config, c *dataCache, now time.Time) (*dashboard.
 }
 
 // dashboardLoop refreshes the dashboard's data every dashboard.data_refresh
-// (sooner after a failure's backoff is over) until ctx ends.
+// (after a failure, sooner: from 5 s, doubling up to it) until ctx ends.
 func (s *reportSide) dashboardLoop(ctx context.Context) {
 	backoff := time.Duration(0)
 	for {
@@ -376,8 +387,6 @@ func (s *reportSide) dashboardLoop(ctx context.Context) {
 		case <-ctx.Done():
 			t.Stop()
 			return
-		case <-s.kick:
-			t.Stop()
 		case <-t.C:
 		}
 	}
@@ -437,18 +446,22 @@ func dealLoop(ctx context.Context, d *Daemon) {
 	}
 }
 
-// startReportLoops starts the deal change feed (attribution) and the
-// dashboard's data refresh; each calls wg.Done when ctx ends.
+// startReportLoops starts the deal change feed (attribution), the
+// dashboard's data refresh and the summaries sender; each calls wg.Done
+// when ctx ends.
 func startReportLoops(d *Daemon, ctx context.Context, wg *sync.WaitGroup) {
 	s := &d.rep
-	s.d, s.ctx = d, ctx
-	s.kick = make(chan struct{}, 1)
-	s.summaries = make(chan struct{}, 1)
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		dealLoop(ctx, d)
-	}()
+	s.init(d)
+	wg.Add(2)
+	// With hubspot.object: deals a registration is itself a deal, which the
+	// worker's own feed follows: there is no other deal to credit.
+	if dealObject(d.crm) != d.object {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dealLoop(ctx, d)
+		}()
+	}
 	go func() {
 		defer wg.Done()
 		s.dashboardLoop(ctx)
@@ -463,6 +476,7 @@ func startReportLoops(d *Daemon, ctx context.Context, wg *sync.WaitGroup) {
 
 // addReportJobs schedules the weekly partner summaries (schedule.summaries).
 func addReportJobs(d *Daemon, c *cron.Cron) error {
+	d.rep.init(d)
 	cfg := d.cfg.Load()
 	spec := cfg.Schedule.Summaries
 	if spec == "" || spec == "off" {

@@ -83,6 +83,8 @@ type Engine struct {
 
 	tmu  sync.Mutex
 	tmpl templates
+
+	locks recordLocks // one path at a time on a record (locks.go)
 }
 
 // NewEngine checks the options and builds an Engine.
@@ -251,6 +253,11 @@ func (e *Engine) ProcessSweeping(ctx context.Context, ids []string, sweep map[st
 		outs[i] = Outcome{ID: id}
 		byID[id] = &outs[i]
 	}
+	unlock, err := e.lockRecords(ctx, ids)
+	if err != nil {
+		return outs, err
+	}
+	defer unlock()
 	recs, err := e.crm.Registrations(ctx, ids)
 	if err != nil {
 		return outs, fmt.Errorf("read %d registrations: %w", len(ids), err)
@@ -287,6 +294,11 @@ func (e *Engine) Transition(ctx context.Context, ids []string,
 		outs[i] = Outcome{ID: id, Result: "missing"}
 		byID[id] = &outs[i]
 	}
+	unlock, err := e.lockRecords(ctx, ids)
+	if err != nil {
+		return outs, err
+	}
+	defer unlock()
 	recs, err := e.crm.Registrations(ctx, ids)
 	if err != nil {
 		return outs, fmt.Errorf("read %d registrations: %w", len(ids), err)

@@ -73,7 +73,7 @@ func (c *Client) CompanyRegistrations(ctx context.Context, companyIDs []string, 
 	}
 	err = c.searchAny(ctx, t, conds, extra, c.regProps(), func(o *object) error {
 		if c.isRegistration(o) {
-			regs[o.ID] = c.toRecord(o)
+			regs[o.ID] = c.decode(o, false) // a read for attribution writes nothing, key repairs included
 		}
 		return nil
 	})
@@ -97,13 +97,12 @@ func (c *Client) CompanyRegistrations(ctx context.Context, companyIDs []string, 
 			if !c.isRegistration(o) {
 				continue
 			}
-			r := c.toRecord(o)
+			r := c.decode(o, false)
 			if slices.Contains(statuses, r.Status) {
 				regs[id] = r
 			}
 		}
 	}
-	c.repairKeys(ctx)
 
 	for _, co := range ids {
 		var list []registration.Record

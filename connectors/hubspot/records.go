@@ -263,6 +263,13 @@ func (c *Client) repairKeys(ctx context.Context) {
 			Properties: map[string]string{PropDomainKey: k[0], PropNameKey: k[1]}}})
 		claimed[id] = k
 		delete(c.stale, id)
+		// Taken as repaired from the claim on: a read answered while the
+		// write is in flight still shows the old keys and must not queue
+		// them again (a failed write takes this back).
+		if len(c.repaired) >= maxStale {
+			clear(c.repaired)
+		}
+		c.repaired[id] = k
 	}
 	c.staleMu.Unlock()
 	if len(ps) == 0 {
@@ -271,6 +278,9 @@ func (c *Client) repairKeys(ctx context.Context) {
 	giveBack := func(ids ...string) {
 		c.staleMu.Lock()
 		for _, id := range ids {
+			if c.repaired[id] == claimed[id] {
+				delete(c.repaired, id)
+			}
 			if _, newer := c.stale[id]; !newer && len(c.stale) < maxStale {
 				c.stale[id] = claimed[id]
 			}
