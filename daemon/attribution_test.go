@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"io"
 	"mime"
@@ -203,4 +204,71 @@ func TestAttributionByDealPoll(t *testing.T) {
 			t.Errorf("lost: reason %q", p["status_reason"])
 		}
 	})
+}
+
+// TestAttributionLeavesAHumansStampAlone: a deal an AE stamped with a
+// partner holding no registration of the company keeps that stamp and
+// credits nobody; the next deal, unstamped, converts the registration; a
+// third deal on the company, once it is converted, is left alone too.
+func TestAttributionLeavesAHumansStampAlone(t *testing.T) {
+	h := startHarness(t, crms[0], harnessOpts{webhooks: true})
+	hs := h.crm.(*hubspotFake).hs
+	co := h.crm.Company(t, "Soylent", "soylent.example")
+	id := h.register(clean(42, "soylent.example"))
+	if p, _ := h.waitDecided(id, 5*time.Second); p["status"] != "approved" {
+		t.Fatalf("status %q", p["status"])
+	}
+	h.settle(10 * time.Second)
+	deal := func(name, partner string) string {
+		t.Helper()
+		props := map[string]string{"dealname": name, "dealstage": "qualifiedtobuy", "amount": "1000"}
+		if partner != "" {
+			props["partner_id"] = partner
+		}
+		h.crm.Advance(time.Minute)
+		h.crm.Push(false)
+		d, err := hs.CreateRecord("deals", props)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := hs.Associate("deals", d, "companies", co); err != nil {
+			t.Fatal(err)
+		}
+		h.crm.Push(true)
+		return d
+	}
+	delivered := func() {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := hs.WaitWebhooks(ctx); err != nil {
+			t.Fatal(err)
+		}
+		h.settle(10 * time.Second)
+	}
+	stamped := deal("Stamped by hand", "fabrikam")
+	delivered()
+	if p := h.get(id); p["status"] != "approved" {
+		t.Fatalf("a deal stamped with another partner converted the registration: %v", p["status"])
+	}
+	if got := h.crm.DealPartner(t, stamped); got != "fabrikam" {
+		t.Errorf("the AE's stamp was changed to %q", got)
+	}
+	if deals := h.crm.Linked(t, id, "deal"); len(deals) != 0 {
+		t.Errorf("registration associated with %v", deals)
+	}
+
+	second := deal("Second", "")
+	if p := h.waitStatus(id, "converted", 10*time.Second); p["deal_id"] != second {
+		t.Errorf("deal_id %q, want %s", p["deal_id"], second)
+	}
+	h.settle(10 * time.Second)
+	third := deal("Third", "")
+	delivered()
+	if got := h.crm.DealPartner(t, third); got != "" {
+		t.Errorf("a deal after the conversion was stamped %q", got)
+	}
+	if p := h.get(id); p["status"] != "converted" || p["deal_id"] != second {
+		t.Errorf("registration now %s with deal %s", p["status"], p["deal_id"])
+	}
 }
