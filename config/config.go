@@ -116,7 +116,8 @@ type Notify struct {
 	Outbox string `yaml:"outbox"`
 	// EscalationTo receives SLA escalations for partners without a manager.
 	EscalationTo []string `yaml:"escalation_to"`
-	// SlackWebhookURL, when set, posts AE messages (reviews, escalations)
+	// SlackWebhookURL, when set, posts AE messages (registrations sent to
+	// review or appealed, SLA escalations)
 	// to a Slack incoming webhook.
 	SlackWebhookURL secret.Secret `yaml:"slack_webhook_url"`
 	// Templates override the partner e-mails per status ("" or "default"

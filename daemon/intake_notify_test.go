@@ -153,9 +153,19 @@ func TestNotifierEscalationWebhook(t *testing.T) {
 	if p := posts(); len(p) != 1 || !strings.Contains(p[0]["text"], "SLA missed") || !strings.Contains(p[0]["text"], "https://partners.example/r/x") {
 		t.Errorf("webhook got %v", p)
 	}
-	// Status notifications are not AE messages.
+	// An approval is the partner's news, not an AE message.
 	if err := n.Notify(context.Background(), []worker.Notification{statusNote("sam@northwind.example")}); err != nil || len(posts()) != 1 {
-		t.Errorf("a status notification went to the AE webhook: %v %v", err, posts())
+		t.Errorf("an approval went to the AE webhook: %v %v", err, posts())
+	}
+	// A registration sent to review is: the AE's message, not the partner's e-mail.
+	review := statusNote("sam@northwind.example")
+	review.Status, review.Reason = registration.StatusInReview, "possible_duplicate"
+	if err := n.Notify(context.Background(), []worker.Notification{review}); err != nil {
+		t.Fatal(err)
+	}
+	if p := posts(); len(p) != 2 || !strings.Contains(p[1]["text"], "needs a review") ||
+		!strings.Contains(p[1]["text"], "possible_duplicate") || strings.Contains(p[1]["text"], "Hello") {
+		t.Errorf("review post: %v", p)
 	}
 	mu.Lock()
 	fail = true

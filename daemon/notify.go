@@ -65,6 +65,12 @@ func (n *notifier) Notify(ctx context.Context, ns []worker.Notification) error {
 			if err := n.slack(ctx, c, x); err != nil {
 				errs = append(errs, err)
 			}
+			if x.Status == registration.StatusInReview || x.Status == registration.StatusAppealed {
+				// An AE must act: tell the team's channel too.
+				if err := n.webhook(ctx, cfg, x); err != nil {
+					errs = append(errs, err)
+				}
+			}
 		case worker.KindEscalation:
 			if err := n.webhook(ctx, cfg, x); err != nil {
 				errs = append(errs, err)
@@ -190,13 +196,29 @@ func retryableSlack(err error) bool {
 	return false
 }
 
-// webhook posts an SLA escalation to notify.slack_webhook_url.
+// webhook posts an AE message — an SLA escalation, a registration sent to
+// review or appealed — to notify.slack_webhook_url.
 func (n *notifier) webhook(ctx context.Context, cfg *config.Config, x *worker.Notification) error {
 	url := cfg.Notify.SlackWebhookURL.Reveal()
 	if url == "" {
 		return nil
 	}
 	text := "*" + x.Subject + "*\n" + x.Text
+	if x.Kind == worker.KindStatus {
+		// The partner's e-mail is not the AE's message.
+		what := "needs a review"
+		if x.Status == registration.StatusAppealed {
+			what = "was appealed by the partner"
+		}
+		partner := x.PartnerID
+		if p := cfg.Policy; p != nil {
+			if pt, ok := p.Partner(x.PartnerID); ok && pt.Name != "" {
+				partner = pt.Name
+			}
+		}
+		text = fmt.Sprintf("*Partner registration %s %s*\n%s registered %s (reason: %s). It is waiting in the CRM for an AE.",
+			x.CaseNumber, what, partner, firstNonEmptyString(x.CompanyName, "a prospect"), x.Reason)
+	}
 	if x.StatusURL != "" {
 		text += "\n<" + x.StatusURL + "|Partner's status page>"
 	}
@@ -219,4 +241,13 @@ func (n *notifier) webhook(ctx context.Context, cfg *config.Config, x *worker.No
 	}
 	n.count("slack_webhook", "ok")
 	return nil
+}
+
+func firstNonEmptyString(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
