@@ -522,27 +522,15 @@ func (s *Server) missingRecordError(from, to *objectType, fromID, toID string) *
 }
 
 func (s *Server) handleAssocBatchCreate(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Inputs []batchAssocInput `json:"inputs"`
-	}
-	if !readJSON(w, r, &body) {
+	inputs, from, to, ok := assocWrite[batchAssocInput](s, w, r)
+	if !ok {
 		return
 	}
-	if len(body.Inputs) > maxAssocWrite {
-		writeHTTPError(w, tooMany(len(body.Inputs), maxAssocWrite))
-		return
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	from, to, e := s.assocPairTypes(r)
-	if e != nil {
-		writeHTTPError(w, e)
-		return
-	}
 	started := s.now()
 	results := []labelsBetween{}
 	var errs []standardError
-	for _, in := range body.Inputs {
+	for _, in := range inputs {
 		if se := s.missingRecordError(from, to, in.From.ID, in.To.ID); se != nil {
 			errs = append(errs, *se)
 			continue
@@ -563,23 +551,11 @@ func (s *Server) handleAssocBatchCreate(w http.ResponseWriter, r *http.Request) 
 }
 
 func (s *Server) handleAssocBatchDefault(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Inputs []batchAssocInput `json:"inputs"`
-	}
-	if !readJSON(w, r, &body) {
+	inputs, from, to, ok := assocWrite[batchAssocInput](s, w, r)
+	if !ok {
 		return
 	}
-	if len(body.Inputs) > maxAssocWrite {
-		writeHTTPError(w, tooMany(len(body.Inputs), maxAssocWrite))
-		return
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	from, to, e := s.assocPairTypes(r)
-	if e != nil {
-		writeHTTPError(w, e)
-		return
-	}
 	a := s.defaultAssoc(from.id, to.id)
 	if a == nil {
 		writeHTTPError(w, badRequest("There is no association type between %s and %s", from.name, to.name))
@@ -588,7 +564,7 @@ func (s *Server) handleAssocBatchDefault(w http.ResponseWriter, r *http.Request)
 	started := s.now()
 	results := []defaultAssociation{}
 	var errs []standardError
-	for _, in := range body.Inputs {
+	for _, in := range inputs {
 		if se := s.missingRecordError(from, to, in.From.ID, in.To.ID); se != nil {
 			errs = append(errs, *se)
 			continue
@@ -655,27 +631,12 @@ func (s *Server) handleAssocBatchRead(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAssocBatchArchive(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Inputs []struct {
-			From objectID   `json:"from"`
-			To   []objectID `json:"to"`
-		} `json:"inputs"`
-	}
-	if !readJSON(w, r, &body) {
+	inputs, from, to, ok := assocWrite[archiveInput](s, w, r)
+	if !ok {
 		return
 	}
-	if len(body.Inputs) > maxAssocWrite {
-		writeHTTPError(w, tooMany(len(body.Inputs), maxAssocWrite))
-		return
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	from, to, e := s.assocPairTypes(r)
-	if e != nil {
-		writeHTTPError(w, e)
-		return
-	}
-	for _, in := range body.Inputs {
+	for _, in := range inputs {
 		for _, t := range in.To {
 			s.unlinkAll(linkKey{from.id, in.From.ID}, linkKey{to.id, t.ID})
 		}
@@ -684,24 +645,12 @@ func (s *Server) handleAssocBatchArchive(w http.ResponseWriter, r *http.Request)
 }
 
 func (s *Server) handleAssocBatchLabelsArchive(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Inputs []batchAssocInput `json:"inputs"`
-	}
-	if !readJSON(w, r, &body) {
+	inputs, from, to, ok := assocWrite[batchAssocInput](s, w, r)
+	if !ok {
 		return
 	}
-	if len(body.Inputs) > maxAssocWrite {
-		writeHTTPError(w, tooMany(len(body.Inputs), maxAssocWrite))
-		return
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	from, to, e := s.assocPairTypes(r)
-	if e != nil {
-		writeHTTPError(w, e)
-		return
-	}
-	for _, in := range body.Inputs {
+	for _, in := range inputs {
 		types, msg := s.checkSpecs(from, to, in.Types)
 		if msg != "" {
 			writeHTTPError(w, badRequest("%s", msg))
@@ -777,4 +726,35 @@ func (s *Server) resolveCreateAssociations(t *objectType, in []createAssociation
 type pendingLink struct {
 	a  *assocType
 	to string
+}
+
+// archiveInput is one input of a batch association archive.
+type archiveInput struct {
+	From objectID   `json:"from"`
+	To   []objectID `json:"to"`
+}
+
+// assocWrite reads a batch association write of at most maxAssocWrite
+// inputs, takes the write lock and resolves the pair of object types in
+// the path. When ok is false the answer was written and the lock is not
+// held; otherwise the caller must unlock s.mu.
+func assocWrite[T any](s *Server, w http.ResponseWriter, r *http.Request) (inputs []T, from, to *objectType, ok bool) {
+	var body struct {
+		Inputs []T `json:"inputs"`
+	}
+	if !readJSON(w, r, &body) {
+		return nil, nil, nil, false
+	}
+	if len(body.Inputs) > maxAssocWrite {
+		writeHTTPError(w, tooMany(len(body.Inputs), maxAssocWrite))
+		return nil, nil, nil, false
+	}
+	s.mu.Lock()
+	from, to, e := s.assocPairTypes(r)
+	if e != nil {
+		s.mu.Unlock()
+		writeHTTPError(w, e)
+		return nil, nil, nil, false
+	}
+	return body.Inputs, from, to, true
 }
