@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/regsync/regsync/config"
@@ -42,10 +43,14 @@ func OpenOffline(cfg *config.Config, log *slog.Logger) (*Offline, error) {
 	}
 	o := &Offline{DB: db, CRM: crm}
 	m := metrics.New(nil)
-	d := &Daemon{log: log, m: m, now: time.Now}
+	d := &Daemon{log: log, m: m, now: time.Now, public: strings.TrimRight(cfg.Server.PublicURL, "/")}
+	if d.public == "" {
+		d.public = "http://" + cfg.Server.Addr
+	}
 	d.cfg.Store(cfg)
 	o.Engine, err = worker.NewEngine(worker.EngineOptions{CRM: crm, Object: object, Policy: func() *rules.Policy { return cfg.Policy },
-		State: db, Notifier: d.notifier(cfg), Logger: log, Metrics: m})
+		State: db, Notifier: d.notifier(cfg), StatusURL: d.statusURL, RecheckAfter: cfg.Worker.RecheckAfter,
+		Logger: log, Metrics: m})
 	if err == nil {
 		err = o.Engine.SetTemplates(cfg.Notify.Templates)
 	}

@@ -35,8 +35,8 @@ state: {path: %q}
 crm: {kind: hubspot}
 hubspot: {base_url: %q, token: sandbox-token, poll_settle: 0s}
 schedule: {sweep: "off", reconcile: "off"}
-notify: {enabled: false}
-%s`, addr, filepath.Join(dir, "regsync.db"), hs.URL(), importPolicy)
+notify: {enabled: true, outbox: %q}
+%s`, addr, filepath.Join(dir, "regsync.db"), hs.URL(), filepath.Join(dir, "outbox"), importPolicy)
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
