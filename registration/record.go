@@ -81,6 +81,25 @@ type Record struct {
 	DealID       string `field:"deal_id"`
 	ConflictWith string `field:"conflict_with"`
 
+	// SubmissionSeq is regsync's own acceptance order of the submissions of
+	// its intake channels (microseconds since the Unix epoch, strictly
+	// increasing per process): it breaks ties between registrations
+	// submitted within the CRM's time precision. Zero for records created
+	// in the CRM by anything else.
+	SubmissionSeq float64 `field:"submission_seq"`
+	// AppealCount is how many times the partner appealed a decline.
+	AppealCount float64 `field:"appeal_count"`
+	// DeclinedReason is the reason code of the last decline, kept when
+	// the partner appeals it (status_reason then reads appealed).
+	DeclinedReason string `field:"declined_reason"`
+
+	// CreatedAt and ModifiedAt are the CRM's own timestamps of the record
+	// (HubSpot createdAt / hs_lastmodifieddate, Salesforce CreatedDate /
+	// SystemModstamp), set by the connectors. Not CRM fields regsync
+	// writes.
+	CreatedAt  time.Time `yaml:"-" json:"-"`
+	ModifiedAt time.Time `yaml:"-" json:"-"`
+
 	// ixDomain and ixHost are what Index read of CompanyDomain: the string
 	// and, when it is valid, its NormalizeDomain (see CompanyHost). Not CRM
 	// fields.
@@ -96,7 +115,7 @@ var canonicalOrder = []string{
 	"stage_guess", "consent", "region", "country", "segment", "product_interest", "target_revenue",
 	"competing_vendors", "submitted_at", "first_response_at", "decided_at", "approved_at", "hold_until",
 	"meeting_due", "sla_due", "first_meeting_at", "attributed_at", "owner_id", "company_id", "deal_id",
-	"conflict_with",
+	"conflict_with", "submission_seq", "appeal_count", "declined_reason",
 }
 
 // Index computes the derived match keys DomainKey and NameKey from the

@@ -18,10 +18,10 @@ func TestFieldsRegistry(t *testing.T) {
 			tagged++
 		}
 	}
-	if len(fs) != tagged || len(fs) != 40 {
-		t.Fatalf("Fields() has %d fields; Record has %d tagged fields (want 40)", len(fs), tagged)
+	if len(fs) != tagged || len(fs) != 43 {
+		t.Fatalf("Fields() has %d fields; Record has %d tagged fields (want 43)", len(fs), tagged)
 	}
-	if fs[0].Name != "id" || fs[1].Name != "case_number" || fs[len(fs)-1].Name != "conflict_with" {
+	if fs[0].Name != "id" || fs[1].Name != "case_number" || fs[len(fs)-1].Name != "declined_reason" {
 		t.Errorf("Fields() order: first %q, %q, last %q", fs[0].Name, fs[1].Name, fs[len(fs)-1].Name)
 	}
 	names := FieldNames()
@@ -48,7 +48,7 @@ func TestFieldsRegistry(t *testing.T) {
 	}
 	kinds := map[string]FieldKind{
 		"id": KindString, "status": KindString, "company_domain": KindString, "consent": KindBool,
-		"target_revenue": KindNumber, "submitted_at": KindTime, "hold_until": KindTime, "attributed_at": KindTime,
+		"target_revenue": KindNumber, "submission_seq": KindNumber, "appeal_count": KindNumber, "submitted_at": KindTime, "hold_until": KindTime, "attributed_at": KindTime,
 	}
 	for n, k := range kinds {
 		if f, _ := LookupField(n); f.Kind != k {

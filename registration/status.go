@@ -153,7 +153,7 @@ var transitions = map[Status][]Status{
 	StatusNone:          {StatusSubmitted},
 	StatusSubmitted:     {StatusApproved, StatusNeedsInfo, StatusDeclined, StatusInReview},
 	StatusInReview:      {StatusApproved, StatusDeclined, StatusNeedsInfo},
-	StatusNeedsInfo:     {StatusSubmitted},
+	StatusNeedsInfo:     {StatusSubmitted, StatusExpired},
 	StatusApproved:      {StatusMeetingBooked, StatusConverted, StatusExpired, StatusDeclined},
 	StatusMeetingBooked: {StatusConverted, StatusExpired},
 	StatusConverted:     {StatusWon, StatusLost},
@@ -169,7 +169,7 @@ var ErrTransition = errors.New("transition not allowed")
 //
 //	submitted → approved | needs_info | declined | in_review
 //	in_review → approved | declined | needs_info
-//	needs_info → submitted
+//	needs_info → submitted | expired
 //	approved → meeting_booked | converted | expired | declined (only conflict_lost)
 //	meeting_booked → converted | expired
 //	converted → won | lost

@@ -14,7 +14,7 @@ var allowedTransitions = map[Status][]Status{
 	StatusNone:          {StatusSubmitted},
 	StatusSubmitted:     {StatusApproved, StatusNeedsInfo, StatusDeclined, StatusInReview, StatusWithdrawn},
 	StatusInReview:      {StatusApproved, StatusDeclined, StatusNeedsInfo, StatusWithdrawn},
-	StatusNeedsInfo:     {StatusSubmitted, StatusWithdrawn},
+	StatusNeedsInfo:     {StatusSubmitted, StatusExpired, StatusWithdrawn},
 	StatusApproved:      {StatusMeetingBooked, StatusConverted, StatusExpired, StatusDeclined, StatusWithdrawn},
 	StatusMeetingBooked: {StatusConverted, StatusExpired, StatusWithdrawn},
 	StatusConverted:     {StatusWon, StatusLost},

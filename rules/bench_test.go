@@ -171,10 +171,11 @@ func BenchmarkDecideFirstMeetingWins(b *testing.B) {
 func scanReference(x *decider, key, name string) scanResult {
 	var s scanResult
 	r, p, now := x.r, x.p, x.now
-	mine := r.SubmittedAt
-	if mine.IsZero() {
-		mine = now
+	me := r.Place()
+	if me.At.IsZero() {
+		me.At = now
 	}
+	earlier := func(o *registration.Record) bool { return o.Place().Before(me) }
 	meetingWins := p.conflict == conflictFirstMeeting
 	split := p.conflict == conflictSplit
 	splitOn := p.Rules.Conflict.SplitOn
@@ -184,6 +185,9 @@ func scanReference(x *decider, key, name string) scanResult {
 		c := classify(o.Status)
 		if c == clsClosed {
 			continue // expired, declined, withdrawn, won and lost never conflict
+		}
+		if c == clsPending && o.Status == registration.StatusAppealed && !AppealHoldsLine(o) {
+			continue
 		}
 		ok := o.DomainKey
 		if ok == "" && o.CompanyDomain != "" {
@@ -200,13 +204,13 @@ func scanReference(x *decider, key, name string) scanResult {
 			if on == "" {
 				on = registration.CompanyKey(o.CompanyName)
 			}
-			if on == name && !x.self(o) && (protects(c, o, false, now) || earlierThan(o, mine, r.CaseNumber)) {
+			if on == name && !x.self(o) && (protects(c, o, false, now) || earlier(o)) {
 				s.sameName = o
 			}
 			continue
 		}
 		if samePartner {
-			if s.duplicate == nil && !x.self(o) && (protects(c, o, false, now) || earlierThan(o, mine, r.CaseNumber)) {
+			if s.duplicate == nil && !x.self(o) && (protects(c, o, false, now) || earlier(o)) {
 				s.duplicate = o
 			}
 			continue
@@ -219,8 +223,7 @@ func scanReference(x *decider, key, name string) scanResult {
 		}
 		switch {
 		case c == clsPending:
-			if earlierThan(o, mine, r.CaseNumber) && !x.self(o) &&
-				(s.pending == nil || earlierThan(o, s.pending.SubmittedAt, s.pending.CaseNumber)) {
+			if earlier(o) && !x.self(o) && (s.pending == nil || o.Place().Before(s.pending.Place())) {
 				s.pending = o
 			}
 		case protects(c, o, meetingWins, now):

@@ -397,6 +397,9 @@ func (x *decider) scan(key, name string) scanResult {
 	if mine.IsZero() {
 		mine = now
 	}
+	me := r.Place()
+	me.At = mine
+	earlier := func(o *registration.Record) bool { return o.Place().Before(me) }
 	meetingWins := p.conflict == conflictFirstMeeting
 	split := p.conflict == conflictSplit
 	splitOn := p.Rules.Conflict.SplitOn
@@ -407,6 +410,9 @@ func (x *decider) scan(key, name string) scanResult {
 		c := classByCode[o.StatusCode()] // classify(o.Status)
 		if c == clsClosed {
 			continue // expired, declined, withdrawn, won and lost never conflict
+		}
+		if c == clsPending && o.Status == registration.StatusAppealed && !AppealHoldsLine(o) {
+			continue // an appeal of any other decline waits for an AE, holding nobody back
 		}
 		ok := o.DomainKey
 		if ok == "" && o.CompanyDomain != "" {
@@ -423,13 +429,13 @@ func (x *decider) scan(key, name string) scanResult {
 			if on == "" {
 				on = registration.CompanyKey(o.CompanyName)
 			}
-			if on == name && !x.self(o) && (protects(c, o, false, now) || earlierThan(o, mine, r.CaseNumber)) {
+			if on == name && !x.self(o) && (protects(c, o, false, now) || earlier(o)) {
 				s.sameName = o
 			}
 			continue
 		}
 		if samePartner {
-			if s.duplicate == nil && !x.self(o) && (protects(c, o, false, now) || earlierThan(o, mine, r.CaseNumber)) {
+			if s.duplicate == nil && !x.self(o) && (protects(c, o, false, now) || earlier(o)) {
 				s.duplicate = o
 			}
 			continue
@@ -442,8 +448,7 @@ func (x *decider) scan(key, name string) scanResult {
 		}
 		switch {
 		case c == clsPending:
-			if earlierThan(o, mine, r.CaseNumber) && !x.self(o) &&
-				(s.pending == nil || earlierThan(o, s.pending.SubmittedAt, s.pending.CaseNumber)) {
+			if earlier(o) && !x.self(o) && (s.pending == nil || o.Place().Before(s.pending.Place())) {
 				s.pending = o
 			}
 		case protects(c, o, meetingWins, now):
@@ -619,38 +624,13 @@ func splitValue(r *registration.Record, on string) string {
 	return strings.TrimSpace(r.Segment)
 }
 
-// earlierThan reports whether o was submitted before (at, caseNumber). A
-// registration with no submitted_at predates regsync and counts as earlier.
-func earlierThan(o *registration.Record, at time.Time, caseNumber string) bool {
-	if o.SubmittedAt.IsZero() {
-		return true
-	}
-	if c := o.SubmittedAt.Compare(at); c != 0 {
-		return c < 0
-	}
-	return caseLess(o.CaseNumber, caseNumber)
-}
-
-// caseLess orders case numbers naturally: R-9 before R-10.
-func caseLess(a, b string) bool {
-	pa, na := splitCase(a)
-	pb, nb := splitCase(b)
-	if pa != pb || na < 0 || nb < 0 {
-		return a < b
-	}
-	return na < nb
-}
-
-func splitCase(s string) (string, int64) {
-	i := len(s)
-	for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
-		i--
-	}
-	if i == len(s) || len(s)-i > 18 {
-		return s, -1
-	}
-	n, _ := strconv.ParseInt(s[i:], 10, 64)
-	return s[:i], n
+// AppealHoldsLine reports whether an appealed registration still holds its
+// place in line against other partners: only the appeal of a conflict
+// decision (conflict_protected, conflict_lost) does, since the partner
+// contests who came first. Any other appeal waits for an AE without
+// holding anyone back.
+func AppealHoldsLine(r *registration.Record) bool {
+	return r.DeclinedReason == ReasonConflictProtected || r.DeclinedReason == ReasonConflictLost
 }
 
 func fmtTime(t time.Time) string {

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/regsync/regsync/registration"
@@ -87,6 +88,19 @@ func Sweep(p *Policy, r *registration.Record, f Facts, now time.Time) Decision {
 			}
 		}
 		return unchanged(r, Check{Name: "sweep", Result: Pass, Detail: "window open until " + fmtTime(r.HoldUntil)})
+	case registration.StatusNeedsInfo:
+		if n := p.Rules.NeedsInfoExpireDays; n > 0 {
+			since := r.DecidedAt
+			if since.IsZero() {
+				since = r.SubmittedAt
+			}
+			if !since.IsZero() && now.After(days(since, n)) {
+				d := unchanged(r, Check{Name: "needs_info", Result: Fail, Detail: "missing details not sent within " + strconv.Itoa(n) + " days of " + fmtTime(since)})
+				d.Status, d.Reason, d.Message, d.Changed = registration.StatusExpired, ReasonNeedsInfoExpired, msgNeedsInfoExpired(n), true
+				d.ConflictWith = ""
+				return d
+			}
+		}
 	case registration.StatusInReview:
 		if r.StatusReason == ReasonConflictPending {
 			d := Decide(p, r, f, now)
@@ -125,7 +139,7 @@ func meetingWinner(r *registration.Record, f Facts, now time.Time) *registration
 	if key == "" {
 		return nil
 	}
-	mine := r.SubmittedAt
+	me := r.Place()
 	var best *registration.Record
 	for i := range f.Registrations {
 		o := &f.Registrations[i]
@@ -151,7 +165,7 @@ func meetingWinner(r *registration.Record, f Facts, now time.Time) *registration
 			if o.FirstMeetingAt.After(r.FirstMeetingAt) {
 				continue
 			}
-			if o.FirstMeetingAt.Equal(r.FirstMeetingAt) && !earlierThan(o, mine, r.CaseNumber) {
+			if o.FirstMeetingAt.Equal(r.FirstMeetingAt) && !o.Place().Before(me) {
 				continue
 			}
 		}

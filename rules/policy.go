@@ -45,6 +45,20 @@ type Rules struct {
 	Unassigned       string           `yaml:"unassigned" json:"unassigned"`
 	HoldWindow       HoldWindow       `yaml:"hold_window" json:"hold_window"`
 	SLA              SLA              `yaml:"sla" json:"sla"`
+	// NeedsInfoExpireDays is how long a needs_info registration waits for
+	// the partner's missing details before it expires (needs_info_expired):
+	// a placeholder cannot hold a place in line for ever. 0: never.
+	NeedsInfoExpireDays int     `yaml:"needs_info_expire_days" json:"needs_info_expire_days"`
+	Appeals             Appeals `yaml:"appeals" json:"appeals"`
+}
+
+// Appeals limits a partner's appeals of a decline.
+type Appeals struct {
+	// Max is how many times a partner may appeal one registration's
+	// decline; 0: appeals are not offered.
+	Max int `yaml:"max" json:"max"`
+	// WithinDays is how long after the decline an appeal is accepted.
+	WithinDays int `yaml:"within_days" json:"within_days"`
 }
 
 // FreeEmailDomains adjusts the embedded list of free-mail providers.
@@ -119,12 +133,14 @@ var DefaultRequired = []string{
 // into this value so that absent keys keep their defaults.
 func DefaultRules() Rules {
 	return Rules{
-		Required:     slices.Clone(DefaultRequired),
-		ExistingDeal: ExistingDealDecline,
-		Conflict:     Conflict{Policy: FirstApprovedWins, SplitOn: "segment"},
-		Unassigned:   UnassignedReview,
-		HoldWindow:   HoldWindow{Days: 60, MeetingWithinDays: 14, ExtendOnMeetingDays: 30, MaxDays: 180},
-		SLA:          SLA{RespondWithinBusinessDays: 2, Calendar: "US", Timezone: "UTC"},
+		Required:            slices.Clone(DefaultRequired),
+		ExistingDeal:        ExistingDealDecline,
+		Conflict:            Conflict{Policy: FirstApprovedWins, SplitOn: "segment"},
+		Unassigned:          UnassignedReview,
+		HoldWindow:          HoldWindow{Days: 60, MeetingWithinDays: 14, ExtendOnMeetingDays: 30, MaxDays: 180},
+		SLA:                 SLA{RespondWithinBusinessDays: 2, Calendar: "US", Timezone: "UTC"},
+		NeedsInfoExpireDays: 30,
+		Appeals:             Appeals{Max: 1, WithinDays: 30},
 	}
 }
 
@@ -314,6 +330,15 @@ func NewPolicy(partners []Partner, rules Rules) (*Policy, error) {
 		bad(yamlx.Path("rules", "sla", "timezone"), "unknown time zone %q (use an IANA name such as America/New_York)", r.SLA.Timezone)
 		loc = time.UTC
 	}
+	if r.NeedsInfoExpireDays < 0 {
+		bad(yamlx.Path("rules", "needs_info_expire_days"), "must be 0 (never) or a positive number of days, not %d", r.NeedsInfoExpireDays)
+	}
+	if r.Appeals.Max < 0 {
+		bad(yamlx.Path("rules", "appeals", "max"), "must be 0 (no appeals) or more, not %d", r.Appeals.Max)
+	}
+	if r.Appeals.WithinDays <= 0 {
+		bad(yamlx.Path("rules", "appeals", "within_days"), "must be a positive number of days, not %d", r.Appeals.WithinDays)
+	}
 	hol, ok := holidays(r.SLA.Calendar)
 	if !ok {
 		bad(yamlx.Path("rules", "sla", "calendar"), "unknown holiday calendar %q (one of %s, or none)", r.SLA.Calendar, strings.Join(Calendars(), ", "))
@@ -330,6 +355,33 @@ func NewPolicy(partners []Partner, rules Rules) (*Policy, error) {
 func (p *Policy) Partner(id string) (*Partner, bool) {
 	pt, ok := p.partners[id]
 	return pt, ok
+}
+
+// AppealAllowed reports whether the partner may appeal r's decline now:
+// the registration is declined, fewer than rules.appeals.max appeals were
+// made, and the decline is at most rules.appeals.within_days old. When not,
+// why says so in words fit for the partner.
+func (p *Policy) AppealAllowed(r *registration.Record, now time.Time) (ok bool, why string) {
+	a := p.Rules.Appeals
+	switch {
+	case r.Status != registration.StatusDeclined:
+		return false, "only a declined registration can be appealed"
+	case a.Max == 0:
+		return false, "this program does not take appeals"
+	case int(r.AppealCount) >= a.Max:
+		if a.Max == 1 {
+			return false, "this registration was already appealed once, and no further appeal is possible"
+		}
+		return false, "this registration was already appealed " + strconv.Itoa(int(r.AppealCount)) + " times, and no further appeal is possible"
+	}
+	decided := r.DecidedAt
+	if decided.IsZero() {
+		decided = r.SubmittedAt
+	}
+	if !decided.IsZero() && now.After(days(decided, a.WithinDays)) {
+		return false, "appeals are accepted within " + strconv.Itoa(a.WithinDays) + " days of the decision, and that time has passed"
+	}
+	return true, ""
 }
 
 // HoldDays is the hold window granted to a partner of the given tier.

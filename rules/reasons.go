@@ -34,6 +34,7 @@ const (
 	ReasonDealCreated         = "deal_created"
 	ReasonWon                 = "won"
 	ReasonLost                = "lost"
+	ReasonNeedsInfoExpired    = "needs_info_expired"
 )
 
 // Reasons lists every reason code with what it means, in the order of the
@@ -64,6 +65,7 @@ var Reasons = []struct{ Code, Meaning string }{
 	{ReasonDealCreated, "converted: a deal was opened from the registration"},
 	{ReasonWon, "won: the deal closed won"},
 	{ReasonLost, "lost: the deal closed lost"},
+	{ReasonNeedsInfoExpired, "expired: the partner did not send the missing details within rules.needs_info_expire_days"},
 }
 
 // messages are the partner-safe texts for each reason. They never name a
@@ -134,6 +136,11 @@ func msgMeeting(hold time.Time) string {
 
 func msgNoMeeting(due time.Time) string {
 	return "No first meeting was logged by " + fmtDate(due) + ", so the protection for this registration has lapsed."
+}
+
+func msgNeedsInfoExpired(days int) string {
+	return "We did not receive the missing details within " + strconv.Itoa(days) +
+		" days, so this registration has expired. You are welcome to register the company again with every detail."
 }
 
 func msgWindowEnded(hold time.Time) string {

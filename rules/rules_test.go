@@ -107,20 +107,6 @@ func TestDecideIndexesRivalsItself(t *testing.T) {
 	}
 }
 
-func TestCaseLess(t *testing.T) {
-	for _, tt := range []struct {
-		a, b string
-		want bool
-	}{
-		{"R-9", "R-10", true}, {"R-10", "R-9", false}, {"R-10", "R-10", false},
-		{"A-1", "B-0", true}, {"", "R-1", true}, {"R-x", "R-1", false},
-	} {
-		if got := caseLess(tt.a, tt.b); got != tt.want {
-			t.Errorf("caseLess(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
-		}
-	}
-}
-
 func TestSLADue(t *testing.T) {
 	ny, _ := time.LoadLocation("America/New_York")
 	berlin, _ := time.LoadLocation("Europe/Berlin")

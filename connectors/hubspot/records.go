@@ -231,6 +231,16 @@ func (c *Client) decode(o *object, note bool) registration.Record {
 		}
 	}
 	r.ID = o.ID
+	// The CRM's own timestamps: a registration created outside regsync
+	// has no submitted_at, and its place in line is its creation time.
+	if t, err := registration.ParseTime(o.CreatedAt); err == nil {
+		r.CreatedAt = t
+	}
+	if t, err := registration.ParseTime(o.prop("hs_lastmodifieddate")); err == nil && !t.IsZero() {
+		r.ModifiedAt = t
+	} else if t, err := registration.ParseTime(o.UpdatedAt); err == nil {
+		r.ModifiedAt = t
+	}
 	r.Index()
 	if note && (o.prop(PropDomainKey) != r.DomainKey || o.prop(PropNameKey) != r.NameKey) {
 		k := [2]string{r.DomainKey, r.NameKey}

@@ -38,6 +38,7 @@ func (c *Client) regFields() string {
 		}
 	}
 	add("Id")
+	add("CreatedDate")
 	add("SystemModstamp")
 	for _, f := range registration.FieldNames() {
 		if f != "id" {
@@ -116,6 +117,14 @@ func (c *Client) toRecord(m map[string]any) (r registration.Record, stale bool) 
 		if err := f.Set(&r, toText(f.Kind, v)); err != nil {
 			c.log.Debug("salesforce: unreadable field value skipped", "field", f.Name, "id", r.ID, "err", err)
 		}
+	}
+	// The CRM's own timestamps: a registration created outside regsync
+	// has no submitted_at, and its place in line is its creation time.
+	if t, ok := parseSFTime(str(lk["createddate"])); ok {
+		r.CreatedAt = t
+	}
+	if t, ok := parseSFTime(str(lk["systemmodstamp"])); ok {
+		r.ModifiedAt = t
 	}
 	if id := str(lk[strings.ToLower(FieldAccount)]); id != "" {
 		r.CompanyID = id

@@ -44,6 +44,9 @@ var fieldDescriptions = map[string]string{
 	"company_id":        "The matched Account's id (also in the Account lookup).",
 	"deal_id":           "The matched or attributed Opportunity's id (also in the Opportunity lookup).",
 	"conflict_with":     "Case numbers of the registrations this one conflicts with.",
+	"submission_seq":    "regsync's acceptance order of submissions from its own channels (microseconds since 1970): breaks ties between registrations submitted within the same second.",
+	"appeal_count":      "How many times the partner appealed a decline (rules.appeals.max limits it).",
+	"declined_reason":   "The reason code of the last decline, kept when the partner appeals it.",
 }
 
 var aeEditable = map[string]bool{
@@ -77,7 +80,7 @@ func fieldXML(f Field, desc string) string {
 	switch f.Type {
 	case TypeString, TypeTextArea:
 		line("length", fmt.Sprint(f.Length))
-	case TypeCurrency:
+	case TypeCurrency, TypeDouble:
 		line("precision", fmt.Sprint(f.Precision))
 	}
 	if f.Type == TypeReference {
@@ -88,7 +91,7 @@ func fieldXML(f Field, desc string) string {
 	if f.Type != TypeBoolean {
 		line("required", "false")
 	}
-	if f.Type == TypeCurrency {
+	if f.Type == TypeCurrency || f.Type == TypeDouble {
 		line("scale", fmt.Sprint(f.Scale))
 	}
 	line("trackHistory", fmt.Sprint(historyTracked[f.Name]))
@@ -102,6 +105,8 @@ func fieldXML(f Field, desc string) string {
 		line("type", "Checkbox")
 	case TypeCurrency:
 		line("type", "Currency")
+	case TypeDouble:
+		line("type", "Number")
 	case TypeDateTime:
 		line("type", "DateTime")
 	case TypeReference:

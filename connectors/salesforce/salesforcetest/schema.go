@@ -94,6 +94,11 @@ func RegistrationFields() []Field {
 			f.ExternalID, f.Unique, f.CaseSensitive = true, true, true
 		case rf.Name == "company_id", rf.Name == "deal_id":
 			f.Length = 18
+		case rf.Name == "submission_seq", rf.Name == "appeal_count":
+			// Whole numbers: Number(18, 0) holds microseconds since the
+			// epoch exactly, and a JSON number of that size is exact in a
+			// float64 (below 2^53).
+			f.Type, f.Length, f.Precision, f.Scale = TypeDouble, 0, 18, 0
 		case rf.Kind == registration.KindBool:
 			f.Type, f.Length = TypeBoolean, 0
 		case rf.Kind == registration.KindNumber:
