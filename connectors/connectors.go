@@ -124,6 +124,16 @@ type TimePrecision interface {
 	TimePrecision() time.Duration
 }
 
+// SearchSettle is implemented by connectors whose CRM's search lags behind
+// its writes (HubSpot indexes a write for search seconds after it landed).
+// The worker grants protection (an approval) only once this long has
+// passed since the registration's submission, so that every earlier rival
+// is visible to the search that decides it. Connectors without it have no
+// lag (Salesforce's queries read committed data at once).
+type SearchSettle interface {
+	SearchSettle() time.Duration
+}
+
 // Usage is what a connector has spent of the CRM's API allowance.
 type Usage struct {
 	// Calls counts HTTP requests sent, retries included, by operation

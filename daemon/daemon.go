@@ -31,6 +31,7 @@ import (
 	"github.com/regsync/regsync/connectors"
 	"github.com/regsync/regsync/connectors/hubspot"
 	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
+	"github.com/regsync/regsync/intake"
 	"github.com/regsync/regsync/internal/metrics"
 	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/rules"
@@ -139,6 +140,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (d *Daemon, err err
 		return nil, fmt.Errorf("listen on server.addr %s: %w", cfg.Server.Addr, err)
 	}
 	d.addr = ln.Addr()
+	// Commands beside the daemon find its admin endpoints here (the
+	// configured address may be :0).
+	if err := os.WriteFile(AddrFile(cfg.State.Path), []byte(d.addr.String()+"\n"), 0o600); err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("write the daemon's address to %s: %w", AddrFile(cfg.State.Path), err)
+	}
 	d.public = strings.TrimRight(cfg.Server.PublicURL, "/")
 	if d.public == "" {
 		d.public = "http://" + d.addr.String()
@@ -175,7 +182,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (d *Daemon, err err
 	webhooks := map[string]connectors.CRM{d.crm.Name(): d.crm}
 	d.server = server.New(server.Options{
 		Addr: cfg.Server.Addr, Logger: o.Logger, Metrics: d.m, Gatherer: o.Registry,
-		Webhooks: webhooks, Inbox: inbox{d}, Admin: admin{d}, AdminToken: d.token,
+		Webhooks: webhooks, Inbox: inbox{d}, Admin: admin{d}, AdminToken: d.token, Registrations: registrations{d},
 		Ready: d.ready, BeforeScrape: d.worker.Gauge, Mount: d.mount,
 	})
 	d.setListener(ln)
@@ -398,6 +405,9 @@ func (d *Daemon) adminToken(cfg *config.Config) error {
 // AdminTokenFile is where serve writes a generated admin token.
 func AdminTokenFile(statePath string) string { return statePath + ".admin-token" }
 
+// AddrFile is where serve writes the address it listens on.
+func AddrFile(statePath string) string { return statePath + ".addr" }
+
 // statusURL is a registration's login-free status link.
 func (d *Daemon) statusURL(caseNumber string) string {
 	return statusLink(d, caseNumber)
@@ -546,6 +556,27 @@ func (a admin) Reconcile(ctx context.Context) (any, error) {
 func (a admin) Poll(ctx context.Context) (any, error) {
 	n, err := a.d.worker.Poll(ctx)
 	return map[string]int{"changed": n}, err
+}
+
+// registrations adapts the daemon's intake to server.Registrations.
+type registrations struct{ d *Daemon }
+
+var errNoIntake = errors.New("the daemon's intake is not ready")
+
+func (r registrations) Register(ctx context.Context, subs []intake.Submission) ([]intake.Receipt, error) {
+	reg := r.d.in.registrar
+	if reg == nil {
+		return nil, errNoIntake
+	}
+	return reg.Register(ctx, subs)
+}
+
+func (r registrations) Settle(ctx context.Context, cases []string) (map[string]intake.Receipt, error) {
+	reg := r.d.in.registrar
+	if reg == nil {
+		return nil, errNoIntake
+	}
+	return reg.Settle(ctx, cases)
 }
 
 // mount adds the intake channels, status pages and dashboard.

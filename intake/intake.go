@@ -93,3 +93,14 @@ type Registrar interface {
 	// StatusURL is the login-free status link of a registration.
 	StatusURL(caseNumber string) string
 }
+
+// Settler is implemented by Registrars whose registrations are decided
+// after Register returns (the daemon's worker decides them; an approval
+// may wait for the CRM's search to show every earlier rival): an import
+// registers every row first, then collects the decisions at once.
+type Settler interface {
+	// Settle waits for the decisions of registrations Register created
+	// and returns their receipts by case number; those still undecided
+	// when it gives up are missing.
+	Settle(ctx context.Context, caseNumbers []string) (map[string]Receipt, error)
+}

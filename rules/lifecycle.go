@@ -58,6 +58,70 @@ func OnMeeting(p *Policy, r *registration.Record, at time.Time) Decision {
 	return d
 }
 
+// Meeting applies a first meeting logged at `at` as OnMeeting does, and
+// under first_meeting_wins settles the race first: an approved
+// registration loses (declined conflict_lost, conflict_with naming the
+// winner) when another partner's registration on the same registrable
+// domain already holds the company — meeting_booked with its window open,
+// or converted: protection once granted is never taken back — or logged an
+// in-time first meeting before this one (equal meeting times go to the
+// earlier submission). A meeting after this registration's own deadline
+// wins nothing either way: OnMeeting expires it.
+func Meeting(p *Policy, r *registration.Record, f Facts, at, now time.Time) Decision {
+	now = now.UTC()
+	if p.conflict != conflictFirstMeeting || r.Status != registration.StatusApproved {
+		return OnMeeting(p, r, at)
+	}
+	first := at.UTC()
+	if !r.FirstMeetingAt.IsZero() && r.FirstMeetingAt.Before(first) {
+		first = r.FirstMeetingAt.UTC()
+	}
+	if !r.MeetingDue.IsZero() && first.After(r.MeetingDue) {
+		return OnMeeting(p, r, at)
+	}
+	w := holder(r, f, now)
+	if w == nil {
+		w = meetingWinner(r, f, now)
+	}
+	if w == nil {
+		return OnMeeting(p, r, at)
+	}
+	d := unchanged(r, Check{Name: "conflict", Result: Fail, Detail: w.CaseNumber + " (" + string(w.Status) + ") won the first-meeting race: its first meeting " + fmtTime(w.FirstMeetingAt) + ", this one " + fmtTime(first)})
+	d.Status, d.Reason, d.Message, d.Changed = registration.StatusDeclined, ReasonConflictLost, messages[ReasonConflictLost], true
+	d.ConflictWith = w.CaseNumber
+	return d
+}
+
+// holder returns another partner's registration on r's registrable domain
+// that holds the company under first_meeting_wins: meeting_booked with its
+// window open, or converted.
+func holder(r *registration.Record, f Facts, now time.Time) *registration.Record {
+	key := r.DomainKey
+	if key == "" {
+		key = domainKey(r.CompanyDomain)
+	}
+	if key == "" {
+		return nil
+	}
+	for i := range f.Registrations {
+		o := &f.Registrations[i]
+		if o.PartnerID == r.PartnerID || (o.ID != "" && o.ID == r.ID) || (o.CaseNumber != "" && o.CaseNumber == r.CaseNumber) {
+			continue
+		}
+		ok := o.DomainKey
+		if ok == "" {
+			ok = domainKey(o.CompanyDomain)
+		}
+		if ok != key {
+			continue
+		}
+		if (o.Status == registration.StatusMeetingBooked && o.HoldUntil.After(now)) || o.Status == registration.StatusConverted {
+			return o
+		}
+	}
+	return nil
+}
+
 // Sweep is what the passing of time does to a registration: approved with no
 // meeting past its meeting deadline → expired no_meeting; approved or
 // meeting_booked past its hold window → expired window_ended; under
@@ -80,8 +144,12 @@ func Sweep(p *Policy, r *registration.Record, f Facts, now time.Time) Decision {
 			return d
 		}
 		if r.Status == registration.StatusApproved && p.conflict == conflictFirstMeeting {
-			if w := meetingWinner(r, f, now); w != nil {
-				d := unchanged(r, Check{Name: "conflict", Result: Fail, Detail: w.CaseNumber + " logged its first meeting " + fmtTime(w.FirstMeetingAt) + " first"})
+			w := holder(r, f, now)
+			if w == nil {
+				w = meetingWinner(r, f, now)
+			}
+			if w != nil {
+				d := unchanged(r, Check{Name: "conflict", Result: Fail, Detail: w.CaseNumber + " (" + string(w.Status) + ") won the first-meeting race; its first meeting " + fmtTime(w.FirstMeetingAt)})
 				d.Status, d.Reason, d.Message, d.Changed = registration.StatusDeclined, ReasonConflictLost, messages[ReasonConflictLost], true
 				d.ConflictWith = w.CaseNumber
 				return d

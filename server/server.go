@@ -56,6 +56,9 @@ type Options struct {
 	Webhooks map[string]connectors.CRM
 	Inbox    Inbox
 	Admin    Admin
+	// Registrations takes submissions from commands beside the daemon
+	// (POST /-/register, /-/settle); nil: those answer 404.
+	Registrations Registrations
 	// AdminToken protects /-/ endpoints; unset: they answer 403.
 	AdminToken secret.Secret
 	// Ready reports readiness problems for /readyz (nil: ready).
@@ -127,6 +130,8 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /-/reconcile", s.admin(s.run(func(ctx context.Context) (any, error) { return s.o.Admin.Reconcile(ctx) })))
 	s.mux.Handle("POST /-/poll", s.admin(s.run(func(ctx context.Context) (any, error) { return s.o.Admin.Poll(ctx) })))
 	s.mux.Handle("GET /-/inbox", s.admin(s.inboxList))
+	s.mux.Handle("POST /-/register", s.admin(s.register))
+	s.mux.Handle("POST /-/settle", s.admin(s.settle))
 	s.mux.Handle("POST /-/inbox/retry", s.admin(s.inboxRetry))
 	s.mux.Handle("POST /-/inbox/drop", s.admin(s.inboxDrop))
 	if s.o.Mount != nil {

@@ -2,42 +2,48 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/regsync/regsync/connectors"
 	"github.com/regsync/regsync/intake"
 	"github.com/regsync/regsync/registration"
-	"github.com/regsync/regsync/rules"
 	"github.com/regsync/regsync/state"
 )
 
-// intakePlanPrefix keys the plans of records being created: they have no
-// CRM id until the create returns.
+// intakePlanPrefix keys the plans of records being created by earlier
+// versions of regsync, which decided a submission before creating it
+// (Recover finishes them).
 const intakePlanPrefix = "intake/"
 
-// Create registers new submissions. It asks the CRM what it already holds
-// under their case numbers (a repeated submission is reported, never
-// created twice), decides the new ones with the same rules as the daemon —
-// their rivals include the earlier submissions of the same call — and
-// creates each record already decided, in batched upserts on its
-// submission key, then runs the side effects.
+// MsgReceived is the status message of a registration created by an
+// intake channel, until it is decided.
+const MsgReceived = "Received. We are checking it against earlier registrations of this company; the decision follows within moments."
+
+// Create registers new submissions: it gives each its place in line (the
+// instant regsync accepted it and its acceptance sequence, unless the
+// record carries them), asks the CRM what it already holds under their
+// case numbers (a repeated submission is reported, never created twice),
+// and creates the rest as submitted, in batched upserts on their
+// submission keys. It does not decide them: the worker does, through the
+// same path, locks and order as every other registration, so first come,
+// first served holds whatever channel a registration came by. The created
+// registrations are queued for it (with a state file).
 //
-// Deciding before creating means a registration is decided exactly once
-// even when a daemon runs beside `regsync import`: the daemon sees a decided
-// record, never a submitted one it might decide again.
+// Channels that show the partner the decision register interest with
+// awaitUntil (real clock; zero: none): while they wait, that decision's
+// status e-mail is theirs to replace (see waiters).
 //
 // Each record must carry SubmissionKey; CaseNumber defaults to
-// registration.CaseNumberFor(SubmissionKey), SubmittedAt to now. Outcomes
-// are parallel to recs: decided (created now), exists (already registered),
-// failed.
-func (e *Engine) Create(ctx context.Context, recs []registration.Record) ([]Outcome, error) {
-	now := e.now()
+// registration.CaseNumberFor(SubmissionKey). Outcomes are parallel to
+// recs: created (registered now, status submitted), exists (already
+// registered: the record as the CRM holds it), failed.
+func (e *Engine) Create(ctx context.Context, recs []registration.Record, awaitUntil time.Time) ([]Outcome, error) {
 	outs := make([]Outcome, len(recs))
-	var cases []string
+	var fresh []int
+	first := map[string]int{} // case number → index of its first submission in this call
+	var dups []int
 	for i := range recs {
 		r := &recs[i]
 		if strings.TrimSpace(r.SubmissionKey) == "" {
@@ -47,168 +53,135 @@ func (e *Engine) Create(ctx context.Context, recs []registration.Record) ([]Outc
 		if r.CaseNumber == "" {
 			r.CaseNumber = registration.CaseNumberFor(r.SubmissionKey)
 		}
-		if r.SubmittedAt.IsZero() {
-			r.SubmittedAt = now
-		}
-		r.Status, r.ID = registration.StatusSubmitted, ""
-		r.Index()
-		cases = append(cases, r.CaseNumber)
-	}
-	existing := map[string]registration.Record{}
-	if len(cases) > 0 {
-		found, err := e.crm.Lookup(ctx, cases)
-		if err != nil {
-			return outs, fmt.Errorf("look up %d case numbers: %w", len(cases), err)
-		}
-		for _, r := range found {
-			existing[r.CaseNumber] = r
-		}
-	}
-	p := e.o.Policy()
-	var works []*work
-	first := map[string]*work{} // case number → the work creating it
-	var dups []int
-	for i := range recs {
-		r := &recs[i]
-		if outs[i].Err != nil {
-			continue
-		}
-		if ex, ok := existing[r.CaseNumber]; ok {
-			outs[i] = Outcome{ID: ex.ID, Result: "exists", Record: ex}
-			continue
-		}
 		if _, ok := first[r.CaseNumber]; ok {
 			dups = append(dups, i)
 			continue
 		}
-		w := &work{rec: *r, key: intakePlanPrefix + r.CaseNumber, act: actDecide, out: &outs[i], quiet: answersInChannel(r.Source)}
-		first[r.CaseNumber] = w
-		works = append(works, w)
+		first[r.CaseNumber] = i
+		r.Status, r.ID = registration.StatusSubmitted, ""
+		if r.StatusMessage == "" {
+			r.StatusMessage = MsgReceived
+		}
+		r.Index()
+		fresh = append(fresh, i)
 	}
-	if len(works) > 0 {
-		if err := e.createDecided(ctx, p, works, now); err != nil {
+	if len(fresh) == 0 {
+		e.copyDups(outs, recs, dups, first)
+		return outs, nil
+	}
+
+	// The place in line is taken at acceptance, before any call to the CRM.
+	accepted := make([]registration.Record, len(fresh))
+	for j, i := range fresh {
+		accepted[j] = recs[i]
+	}
+	e.accept(accepted)
+	cases := make([]string, len(fresh))
+	for j, i := range fresh {
+		recs[i] = accepted[j]
+		cases[j] = recs[i].CaseNumber
+	}
+
+	// Already registered? The CRM's answer, and what this process created
+	// moments ago that the CRM's search may not show yet.
+	found, err := e.crm.Lookup(ctx, cases)
+	if err != nil {
+		e.ov.drop(cases...)
+		return outs, fmt.Errorf("look up %d case numbers: %w", len(cases), err)
+	}
+	existing := map[string]registration.Record{}
+	for _, r := range found {
+		existing[r.CaseNumber] = r
+	}
+	for _, c := range cases {
+		if _, ok := existing[c]; !ok {
+			if r, ok := e.ov.known(c); ok {
+				existing[c] = r
+			}
+		}
+	}
+	var create []int
+	for _, i := range fresh {
+		r := &recs[i]
+		if ex, ok := existing[r.CaseNumber]; ok {
+			e.ov.drop(r.CaseNumber)
+			outs[i] = Outcome{ID: ex.ID, Result: "exists", Record: ex}
+			continue
+		}
+		create = append(create, i)
+	}
+	if len(create) > 0 {
+		if err := e.createSubmitted(ctx, recs, create, outs, awaitUntil); err != nil {
 			return outs, err
 		}
 	}
-	for _, i := range dups {
-		w := first[recs[i].CaseNumber]
-		outs[i] = *w.out
-		if outs[i].Result == "decided" {
-			outs[i].Result = "exists"
-		}
-	}
+	e.copyDups(outs, recs, dups, first)
 	return outs, nil
 }
 
-func (e *Engine) createDecided(ctx context.Context, p *rules.Policy, works []*work, now time.Time) error {
-	recs := make([]registration.Record, len(works))
-	for i, w := range works {
-		recs[i] = w.rec
-	}
-	facts, err := e.crm.Facts(ctx, recs)
-	if err != nil {
-		return fmt.Errorf("gather facts for %d submissions: %w", len(works), err)
-	}
-	for i, w := range works {
-		if i < len(facts) {
-			w.facts = facts[i]
+// copyDups gives repeated submissions of one call their first's outcome.
+func (e *Engine) copyDups(outs []Outcome, recs []registration.Record, dups []int, first map[string]int) {
+	for _, i := range dups {
+		outs[i] = outs[first[recs[i].CaseNumber]]
+		if outs[i].Result == "created" {
+			outs[i].Result = "exists"
 		}
 	}
-	order := make([]*work, len(works))
-	copy(order, works)
-	sort.SliceStable(order, func(i, j int) bool { return earlier(&order[i].rec, &order[j].rec) })
-	var done []*work
-	for _, w := range order {
-		// Earlier submissions of this call are rivals too: they are not in
-		// the CRM yet, so the CRM's facts cannot hold them.
-		for _, o := range done {
-			if (o.rec.DomainKey != "" && o.rec.DomainKey == w.rec.DomainKey) || (o.rec.NameKey != "" && o.rec.NameKey == w.rec.NameKey) {
-				rival := o.rec
-				rival.Status, rival.StatusReason = o.decision.Status, o.decision.Reason
-				rival.HoldUntil, rival.MeetingDue, rival.DecidedAt = o.decision.HoldUntil, o.decision.MeetingDue, now
-				w.facts.Registrations = append(w.facts.Registrations, rival)
-				if o.decision.Status.Active() && o.rec.PartnerID == w.rec.PartnerID {
-					w.facts.PartnerActive++
-				}
-			}
-		}
-		w.decision = rules.Decide(p, &w.rec, w.facts, now)
-		w.decision.Changed = true
-		e.plan(w, p, now)
-		// A create writes every field the submission carries.
+}
+
+// createSubmitted creates recs[idx] as submitted and queues them.
+func (e *Engine) createSubmitted(ctx context.Context, recs []registration.Record, idx []int, outs []Outcome, awaitUntil time.Time) error {
+	updates := make([]connectors.Update, len(idx))
+	var awaited []string
+	for j, i := range idx {
+		r := &recs[i]
+		fields := map[string]string{}
 		for _, f := range registration.Fields() {
-			if f.Name == "id" || f.IsZero(&w.rec) {
+			if f.Name == "id" || f.IsZero(r) {
 				continue
 			}
-			if _, ok := w.update[f.Name]; !ok {
-				w.update[f.Name] = f.Get(&w.rec)
-			}
+			fields[f.Name] = f.Get(r)
 		}
-		w.update["status"] = string(w.decision.Status)
-		done = append(done, w)
-	}
-
-	if e.o.State != nil {
-		plans := make([]state.Plan, 0, len(works))
-		for _, w := range works {
-			exp := expected(registration.Record{}, w.update)
-			data, err := json.Marshal(w.data)
-			if err != nil {
-				return err
-			}
-			plans = append(plans, state.Plan{Key: w.key, Expect: fingerprintOf(&exp).String(), Data: data, At: now,
-				Steps: []string{stepWrite, stepLink, stepTask, stepNote, stepAudit, stepNotify}})
-			w.plan = &plans[len(plans)-1]
-		}
-		if err := e.o.State.PutPlans(plans...); err != nil {
-			return err
+		fields["status"] = string(registration.StatusSubmitted)
+		updates[j] = connectors.Update{SubmissionKey: r.SubmissionKey, Fields: fields}
+		if !awaitUntil.IsZero() && answersInChannel(r.Source) {
+			awaited = append(awaited, r.CaseNumber)
 		}
 	}
-	updates := make([]connectors.Update, len(works))
-	for i, w := range works {
-		updates[i] = connectors.Update{SubmissionKey: w.rec.SubmissionKey, Fields: w.update}
-	}
+	// Interest first: the worker may decide before this call returns.
+	e.waits.expect(awaitUntil, awaited...)
 	results, err := e.crm.Write(ctx, updates)
 	if err != nil && len(results) != len(updates) {
-		e.dropPlans(works)
+		for _, i := range idx {
+			e.ov.drop(recs[i].CaseNumber)
+		}
 		return fmt.Errorf("create %d registrations: %w", len(updates), err)
 	}
-	var ok, failed []*work
-	for i, w := range works {
-		if results[i].Err != nil {
-			w.out.Result, w.out.Err = "failed", results[i].Err
-			failed = append(failed, w)
+	now := e.now()
+	var created []registration.Record
+	var items []state.Item
+	for j, i := range idx {
+		r := &recs[i]
+		if res := results[j]; res.Err != nil {
+			e.ov.drop(r.CaseNumber)
+			outs[i] = Outcome{Result: "failed", Err: res.Err}
 			continue
+		} else {
+			r.ID = res.ID
 		}
-		w.rec.ID = results[i].ID
-		w.out.ID = results[i].ID
-		ok = append(ok, w)
+		outs[i] = Outcome{ID: r.ID, Result: "created", Record: *r}
+		created = append(created, *r)
+		items = append(items, state.Item{CRM: e.crm.Name(), Object: e.o.Object, RecordID: r.ID, Reason: "intake"})
+		e.log.Info("registered", "case", r.CaseNumber, "id", r.ID, "source", r.Source, "partner", r.PartnerID,
+			"submitted_at", r.SubmittedAt)
 	}
-	e.dropPlans(failed)
-	if e.o.State != nil && len(ok) > 0 {
-		keys := make([]string, len(ok))
-		fps := make(map[string]string, len(ok))
-		for i, w := range ok {
-			keys[i] = w.key
-			fps[e.Key(w.rec.ID)] = w.plan.Expect
-		}
-		if err := e.o.State.SetFingerprints(fps); err != nil {
-			e.log.Warn("remember fingerprints of created registrations", "err", err)
-		}
-		if err := e.o.State.FinishSteps(keys, stepWrite); err != nil {
-			e.log.Warn("finish write step", "err", err)
+	e.ov.observe(now, created...)
+	if e.o.State != nil && len(items) > 0 {
+		// Queued for the worker; the change feed would find them too.
+		if err := e.o.State.Enqueue(items...); err != nil {
+			e.log.Warn("queue created registrations; the change feed will bring them", "records", len(items), "err", err)
 		}
 	}
-	for _, w := range ok {
-		d := w.decision
-		w.out.Result, w.out.Decision = "decided", &d
-		w.rec = expected(w.rec, w.update)
-		w.out.Record = w.rec
-		e.m.Decisions.WithLabelValues(string(d.Status), d.Reason).Inc()
-		e.log.Info("registered and decided", "case", w.rec.CaseNumber, "source", w.rec.Source, "status", d.Status,
-			"reason", d.Reason, "partner", w.rec.PartnerID)
-	}
-	e.sideEffects(ctx, ok)
 	return nil
 }
 
@@ -224,11 +197,12 @@ func answersInChannel(source string) bool {
 	return false
 }
 
-// Recover re-keys the plans of creates interrupted by a crash: a plan whose
-// record exists in the CRM (found by case number) is moved to the record's
-// key and the record queued, so the worker finishes its side effects; a
-// plan whose record never reached the CRM is dropped. The daemon runs it at
-// startup, before it takes work.
+// Recover re-keys the plans of creates interrupted by a crash (regsync
+// versions that decided a submission before creating it): a plan whose
+// record exists in the CRM (found by case number) is moved to the
+// record's key and the record queued, so the worker finishes its side
+// effects; a plan whose record never reached the CRM is dropped. The daemon
+// runs it at startup, before it takes work.
 func (e *Engine) Recover(ctx context.Context) (resumed []string, err error) {
 	if e.o.State == nil {
 		return nil, nil

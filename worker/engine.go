@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -84,7 +83,12 @@ type Engine struct {
 	tmu  sync.Mutex
 	tmpl templates
 
-	locks recordLocks // one path at a time on a record (locks.go)
+	locks  recordLocks // one path at a time on a record (locks.go)
+	claims recordLocks // one decision at a time on a company (claims.go)
+	ov     *overlay    // what this process knows fresher than the CRM's search
+	acc    acceptance  // places in line of intake submissions
+	waits  waiters     // channels waiting to show a decision
+	settle time.Duration
 }
 
 // NewEngine checks the options and builds an Engine.
@@ -114,8 +118,18 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if tp, ok := o.CRM.(connectors.TimePrecision); ok && tp.TimePrecision() > prec {
 		prec = tp.TimePrecision()
 	}
-	return &Engine{o: o, crm: o.CRM, log: o.Logger, m: o.Metrics, prec: prec}, nil
+	var settle time.Duration
+	if ss, ok := o.CRM.(connectors.SearchSettle); ok {
+		settle = max(ss.SearchSettle(), 0)
+	}
+	return &Engine{o: o, crm: o.CRM, log: o.Logger, m: o.Metrics, prec: prec, settle: settle,
+		ov: newOverlay(settle + 10*time.Second)}, nil
 }
+
+// Settle is how long after a registration's submission its approval waits
+// so that every earlier rival is visible to the CRM's search (HubSpot's
+// poll_settle; 0 for a CRM whose queries do not lag).
+func (e *Engine) Settle() time.Duration { return e.settle }
 
 // now is the clock, truncated to what the CRM keeps (milliseconds, or
 // seconds on Salesforce): every instant the worker writes must read back
@@ -130,8 +144,14 @@ type Outcome struct {
 	ID string
 	// Result: decided (a decision was written), resumed (a plan was
 	// finished), echo (our own write came back), observed (nothing to do),
+	// waiting (an approval waits for earlier rivals to show in the CRM's
+	// search: looked at again at Until), created (registered by Create,
+	// decided next by the worker), exists (Create: already registered),
 	// missing (not in the CRM), failed.
 	Result   string
+	// Until is when a waiting registration is looked at again (the
+	// engine's clock).
+	Until    time.Time
 	Decision *rules.Decision
 	Record   registration.Record // the record as it stands after processing
 	Err      error
@@ -158,6 +178,7 @@ const (
 // work is one record's way through a batch.
 type work struct {
 	sweep    bool // apply rules.Sweep whatever changed (time passed, a rival was decided)
+	stamp    map[string]string // identity fields to write: case_number, submitted_at (identify)
 	custom   func(r *registration.Record) (rules.Decision, map[string]string, bool)
 	extra    map[string]string // more fields to write with the decision
 	quiet    bool              // the channel answers the partner: no status e-mail
@@ -168,6 +189,7 @@ type work struct {
 	plan     *state.Plan
 	act      action
 	facts    registration.Facts
+	hasFacts bool
 	decision rules.Decision
 	update   map[string]string
 	data     planData
@@ -202,21 +224,34 @@ type planData struct {
 }
 
 // fingerprint is what regsync last wrote to (or saw on) a record: its
-// status and reason, and a digest of every field.
+// status and reason, a digest of every field, and the registrable domain
+// and submitted_at it had — a domain set or changed since, under the same
+// submitted_at, is a new claim on that domain (identify).
 type fingerprint struct {
 	Status registration.Status
 	Reason string
 	Digest string
+	// Known is set when Domain and At were recorded (fingerprints written
+	// before they were kept have only the first three parts).
+	Known  bool
+	Domain string
+	At     string
 }
 
-func (f fingerprint) String() string { return string(f.Status) + "|" + f.Reason + "|" + f.Digest }
+func (f fingerprint) String() string {
+	return string(f.Status) + "|" + f.Reason + "|" + f.Digest + "|" + f.Domain + "|" + f.At
+}
 
 func parseFingerprint(s string) (fingerprint, bool) {
-	parts := strings.SplitN(s, "|", 3)
-	if len(parts) != 3 {
-		return fingerprint{}, false
+	parts := strings.SplitN(s, "|", 5)
+	switch len(parts) {
+	case 3:
+		return fingerprint{Status: registration.Status(parts[0]), Reason: parts[1], Digest: parts[2]}, true
+	case 5:
+		return fingerprint{Status: registration.Status(parts[0]), Reason: parts[1], Digest: parts[2],
+			Known: true, Domain: parts[3], At: parts[4]}, true
 	}
-	return fingerprint{Status: registration.Status(parts[0]), Reason: parts[1], Digest: parts[2]}, true
+	return fingerprint{}, false
 }
 
 // fingerprintOf digests every CRM field of r but its id.
@@ -231,7 +266,9 @@ func fingerprintOf(r *registration.Record) fingerprint {
 		h.Write([]byte(f.Get(r)))
 		h.Write([]byte{0})
 	}
-	return fingerprint{Status: r.Status, Reason: r.StatusReason, Digest: hex.EncodeToString(h.Sum(nil)[:16])}
+	at, _ := r.Get("submitted_at")
+	return fingerprint{Status: r.Status, Reason: r.StatusReason, Digest: hex.EncodeToString(h.Sum(nil)[:16]),
+		Known: true, Domain: r.DomainKey, At: at}
 }
 
 // Process looks at the registrations with these CRM ids: decides the new
@@ -262,6 +299,7 @@ func (e *Engine) ProcessSweeping(ctx context.Context, ids []string, sweep map[st
 	if err != nil {
 		return outs, fmt.Errorf("read %d registrations: %w", len(ids), err)
 	}
+	e.ov.observe(e.now(), recs...)
 	for _, id := range ids {
 		byID[id].Result = "missing"
 	}
@@ -303,6 +341,7 @@ func (e *Engine) Transition(ctx context.Context, ids []string,
 	if err != nil {
 		return outs, fmt.Errorf("read %d registrations: %w", len(ids), err)
 	}
+	e.ov.observe(e.now(), recs...)
 	var works []*work
 	for i := range recs {
 		o := byID[recs[i].ID]
@@ -316,9 +355,16 @@ func (e *Engine) Transition(ctx context.Context, ids []string,
 	return outs, nil
 }
 
-// run processes records already read from the CRM. Works with sweep set
-// are swept (rules.Sweep: time passed, a rival was decided) rather than
-// classified by what changed.
+// run processes records already read from the CRM, under their record
+// locks. Works with sweep set are swept (rules.Sweep: time passed, a rival
+// was decided) rather than classified by what changed.
+//
+// The way of a batch: resume interrupted plans; classify what changed;
+// take the claim locks of the companies to decide; gather facts once;
+// then decide in rounds — each round decides at most one registration of
+// each group sharing a domain or a name, earliest in line first, and
+// writes the round's decisions before the next round merges them into
+// its facts; release the claims; run the side effects.
 func (e *Engine) run(ctx context.Context, works []*work) {
 	if len(works) == 0 {
 		return
@@ -338,7 +384,7 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 		fp := fingerprintOf(&w.rec)
 		if w.plan != nil {
 			switch {
-			case w.plan.Expect == fp.String():
+			case samePrint(w.plan.Expect, fp):
 				resume = append(resume, w)
 				continue
 			case !w.plan.Done(stepWrite):
@@ -377,10 +423,33 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 		e.resume(ctx, resume)
 	}
 
+	// What is decided now, under the claim locks of its companies.
+	var deciding []*work
+	for _, w := range works {
+		if w.out.Result == "" && w.act != actNone {
+			e.identify(w, now)
+			deciding = append(deciding, w)
+		}
+	}
+	release := func() {}
+	if len(deciding) > 0 {
+		unlock, err := e.lockClaims(ctx, deciding)
+		if err != nil {
+			for _, w := range deciding {
+				w.out.Result, w.out.Err = "failed", err
+			}
+			deciding = nil
+		} else {
+			var once sync.Once
+			release = func() { once.Do(unlock) }
+		}
+	}
+	defer release()
+
 	// Gather facts for what the rules must look at.
 	var need []*work
-	for _, w := range works {
-		if w.out.Result == "" && (w.act == actDecide || (w.act == actSweep && sweepNeedsFacts(&w.rec, p))) {
+	for _, w := range deciding {
+		if w.out.Result == "" && needsFacts(w, p) {
 			need = append(need, w)
 		}
 	}
@@ -399,79 +468,50 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 				if i < len(facts) {
 					w.facts = facts[i]
 				}
-				if e.log.Enabled(ctx, slog.LevelDebug) {
-					var rv []string
-					for _, o := range w.facts.Registrations {
-						rv = append(rv, o.CaseNumber+"/"+o.ID+":"+string(o.Status))
-					}
-					e.log.Debug("facts", "case", w.rec.CaseNumber, "id", w.rec.ID, "rivals", strings.Join(rv, ","), "deals", len(w.facts.OpenDeals))
-				}
+				w.hasFacts = true
 			}
 		}
 	}
 
-	// Decide, earliest submission first, so that within one batch a later
-	// registration sees the decisions of the earlier ones.
-	sort.SliceStable(works, func(i, j int) bool { return earlier(&works[i].rec, &works[j].rec) })
-	decided := map[string]*work{}
-	var writes []*work
-	for _, w := range works {
-		if w.out.Result != "" {
-			continue
-		}
-		patchRivals(&w.facts, decided)
-		var d rules.Decision
-		switch w.act {
-		case actDecide:
-			d = rules.Decide(p, &w.rec, w.facts, now)
-			d.Changed = true
-		case actSweep:
-			d = rules.Sweep(p, &w.rec, w.facts, now)
-		case actMeeting:
-			d = rules.OnMeeting(p, &w.rec, w.rec.FirstMeetingAt)
-		case actCustom:
-			var ok bool
-			d, w.extra, ok = w.custom(&w.rec)
-			if !ok {
-				w.out.Result = "observed"
+	// Decide in rounds (see above).
+	var written, waiting []*work
+	gs := groups(deciding)
+	for round := 0; ; round++ {
+		var writes []*work
+		more := false
+		for _, g := range gs {
+			if round >= len(g) {
 				continue
 			}
-			if err := registration.CheckTransition(w.rec.Status, d.Status, d.Reason); err != nil {
-				e.log.Warn("transition not allowed; left as it is", "case", w.rec.CaseNumber, "err", err)
-				w.out.Result = "observed"
+			more = true
+			w := g[round]
+			if w.out.Result != "" {
 				continue
 			}
-			d.Changed = true
-		case actManual:
-			prev := registration.StatusNone
-			if w.hasFP {
-				prev = w.prevFP.Status
+			if w.hasFacts {
+				e.ov.merge(now, &w.rec, &w.facts)
+				e.identifyRivals(&w.facts)
+				e.debugFacts(ctx, w)
 			}
-			d = rules.Manual(p, &w.rec, prev, w.prevFP.Reason, now)
-			if d.Reason == rules.ReasonManualOverride {
-				e.overridden(w, prev, d, now)
+			if !e.decide(w, p, now) {
 				continue
 			}
-		default:
-			w.out.Result = "observed"
-			continue
-		}
-		w.decision = d
-		if !d.Changed {
-			w.out.Result = "observed"
-			if d.Escalate {
-				w.out.Result = "escalate"
-				w.out.Decision = &w.decision
+			if until, wait := e.gate(w, p, now); wait {
+				w.out.Result, w.out.Until = "waiting", until
+				waiting = append(waiting, w)
+				continue
 			}
-			continue
+			e.plan(w, p, now)
+			writes = append(writes, w)
 		}
-		e.plan(w, p, now)
-		writes = append(writes, w)
-		if w.rec.CaseNumber != "" {
-			decided[w.rec.CaseNumber] = w
+		if !more {
+			break
 		}
+		written = append(written, e.commit(ctx, writes, now)...)
 	}
-	e.write(ctx, writes, now)
+	release()
+	e.sideEffects(ctx, written)
+	e.deferWaiting(waiting, now)
 	e.recheckInFlight(works)
 
 	// Remember what we saw on records we left alone, so their echo and
@@ -494,6 +534,199 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 		w.out.Record = w.rec
 		e.m.Processed.WithLabelValues(w.out.Result).Inc()
 	}
+}
+
+// samePrint reports whether a plan's expected fingerprint is the record's:
+// the same status, reason and digest (what the plan's write sets).
+func samePrint(expect string, fp fingerprint) bool {
+	x, ok := parseFingerprint(expect)
+	return ok && x.Status == fp.Status && x.Reason == fp.Reason && x.Digest == fp.Digest
+}
+
+// needsFacts reports whether deciding w looks at the CRM around it.
+func needsFacts(w *work, p *rules.Policy) bool {
+	switch w.act {
+	case actDecide:
+		return true
+	case actSweep:
+		return sweepNeedsFacts(&w.rec, p)
+	case actMeeting:
+		// Under first_meeting_wins a meeting may come second in a race.
+		return p.Rules.Conflict.Policy == rules.FirstMeetingWins
+	}
+	return false
+}
+
+// decide applies the rules (or the change of a Transition, or a human's
+// status) to w, setting w.decision; false when there is nothing to write
+// (the outcome is then set).
+func (e *Engine) decide(w *work, p *rules.Policy, now time.Time) bool {
+	var d rules.Decision
+	switch w.act {
+	case actDecide:
+		d = rules.Decide(p, &w.rec, w.facts, now)
+		d.Changed = true
+	case actSweep:
+		d = rules.Sweep(p, &w.rec, w.facts, now)
+	case actMeeting:
+		d = rules.Meeting(p, &w.rec, w.facts, w.rec.FirstMeetingAt, now)
+	case actCustom:
+		var ok bool
+		d, w.extra, ok = w.custom(&w.rec)
+		if !ok {
+			w.out.Result = "observed"
+			return false
+		}
+		if err := registration.CheckTransition(w.rec.Status, d.Status, d.Reason); err != nil {
+			e.log.Warn("transition not allowed; left as it is", "case", w.rec.CaseNumber, "err", err)
+			w.out.Result = "observed"
+			return false
+		}
+		d.Changed = true
+	case actManual:
+		prev := registration.StatusNone
+		if w.hasFP {
+			prev = w.prevFP.Status
+		}
+		d = rules.Manual(p, &w.rec, prev, w.prevFP.Reason, now)
+		if d.Reason == rules.ReasonManualOverride {
+			e.overridden(w, prev, d, now)
+			return false
+		}
+	default:
+		w.out.Result = "observed"
+		return false
+	}
+	w.decision = d
+	if !d.Changed {
+		w.out.Result = "observed"
+		if d.Escalate {
+			w.out.Result = "escalate"
+			w.out.Decision = &w.decision
+		}
+		return false
+	}
+	return true
+}
+
+// gate holds back a grant of protection that could still miss an earlier
+// rival: on a CRM whose search lags (HubSpot), an approval waits until the
+// settle time has passed since the registration's submission — every
+// rival submitted before it is then visible to the search that decides it —
+// and, under first_meeting_wins, a meeting wins the race only once the
+// settle time has passed since it was logged, so an earlier-logged meeting
+// of a rival is seen first. It reports until when (the engine's clock).
+func (e *Engine) gate(w *work, p *rules.Policy, now time.Time) (time.Time, bool) {
+	if e.settle <= 0 {
+		return time.Time{}, false
+	}
+	var since time.Time
+	switch {
+	case (w.act == actDecide || w.act == actSweep) && w.decision.Status == registration.StatusApproved:
+		since = w.rec.SubmittedAt
+	case w.act == actMeeting && w.decision.Status == registration.StatusMeetingBooked &&
+		p.Rules.Conflict.Policy == rules.FirstMeetingWins:
+		since = w.rec.ModifiedAt
+	default:
+		return time.Time{}, false
+	}
+	if since.IsZero() {
+		return time.Time{}, false
+	}
+	until := since.Add(e.settle)
+	return until, now.Before(until)
+}
+
+// deferWaiting looks at waiting registrations again when their wait ends.
+func (e *Engine) deferWaiting(ws []*work, now time.Time) {
+	if e.o.State == nil || len(ws) == 0 {
+		return
+	}
+	byAt := map[time.Time][]state.Item{}
+	for _, w := range ws {
+		// The wait is on the engine's clock; the inbox runs on the real
+		// one. A little margin so the search has surely caught up.
+		at := time.Now().Add(w.out.Until.Sub(now) + 50*time.Millisecond)
+		byAt[at] = append(byAt[at], state.Item{CRM: e.crm.Name(), Object: e.o.Object, RecordID: w.rec.ID, Reason: "settle"})
+	}
+	for at, items := range byAt {
+		if err := e.o.State.Defer(at, items...); err != nil {
+			e.log.Warn("schedule approvals after the settle time", "records", len(items), "err", err)
+		}
+	}
+}
+
+// identify gives w's record the identity regsync writes with its first
+// decision, when the CRM lacks it: the case number (derived from the CRM
+// id, so the same on every read) and the place in line — submitted_at is
+// the CRM's creation time of a record created outside regsync, never the
+// instant regsync first saw it. A registration whose registrable domain
+// was set or changed since regsync last saw it, under the same
+// submitted_at, claims the new domain afresh: its place starts at the
+// change (the CRM's modification time).
+func (e *Engine) identify(w *work, now time.Time) {
+	r := &w.rec
+	stamp := func(name string) {
+		if w.stamp == nil {
+			w.stamp = map[string]string{}
+		}
+		w.stamp[name], _ = r.Get(name)
+	}
+	if r.CaseNumber == "" && r.ID != "" {
+		r.CaseNumber = e.derivedCase(r.ID)
+		stamp("case_number")
+	}
+	at, _ := r.Get("submitted_at")
+	switch {
+	case r.SubmittedAt.IsZero():
+		t := r.CreatedAt
+		if t.IsZero() {
+			t = now
+		}
+		r.SubmittedAt = t.UTC().Truncate(e.prec)
+		stamp("submitted_at")
+	case w.hasFP && w.prevFP.Known && r.DomainKey != "" && w.prevFP.Domain != r.DomainKey && w.prevFP.At == at:
+		t := r.ModifiedAt
+		if t.IsZero() {
+			t = now
+		}
+		e.log.Info("the registration names another company domain: a new place in line", "case", r.CaseNumber,
+			"from", w.prevFP.Domain, "to", r.DomainKey, "submitted_at", t.UTC().Truncate(e.prec))
+		r.SubmittedAt, r.SubmissionSeq = t.UTC().Truncate(e.prec), 0
+		stamp("submitted_at")
+		stamp("submission_seq")
+	}
+}
+
+// identifyRivals gives the rivals in f the identity identify would give
+// them: a record created outside regsync and not yet decided is in line
+// from its creation time, under its derived case number.
+func (e *Engine) identifyRivals(f *registration.Facts) {
+	for i := range f.Registrations {
+		o := &f.Registrations[i]
+		if o.CaseNumber == "" && o.ID != "" {
+			o.CaseNumber = e.derivedCase(o.ID)
+		}
+		if o.SubmittedAt.IsZero() && !o.CreatedAt.IsZero() {
+			o.SubmittedAt = o.CreatedAt.UTC().Truncate(e.prec)
+		}
+	}
+}
+
+// derivedCase is the case number of a registration created outside regsync.
+func (e *Engine) derivedCase(id string) string {
+	return registration.CaseNumberFor("crm:" + e.crm.Name() + ":" + id)
+}
+
+func (e *Engine) debugFacts(ctx context.Context, w *work) {
+	if !e.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	var rv []string
+	for _, o := range w.facts.Registrations {
+		rv = append(rv, o.CaseNumber+"/"+o.ID+":"+string(o.Status))
+	}
+	e.log.Debug("facts", "case", w.rec.CaseNumber, "id", w.rec.ID, "rivals", strings.Join(rv, ","), "deals", len(w.facts.OpenDeals))
 }
 
 // recheckInFlight looks again later at registrations still waiting on an
@@ -590,40 +823,6 @@ func manualLooking(r *registration.Record) bool {
 	return r.DecidedAt.IsZero() && r.Status != registration.StatusSubmitted
 }
 
-func earlier(a, b *registration.Record) bool {
-	if !a.SubmittedAt.Equal(b.SubmittedAt) {
-		if a.SubmittedAt.IsZero() {
-			return false
-		}
-		if b.SubmittedAt.IsZero() {
-			return true
-		}
-		return a.SubmittedAt.Before(b.SubmittedAt)
-	}
-	return a.CaseNumber < b.CaseNumber
-}
-
-// patchRivals replaces, in facts, the rivals decided earlier in this batch
-// by what was decided for them.
-func patchRivals(f *registration.Facts, decided map[string]*work) {
-	if len(decided) == 0 {
-		return
-	}
-	for i := range f.Registrations {
-		o := &f.Registrations[i]
-		w, ok := decided[o.CaseNumber]
-		if !ok || o.CaseNumber == "" {
-			continue
-		}
-		d := w.decision
-		o.Status, o.StatusReason = d.Status, d.Reason
-		o.HoldUntil, o.MeetingDue, o.ConflictWith = d.HoldUntil, d.MeetingDue, d.ConflictWith
-		if o.DecidedAt.IsZero() {
-			o.DecidedAt = w.data.At
-		}
-	}
-}
-
 // overridden audits a human's change the transition table forbids: kept,
 // never reverted.
 func (e *Engine) overridden(w *work, prev registration.Status, d rules.Decision, now time.Time) {
@@ -684,11 +883,11 @@ func (e *Engine) plan(w *work, p *rules.Policy, now time.Time) {
 		set("owner_id", d.Owner)
 	}
 	set("conflict_with", d.ConflictWith)
-	if r.SubmittedAt.IsZero() {
-		setTime("submitted_at", now)
+	if d.Status == registration.StatusDeclined {
+		set("declined_reason", d.Reason) // kept when the partner appeals
 	}
-	if r.CaseNumber == "" {
-		set("case_number", registration.CaseNumberFor("crm:"+e.crm.Name()+":"+r.ID))
+	for k, v := range w.stamp {
+		u[k] = v // identity the CRM lacks (identify)
 	}
 	decision := d.Status != from || w.act == actDecide || w.act == actManual
 	if decision && d.Status != registration.StatusSubmitted {
@@ -729,9 +928,6 @@ func (e *Engine) plan(w *work, p *rules.Policy, now time.Time) {
 		Owner: firstNonEmpty(d.Owner, r.OwnerID), CompanyID: linkCompany, DealID: linkDeal, HoldUntil: d.HoldUntil, MeetingDue: d.MeetingDue,
 		SLADue: d.SLADue, Actor: actor, Trace: d.Trace, At: now,
 	}
-	if v, ok := u["case_number"]; ok {
-		data.CaseNumber = v
-	}
 	data.Task = aeTask(p, r, d, data, now)
 	if d.Status != registration.StatusInReview || d.Reason != rules.ReasonConflictPending {
 		// A decision that takes this registration out of pending may settle
@@ -739,6 +935,16 @@ func (e *Engine) plan(w *work, p *rules.Policy, now time.Time) {
 		for _, o := range w.facts.Registrations {
 			if o.Status == registration.StatusInReview && o.StatusReason == rules.ReasonConflictPending &&
 				o.ID != "" && slices.Contains(strings.Split(o.ConflictWith, ","), data.CaseNumber) {
+				data.Rivals = append(data.Rivals, o.ID)
+			}
+		}
+	}
+	if d.Status == registration.StatusMeetingBooked && p.Rules.Conflict.Policy == rules.FirstMeetingWins {
+		// The race is won: the other partners' approved racers on the
+		// company have lost it, now rather than at the next sweep.
+		for _, o := range w.facts.Registrations {
+			if o.Status == registration.StatusApproved && o.PartnerID != r.PartnerID && o.ID != "" &&
+				o.DomainKey != "" && o.DomainKey == r.DomainKey && !slices.Contains(data.Rivals, o.ID) {
 				data.Rivals = append(data.Rivals, o.ID)
 			}
 		}
@@ -763,11 +969,13 @@ func expected(r registration.Record, u map[string]string) registration.Record {
 	return r
 }
 
-// write stores the plans, writes the updates in batch and runs the side
-// effects.
-func (e *Engine) write(ctx context.Context, ws []*work, now time.Time) {
+// commit stores the plans, writes the updates in batch, and records what
+// was written (fingerprints, the plans' write step, the overlay, channels
+// waiting for a decision). It returns the works whose decision landed: the
+// caller runs their side effects.
+func (e *Engine) commit(ctx context.Context, ws []*work, now time.Time) []*work {
 	if len(ws) == 0 {
-		return
+		return nil
 	}
 	if e.o.State != nil {
 		plans := make([]state.Plan, 0, len(ws))
@@ -787,7 +995,7 @@ func (e *Engine) write(ctx context.Context, ws []*work, now time.Time) {
 			for _, w := range ws {
 				w.out.Result, w.out.Err = "failed", err
 			}
-			return
+			return nil
 		}
 	}
 	var batch []*work
@@ -796,12 +1004,10 @@ func (e *Engine) write(ctx context.Context, ws []*work, now time.Time) {
 		if w.out.Result != "" {
 			continue
 		}
-		if len(w.update) == 0 {
-			batch = append(batch, w) // nothing to write: straight to the side effects
-			continue
-		}
 		batch = append(batch, w)
-		updates = append(updates, connectors.Update{ID: w.rec.ID, Fields: w.update})
+		if len(w.update) > 0 {
+			updates = append(updates, connectors.Update{ID: w.rec.ID, Fields: w.update})
+		}
 	}
 	var results []connectors.Result
 	if len(updates) > 0 {
@@ -812,7 +1018,7 @@ func (e *Engine) write(ctx context.Context, ws []*work, now time.Time) {
 				w.out.Result, w.out.Err = "failed", fmt.Errorf("write %d decisions: %w", len(updates), err)
 			}
 			e.dropPlans(batch)
-			return
+			return nil
 		}
 	}
 	var ok []*work
@@ -820,7 +1026,7 @@ func (e *Engine) write(ctx context.Context, ws []*work, now time.Time) {
 	j := 0
 	for _, w := range batch {
 		if len(w.update) == 0 {
-			ok = append(ok, w)
+			ok = append(ok, w) // nothing to write: straight to the side effects
 			continue
 		}
 		res := results[j]
@@ -834,7 +1040,7 @@ func (e *Engine) write(ctx context.Context, ws []*work, now time.Time) {
 	}
 	e.dropPlans(failed)
 	if len(ok) == 0 {
-		return
+		return nil
 	}
 	if e.o.State != nil {
 		keys := make([]string, len(ok))
@@ -850,16 +1056,25 @@ func (e *Engine) write(ctx context.Context, ws []*work, now time.Time) {
 			e.log.Warn("finish write step", "err", err)
 		}
 	}
+	recs := make([]registration.Record, 0, len(ok))
 	for _, w := range ok {
 		w.out.Result = "decided"
 		d := w.decision
 		w.out.Decision = &d
 		w.rec = expected(w.rec, w.update)
+		w.rec.Index()
+		recs = append(recs, w.rec)
+		w.out.Record = w.rec
+		if e.waits.deliver(w.rec.CaseNumber, *w.out) {
+			w.quiet = true // the channel that registered it shows the partner
+		}
 		e.m.Decisions.WithLabelValues(string(d.Status), d.Reason).Inc()
 		e.log.Info("decided", "case", w.data.CaseNumber, "from", w.data.From, "status", d.Status, "reason", d.Reason,
 			"partner", w.rec.PartnerID, "actor", w.data.Actor)
 	}
-	e.sideEffects(ctx, ok)
+	// Later decisions see these at once, whatever the search says.
+	e.ov.observe(now, recs...)
+	return ok
 }
 
 // dropPlans forgets the plans of writes that failed: nothing was written.

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/regsync/regsync/connectors"
@@ -23,34 +26,50 @@ var ErrNotFound = intake.ErrNotFound
 var ErrNotAllowed = intake.ErrNotAllowed
 
 // Registrar is the intake channels' way into the CRM: intake.Registrar over
-// the engine. Submissions are decided before they are created (see
-// Engine.Create); amendments are written and then decided by the worker,
-// which holds the record's inbox lease, so nothing is decided twice.
+// the engine. Submissions are created as submitted (Engine.Create) and
+// decided by the worker like any registration; a channel that answers the
+// partner waits a little for that decision. Amendments are written and
+// then decided by the worker, which holds the record's inbox lease, so
+// nothing is decided twice.
 type Registrar struct {
 	e *Engine
-	w *Worker // nil without a daemon (regsync import): amendments unsupported
-	// Wait is how long Amend waits for the worker's decision before
-	// answering with the record as it stands (default 5s).
+	w *Worker // nil without a daemon (regsync import): Settle decides itself
+	// Wait is how long a channel that answers the partner (the web form,
+	// e-mail, Slack) waits for the decision before answering "received,
+	// the decision follows" (default 5s: more than the sandbox's settle
+	// time), and how long Amend waits for the worker's decision.
 	Wait time.Duration
+	// SettleWait bounds how long Settle waits for the decisions of an
+	// import (default: the CRM's settle time plus a minute).
+	SettleWait time.Duration
+
+	mu      sync.Mutex
+	created map[string]string // case number → CRM id, registered here and not settled yet
 }
 
 // NewRegistrar builds a Registrar; w may be nil when no daemon runs.
 func NewRegistrar(e *Engine, w *Worker) *Registrar {
-	return &Registrar{e: e, w: w, Wait: 5 * time.Second}
+	return &Registrar{e: e, w: w, Wait: 5 * time.Second, SettleWait: e.settle + time.Minute, created: map[string]string{}}
 }
 
-var _ intake.Registrar = (*Registrar)(nil)
+var (
+	_ intake.Registrar = (*Registrar)(nil)
+	_ intake.Settler   = (*Registrar)(nil)
+)
 
 // StatusURL is the registration's login-free status link.
 func (g *Registrar) StatusURL(caseNumber string) string { return g.e.o.StatusURL(caseNumber) }
 
-// Register creates and decides submissions (see Engine.Create), in batches
-// of at most 100.
+// Register creates submissions (see Engine.Create), in batches of at most
+// 100. With a daemon, the channels that answer the partner in place wait
+// up to Wait for the worker's decision and answer with it; CSV imports
+// get theirs from Settle.
 func (g *Registrar) Register(ctx context.Context, subs []intake.Submission) ([]intake.Receipt, error) {
 	out := make([]intake.Receipt, len(subs))
 	for start := 0; start < len(subs); start += 100 {
 		end := min(start+100, len(subs))
 		recs := make([]registration.Record, end-start)
+		block := false
 		for i, s := range subs[start:end] {
 			r := s.Record
 			r.SubmissionKey = s.Key
@@ -58,12 +77,42 @@ func (g *Registrar) Register(ctx context.Context, subs []intake.Submission) ([]i
 				r.Source = s.Channel
 			}
 			recs[i] = r
+			block = block || (r.Source != intake.ChannelCSV && answersInChannel(r.Source))
 		}
-		outs, err := g.e.Create(ctx, recs)
+		var until time.Time
+		if g.w != nil {
+			switch {
+			case block:
+				until = time.Now().Add(g.Wait)
+			default:
+				until = time.Now().Add(g.SettleWait) // CSV: Settle collects them
+			}
+		}
+		outs, err := g.e.Create(ctx, recs, until)
 		if err != nil {
 			return out, err
 		}
+		var wait []string
+		g.mu.Lock()
 		for i, o := range outs {
+			if o.Result == "created" {
+				g.created[o.Record.CaseNumber] = o.ID
+				if recs[i].Source != intake.ChannelCSV && answersInChannel(recs[i].Source) && g.w != nil {
+					wait = append(wait, o.Record.CaseNumber)
+				}
+			}
+		}
+		g.mu.Unlock()
+		if g.w != nil {
+			g.w.Kick()
+		}
+		decided := g.e.waits.wait(ctx, wait)
+		for i, o := range outs {
+			if d, ok := decided[o.Record.CaseNumber]; ok && o.Result == "created" {
+				d.Result = "created"
+				o = d
+				g.forget(o.Record.CaseNumber)
+			}
 			out[start+i] = g.receipt(o)
 			g.e.m.IntakeSubmissions.WithLabelValues(subs[start+i].Channel, o.Result).Inc()
 		}
@@ -71,10 +120,113 @@ func (g *Registrar) Register(ctx context.Context, subs []intake.Submission) ([]i
 	return out, nil
 }
 
+func (g *Registrar) forget(caseNumber string) {
+	g.mu.Lock()
+	delete(g.created, caseNumber)
+	g.mu.Unlock()
+}
+
+// Settle waits for the decisions of registrations Register created (an
+// import's rows) and returns their receipts by case number; those still
+// undecided when SettleWait ends (or ctx) are missing from the result.
+// Without a daemon it decides them itself, once the CRM's settle time has
+// passed since their submission, through the same path as the worker.
+func (g *Registrar) Settle(ctx context.Context, caseNumbers []string) (map[string]intake.Receipt, error) {
+	out := map[string]intake.Receipt{}
+	if len(caseNumbers) == 0 {
+		return out, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, g.SettleWait)
+	defer cancel()
+	if g.w != nil {
+		for c, o := range g.e.waits.wait(ctx, caseNumbers) {
+			out[c] = g.receipt(o)
+			g.forget(c)
+		}
+		var rest []string
+		for _, c := range caseNumbers {
+			if _, ok := out[c]; !ok {
+				rest = append(rest, c)
+			}
+		}
+		if len(rest) > 0 {
+			// Decided before anyone waited, or not yet: as the CRM holds them.
+			recs, err := g.e.crm.Lookup(context.WithoutCancel(ctx), rest)
+			if err != nil {
+				return out, err
+			}
+			for _, r := range recs {
+				if r.Status != registration.StatusSubmitted {
+					out[r.CaseNumber] = g.receipt(Outcome{ID: r.ID, Record: r, Result: "created"})
+					g.forget(r.CaseNumber)
+				}
+			}
+		}
+		return out, nil
+	}
+	// No daemon: decide here, in batches, when each may be decided.
+	g.mu.Lock()
+	ids := map[string]string{}
+	for _, c := range caseNumbers {
+		if id, ok := g.created[c]; ok {
+			ids[id] = c
+		}
+	}
+	g.mu.Unlock()
+	for len(ids) > 0 && ctx.Err() == nil {
+		batch := make([]string, 0, len(ids))
+		for id := range ids {
+			batch = append(batch, id)
+		}
+		slices.Sort(batch)
+		var soonest time.Time
+		for start := 0; start < len(batch); start += 100 {
+			part := batch[start:min(start+100, len(batch))]
+			outs, err := g.e.ProcessSweeping(ctx, part, nil)
+			if err != nil {
+				return out, err
+			}
+			for _, o := range outs {
+				switch o.Result {
+				case "waiting":
+					if soonest.IsZero() || o.Until.Before(soonest) {
+						soonest = o.Until
+					}
+					continue
+				case "failed":
+					if Permanent(o.Err) {
+						delete(ids, o.ID)
+					}
+					continue
+				}
+				c := ids[o.ID]
+				delete(ids, o.ID)
+				out[c] = g.receipt(Outcome{ID: o.ID, Record: o.Record, Decision: o.Decision, Result: "created"})
+				g.forget(c)
+			}
+		}
+		if len(ids) == 0 {
+			break
+		}
+		wait := time.Second
+		if !soonest.IsZero() {
+			wait = max(soonest.Sub(g.e.now())+50*time.Millisecond, 10*time.Millisecond)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	return out, nil
+}
+
 func (g *Registrar) receipt(o Outcome) intake.Receipt {
 	r := o.Record
 	rc := intake.Receipt{ID: firstNonEmpty(o.ID, r.ID), CaseNumber: r.CaseNumber, Status: r.Status, Reason: r.StatusReason,
-		Message: r.StatusMessage, HoldUntil: r.HoldUntil, MeetingDue: r.MeetingDue, Created: o.Result == "decided", Err: o.Err}
+		Message: r.StatusMessage, HoldUntil: r.HoldUntil, MeetingDue: r.MeetingDue,
+		Created: o.Result == "created" || o.Result == "decided", Err: o.Err}
 	if o.Decision != nil {
 		rc.Missing = o.Decision.Missing
 	} else if r.Status == registration.StatusNeedsInfo && r.StatusReason == rules.ReasonMissingFields {
@@ -133,16 +285,26 @@ func (g *Registrar) Amend(ctx context.Context, caseNumber string, a intake.Amend
 		if r.Status != registration.StatusNeedsInfo {
 			return g.receipt(Outcome{Record: r}), fmt.Errorf("%w: supplying details to a %s registration", ErrNotAllowed, r.Status)
 		}
+		c := r
 		for k, v := range a.Fields {
 			f, ok := registration.LookupField(k)
 			if !ok || !partnerEditable[k] {
 				return intake.Receipt{}, fmt.Errorf("field %q cannot be supplied by a partner", k)
 			}
-			c := r
 			if err := f.Set(&c, v); err != nil {
 				return intake.Receipt{}, err
 			}
 			fields[k] = f.Get(&c)
+		}
+		c.Index()
+		if c.DomainKey != "" && c.DomainKey != r.DomainKey {
+			// A place in line belongs to a company: naming a domain (or
+			// another one) is a new claim, in line from now. Filling in
+			// anything else keeps the place.
+			var place registration.Record
+			place.SubmittedAt, place.SubmissionSeq = g.e.acc.stamp(g.e.now(), time.Now())
+			fields["submitted_at"], _ = place.Get("submitted_at")
+			fields["submission_seq"], _ = place.Get("submission_seq")
 		}
 		fields["status"] = string(registration.StatusSubmitted)
 		fields["status_reason"] = ""
@@ -156,8 +318,16 @@ func (g *Registrar) Amend(ctx context.Context, caseNumber string, a intake.Amend
 		if r.Status != registration.StatusDeclined {
 			return g.receipt(Outcome{Record: r}), fmt.Errorf("%w: appealing a %s registration", ErrNotAllowed, r.Status)
 		}
+		p := g.e.o.Policy()
+		if ok, why := p.AppealAllowed(&r, g.e.now()); !ok {
+			return g.receipt(Outcome{Record: r}), &AppealRefused{Why: why, Contact: appealContact(p, r.PartnerID)}
+		}
 		fields["status"] = string(registration.StatusAppealed)
 		fields["status_reason"] = rules.ReasonAppealed
+		fields["appeal_count"] = strconv.Itoa(int(r.AppealCount) + 1)
+		if r.DeclinedReason == "" {
+			fields["declined_reason"] = r.StatusReason // declined before declined_reason was kept
+		}
 	default:
 		return intake.Receipt{}, fmt.Errorf("unknown amendment %q", a.Action)
 	}
@@ -168,6 +338,9 @@ func (g *Registrar) Amend(ctx context.Context, caseNumber string, a intake.Amend
 	if err != nil {
 		return intake.Receipt{}, fmt.Errorf("amend %s: %w", caseNumber, err)
 	}
+	amended := expected(r, fields)
+	amended.Index()
+	g.e.ov.observe(g.e.now(), amended) // decisions on its company see it at once
 	if a.Note != "" {
 		note := fmt.Sprintf("Partner %s (%s): %s", a.Action, registration.MaskEmail(r.PartnerEmail), a.Note)
 		if err := g.e.crm.Note(ctx, []connectors.Note{{RegistrationID: r.ID, Body: note, At: g.e.now()}}); err != nil {
@@ -185,6 +358,29 @@ func (g *Registrar) Amend(ctx context.Context, caseNumber string, a intake.Amend
 		return intake.Receipt{}, err
 	}
 	return g.receipt(Outcome{Record: after}), nil
+}
+
+// AppealRefused is Amend's answer to an appeal the policy does not allow
+// (past rules.appeals.max or .within_days): why, in words for the partner,
+// and whom to contact instead. It wraps ErrNotAllowed.
+type AppealRefused struct {
+	Why     string
+	Contact string
+}
+
+func (a *AppealRefused) Error() string {
+	return "no further appeal is possible: " + a.Why + ". Please contact " + a.Contact + "."
+}
+
+func (a *AppealRefused) Unwrap() error { return ErrNotAllowed }
+
+// appealContact is whom a partner past the appeal limit should talk to:
+// their partner manager.
+func appealContact(p *rules.Policy, partnerID string) string {
+	if pt, ok := p.Partner(partnerID); ok && pt.Manager != "" {
+		return "your partner manager at " + pt.Manager
+	}
+	return "your partner manager"
 }
 
 // partnerEditable are the fields a partner may supply on the status page or

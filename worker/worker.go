@@ -352,10 +352,11 @@ func (w *Worker) PollLoop(ctx context.Context, interval func() time.Duration) {
 	}
 }
 
-// activeStatuses are what sweeps look at.
+// activeStatuses are what sweeps look at: everything time can change
+// (needs_info expires after rules.needs_info_expire_days).
 var activeStatuses = []registration.Status{
 	registration.StatusSubmitted, registration.StatusInReview, registration.StatusAppealed,
-	registration.StatusApproved, registration.StatusMeetingBooked,
+	registration.StatusApproved, registration.StatusMeetingBooked, registration.StatusNeedsInfo,
 }
 
 // SweepResult says what a sweep did.
@@ -392,15 +393,21 @@ func (w *Worker) sweep(ctx context.Context) (SweepResult, error) {
 	}
 	res.Looked = len(recs)
 	var escalate []Outcome
+	// Each batch is read again by id under the records' locks, like any
+	// other path that decides: the search's copy may lag, and another path
+	// may be working on a record right now.
 	for i := 0; i < len(recs); i += w.o.BatchSize {
 		batch := recs[i:min(i+w.o.BatchSize, len(recs))]
-		works := make([]*work, len(batch))
-		outs := make([]Outcome, len(batch))
+		ids := make([]string, len(batch))
+		sweep := make(map[string]bool, len(batch))
 		for j := range batch {
-			outs[j] = Outcome{ID: batch[j].ID}
-			works[j] = &work{rec: batch[j], key: w.e.Key(batch[j].ID), out: &outs[j], sweep: true}
+			ids[j] = batch[j].ID
+			sweep[ids[j]] = true
 		}
-		w.e.run(ctx, works)
+		outs, err := w.e.ProcessSweeping(ctx, ids, sweep)
+		if err != nil {
+			return res, fmt.Errorf("sweep: %w", err)
+		}
 		for _, o := range outs {
 			switch o.Result {
 			case "decided", "resumed":

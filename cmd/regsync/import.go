@@ -22,6 +22,7 @@ import (
 	"github.com/regsync/regsync/intake/csvdrop"
 	"github.com/regsync/regsync/registration"
 	"github.com/regsync/regsync/rules"
+	"github.com/regsync/regsync/server"
 	"github.com/regsync/regsync/worker"
 )
 
@@ -51,10 +52,13 @@ can start a formula. Each row names its partner (a Partner or Partner email
 column) unless --partner names it for the whole file (--submitter then gives
 the partner e-mail of rows without one).
 
-import works from the CRM alone: it opens no state file and runs beside a
-running daemon. Running it again on the same file registers nothing twice.
-With crm.kind sandbox it registers in the sandbox CRM of a running
-'regsync serve' (at crm.sandbox.addr).
+Beside a running daemon (one holds state.path) import hands the rows to it
+through its admin endpoint (admin.token, or the token file it wrote beside
+the state file), so they are decided by the daemon's worker in the same
+order as every other registration. Without one it works from the CRM alone
+and opens no state file. Running it again on the same file registers
+nothing twice. With crm.kind sandbox it registers in the sandbox CRM of a
+running 'regsync serve'.
 
 Exit 0 when the file was processed, whatever the rows' outcomes; 1 when it
 could not be (a header without a company or partner column, the CRM
@@ -115,16 +119,27 @@ func runImport(ctx context.Context, g *globals, cfg *config.Config, log *slog.Lo
 
 	var reg intake.Registrar
 	if !a.dryRun {
-		crm, object, err := importCRM(ctx, cfg, log)
-		if err != nil {
-			return &exitError{code: exitFailure, err: err}
+		// Beside a running daemon the rows go to it (its admin endpoint),
+		// so they are decided by its worker, under the same locks and in
+		// the same order as every other registration; two processes
+		// deciding one company at once could both approve it.
+		ac, running := runningDaemon(cfg)
+		switch {
+		case running:
+			reg = &remoteRegistrar{ac: ac}
+			log.Info("a daemon holds the state file: the rows go to it", "addr", ac.base)
+		default:
+			crm, object, err := importCRM(ctx, cfg, log)
+			if err != nil {
+				return &exitError{code: exitFailure, err: err}
+			}
+			engine, err := worker.NewEngine(worker.EngineOptions{CRM: crm, Object: object, DealObject: "deals",
+				Policy: func() *rules.Policy { return cfg.Policy }, Logger: log, Now: time.Now})
+			if err != nil {
+				return &exitError{code: exitFailure, err: err}
+			}
+			reg = worker.NewRegistrar(engine, nil)
 		}
-		engine, err := worker.NewEngine(worker.EngineOptions{CRM: crm, Object: object, DealObject: "deals",
-			Policy: func() *rules.Policy { return cfg.Policy }, Logger: log, Now: time.Now})
-		if err != nil {
-			return &exitError{code: exitFailure, err: err}
-		}
-		reg = worker.NewRegistrar(engine, nil)
 	}
 
 	w := &lazyFile{path: a.out, std: g.stdout}
@@ -239,3 +254,68 @@ func (l *lazyFile) Close() error {
 	}
 	return l.f.Close()
 }
+
+// runningDaemon returns the admin client of the daemon holding cfg's state
+// file, if one runs. A state file that does not exist has no daemon (and
+// is not created by looking).
+func runningDaemon(cfg *config.Config) (*adminClient, bool) {
+	if _, err := os.Stat(cfg.State.Path); err != nil {
+		return nil, false
+	}
+	ac, running, err := daemonFor(cfg)
+	if err != nil || !running {
+		return nil, false
+	}
+	return ac, true
+}
+
+// remoteRegistrar registers through a running daemon's admin endpoints.
+type remoteRegistrar struct{ ac *adminClient }
+
+var (
+	_ intake.Registrar = (*remoteRegistrar)(nil)
+	_ intake.Settler   = (*remoteRegistrar)(nil)
+)
+
+func (r *remoteRegistrar) Register(ctx context.Context, subs []intake.Submission) ([]intake.Receipt, error) {
+	var resp server.RegisterResponse
+	if err := r.ac.do(ctx, "POST", "/-/register", server.RegisterRequest{Submissions: subs}, &resp); err != nil {
+		return nil, fmt.Errorf("register through the daemon: %w", err)
+	}
+	if len(resp.Receipts) != len(subs) {
+		return nil, fmt.Errorf("register through the daemon: %d receipts for %d submissions", len(resp.Receipts), len(subs))
+	}
+	out := make([]intake.Receipt, len(subs))
+	for i, w := range resp.Receipts {
+		out[i] = fromWire(w)
+	}
+	return out, nil
+}
+
+func (r *remoteRegistrar) Settle(ctx context.Context, cases []string) (map[string]intake.Receipt, error) {
+	var resp server.SettleResponse
+	err := r.ac.do(ctx, "POST", "/-/settle", server.SettleRequest{CaseNumbers: cases}, &resp)
+	out := make(map[string]intake.Receipt, len(resp.Receipts))
+	for c, w := range resp.Receipts {
+		out[c] = fromWire(w)
+	}
+	return out, err
+}
+
+func fromWire(w server.WireReceipt) intake.Receipt {
+	rc := w.Receipt
+	if w.Err != "" {
+		rc.Err = errors.New(w.Err)
+	}
+	return rc
+}
+
+func (r *remoteRegistrar) Lookup(context.Context, string) (registration.Record, error) {
+	return registration.Record{}, errors.New("lookups go to the daemon's status pages")
+}
+
+func (r *remoteRegistrar) Amend(context.Context, string, intake.Amendment) (intake.Receipt, error) {
+	return intake.Receipt{}, errors.New("amendments go to the daemon's channels")
+}
+
+func (r *remoteRegistrar) StatusURL(string) string { return "" }

@@ -268,8 +268,9 @@ func TestImportDryRun(t *testing.T) {
 }
 
 // With crm.kind sandbox, import registers in the sandbox CRM of a running
-// daemon — beside it, without its state file — and the daemon leaves the
-// decided records alone. Without a daemon it says so.
+// daemon — through the daemon's admin endpoint, so its worker decides the
+// rows like every other registration: each row is created once and
+// decided once. Without a daemon it says so.
 func TestImportBesideRunningSandboxDaemon(t *testing.T) {
 	dir := t.TempDir()
 	sandboxAddr := freeAddr(t)
@@ -317,12 +318,13 @@ func TestImportBesideRunningSandboxDaemon(t *testing.T) {
 	if !ok || rec.Properties["status"] != "approved" {
 		t.Fatalf("row 1 in the sandbox: %v", rec.Properties)
 	}
-	// The daemon hears of the new records (webhooks) and writes nothing.
+	// The daemon hears of the new records (webhooks) too, and writes
+	// nothing more: the create and the decision.
 	time.Sleep(time.Second)
 	for _, r := range []int{0, 1, 2, 7} {
 		rec, _ := hs.FindRecord(typeID, "case_number", rows[r][1])
-		if n := hs.WriteCount(typeID, rec.ID); n != 1 {
-			t.Errorf("row %d: %d writes, want the import's 1", r+1, n)
+		if n := hs.WriteCount(typeID, rec.ID); n != 2 {
+			t.Errorf("row %d: %d writes, want 2 (the create and the decision)", r+1, n)
 		}
 	}
 }

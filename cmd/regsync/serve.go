@@ -136,7 +136,11 @@ func daemonFor(cfg *config.Config) (*adminClient, bool, error) {
 		}
 		tok = strings.TrimSpace(string(b))
 	}
-	host, port, _ := net.SplitHostPort(cfg.Server.Addr)
+	addr := cfg.Server.Addr
+	if b, err := os.ReadFile(daemon.AddrFile(cfg.State.Path)); err == nil && strings.TrimSpace(string(b)) != "" {
+		addr = strings.TrimSpace(string(b)) // where it really listens (server.addr may say :0)
+	}
+	host, port, _ := net.SplitHostPort(addr)
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1"
 	}

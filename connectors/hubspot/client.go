@@ -371,3 +371,7 @@ func chunks(n, size int) [][2]int {
 	}
 	return out
 }
+
+// SearchSettle is hubspot.poll_settle: how long after a write HubSpot's
+// search may still show the record as it was (connectors.SearchSettle).
+func (c *Client) SearchSettle() time.Duration { return c.cfg.PollSettle }

@@ -154,11 +154,16 @@ func Import(ctx context.Context, r io.Reader, w io.Writer, reg intake.Registrar,
 		im.judge(row)
 		if len(im.subs) >= o.BatchSize || len(im.pending) >= 10*MaxBatch {
 			if err := im.flush(ctx); err != nil {
+				_ = im.settle(ctx)
 				return sum, err
 			}
 		}
 	}
 	if err := im.flush(ctx); err != nil {
+		_ = im.settle(ctx)
+		return sum, err
+	}
+	if err := im.settle(ctx); err != nil {
 		return sum, err
 	}
 	o.Logger.Info("csv import done", "rows", sum.Rows, "submitted", sum.Submitted, "created", sum.Created,
@@ -181,6 +186,10 @@ type importer struct {
 	w       *csv.Writer
 	pending []result
 	subs    []intake.Submission
+	// done are the rows judged and registered, in file order, held until
+	// their decisions are in (settle) when the registrar decides after
+	// Register returns; otherwise written at each flush.
+	done []result
 }
 
 func (im *importer) reject(n int, reason, msg string) {
@@ -198,7 +207,7 @@ func (im *importer) judge(row Row) {
 		im.reject(row.N, ReasonInvalidRow, row.Invalid.Error())
 		return
 	}
-	rec := registration.Record{Source: intake.ChannelCSV, SubmittedAt: im.o.Now().UTC()}
+	rec := registration.Record{Source: intake.ChannelCSV}
 	for _, f := range sortedFields(row.Fields) {
 		if f == "partner_id" || f == "partner_email" {
 			continue
@@ -319,13 +328,56 @@ func (im *importer) flush(ctx context.Context) error {
 				}
 			}
 		}
+		p.sub = -1
+		im.done = append(im.done, p)
+	}
+	im.pending, im.subs = im.pending[:0], im.subs[:0]
+	if _, later := im.reg.(intake.Settler); later && !im.o.DryRun {
+		return nil // written by settle, once decided
+	}
+	return im.write()
+}
+
+// settle collects the decisions of the rows registered as submitted (the
+// daemon decides them after Register returns) and writes every row.
+func (im *importer) settle(ctx context.Context) error {
+	st, ok := im.reg.(intake.Settler)
+	if ok && !im.o.DryRun {
+		var cases []string
+		for _, p := range im.done {
+			if p.status == string(registration.StatusSubmitted) {
+				cases = append(cases, p.caseNumber)
+			}
+		}
+		if len(cases) > 0 {
+			got, err := st.Settle(ctx, cases)
+			if err != nil {
+				im.o.Logger.Warn("csv import: the decisions of some rows are not in yet; their rows say submitted", "err", err)
+			}
+			for i := range im.done {
+				p := &im.done[i]
+				if rc, ok := got[p.caseNumber]; ok && p.status == string(registration.StatusSubmitted) {
+					p.status, p.reason, p.msg = string(rc.Status), rc.Reason, oneLine(rc.Message)
+					if rc.Status == registration.StatusNeedsInfo && len(rc.Missing) > 0 && !strings.Contains(p.msg, intake.Label(rc.Missing[0])) {
+						p.msg = strings.TrimSpace(p.msg + " Missing: " + intake.MissingList(rc.Missing) + ".")
+					}
+				}
+			}
+		}
+	}
+	return im.write()
+}
+
+// write writes the rows done so far.
+func (im *importer) write() error {
+	for _, p := range im.done {
 		im.sum.ByStatus[p.status]++
 		rec := []string{strconv.Itoa(p.n), SafeCell(p.caseNumber), SafeCell(p.status), SafeCell(p.reason), SafeCell(p.msg)}
 		if err := im.w.Write(rec); err != nil {
 			return err
 		}
 	}
-	im.pending, im.subs = im.pending[:0], im.subs[:0]
+	im.done = im.done[:0]
 	im.w.Flush()
 	return im.w.Error()
 }
