@@ -78,9 +78,10 @@ type record struct {
 	writes     int // writes made through the API (create, update, upsert, archive)
 
 	// written is when the current version was written, on the LimitNow
-	// clock; past are the earlier versions search may still show (see
-	// searchable). Neither is touched but by createLocked, updateLocked and
-	// archiveLocked.
+	// clock (zero: indexed long since); past are the earlier versions
+	// search may still show, oldest first (see searchable). Only the
+	// writes (createLocked, updateLocked, archiveLocked through
+	// Server.wrote) change them.
 	written time.Time
 	past    []version
 }
@@ -140,13 +141,12 @@ func (r *record) supersede(props map[string]string) {
 // trim drops the versions search can no longer show with this lag at now:
 // everything older than the newest version written at or before now−lag,
 // which is marked as indexed (zero at), so that a longer lag set later
-// does not hide what search already showed. It then drops the oldest
-// pending versions beyond maxPending. Callers hold s.mu.
+// does not hide the version search showed at this write. It then drops
+// the oldest pending versions beyond maxPending. Callers hold s.mu.
 func (r *record) trim(now time.Time, lag time.Duration) {
 	cutoff := now.Add(-lag)
 	if !r.written.After(cutoff) {
-		clear(r.past)
-		r.past = r.past[:0]
+		r.past = nil
 		r.written = time.Time{}
 		return
 	}

@@ -503,9 +503,12 @@ func sortRecords(t *objectType, recs []*record, sp *sortSpec) {
 }
 
 // SetSearchLag changes how far search lags behind writes (see
-// Options.SearchLag; negative counts as 0). It is safe for concurrent use
-// and applies to the next search; versions of records that search already
-// showed stay found when the lag grows.
+// Options.SearchLag; negative counts as 0). It is safe for concurrent use.
+// From the next search on, search answers as if the lag had always been d,
+// as far as records still keep their versions: each write drops the
+// versions older than the one search shows at that moment, and that one
+// stays found when the lag grows later (a record not written since it was
+// created is hidden again by a lag longer than its age).
 func (s *Server) SetSearchLag(d time.Duration) {
 	s.searchLag.Store(int64(max(d, 0)))
 }
