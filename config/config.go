@@ -57,6 +57,16 @@ type Config struct {
 	File string `yaml:"-"`
 	// Policy is Partners and Rules, validated and compiled.
 	Policy *rules.Policy `yaml:"-"`
+
+	// set are the dotted keys the file or the environment set (see IsSet).
+	set func(key string) bool
+}
+
+// IsSet reports whether the configuration file or a REGSYNC_* variable set
+// a dotted key ("hubspot.poll_settle"), rather than leaving it at its
+// default. A configuration not read by Parse sets none.
+func (c *Config) IsSet(key string) bool {
+	return c.set != nil && c.set(key)
 }
 
 // Server is the HTTP server.
@@ -155,6 +165,26 @@ type Sandbox struct {
 	Seed string `yaml:"seed"`
 	// PerTenSeconds is the fake's rate limit (HubSpot Free/Starter: 100).
 	PerTenSeconds int `yaml:"per_10s"`
+	// SearchLag is how long the fake's search takes to see a write, as
+	// HubSpot's search index lags writes (0: at once; at most
+	// MaxSandboxSearchLag). Unless hubspot.poll_settle is set, the
+	// daemon's client on the sandbox settles polls for SearchLag + 1s.
+	SearchLag time.Duration `yaml:"search_lag"`
+}
+
+// MaxSandboxSearchLag bounds crm.sandbox.search_lag (and `regsync sandbox
+// --search-lag`): 1m.
+const MaxSandboxSearchLag = time.Minute
+
+// SandboxPollSettle is the hubspot.poll_settle of the client on the
+// sandbox CRM: the configured one when hubspot.poll_settle is set, else
+// crm.sandbox.search_lag + 1s, so that polling does not step past records
+// the sandbox's search has not indexed yet.
+func (c *Config) SandboxPollSettle() time.Duration {
+	if c.IsSet("hubspot.poll_settle") {
+		return c.HubSpot.PollSettle
+	}
+	return c.CRM.Sandbox.SearchLag + time.Second
 }
 
 // Default returns the configuration with every key at its default.
@@ -162,7 +192,7 @@ func Default() Config {
 	return Config{
 		Server:     Server{Addr: "127.0.0.1:8080", ShutdownTimeout: 30 * time.Second},
 		State:      State{Path: "regsync.db"},
-		CRM:        CRM{Kind: KindSandbox, Sandbox: Sandbox{Addr: "127.0.0.1:8081", PerTenSeconds: 100}},
+		CRM:        CRM{Kind: KindSandbox, Sandbox: Sandbox{Addr: "127.0.0.1:8081", PerTenSeconds: 100, SearchLag: 2 * time.Second}},
 		HubSpot:    hubspot.DefaultConfig(),
 		Salesforce: salesforce.DefaultConfig(),
 		Schedule:   Schedule{Sweep: "*/5 * * * *", Reconcile: "@hourly", Summaries: "0 8 * * 1", Timezone: "UTC"},
@@ -232,11 +262,13 @@ func Parse(file string, data []byte, env bool) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	envSet := map[string]bool{}
 	if env {
-		if err := applyEnv(&c); err != nil {
+		if envSet, err = applyEnv(&c); err != nil {
 			return nil, err
 		}
 	}
+	c.set = func(key string) bool { return envSet[key] || doc.Has(strings.Split(key, ".")) }
 	if err := c.validate(); err != nil {
 		return nil, doc.Annotate(err)
 	}
@@ -366,25 +398,28 @@ func EnvKeys() []string {
 	return keys
 }
 
-func applyEnv(c *Config) error {
+// applyEnv applies the REGSYNC_* variables and returns the keys they set.
+func applyEnv(c *Config) (map[string]bool, error) {
 	v := viper.New()
 	var ls []leaf
 	leaves(reflect.TypeFor[Config](), "", &ls, nil)
 	var errs []error
+	set := map[string]bool{}
 	root := reflect.ValueOf(c).Elem()
 	for _, l := range ls {
 		name := EnvName(l.key)
 		if err := v.BindEnv(l.key, name); err != nil {
-			return err
+			return nil, err
 		}
 		if !v.IsSet(l.key) {
 			continue
 		}
+		set[l.key] = true
 		if err := setScalar(root.FieldByIndex(l.index), v.GetString(l.key)); err != nil {
 			errs = append(errs, fmt.Errorf("environment %s (%s): %w", name, l.key, err))
 		}
 	}
-	return errors.Join(errs...)
+	return set, errors.Join(errs...)
 }
 
 func setScalar(field reflect.Value, text string) error {
@@ -426,6 +461,9 @@ func (c *Config) validateDaemon() []error {
 	}
 	if c.CRM.Sandbox.PerTenSeconds <= 0 {
 		errs = append(errs, yamlx.Errorf(yamlx.Path("crm", "sandbox", "per_10s"), "must be positive, not %d", c.CRM.Sandbox.PerTenSeconds))
+	}
+	if l := c.CRM.Sandbox.SearchLag; l < 0 || l > MaxSandboxSearchLag {
+		errs = append(errs, yamlx.Errorf(yamlx.Path("crm", "sandbox", "search_lag"), "must be between 0 and 1m, not %s", l))
 	}
 	loc, err := time.LoadLocation(c.Schedule.Timezone)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/regsync/regsync/internal/secret"
 )
@@ -107,6 +108,43 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 				t.Errorf("error:\n got %q\nwant %q", err.Error(), tt.want)
 			}
 		})
+	}
+}
+
+// crm.sandbox.search_lag defaults to 2s, is bounded, and sets the
+// sandbox client's poll_settle unless hubspot.poll_settle is set (in the
+// file or the environment).
+func TestSandboxSearchLag(t *testing.T) {
+	c, err := Parse("c.yaml", []byte("crm: {kind: sandbox}\n"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CRM.Sandbox.SearchLag != 2*time.Second || c.SandboxPollSettle() != 3*time.Second || c.IsSet("hubspot.poll_settle") {
+		t.Errorf("defaults: search_lag %s, sandbox poll_settle %s", c.CRM.Sandbox.SearchLag, c.SandboxPollSettle())
+	}
+	if !c.IsSet("crm.kind") || c.IsSet("crm.sandbox") {
+		t.Errorf("IsSet: crm.kind %v, crm.sandbox %v", c.IsSet("crm.kind"), c.IsSet("crm.sandbox"))
+	}
+	c, err = Parse("c.yaml", []byte("crm: {kind: sandbox, sandbox: {search_lag: 0s}}\n"), false)
+	if err != nil || c.CRM.Sandbox.SearchLag != 0 || c.SandboxPollSettle() != time.Second {
+		t.Errorf("search_lag 0: %v %+v", err, c)
+	}
+	c, err = Parse("c.yaml", []byte("crm: {kind: sandbox}\nhubspot: {poll_settle: 10s}\n"), false)
+	if err != nil || c.SandboxPollSettle() != 10*time.Second {
+		t.Errorf("poll_settle set to its default in the file: %v %v", err, c.SandboxPollSettle())
+	}
+	t.Setenv("REGSYNC_HUBSPOT_POLL_SETTLE", "0s")
+	if c, err = Parse("c.yaml", []byte("crm: {kind: sandbox}\n"), true); err != nil || c.SandboxPollSettle() != 0 {
+		t.Errorf("poll_settle from the environment: %v %v", err, c.SandboxPollSettle())
+	}
+	if (&Config{}).IsSet("crm.kind") {
+		t.Error("a Config not read by Parse sets keys")
+	}
+	for _, v := range []string{"-1s", "61s"} {
+		_, err := Parse("c.yaml", []byte("crm:\n  sandbox: {search_lag: "+v+"}\n"), false)
+		if want := "c.yaml:2: crm.sandbox.search_lag: must be between 0 and 1m, not " + map[string]string{"-1s": "-1s", "61s": "1m1s"}[v]; err == nil || err.Error() != want {
+			t.Errorf("search_lag %s: %v, want %s", v, err, want)
+		}
 	}
 }
 

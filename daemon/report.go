@@ -54,6 +54,7 @@ func ConnectReader(ctx context.Context, cfg *config.Config, log *slog.Logger, no
 	hcfg.Token = secret.New(SandboxToken)
 	hcfg.RefreshToken = secret.Secret{}
 	hcfg.PerTenSeconds = cfg.CRM.Sandbox.PerTenSeconds
+	hcfg.PollSettle = cfg.SandboxPollSettle()
 	c, err := hubspot.New(hcfg, hubspot.Options{Logger: log.With("connector", "hubspot"), Now: now})
 	if err != nil {
 		return nil, err

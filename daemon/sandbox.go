@@ -47,7 +47,8 @@ func startSandbox(_ context.Context, cfg *config.Config, public string, log *slo
 	}
 	hs, err := hubspottest.New(hubspottest.Options{
 		Tokens: []string{SandboxToken}, Now: now, PerTenSeconds: cfg.CRM.Sandbox.PerTenSeconds,
-		Seed: seed, Logger: log.With("component", "sandbox-crm"),
+		SearchLag: cfg.CRM.Sandbox.SearchLag,
+		Seed:      seed, Logger: log.With("component", "sandbox-crm"),
 	})
 	if err != nil {
 		return nil, hubspot.Config{}, fmt.Errorf("sandbox CRM: %w", err)
@@ -80,8 +81,15 @@ func startSandbox(_ context.Context, cfg *config.Config, public string, log *slo
 	hcfg.ClientSecret = secret.New(clientSecret)
 	hcfg.AppID = strconv.Itoa(sandboxAppID)
 	hcfg.PerTenSeconds = cfg.CRM.Sandbox.PerTenSeconds
+	hcfg.PollSettle = cfg.SandboxPollSettle()
 	fmt.Fprintf(out, "sandbox CRM: a fake HubSpot portal at %s (bearer token %q), webhooks to %s/webhooks/hubspot\n",
 		hcfg.BaseURL, SandboxToken, public)
+	fmt.Fprintf(out, "sandbox CRM: search lags writes by %s (crm.sandbox.search_lag), polls settle for %s\n",
+		cfg.CRM.Sandbox.SearchLag, hcfg.PollSettle)
+	if hcfg.PollSettle < cfg.CRM.Sandbox.SearchLag {
+		log.Warn("hubspot.poll_settle is shorter than crm.sandbox.search_lag: polling may step past records the sandbox's search has not indexed yet",
+			"poll_settle", hcfg.PollSettle, "search_lag", cfg.CRM.Sandbox.SearchLag)
+	}
 	return sb, hcfg, nil
 }
 

@@ -100,6 +100,7 @@ func newSandbox(g *globals) *cobra.Command {
 	var (
 		crmKind, addr, token, seed, webhookURL, clientSecret, clientID string
 		bare                                                           bool
+		searchLag                                                      time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "sandbox",
@@ -113,7 +114,12 @@ deals, with the partner_registration object already created — or, with --bare,
 an empty portal with no custom object, as a new HubSpot account is (try
 regsync setup against it). It accepts the bearer token --token. With
 --webhook-url and --client-secret it sends signed v3 webhooks for every change.
-GET /sandbox/calls shows the API calls it answered.
+GET /sandbox/calls shows the API calls it answered. Its search lags writes by
+--search-lag (default 2s), as HubSpot's search index does: a new record is found
+by search only that long after its creation, an updated one is found with its
+previous values until that long after the update, while reads by id, batch
+reads and lists see every write at once. --search-lag 0 makes search see every
+write at once.
 
 --crm salesforce: a Salesforce org seeded with Accounts and Opportunities (or,
 with --seed, the sObject tree files of 'sf data export tree'), with the
@@ -130,8 +136,14 @@ GET /sandbox/calls shows the API calls it answered.`,
 			defer stop()
 			switch crmKind {
 			case "hubspot":
-				return serveHubSpotSandbox(ctx, g, addr, token, seed, webhookURL, clientSecret, bare)
+				if searchLag < 0 || searchLag > maxSearchLag {
+					return usageErr(fmt.Errorf("--search-lag %s: must be between 0 and 1m", searchLag))
+				}
+				return serveHubSpotSandbox(ctx, g, addr, token, seed, webhookURL, clientSecret, bare, searchLag)
 			case "salesforce":
+				if cmd.Flags().Changed("search-lag") {
+					return usageErr(errors.New("--search-lag is for --crm hubspot (the Salesforce sandbox's queries do not lag)"))
+				}
 				return serveSalesforceSandbox(ctx, g, sfSandbox{addr: addr, clientID: clientID, clientSecret: clientSecret,
 					seed: seed, webhookURL: webhookURL, bare: bare})
 			}
@@ -147,14 +159,18 @@ GET /sandbox/calls shows the API calls it answered.`,
 	f.StringVar(&webhookURL, "webhook-url", "", "send change notifications to this URL (HubSpot: signed webhooks; Salesforce: outbound messages)")
 	f.StringVar(&clientSecret, "client-secret", "", "HubSpot: the app secret that signs webhooks; Salesforce: the OAuth client secret (default sandbox-secret)")
 	f.StringVar(&clientID, "client-id", "", "Salesforce: the OAuth client id (default sandbox)")
+	f.DurationVar(&searchLag, "search-lag", 2*time.Second, "HubSpot: how long search takes to see a write (0 to 1m; 0: at once)")
 	return cmd
 }
 
-func serveHubSpotSandbox(ctx context.Context, g *globals, addr, token, seed, webhookURL, clientSecret string, bare bool) error {
+// maxSearchLag bounds --search-lag, as config bounds crm.sandbox.search_lag.
+const maxSearchLag = config.MaxSandboxSearchLag
+
+func serveHubSpotSandbox(ctx context.Context, g *globals, addr, token, seed, webhookURL, clientSecret string, bare bool, searchLag time.Duration) error {
 	if webhookURL != "" && clientSecret == "" {
 		return usageErr(errors.New("--webhook-url needs --client-secret (webhooks are signed with it)"))
 	}
-	opts := hubspottest.Options{Tokens: []string{token}, Bare: bare}
+	opts := hubspottest.Options{Tokens: []string{token}, Bare: bare, SearchLag: searchLag}
 	if !bare {
 		opts.Seed = hubspottest.DefaultSeed
 		if seed != "" {
@@ -197,6 +213,11 @@ func serveHubSpotSandbox(ctx context.Context, g *globals, addr, token, seed, web
 		kind = "bare: no custom object (run regsync setup against it)"
 	}
 	fmt.Fprintf(g.stdout, "HubSpot sandbox at %s (%s)\nbearer token: %s\ncall counts: %s/sandbox/calls\n", base, kind, token, base)
+	if searchLag > 0 {
+		fmt.Fprintf(g.stdout, "search lag: %s (search finds a write %s after it, reads see it at once; --search-lag 0 for none)\n", searchLag, searchLag)
+	} else {
+		fmt.Fprintln(g.stdout, "search lag: none (search sees every write at once)")
+	}
 	if webhookURL != "" {
 		fmt.Fprintf(g.stdout, "webhooks: %s (signed v3)\n", webhookURL)
 	}

@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -95,9 +96,16 @@ type Options struct {
 	SearchFilterLimits FilterLimits
 	// SearchMaxResults is how deep search can page; default 10000.
 	SearchMaxResults int
-	// SearchLag hides records from search until this long (on the
-	// LimitNow clock) after their last write, as HubSpot's search index
-	// lags behind writes; default 0.
+	// SearchLag is how far HubSpot's search index lags behind writes, on
+	// the LimitNow clock; default 0 (search sees every write at once).
+	// Search answers from the version of each record that is at least
+	// SearchLag old: a new record is not found until SearchLag after its
+	// creation; an updated one is matched, sorted, counted and returned
+	// with the values (hs_lastmodifieddate and updatedAt included) it had
+	// before the update until SearchLag after it; an archived one is still
+	// found, unchanged, until SearchLag after the archive. Reads by id,
+	// batch reads, lists, associations and webhooks see every write at
+	// once, as in HubSpot. SetSearchLag changes it while serving.
 	SearchLag time.Duration
 }
 
@@ -166,6 +174,10 @@ type Server struct {
 	faults Faults
 	rnd    *mrand.Rand
 	limits limiter
+
+	// searchLag is Options.SearchLag as a time.Duration; SetSearchLag
+	// changes it without a lock.
+	searchLag atomic.Int64
 
 	hooks *webhooks
 
@@ -270,6 +282,7 @@ func New(opts Options) (*Server, error) {
 		s.types[t.id] = t
 		s.typeOrder = append(s.typeOrder, t.id)
 	}
+	s.SetSearchLag(opts.SearchLag)
 	s.builtinAssociations()
 	s.hooks = newWebhooks(s)
 	if !opts.Bare {

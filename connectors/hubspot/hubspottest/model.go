@@ -75,8 +75,91 @@ type record struct {
 	updated    time.Time
 	archived   bool
 	archivedAt time.Time
-	writes     int       // writes made through the API (create, update, upsert, archive)
-	written    time.Time // last write, on the LimitNow clock (for Options.SearchLag)
+	writes     int // writes made through the API (create, update, upsert, archive)
+
+	// written is when the current version was written, on the LimitNow
+	// clock (zero: indexed long since); past are the earlier versions
+	// search may still show, oldest first (see searchable). Only the
+	// writes (createLocked, updateLocked, archiveLocked through
+	// Server.wrote) change them.
+	written time.Time
+	past    []version
+}
+
+// version is one state of a record as HubSpot's search index may still
+// hold it: the index takes a few seconds to catch up with a write (the
+// Limits section of developers.hubspot.com/docs/api-reference/search/guide),
+// so until then search matches, sorts, counts and returns the version
+// before it. A version's props map is never written to after it was
+// current: updateLocked writes a fresh map.
+type version struct {
+	props    map[string]string
+	updated  time.Time
+	archived bool
+	at       time.Time // written, on the LimitNow clock; zero: indexed long since
+}
+
+// maxPending bounds the versions a record keeps for search beyond the one
+// search shows: with a lag and many writes to one record within it (or a
+// clock that stands still), the oldest pending ones are dropped, and search
+// shows the older indexed version until a kept one is old enough.
+const maxPending = 32
+
+// searchable is the version of r that search sees at cutoff (now less the
+// lag): the newest one written at or before cutoff, as a record to match
+// and render (r itself when that is the current version). It is nil while
+// even r's first kept version is younger than cutoff (a new record not yet
+// indexed), and when the version is archived: search never shows archived
+// records.
+func (r *record) searchable(cutoff time.Time) *record {
+	if r.written.IsZero() || !r.written.After(cutoff) {
+		if r.archived {
+			return nil
+		}
+		return r
+	}
+	for i := len(r.past) - 1; i >= 0; i-- {
+		v := r.past[i]
+		if !v.at.IsZero() && v.at.After(cutoff) {
+			continue
+		}
+		if v.archived {
+			return nil
+		}
+		return &record{id: r.id, props: v.props, created: r.created, updated: v.updated}
+	}
+	return nil
+}
+
+// supersede keeps the current version, whose properties are props, for
+// search before a write replaces it (the write then sets updated, archived
+// and written). Callers hold s.mu.
+func (r *record) supersede(props map[string]string) {
+	r.past = append(r.past, version{props: props, updated: r.updated, archived: r.archived, at: r.written})
+}
+
+// trim drops the versions search can no longer show with this lag at now:
+// everything older than the newest version written at or before now−lag,
+// which is marked as indexed (zero at), so that a longer lag set later
+// does not hide the version search showed at this write. It then drops
+// the oldest pending versions beyond maxPending. Callers hold s.mu.
+func (r *record) trim(now time.Time, lag time.Duration) {
+	cutoff := now.Add(-lag)
+	if !r.written.After(cutoff) {
+		r.past = nil
+		r.written = time.Time{}
+		return
+	}
+	for i := len(r.past) - 1; i >= 0; i-- {
+		if at := r.past[i].at; at.IsZero() || !at.After(cutoff) {
+			r.past = slices.Delete(r.past, 0, i)
+			r.past[0].at = time.Time{}
+			break
+		}
+	}
+	if n := len(r.past) - 1 - maxPending; n > 0 {
+		r.past = slices.Delete(r.past, 1, 1+n)
+	}
 }
 
 // objectType is one object type of the portal with its properties and records.
@@ -93,6 +176,11 @@ type objectType struct {
 	records map[string]*record
 	ids     []string                     // creation order (ids ascend)
 	unique  map[string]map[string]string // property → value → record id
+
+	// lagging are the records keeping versions for search; swept is how
+	// many were left by the last sweep (see Server.wrote).
+	lagging map[*record]struct{}
+	swept   int
 
 	createdDate  string   // "createdate" or "hs_createdate"
 	modifiedDate string   // "lastmodifieddate" or "hs_lastmodifieddate"

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"sort"
 	"strconv"
@@ -143,7 +144,7 @@ func missingRequired(t *objectType, vals map[string]string) []valueError {
 func (s *Server) createLocked(t *objectType, vals map[string]string, src string, at time.Time) *record {
 	s.nextID++
 	id := strconv.FormatInt(s.nextID, 10)
-	r := &record{id: id, props: make(map[string]string, len(vals)+4), created: at, updated: at, written: s.limNow()}
+	r := &record{id: id, props: make(map[string]string, len(vals)+4), created: at, updated: at}
 	if v := vals[t.createdDate]; v != "" {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && src == srcSeed {
 			r.created = time.UnixMilli(n).UTC()
@@ -172,6 +173,7 @@ func (s *Server) createLocked(t *objectType, vals map[string]string, src string,
 	s.derive(t, r)
 	t.records[id] = r
 	t.ids = append(t.ids, id)
+	s.wrote(t, r, src)
 	for name, idx := range t.unique {
 		if v := r.props[name]; v != "" {
 			idx[v] = id
@@ -186,6 +188,10 @@ func (s *Server) createLocked(t *objectType, vals map[string]string, src string,
 // updateLocked applies checked values to a record; it touches
 // hs_lastmodifieddate only when something changed. Callers hold s.mu.
 func (s *Server) updateLocked(t *objectType, r *record, vals map[string]string, src string, at time.Time) []propChange {
+	// The new version gets a map of its own: search may still show the
+	// old one (see version).
+	prev := r.props
+	r.props = maps.Clone(prev)
 	var changes []propChange
 	for _, k := range sortedKeys(vals) {
 		v := vals[k]
@@ -209,8 +215,10 @@ func (s *Server) updateLocked(t *objectType, r *record, vals map[string]string, 
 		changes = append(changes, propChange{k, v})
 	}
 	if len(changes) == 0 {
+		r.props = prev
 		return nil
 	}
+	r.supersede(prev)
 	before := map[string]string{"hs_is_closed": r.props["hs_is_closed"], "hs_is_closed_won": r.props["hs_is_closed_won"]}
 	s.derive(t, r)
 	for _, k := range []string{"hs_is_closed", "hs_is_closed_won"} {
@@ -219,8 +227,8 @@ func (s *Server) updateLocked(t *objectType, r *record, vals map[string]string, 
 		}
 	}
 	r.updated = at
-	r.written = s.limNow()
 	r.props[t.modifiedDate] = ms(at)
+	s.wrote(t, r, src)
 	if src != srcSeed {
 		s.hooks.emit(t, r.id, false, changes, src, at)
 	}
@@ -241,13 +249,45 @@ func (s *Server) archiveLocked(t *objectType, r *record, at time.Time) {
 	if r.archived {
 		return
 	}
+	r.supersede(r.props)
 	r.archived = true
 	r.archivedAt = at
+	s.wrote(t, r, srcAPI)
 	for name, idx := range t.unique {
 		if v := r.props[name]; v != "" && idx[v] == r.id {
 			delete(idx, v)
 		}
 	}
+}
+
+// wrote notes that r's current version was written just now (seed
+// records count as indexed long since), and drops the versions search no
+// longer needs, of r and — every time the records keeping versions have
+// doubled — of the type's other records. Callers hold s.mu.
+func (s *Server) wrote(t *objectType, r *record, src string) {
+	now, lag := s.limNow(), s.SearchLag()
+	r.written = now
+	if src == srcSeed {
+		r.written = time.Time{}
+	}
+	r.trim(now, lag)
+	if len(r.past) == 0 {
+		delete(t.lagging, r)
+		return
+	}
+	if t.lagging == nil {
+		t.lagging = map[*record]struct{}{}
+	}
+	t.lagging[r] = struct{}{}
+	if len(t.lagging) < max(64, 2*t.swept) {
+		return
+	}
+	for x := range t.lagging {
+		if x.trim(now, lag); len(x.past) == 0 {
+			delete(t.lagging, x)
+		}
+	}
+	t.swept = len(t.lagging)
 }
 
 func sortedKeys(m map[string]string) []string {

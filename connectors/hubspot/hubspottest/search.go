@@ -502,6 +502,20 @@ func sortRecords(t *objectType, recs []*record, sp *sortSpec) {
 	})
 }
 
+// SetSearchLag changes how far search lags behind writes (see
+// Options.SearchLag; negative counts as 0). It is safe for concurrent use.
+// From the next search on, search answers as if the lag had always been d,
+// as far as records still keep their versions: each write drops the
+// versions older than the one search shows at that moment, and that one
+// stays found when the lag grows later (a record not written since it was
+// created is hidden again by a lag longer than its age).
+func (s *Server) SetSearchLag(d time.Duration) {
+	s.searchLag.Store(int64(max(d, 0)))
+}
+
+// SearchLag is how far search lags behind writes now.
+func (s *Server) SearchLag() time.Duration { return time.Duration(s.searchLag.Load()) }
+
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	var req searchRequest
 	if !readJSON(w, r, &req) {
@@ -519,17 +533,23 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		writeHTTPError(w, e)
 		return
 	}
+	// Each record as the lagging index has it: the version written at or
+	// before cutoff, or none.
+	lag := s.SearchLag()
+	cutoff := s.limNow().Add(-lag)
 	var matches []*record
-	var indexed time.Time // records written after this are not searchable yet
-	if s.opts.SearchLag > 0 {
-		indexed = s.limNow().Add(-s.opts.SearchLag)
-	}
 	for _, id := range t.ids {
 		rec := t.records[id]
-		if rec.archived || (!indexed.IsZero() && rec.written.After(indexed)) || !c.match(t, rec) {
+		if lag == 0 {
+			if rec.archived {
+				continue
+			}
+		} else if rec = rec.searchable(cutoff); rec == nil {
 			continue
 		}
-		matches = append(matches, rec)
+		if c.match(t, rec) {
+			matches = append(matches, rec)
+		}
 	}
 	sortRecords(t, matches, c.sort)
 	end := min(c.offset+c.limit, len(matches))

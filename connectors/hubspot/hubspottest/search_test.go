@@ -266,17 +266,251 @@ func manyValues(n int) []string {
 	return out
 }
 
+// TestSearchLag: with a lag, search answers from the index as it was
+// SearchLag ago (on the LimitNow clock), while reads by id, batch reads and
+// lists see every write at once.
 func TestSearchLag(t *testing.T) {
+	lim := NewClock(t0)
+	clk := NewClock(t0)
+	s := startT(t, Options{Bare: true, Clock: clk, LimitNow: lim.Now, SearchLag: 2 * time.Second, SearchPerSecond: -1})
+	c := newTC(t, s)
+	search := func(filters ...map[string]any) ([]string, map[string]any) {
+		t.Helper()
+		body := map[string]any{"properties": []string{"name", "domain"}, "sorts": []any{map[string]string{"propertyName": "name", "direction": "ASCENDING"}}}
+		if len(filters) > 0 {
+			body["filterGroups"] = groups(filters)
+		}
+		return searchIDs(t, c, "companies", body)
+	}
+	current := func(id, want string) {
+		t.Helper()
+		if got := str(c.must(200, "GET", "/crm/v3/objects/companies/"+id+"?properties=name", nil), "properties", "name"); got != want {
+			t.Errorf("GET %s: name %q, want %q", id, got, want)
+		}
+		b := c.must(200, "POST", "/crm/v3/objects/companies/batch/read", map[string]any{"inputs": []map[string]string{{"id": id}}, "properties": []string{"name"}})
+		if got := str(b, "results", 0, "properties", "name"); got != want {
+			t.Errorf("batch read %s: name %q, want %q", id, got, want)
+		}
+		l := c.must(200, "GET", "/crm/v3/objects/companies?limit=100&properties=name", nil)
+		found := false
+		for i := range length(l, "results") {
+			if str(l, "results", i, "id") == id {
+				found = true
+				if got := str(l, "results", i, "properties", "name"); got != want {
+					t.Errorf("list: %s has name %q, want %q", id, got, want)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("list: %s missing", id)
+		}
+	}
+
+	// A new record: read at once, searched only after the lag.
+	a := str(c.must(201, "POST", "/crm/v3/objects/companies", map[string]any{"properties": props("name", "Fresh", "domain", "old.example")}), "id")
+	created := clk.Now()
+	if ids, b := search(); len(ids) != 0 || path(b, "total") != float64(0) {
+		t.Errorf("a record created just now is searchable: %v", b)
+	}
+	current(a, "Fresh")
+	lim.Advance(1999 * time.Millisecond)
+	if ids, _ := search(); len(ids) != 0 {
+		t.Errorf("searchable before the lag passed: %v", ids)
+	}
+	lim.Advance(time.Millisecond)
+	if ids, _ := search(); !slices.Equal(ids, []string{a}) {
+		t.Errorf("after the lag: %v", ids)
+	}
+	m, _ := s.CreateRecord("companies", props("name", "Middle"))
+	lim.Advance(5 * time.Second)
+
+	// An update: search matches, sorts, counts and returns the old version
+	// until the lag has passed since the update.
+	clk.Advance(time.Minute)
+	c.must(200, "PATCH", "/crm/v3/objects/companies/"+a, map[string]any{"properties": props("name", "Zulu", "domain", "new.example")})
+	current(a, "Zulu")
+	if ids, b := search(filter("name", "EQ", "Zulu")); len(ids) != 0 || path(b, "total") != float64(0) {
+		t.Errorf("found on its new value at once: %v", b)
+	}
+	if ids, b := search(filter("domain", "EQ", "old.example")); !slices.Equal(ids, []string{a}) || path(b, "total") != float64(1) {
+		t.Errorf("not found on its old value: %v", b)
+	}
+	ids, b := search()
+	if !slices.Equal(ids, []string{a, m}) {
+		t.Errorf("sorted by the new name already: %v", ids)
+	}
+	if got := str(b, "results", 0, "properties", "name"); got != "Fresh" {
+		t.Errorf("search returned name %q, want the old Fresh", got)
+	}
+	if got, want := str(b, "results", 0, "properties", "hs_lastmodifieddate"), iso(created); got != want {
+		t.Errorf("search returned hs_lastmodifieddate %s, want the old version's %s", got, want)
+	}
+	if got, want := str(b, "results", 0, "updatedAt"), iso(created); got != want {
+		t.Errorf("search returned updatedAt %s, want the old version's %s", got, want)
+	}
+	if got := str(b, "results", 0, "properties", "hs_object_id"); got != a {
+		t.Errorf("hs_object_id %q", got)
+	}
+	lim.Advance(2 * time.Second)
+	ids, b = search()
+	if !slices.Equal(ids, []string{m, a}) || str(b, "results", 1, "properties", "name") != "Zulu" ||
+		str(b, "results", 1, "updatedAt") != iso(clk.Now()) || str(b, "results", 1, "properties", "hs_lastmodifieddate") != iso(clk.Now()) {
+		t.Errorf("after the lag: %v", b)
+	}
+	if ids, _ := search(filter("domain", "EQ", "old.example")); len(ids) != 0 {
+		t.Errorf("still found on the old value: %v", ids)
+	}
+
+	// Several updates within the lag: search shows the newest version that
+	// is at least the lag old.
+	firstUpdate := lim.Now()
+	for i, d := range []time.Duration{0, time.Second, 500 * time.Millisecond} {
+		lim.Advance(d)
+		if err := s.UpdateRecord("companies", m, props("name", fmt.Sprintf("Middle %d", i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	name := func() string {
+		t.Helper()
+		ids, b := search(filter("hs_object_id", "EQ", m))
+		if len(ids) != 1 {
+			t.Fatalf("%s not found: %v", m, b)
+		}
+		return str(b, "results", 0, "properties", "name")
+	}
+	for _, step := range []struct {
+		advance time.Duration
+		want    string
+	}{{0, "Middle"}, {500 * time.Millisecond, "Middle 1"}, {time.Second, "Middle 2"}, {500 * time.Millisecond, "Middle 3"}} {
+		lim.Advance(step.advance)
+		if got := name(); got != step.want {
+			t.Errorf("%s after the first update: name %q, want %q", lim.Now().Sub(firstUpdate), got, step.want)
+		}
+	}
+
+	// A record updated before it was indexed: nothing, then its first
+	// version, then the update.
+	n, _ := s.CreateRecord("companies", props("name", "Newest"))
+	lim.Advance(time.Second)
+	_ = s.UpdateRecord("companies", n, props("name", "Newest 2"))
+	for _, step := range []struct {
+		advance time.Duration
+		want    string
+	}{{0, ""}, {time.Second, "Newest"}, {time.Second, "Newest 2"}} {
+		lim.Advance(step.advance)
+		ids, b := search(filter("hs_object_id", "EQ", n))
+		if got := str(b, "results", 0, "properties", "name"); len(ids) > 1 || got != step.want {
+			t.Errorf("record updated before it was indexed: %v, want name %q", b, step.want)
+		}
+	}
+
+	// An archived record stays found, as it was, until the lag has passed.
+	c.must(204, "DELETE", "/crm/v3/objects/companies/"+a, nil)
+	c.must(404, "GET", "/crm/v3/objects/companies/"+a, nil)
+	if ids, _ := search(filter("hs_object_id", "EQ", a)); !slices.Equal(ids, []string{a}) {
+		t.Errorf("archived just now, gone from search already: %v", ids)
+	}
+	lim.Advance(2 * time.Second)
+	if ids, _ := search(filter("hs_object_id", "EQ", a)); len(ids) != 0 {
+		t.Errorf("archived, still found after the lag: %v", ids)
+	}
+}
+
+// TestSearchLagZero: without a lag, search sees every write at once, even
+// on a clock that stands still.
+func TestSearchLagZero(t *testing.T) {
+	lim := NewClock(t0)
+	s := startT(t, Options{Bare: true, LimitNow: lim.Now, SearchPerSecond: -1})
+	c := newTC(t, s)
+	id := str(c.must(201, "POST", "/crm/v3/objects/companies", map[string]any{"properties": props("name", "Fresh")}), "id")
+	if ids, _ := searchIDs(t, c, "companies", map[string]any{"filterGroups": groups([]map[string]any{filter("name", "EQ", "Fresh")})}); !slices.Equal(ids, []string{id}) {
+		t.Errorf("created: %v", ids)
+	}
+	c.must(200, "PATCH", "/crm/v3/objects/companies/"+id, map[string]any{"properties": props("name", "Renamed")})
+	ids, b := searchIDs(t, c, "companies", map[string]any{"filterGroups": groups([]map[string]any{filter("name", "EQ", "Renamed")}), "properties": []string{"name"}})
+	if !slices.Equal(ids, []string{id}) || str(b, "results", 0, "properties", "name") != "Renamed" {
+		t.Errorf("updated: %v", b)
+	}
+	c.must(204, "DELETE", "/crm/v3/objects/companies/"+id, nil)
+	if ids, _ := searchIDs(t, c, "companies", map[string]any{}); len(ids) != 0 {
+		t.Errorf("archived: %v", ids)
+	}
+	if r := s.types[typeCompany].records[id]; len(r.past) != 0 {
+		t.Errorf("kept %d versions without a lag", len(r.past))
+	}
+}
+
+// TestSetSearchLag: the lag changes while serving; what search showed stays
+// found when it grows.
+func TestSetSearchLag(t *testing.T) {
+	lim := NewClock(t0)
+	s := startT(t, Options{Bare: true, LimitNow: lim.Now, SearchPerSecond: -1})
+	c := newTC(t, s)
+	old, _ := s.CreateRecord("companies", props("name", "Old"))
+	s.SetSearchLag(2 * time.Second)
+	if got := s.SearchLag(); got != 2*time.Second {
+		t.Errorf("SearchLag() = %s", got)
+	}
+	fresh, _ := s.CreateRecord("companies", props("name", "Fresh"))
+	_ = s.UpdateRecord("companies", old, props("name", "Old 2"))
+	ids, b := searchIDs(t, c, "companies", map[string]any{"properties": []string{"name"}})
+	if !slices.Equal(ids, []string{old}) || str(b, "results", 0, "properties", "name") != "Old" {
+		t.Errorf("with the lag grown: %v", b)
+	}
+	s.SetSearchLag(-time.Second)
+	ids, b = searchIDs(t, c, "companies", map[string]any{"properties": []string{"name"}})
+	if !slices.Equal(ids, []string{old, fresh}) || str(b, "results", 0, "properties", "name") != "Old 2" {
+		t.Errorf("with the lag back at 0: %v", b)
+	}
+}
+
+// TestSearchLagBounded: the versions kept for search stay bounded, per
+// record and per type.
+func TestSearchLagBounded(t *testing.T) {
 	lim := NewClock(t0)
 	s := startT(t, Options{Bare: true, LimitNow: lim.Now, SearchLag: 2 * time.Second, SearchPerSecond: -1})
 	c := newTC(t, s)
-	id := str(c.must(201, "POST", "/crm/v3/objects/companies", map[string]any{"properties": map[string]string{"name": "Fresh"}}), "id")
-	if ids, _ := searchIDs(t, c, "companies", map[string]any{}); len(ids) != 0 {
-		t.Errorf("a record written just now is searchable: %v", ids)
-	}
-	c.must(200, "GET", "/crm/v3/objects/companies/"+id, nil) // reads see it at once
+	first, _ := s.CreateRecord("companies", props("name", "v0"))
 	lim.Advance(3 * time.Second)
-	if ids, _ := searchIDs(t, c, "companies", map[string]any{}); !slices.Equal(ids, []string{id}) {
-		t.Errorf("after the lag: %v", ids)
+	// On a clock that stands still, 500 updates: the indexed version and
+	// maxPending ones are kept.
+	for i := range 500 {
+		_ = s.UpdateRecord("companies", first, props("name", fmt.Sprintf("v%d", i+1)))
+	}
+	ct := s.types[typeCompany]
+	if n := len(ct.records[first].past); n != maxPending+1 {
+		t.Errorf("%d versions kept, want %d", n, maxPending+1)
+	}
+	ids, b := searchIDs(t, c, "companies", map[string]any{"properties": []string{"name"}})
+	if !slices.Equal(ids, []string{first}) || str(b, "results", 0, "properties", "name") != "v0" {
+		t.Errorf("the indexed version was not kept: %v", b)
+	}
+	lim.Advance(2 * time.Second)
+	if _, b := searchIDs(t, c, "companies", map[string]any{"properties": []string{"name"}}); str(b, "results", 0, "properties", "name") != "v500" {
+		t.Errorf("after the lag: %v", b)
+	}
+	// 1,000 records updated 10 ms apart: about 200 are within the lag at
+	// any time; stale versions are swept as the rest pile up.
+	var recs []string
+	for i := range 1000 {
+		id, _ := s.CreateRecord("companies", props("name", fmt.Sprintf("r%d", i)))
+		recs = append(recs, id)
+	}
+	lim.Advance(3 * time.Second)
+	most := 0
+	for i, id := range recs {
+		lim.Advance(10 * time.Millisecond)
+		_ = s.UpdateRecord("companies", id, props("name", fmt.Sprintf("r%d'", i)))
+		most = max(most, len(ct.lagging))
+	}
+	if most > 500 {
+		t.Errorf("%d records kept versions at most, want about 200 (at most twice that)", most)
+	}
+	kept := 0
+	for _, r := range ct.records {
+		kept += len(r.past)
+	}
+	if kept > 500 {
+		t.Errorf("%d versions kept at the end", kept)
 	}
 }
