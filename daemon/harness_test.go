@@ -114,6 +114,10 @@ type harnessOpts struct {
 	// realClock runs the fake on the real clock (for a daemon in another
 	// process, which cannot share a fake one); Advance is then refused.
 	realClock bool
+	// searchLag is how far HubSpot's search lags its writes (the fake's
+	// SearchLag); pollSettle is hubspot.poll_settle (default 0). Salesforce
+	// has neither.
+	searchLag, pollSettle time.Duration
 }
 
 type harness struct {

@@ -154,7 +154,14 @@ func (in *intakeSide) build(d *Daemon, cfg *config.Config) *channels {
 	if cfg.Policy != nil {
 		required = cfg.Policy.Rules.Required
 	}
-	c.status = statuspage.New(statuspage.Options{Signer: signer, Registrar: reg, PublicURL: d.public, ProgramName: program,
+	policy := cfg.Policy
+	appealNote := func(r *registration.Record) string {
+		if policy == nil {
+			return ""
+		}
+		return worker.AppealNote(policy, r, d.now())
+	}
+	c.status = statuspage.New(statuspage.Options{Signer: signer, Registrar: reg, PublicURL: d.public, ProgramName: program, AppealNote: appealNote,
 		Required: required, Logger: log.With("channel", "status_page")})
 
 	if ic.Email.Enabled {

@@ -68,7 +68,7 @@ func NextSteps(s registration.Status, holdUntil, meetingDue, slaDue time.Time) s
 	}
 	switch s {
 	case registration.StatusNone, registration.StatusSubmitted:
-		return by("We are checking your registration and will answer")
+		return "Received — checking for earlier registrations of this company. The decision follows within moments, on the status page and by e-mail."
 	case registration.StatusInReview:
 		return by("An account executive is reviewing your registration and will decide")
 	case registration.StatusNeedsInfo:

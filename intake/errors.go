@@ -104,3 +104,14 @@ var ErrNotFound = errors.New("registration not found")
 // not allow: supplying fields to a registration that needs none,
 // withdrawing a closed one, appealing one that was not declined.
 var ErrNotAllowed = errors.New("not possible in the registration's current status")
+
+// Refused is an amendment the program does not allow, with the reason in
+// words for the partner (and whom to contact instead). It wraps
+// ErrNotAllowed; channels show Message as it is.
+type Refused struct {
+	Message string
+}
+
+func (r *Refused) Error() string { return r.Message }
+
+func (r *Refused) Unwrap() error { return ErrNotAllowed }

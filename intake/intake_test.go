@@ -207,7 +207,7 @@ func TestAnswers(t *testing.T) {
 	if got := NextSteps(registration.StatusApproved, hold, meet, time.Time{}); got != "The company is registered to you until Sat 3 May 2025. Log a first meeting with the prospect by Tue 18 Mar 2025 to keep the protection." {
 		t.Errorf("approved: %q", got)
 	}
-	if got := NextSteps(registration.StatusSubmitted, time.Time{}, time.Time{}, meet); got != "We are checking your registration and will answer by Tue 18 Mar 2025." {
+	if got := NextSteps(registration.StatusSubmitted, time.Time{}, time.Time{}, meet); got != "Received — checking for earlier registrations of this company. The decision follows within moments, on the status page and by e-mail." {
 		t.Errorf("submitted: %q", got)
 	}
 	got := Summary(Receipt{CaseNumber: "R-7QK2M9XBHD", Status: registration.StatusNeedsInfo, Missing: []string{"company_domain", "consent"}, StatusURL: "https://x.example/r/t"})

@@ -148,7 +148,7 @@ type Outcome struct {
 	// search: looked at again at Until), created (registered by Create,
 	// decided next by the worker), exists (Create: already registered),
 	// missing (not in the CRM), failed.
-	Result   string
+	Result string
 	// Until is when a waiting registration is looked at again (the
 	// engine's clock).
 	Until    time.Time
@@ -177,7 +177,7 @@ const (
 
 // work is one record's way through a batch.
 type work struct {
-	sweep    bool // apply rules.Sweep whatever changed (time passed, a rival was decided)
+	sweep    bool              // apply rules.Sweep whatever changed (time passed, a rival was decided)
 	stamp    map[string]string // identity fields to write: case_number, submitted_at (identify)
 	custom   func(r *registration.Record) (rules.Decision, map[string]string, bool)
 	extra    map[string]string // more fields to write with the decision
@@ -266,9 +266,17 @@ func fingerprintOf(r *registration.Record) fingerprint {
 		h.Write([]byte(f.Get(r)))
 		h.Write([]byte{0})
 	}
-	at, _ := r.Get("submitted_at")
 	return fingerprint{Status: r.Status, Reason: r.StatusReason, Digest: hex.EncodeToString(h.Sum(nil)[:16]),
-		Known: true, Domain: r.DomainKey, At: at}
+		Known: true, Domain: r.DomainKey, At: placeText(r)}
+}
+
+// placeText is the place in line as a fingerprint keeps it: submitted_at
+// and submission_seq (a new place within the same second on Salesforce
+// differs by its sequence).
+func placeText(r *registration.Record) string {
+	at, _ := r.Get("submitted_at")
+	seq, _ := r.Get("submission_seq")
+	return at + "/" + seq
 }
 
 // Process looks at the registrations with these CRM ids: decides the new
@@ -676,7 +684,6 @@ func (e *Engine) identify(w *work, now time.Time) {
 		r.CaseNumber = e.derivedCase(r.ID)
 		stamp("case_number")
 	}
-	at, _ := r.Get("submitted_at")
 	switch {
 	case r.SubmittedAt.IsZero():
 		t := r.CreatedAt
@@ -685,7 +692,7 @@ func (e *Engine) identify(w *work, now time.Time) {
 		}
 		r.SubmittedAt = t.UTC().Truncate(e.prec)
 		stamp("submitted_at")
-	case w.hasFP && w.prevFP.Known && r.DomainKey != "" && w.prevFP.Domain != r.DomainKey && w.prevFP.At == at:
+	case w.hasFP && w.prevFP.Known && r.DomainKey != "" && w.prevFP.Domain != r.DomainKey && w.prevFP.At == placeText(r):
 		t := r.ModifiedAt
 		if t.IsZero() {
 			t = now

@@ -320,7 +320,7 @@ func (g *Registrar) Amend(ctx context.Context, caseNumber string, a intake.Amend
 		}
 		p := g.e.o.Policy()
 		if ok, why := p.AppealAllowed(&r, g.e.now()); !ok {
-			return g.receipt(Outcome{Record: r}), &AppealRefused{Why: why, Contact: appealContact(p, r.PartnerID)}
+			return g.receipt(Outcome{Record: r}), AppealRefusal(p, &r, why)
 		}
 		fields["status"] = string(registration.StatusAppealed)
 		fields["status_reason"] = rules.ReasonAppealed
@@ -360,19 +360,23 @@ func (g *Registrar) Amend(ctx context.Context, caseNumber string, a intake.Amend
 	return g.receipt(Outcome{Record: after}), nil
 }
 
-// AppealRefused is Amend's answer to an appeal the policy does not allow
-// (past rules.appeals.max or .within_days): why, in words for the partner,
-// and whom to contact instead. It wraps ErrNotAllowed.
-type AppealRefused struct {
-	Why     string
-	Contact string
+// AppealRefusal is the answer to an appeal the policy does not allow (past
+// rules.appeals.max or .within_days): why, and whom to contact instead.
+func AppealRefusal(p *rules.Policy, r *registration.Record, why string) *intake.Refused {
+	return &intake.Refused{Message: "No further appeal is possible: " + why + ". Please contact " + appealContact(p, r.PartnerID) + "."}
 }
 
-func (a *AppealRefused) Error() string {
-	return "no further appeal is possible: " + a.Why + ". Please contact " + a.Contact + "."
+// AppealNote is what a declined registration's page or reply says about
+// appealing it: "" when the partner may appeal, else the refusal.
+func AppealNote(p *rules.Policy, r *registration.Record, now time.Time) string {
+	if r.Status != registration.StatusDeclined {
+		return ""
+	}
+	if ok, why := p.AppealAllowed(r, now); !ok {
+		return AppealRefusal(p, r, why).Message
+	}
+	return ""
 }
-
-func (a *AppealRefused) Unwrap() error { return ErrNotAllowed }
 
 // appealContact is whom a partner past the appeal limit should talk to:
 // their partner manager.

@@ -226,7 +226,7 @@ func joinErrors(errs []*intake.FieldError) string {
 
 // record builds the registration from the prospect's fields.
 func (h *Handler) record(fields map[string]string) (registration.Record, []*intake.FieldError) {
-	rec := registration.Record{Source: intake.ChannelSlack, SubmittedAt: h.o.Now().UTC()}
+	rec := registration.Record{Source: intake.ChannelSlack}
 	var errs []*intake.FieldError
 	for _, f := range registration.FieldNames() {
 		v, ok := fields[f]

@@ -29,7 +29,10 @@ type Options struct {
 	Missing func(*registration.Record) []string
 	// Required is the policy's required fields (default rules.DefaultRequired).
 	Required []string
-	Logger   *slog.Logger
+	// AppealNote says why a declined registration can no longer be
+	// appealed ("" when it can; nil: always can).
+	AppealNote func(*registration.Record) string
+	Logger     *slog.Logger
 }
 
 // Handler serves the status pages.
@@ -168,7 +171,12 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			p := h.build(rec, token)
-			p.Errors = append(p.Errors, field{Name: "status", Label: "Status", Error: "this is no longer possible: the registration is now " + strings.ToLower(intake.StatusLabel(rec.Status))})
+			msg := "this is no longer possible: the registration is now " + strings.ToLower(intake.StatusLabel(rec.Status))
+			var refused *intake.Refused
+			if errors.As(err, &refused) {
+				msg = refused.Message
+			}
+			p.Errors = append(p.Errors, field{Name: "status", Label: "Status", Error: msg})
 			h.render(w, http.StatusUnprocessableEntity, p)
 			return
 		}

@@ -145,6 +145,11 @@ func (h *Handler) build(rec *registration.Record, token string) *page {
 	}
 	p.CanWithdraw = rec.Status.Active()
 	p.CanAppeal = rec.Status == registration.StatusDeclined
+	if p.CanAppeal && h.o.AppealNote != nil {
+		if note := h.o.AppealNote(rec); note != "" {
+			p.CanAppeal, p.Next = false, note // instead of "you can appeal"
+		}
+	}
 	return p
 }
 

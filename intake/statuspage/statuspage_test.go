@@ -192,7 +192,7 @@ func TestPageApproved(t *testing.T) {
 		}
 	}
 	out = render(t, h, registration.Record{Status: registration.StatusSubmitted, SLADue: day("2025-03-06")})
-	if !strings.Contains(out, "badge-pending") || !strings.Contains(out, "will answer by Thu 6 Mar 2025") || !strings.Contains(out, "<dt>Answer due</dt>") {
+	if !strings.Contains(out, "badge-pending") || !strings.Contains(out, "Received — checking for earlier registrations of this company") || !strings.Contains(out, "<dt>Answer due</dt>") {
 		t.Errorf("submitted page:\n%s", out)
 	}
 }

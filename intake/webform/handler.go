@@ -284,7 +284,7 @@ func (h *Handler) fill(p *formPage, r *http.Request) {
 
 // validate checks every field on the server and builds the record.
 func (h *Handler) validate(r *http.Request) (registration.Record, []*intake.FieldError) {
-	rec := registration.Record{Source: intake.ChannelWebForm, SubmittedAt: h.o.Now().UTC()}
+	rec := registration.Record{Source: intake.ChannelWebForm}
 	var errs []*intake.FieldError
 	bad := func(f, reason string) { errs = append(errs, intake.Refuse(f, reason)) }
 	for _, f := range formFields {
