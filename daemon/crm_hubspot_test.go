@@ -25,7 +25,8 @@ type hubspotFake struct {
 func startHubSpotFake(t testing.TB, o harnessOpts) fakeCRM {
 	t.Helper()
 	clock := hubspottest.NewClock(t0)
-	opts := hubspottest.Options{Clock: clock, PerTenSeconds: o.perTen, WebhookRetryBase: 50 * time.Millisecond}
+	opts := hubspottest.Options{Clock: clock, PerTenSeconds: o.perTen, SearchPerSecond: o.searchPerSec,
+		SearchLag: o.searchLag, WebhookRetryBase: 50 * time.Millisecond}
 	if o.realClock {
 		clock = nil
 		opts.Clock, opts.Now = nil, time.Now
@@ -63,7 +64,7 @@ func (f *hubspotFake) ConfigYAML(o harnessOpts) string {
   token: sandbox-token
   client_secret: %q
   poll_interval: %s
-  poll_settle: 0s`, f.hs.URL(), testSecret, o.pollInterval)
+  poll_settle: %s`, f.hs.URL(), testSecret, o.pollInterval, o.pollSettle)
 }
 
 func (f *hubspotFake) Subscribe(t testing.TB, baseURL string) {
