@@ -8,6 +8,7 @@ package daemon
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -189,9 +190,11 @@ func checkProtection(env *checkEnv, at time.Time, recs []regView, where string) 
 func checkLosers(env *checkEnv, at time.Time, recs []regView, where string) []violation {
 	var out []violation
 	byCase := map[string]*regView{}
+	partnerOf := map[string]string{}
 	for i := range recs {
 		if recs[i].Case != "" {
 			byCase[recs[i].Case] = &recs[i]
+			partnerOf[recs[i].Case] = recs[i].Partner
 		}
 	}
 	for i := range recs {
@@ -208,7 +211,7 @@ func checkLosers(env *checkEnv, at time.Time, recs []regView, where string) []vi
 					Detail: fmt.Sprintf("%s lost to %s, which ends %s/%s", r.Case, w.Case, w.Status, w.Reason)})
 			}
 		}
-		if named := rivalNamed(env, r, recs); named != "" {
+		if named := rivalNamed(env, r, partnerOf); named != "" {
 			out = append(out, violation{Kind: "message_names_rival", Where: where, At: at, Domain: r.Domain, IDs: []string{r.ID},
 				Detail: fmt.Sprintf("%s's status_message names %s: %q", r.Case, named, r.Message)})
 		}
@@ -218,7 +221,7 @@ func checkLosers(env *checkEnv, at time.Time, recs []regView, where string) []vi
 
 // rivalNamed is what in r's message names another partner or another
 // partner's registration ("" when nothing does).
-func rivalNamed(env *checkEnv, r *regView, recs []regView) string {
+func rivalNamed(env *checkEnv, r *regView, partnerOf map[string]string) string {
 	if r.Message == "" {
 		return ""
 	}
@@ -233,14 +236,16 @@ func rivalNamed(env *checkEnv, r *regView, recs []regView) string {
 			}
 		}
 	}
-	for i := range recs {
-		o := &recs[i]
-		if o.Partner != r.Partner && o.Case != "" && strings.Contains(r.Message, o.Case) {
-			return "case " + o.Case + " of " + o.Partner
+	for _, cn := range reCaseNumber.FindAllString(r.Message, -1) {
+		if p, ok := partnerOf[cn]; ok && p != r.Partner {
+			return "case " + cn + " of " + p
 		}
 	}
 	return ""
 }
+
+// reCaseNumber finds what may be case numbers in a message.
+var reCaseNumber = regexp.MustCompile(`R-[0-9A-Z]+`)
 
 // checkWinners is invariant 3 on the final state of the domains no AE
 // touched (first_approved_wins, split_by_segment): the registration that

@@ -186,7 +186,7 @@ type tortureRun struct {
 	mu        sync.Mutex
 	aeLog     []aeDone
 	aeGranted map[string]time.Time // record id → when an AE approved it
-	aeTouched map[string]bool      // domains an AE acted on
+	aeTouched map[string]bool      // domains on which an AE approved or declined by hand
 	sent      map[int]string       // generator number → case number the channel answered ("" for the CRM path)
 	rejected  map[int]string       // generator number → why a channel refused it
 	errs      []string             // what went wrong in the driver
@@ -601,10 +601,16 @@ func (tr *tortureRun) actAsAE(action string) {
 	}
 	tr.mu.Lock()
 	tr.aeLog = append(tr.aeLog, done)
-	tr.aeTouched[tortureDomainKey(m["company_domain"])] = true
-	if action == aeApprove {
+	switch action {
+	case aeApprove:
 		tr.aeGranted[m["id"]] = now
+		tr.aeTouched[tortureDomainKey(m["company_domain"])] = true
+	case aeDecline:
+		tr.aeTouched[tortureDomainKey(m["company_domain"])] = true
 	}
+	// A meeting logged is the AE's ordinary work and changes nobody's
+	// claim under first_approved_wins or split_by_segment; under
+	// first_meeting_wins it is what the race is decided by.
 	tr.mu.Unlock()
 	tr.crm.Update(tr.t, m["id"], fields)
 }

@@ -194,7 +194,7 @@ func genPlan(rng *rand.Rand, params tortureParams, n int) tPlan {
 		}
 		pl.aes = append(pl.aes, a)
 	}
-	for range 2 + rng.IntN(3) {
+	for range 2 + rng.IntN(3) + n/500 {
 		pl.kills = append(pl.kills, pl.window/10+randDur(rng, pl.window))
 	}
 	slices.Sort(pl.kills)
