@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -302,9 +303,8 @@ func (tr *tortureRun) fail(format string, args ...any) {
 
 // event is one planned action at its instant.
 type event struct {
-	at  time.Duration
-	do  func()
-	tag string
+	at time.Duration
+	do func()
 }
 
 // drive runs the plan: every event at its instant, the sampler meanwhile.
@@ -320,21 +320,21 @@ func (tr *tortureRun) drive() {
 		r := &tr.plan.regs[i]
 		switch r.path {
 		case pathCRM:
-			evs = append(evs, event{r.at, func() { tr.registerInCRM(r) }, "crm"})
+			evs = append(evs, event{r.at, func() { tr.registerInCRM(r) }})
 		case pathWebForm:
-			evs = append(evs, event{r.at, async(func() { tr.submitWebForm(r) }), "webform"})
+			evs = append(evs, event{r.at, async(func() { tr.submitWebForm(r) })})
 		case pathEmail:
-			evs = append(evs, event{r.at, async(func() { tr.submitEmail(r) }), "email"})
+			evs = append(evs, event{r.at, async(func() { tr.submitEmail(r) })})
 		}
 	}
 	for i, im := range tr.plan.imports {
-		evs = append(evs, event{im.at, async(func() { tr.runImport(i, im) }), "import"})
+		evs = append(evs, event{im.at, async(func() { tr.runImport(i, im) })})
 	}
 	for _, a := range tr.plan.aes {
-		evs = append(evs, event{a.at, func() { tr.actAsAE(a.action) }, "ae"})
+		evs = append(evs, event{a.at, func() { tr.actAsAE(a.action) }})
 	}
 	for _, k := range tr.plan.kills {
-		evs = append(evs, event{k, func() { tr.killAndRestart() }, "kill"})
+		evs = append(evs, event{k, func() { tr.killAndRestart() }})
 	}
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].at < evs[j].at })
 
@@ -579,7 +579,7 @@ func (tr *tortureRun) actAsAE(action string) {
 	}
 	var cands []map[string]string
 	for _, m := range tr.list.allRegistrations() {
-		if m["case_number"] != "" && slicesContains(want, m["status"]) {
+		if m["case_number"] != "" && slices.Contains(want, m["status"]) {
 			cands = append(cands, m)
 		}
 	}
@@ -613,15 +613,6 @@ func (tr *tortureRun) actAsAE(action string) {
 	// first_meeting_wins it is what the race is decided by.
 	tr.mu.Unlock()
 	tr.crm.Update(tr.t, m["id"], fields)
-}
-
-func slicesContains(l []string, s string) bool {
-	for _, v := range l {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // env is the checker's environment as the driver knows it now.

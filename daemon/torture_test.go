@@ -23,6 +23,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -217,7 +218,7 @@ func (tr *tortureRun) report(vs []violation, byID map[string]*regView, entries [
 		ids := append([]string(nil), v.IDs...)
 		// The domain's other registrations help too.
 		for _, r := range byID {
-			if r.Domain == v.Domain && !slicesContains(ids, r.ID) {
+			if r.Domain == v.Domain && !slices.Contains(ids, r.ID) {
 				ids = append(ids, r.ID)
 			}
 		}
@@ -235,12 +236,12 @@ func (tr *tortureRun) report(vs []violation, byID map[string]*regView, entries [
 				continue
 			}
 			mark := " "
-			if slicesContains(v.IDs, id) {
+			if slices.Contains(v.IDs, id) {
 				mark = "*"
 			}
 			fmt.Fprintf(&b, "  %s %s id %s g%d %-9s %-8s %-9s seg %-10q %s/%s submitted %s conflict_with %q\n", mark, r.Case, r.ID, r.Gen,
 				r.Partner, r.Path, r.Kind, r.Segment, r.Status, r.Reason, r.SubmittedAt.UTC().Format("15:04:05.000"), r.ConflictWith)
-			if !slicesContains(v.IDs, id) {
+			if !slices.Contains(v.IDs, id) {
 				continue
 			}
 			for _, e := range audit[id] {
