@@ -25,7 +25,8 @@ type hubspotFake struct {
 func startHubSpotFake(t testing.TB, o harnessOpts) fakeCRM {
 	t.Helper()
 	clock := hubspottest.NewClock(t0)
-	opts := hubspottest.Options{Clock: clock, PerTenSeconds: o.perTen, WebhookRetryBase: 50 * time.Millisecond, SearchLag: o.searchLag}
+	opts := hubspottest.Options{Clock: clock, PerTenSeconds: o.perTen, SearchPerSecond: o.searchPerSec,
+		SearchLag: o.searchLag, WebhookRetryBase: 50 * time.Millisecond}
 	if o.realClock {
 		clock = nil
 		opts.Clock, opts.Now = nil, time.Now

@@ -106,18 +106,17 @@ func forEachCRM(t *testing.T, f func(t *testing.T, c crm)) {
 type harnessOpts struct {
 	webhooks     bool
 	pollInterval time.Duration
-	perTen       int    // the fake's rate limit per 10 s (HubSpot; default 100)
-	policy       string // default testPolicy
-	extra        string // more YAML
+	perTen       int           // the fake's rate limit per 10 s (HubSpot; default 100)
+	searchPerSec int           // the fake's search limit per second (HubSpot; default 5, <0 unlimited)
+	searchLag    time.Duration // how long a write stays out of search (HubSpot; default 0)
+	pollSettle   time.Duration // hubspot.poll_settle (default 0s)
+	policy       string        // default testPolicy
+	extra        string        // more YAML
 	seed         bool
 	sweep        string // schedule.sweep (default off)
 	// realClock runs the fake on the real clock (for a daemon in another
 	// process, which cannot share a fake one); Advance is then refused.
 	realClock bool
-	// searchLag is how far HubSpot's search lags its writes (the fake's
-	// SearchLag); pollSettle is hubspot.poll_settle (default 0). Salesforce
-	// has neither.
-	searchLag, pollSettle time.Duration
 }
 
 type harness struct {

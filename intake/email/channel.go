@@ -185,7 +185,7 @@ func (c *Channel) Plan(raw []byte, hints Hints) (*Plan, error) {
 		form = ParseForm(in.Parts.Forwarded.Body)
 	}
 	rec := registration.Record{
-		Source: intake.ChannelEmail,
+		Source:    intake.ChannelEmail,
 		PartnerID: partner.ID, PartnerName: partner.Name, PartnerType: partner.Type, PartnerEmail: in.From,
 	}
 	given := 0
