@@ -36,6 +36,7 @@ type regView struct {
 	Message, ConflictWith string
 	Segment, Domain       string // Domain is the registrable domain (the record's DomainKey)
 	SubmittedAt           time.Time
+	Seq                   float64 // submission_seq: regsync's acceptance order within an instant
 	HoldUntil             time.Time
 	// From the generator (Gen < 0 when the record is not one of its).
 	Gen  int
@@ -117,16 +118,9 @@ func byDomain(recs []regView) map[string][]*regView {
 // before is first come, first served: the earlier submitted_at (none
 // counts as earliest), then the CRM record id, then the case number.
 func before(a, b *regView) bool {
-	if !a.SubmittedAt.Equal(b.SubmittedAt) {
-		if a.SubmittedAt.IsZero() || b.SubmittedAt.IsZero() {
-			return a.SubmittedAt.IsZero()
-		}
-		return a.SubmittedAt.Before(b.SubmittedAt)
-	}
-	if a.ID != b.ID {
-		return idLess(a.ID, b.ID)
-	}
-	return a.Case < b.Case
+	pa := registration.Place{At: a.SubmittedAt, Seq: a.Seq, ID: a.ID, Case: a.Case}
+	pb := registration.Place{At: b.SubmittedAt, Seq: b.Seq, ID: b.ID, Case: b.Case}
+	return pa.Before(pb)
 }
 
 // idLess orders CRM ids: numerically when both are numbers (HubSpot),

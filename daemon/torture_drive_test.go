@@ -111,6 +111,7 @@ func (tr *tortureRun) view(m map[string]string) regView {
 	v := regView{ID: m["id"], Case: m["case_number"], Partner: m["partner_id"], Status: m["status"], Reason: m["status_reason"],
 		Message: m["status_message"], ConflictWith: m["conflict_with"], Segment: m["segment"], Domain: tortureDomainKey(m["company_domain"]),
 		SubmittedAt: t("submitted_at"), HoldUntil: t("hold_until"), Gen: genIndex(m["problem"])}
+	v.Seq, _ = strconv.ParseFloat(m["submission_seq"], 64)
 	if v.Gen >= 0 && v.Gen < len(tr.plan.regs) {
 		g := &tr.plan.regs[v.Gen]
 		v.Path, v.Kind = g.path, g.kind

@@ -94,7 +94,6 @@ func (tr *tortureRun) finish() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries = append(entries, tr.importEntries(final)...)
 
 	env := tr.env()
 	byID := map[string]*regView{}
@@ -128,24 +127,6 @@ func (tr *tortureRun) finish() {
 	if len(vs) > 0 {
 		t.Errorf("%s", tr.report(vs, byID, entries))
 	}
-}
-
-// importEntries are the first decisions `regsync import` made, as audit
-// entries: the import opens no state file, so the daemon's audit log
-// lacks them.
-func (tr *tortureRun) importEntries(final []regView) []state.AuditEntry {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	var out []state.AuditEntry
-	for _, r := range final {
-		row, ok := tr.imported[r.Case]
-		if !ok {
-			continue
-		}
-		out = append(out, state.AuditEntry{At: r.SubmittedAt, CRM: tr.crm.Kind(), RecordID: r.ID, CaseNumber: r.Case,
-			From: "submitted", To: row.status, Reason: row.reason, Actor: "regsync (import)"})
-	}
-	return out
 }
 
 // checkArrivals checks that every registration sent is in the CRM exactly
