@@ -2,7 +2,9 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -134,5 +136,62 @@ func TestSweepEscalatesAMissedSLAOnce(t *testing.T) {
 			t.Fatalf("%d tasks after another sweep, want %d", got, tasks+1)
 		}
 		h.want(id, "in_review", "no_territory")
+	})
+}
+
+// TestSweepAndWorkerActOnce: the sweep and a worker pass reach the same
+// registrations at the same moment (a cron sweep while their re-checks come
+// due). Every path takes the record's lock, so each expiry is decided once:
+// one audit note and one partner e-mail per registration, no second task.
+// (Regression: the sweep ran the engine without the record locks, and a
+// worker pass resumed its plans as interrupted while the sweep was still
+// carrying them out — e-mails and tasks twice.)
+func TestSweepAndWorkerActOnce(t *testing.T) {
+	forEachCRM(t, func(t *testing.T, c crm) {
+		h := startHarness(t, c, harnessOpts{webhooks: true, policy: sweepPolicy})
+		var ids []string
+		for i := range 5 {
+			id := h.register(clean(20+i, fmt.Sprintf("sweep-once-%d.example", i)))
+			h.waitDecided(id, 5*time.Second)
+			ids = append(ids, id)
+		}
+		h.settle(10 * time.Second)
+		type before struct{ notes, tasks, mails int }
+		was := map[string]before{}
+		for _, id := range ids {
+			p := h.want(id, "approved", "approved")
+			was[id] = before{len(h.crm.Linked(t, id, "notes")), len(h.crm.Linked(t, id, "tasks")), len(h.outboxWith(p["case_number"]))}
+		}
+
+		h.crm.Advance(15 * 24 * time.Hour) // past the meeting deadline
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() {
+				if _, err := h.d.Worker().Sweep(context.Background()); err != nil {
+					t.Errorf("sweep: %v", err)
+				}
+			})
+		}
+		wg.Go(func() {
+			if err := h.d.Worker().Enqueue(h.crm.Object(), ids, "recheck"); err != nil {
+				t.Errorf("enqueue: %v", err)
+			}
+			h.d.Worker().Kick()
+		})
+		wg.Wait()
+		h.settle(10 * time.Second)
+		for _, id := range ids {
+			p := h.want(id, "expired", "no_meeting")
+			w := was[id]
+			if n := len(h.crm.Linked(t, id, "notes")); n != w.notes+1 {
+				t.Errorf("%s: %d audit notes after the expiry, want %d", p["case_number"], n, w.notes+1)
+			}
+			if n := len(h.crm.Linked(t, id, "tasks")); n != w.tasks {
+				t.Errorf("%s: %d tasks after the expiry, want %d", p["case_number"], n, w.tasks)
+			}
+			if n := len(h.outboxWith(p["case_number"])); n != w.mails+1 {
+				t.Errorf("%s: %d e-mails after the expiry, want %d", p["case_number"], n, w.mails+1)
+			}
+		}
 	})
 }

@@ -292,25 +292,43 @@ func (e *Engine) Process(ctx context.Context, ids []string) ([]Outcome, error) {
 // swept (rules.Sweep) even when they did not change: a rival they wait on
 // may have been decided, or time may have passed.
 func (e *Engine) ProcessSweeping(ctx context.Context, ids []string, sweep map[string]bool) ([]Outcome, error) {
+	return e.hold(ctx, ids, func(r registration.Record, o *Outcome) *work {
+		return &work{rec: r, key: e.Key(r.ID), out: o, sweep: sweep[r.ID]}
+	})
+}
+
+// hold is the one way into the engine's decisions and side effects: every
+// path that decides or acts for registrations — the worker's batches, the
+// sweep, attribution's transitions, the channels' submissions and
+// amendments (through the worker), reconcile — comes through it. It takes
+// the records' locks, so no two paths work on one record at once (a plan
+// is never resumed by one while another carries it out), reads them by id
+// (the current record, whatever the search says), and runs them. The
+// outcomes are parallel to ids; a record the CRM does not have is
+// "missing".
+func (e *Engine) hold(ctx context.Context, ids []string, mk func(r registration.Record, o *Outcome) *work) ([]Outcome, error) {
 	outs := make([]Outcome, len(ids))
 	byID := make(map[string]*Outcome, len(ids))
 	for i, id := range ids {
-		outs[i] = Outcome{ID: id}
+		outs[i] = Outcome{ID: id, Result: "missing"}
 		byID[id] = &outs[i]
 	}
 	unlock, err := e.lockRecords(ctx, ids)
 	if err != nil {
+		for i := range outs {
+			outs[i].Result = ""
+		}
 		return outs, err
 	}
 	defer unlock()
 	recs, err := e.crm.Registrations(ctx, ids)
 	if err != nil {
+		for i := range outs {
+			outs[i].Result = ""
+		}
 		return outs, fmt.Errorf("read %d registrations: %w", len(ids), err)
 	}
 	e.ov.observe(e.now(), recs...)
-	for _, id := range ids {
-		byID[id].Result = "missing"
-	}
 	works := make([]*work, 0, len(recs))
 	for i := range recs {
 		o := byID[recs[i].ID]
@@ -318,7 +336,7 @@ func (e *Engine) ProcessSweeping(ctx context.Context, ids []string, sweep map[st
 			continue
 		}
 		o.Result = ""
-		works = append(works, &work{rec: recs[i], key: e.Key(recs[i].ID), out: o, sweep: sweep[recs[i].ID]})
+		works = append(works, mk(recs[i], o))
 	}
 	e.run(ctx, works)
 	return outs, nil
@@ -334,37 +352,13 @@ func (e *Engine) ProcessSweeping(ctx context.Context, ids []string, sweep map[st
 // written.
 func (e *Engine) Transition(ctx context.Context, ids []string,
 	change func(r *registration.Record) (d rules.Decision, fields map[string]string, ok bool)) ([]Outcome, error) {
-	outs := make([]Outcome, len(ids))
-	byID := make(map[string]*Outcome, len(ids))
-	for i, id := range ids {
-		outs[i] = Outcome{ID: id, Result: "missing"}
-		byID[id] = &outs[i]
-	}
-	unlock, err := e.lockRecords(ctx, ids)
-	if err != nil {
-		return outs, err
-	}
-	defer unlock()
-	recs, err := e.crm.Registrations(ctx, ids)
-	if err != nil {
-		return outs, fmt.Errorf("read %d registrations: %w", len(ids), err)
-	}
-	e.ov.observe(e.now(), recs...)
-	var works []*work
-	for i := range recs {
-		o := byID[recs[i].ID]
-		if o == nil {
-			continue
-		}
-		o.Result = ""
-		works = append(works, &work{rec: recs[i], key: e.Key(recs[i].ID), out: o, custom: change})
-	}
-	e.run(ctx, works)
-	return outs, nil
+	return e.hold(ctx, ids, func(r registration.Record, o *Outcome) *work {
+		return &work{rec: r, key: e.Key(r.ID), out: o, custom: change}
+	})
 }
 
 // run processes records already read from the CRM, under their record
-// locks. Works with sweep set are swept (rules.Sweep: time passed, a rival
+// locks: only hold calls it. Works with sweep set are swept (rules.Sweep: time passed, a rival
 // was decided) rather than classified by what changed.
 //
 // The way of a batch: resume interrupted plans; classify what changed;
@@ -1021,15 +1015,13 @@ func (e *Engine) commit(ctx context.Context, ws []*work, now time.Time) []*work 
 		var err error
 		results, err = e.crm.Write(ctx, updates)
 		if err != nil && len(results) != len(updates) {
-			for _, w := range batch {
-				w.out.Result, w.out.Err = "failed", fmt.Errorf("write %d decisions: %w", len(updates), err)
+			results = make([]connectors.Result, len(updates))
+			for i := range results {
+				results[i].Err = fmt.Errorf("write %d decisions: %w", len(updates), err)
 			}
-			e.dropPlans(batch)
-			return nil
 		}
 	}
-	var ok []*work
-	var failed []*work
+	var ok, refused, unknown []*work
 	j := 0
 	for _, w := range batch {
 		if len(w.update) == 0 {
@@ -1038,14 +1030,21 @@ func (e *Engine) commit(ctx context.Context, ws []*work, now time.Time) []*work 
 		}
 		res := results[j]
 		j++
-		if res.Err != nil {
+		switch {
+		case res.Err == nil:
+			ok = append(ok, w)
+		case Permanent(res.Err):
+			// A definite refusal: nothing was written.
 			w.out.Result, w.out.Err = "failed", res.Err
-			failed = append(failed, w)
-			continue
+			refused = append(refused, w)
+		default:
+			// Not heard: the CRM may have applied it. The plan stays.
+			w.out.Err = res.Err
+			unknown = append(unknown, w)
 		}
-		ok = append(ok, w)
 	}
-	e.dropPlans(failed)
+	e.dropPlans(refused)
+	ok = append(ok, e.settleUnknown(ctx, unknown)...)
 	if len(ok) == 0 {
 		return nil
 	}
@@ -1082,6 +1081,65 @@ func (e *Engine) commit(ctx context.Context, ws []*work, now time.Time) []*work 
 	// Later decisions see these at once, whatever the search says.
 	e.ov.observe(now, recs...)
 	return ok
+}
+
+// settleUnknown finds out what became of writes whose answer regsync did
+// not hear (a timeout, a connection lost after the request went out, a
+// 5xx or a cut-short answer): it reads the records back — a read by id
+// sees the current record in both CRMs — and returns the works whose
+// decision is there, as if the write had answered. A write that did not
+// land voids its plan and fails to be tried again; one that cannot be
+// read either keeps its plan, so whichever path next reads the record
+// finishes the plan when the write is there (run: a record matching the
+// plan's fingerprint is regsync's own write) and voids it when not.
+func (e *Engine) settleUnknown(ctx context.Context, ws []*work) []*work {
+	if len(ws) == 0 {
+		return nil
+	}
+	ids := make([]string, len(ws))
+	for i, w := range ws {
+		ids[i] = w.rec.ID
+	}
+	recs, err := e.crm.Registrations(ctx, ids)
+	if err != nil {
+		for _, w := range ws {
+			w.out.Result = "unknown"
+			e.log.Warn("the CRM's answer to a decision was lost and the record cannot be read back; the plan waits for the next read",
+				"case", w.data.CaseNumber, "write", w.out.Err, "read", err)
+		}
+		return nil
+	}
+	byID := make(map[string]*registration.Record, len(recs))
+	for i := range recs {
+		byID[recs[i].ID] = &recs[i]
+	}
+	var landed, void []*work
+	for _, w := range ws {
+		r := byID[w.rec.ID]
+		if r != nil && w.plan != nil && samePrint(w.plan.Expect, fingerprintOf(r)) ||
+			r != nil && w.plan == nil && sameWrite(r, w.update) {
+			w.out.Err = nil
+			landed = append(landed, w)
+			continue
+		}
+		w.out.Result = "failed"
+		void = append(void, w)
+	}
+	e.dropPlans(void)
+	if len(landed) > 0 {
+		e.log.Info("the CRM's answer to a decision was lost; read back, the decision is there", "records", len(landed))
+	}
+	return landed
+}
+
+// sameWrite reports whether r holds every field of the update.
+func sameWrite(r *registration.Record, u map[string]string) bool {
+	for k, v := range u {
+		if got, _ := r.Get(k); got != v {
+			return false
+		}
+	}
+	return true
 }
 
 // dropPlans forgets the plans of writes that failed: nothing was written.

@@ -275,10 +275,27 @@ func (g *Registrar) Amend(ctx context.Context, caseNumber string, a intake.Amend
 	if g.w == nil {
 		return intake.Receipt{}, errors.New("amendments need the running daemon")
 	}
-	r, err := g.Lookup(ctx, caseNumber)
+	found, err := g.Lookup(ctx, caseNumber)
 	if err != nil {
 		return intake.Receipt{}, err
 	}
+	// The change is judged and written under the record's lock (see hold),
+	// on the record as it is now: no decision runs on it meanwhile.
+	unlock, err := g.e.lockRecords(ctx, []string{found.ID})
+	if err != nil {
+		return intake.Receipt{}, err
+	}
+	var once sync.Once
+	release := func() { once.Do(unlock) }
+	defer release()
+	recs, err := g.e.crm.Registrations(ctx, []string{found.ID})
+	if err != nil {
+		return intake.Receipt{}, err
+	}
+	if len(recs) != 1 {
+		return intake.Receipt{}, fmt.Errorf("%w: %s", ErrNotFound, caseNumber)
+	}
+	r := recs[0]
 	fields := map[string]string{}
 	switch a.Action {
 	case intake.ActionSupply:
@@ -347,6 +364,7 @@ func (g *Registrar) Amend(ctx context.Context, caseNumber string, a intake.Amend
 			g.e.log.Warn("record the partner's note", "case", caseNumber, "err", err)
 		}
 	}
+	release() // the worker decides it, under the same lock
 	key := g.e.Key(r.ID)
 	if err := g.w.db.Enqueue(state.Item{Key: key, Reason: "partner_" + a.Action}); err != nil {
 		return intake.Receipt{}, err

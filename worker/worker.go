@@ -454,6 +454,16 @@ func (w *Worker) escalate(ctx context.Context, outs []Outcome) (int, error) {
 	if len(todo) == 0 {
 		return 0, nil
 	}
+	// Side effects for a record happen under its lock, like every other.
+	ids := make([]string, len(todo))
+	for i, t := range todo {
+		ids[i] = t.o.ID
+	}
+	unlock, err := w.e.lockRecords(ctx, ids)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
 	p := w.e.o.Policy()
 	tasks := make([]connectors.Task, 0, len(todo))
 	var ns []Notification

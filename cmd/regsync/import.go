@@ -128,7 +128,9 @@ func runImport(ctx context.Context, g *globals, cfg *config.Config, log *slog.Lo
 		case running:
 			reg = &remoteRegistrar{ac: ac}
 			log.Info("a daemon holds the state file: the rows go to it", "addr", ac.base)
-		default:
+		case cfg.CRM.Kind == config.KindSandbox:
+			// The sandbox CRM lives inside `regsync serve`; without it
+			// there is nothing to import into (ConnectReader says so).
 			crm, object, err := importCRM(ctx, cfg, log)
 			if err != nil {
 				return &exitError{code: exitFailure, err: err}
@@ -139,6 +141,16 @@ func runImport(ctx context.Context, g *globals, cfg *config.Config, log *slog.Lo
 				return &exitError{code: exitFailure, err: err}
 			}
 			reg = worker.NewRegistrar(engine, nil)
+		default:
+			// No daemon: import holds the state file for its run, as the
+			// daemon would — its decisions go through write-ahead plans,
+			// and the daemon started later knows them for regsync's own.
+			off, err := daemon.OpenOffline(cfg, log)
+			if err != nil {
+				return &exitError{code: exitFailure, err: err}
+			}
+			defer off.Close()
+			reg = worker.NewRegistrar(off.Engine, nil)
 		}
 	}
 
