@@ -109,9 +109,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (d *Daemon, err err
 	d.policy.Store(cfg.Policy)
 	d.m.ConfigReloadOK.Set(1)
 	d.m.ConfigReloadTime.Set(float64(time.Now().Unix()))
+	self := d // d is nil when New fails
 	defer func() {
 		if err != nil {
-			d.closeAll()
+			self.closeAll()
 		}
 	}()
 
@@ -122,7 +123,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (d *Daemon, err err
 	}
 	// The inbox runs on the real clock: leases and backoff are about
 	// processes and networks, not about the business time of decisions.
-	d.db, err = state.Open(cfg.State.Path, state.Options{MaxAttempts: cfg.Worker.MaxAttempts})
+	d.db, err = openState(ctx, cfg, d.log)
 	if err != nil {
 		return nil, err
 	}
@@ -298,6 +299,25 @@ func (d *Daemon) shutdown() error {
 	var err error
 	d.closeOnce.Do(func() { err = d.closeAll() })
 	return err
+}
+
+// openState opens the state file. Another regsync may hold it for a while
+// — `regsync import` or `regsync sweep` run while no daemon was up — and
+// the daemon then waits for it rather than fail, saying so.
+func openState(ctx context.Context, cfg *config.Config, log *slog.Logger) (*state.DB, error) {
+	for said := false; ; said = true {
+		db, err := state.Open(cfg.State.Path, state.Options{MaxAttempts: cfg.Worker.MaxAttempts})
+		if !errors.Is(err, state.ErrInUse) {
+			return db, err
+		}
+		if !said {
+			log.Warn("the state file is held by another regsync (an import or a sweep run without the daemon); waiting for it",
+				"path", cfg.State.Path)
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+	}
 }
 
 func (d *Daemon) closeAll() error {

@@ -618,24 +618,30 @@ func (e *Engine) decide(w *work, p *rules.Policy, now time.Time) bool {
 // and, under first_meeting_wins, a meeting wins the race only once the
 // settle time has passed since it was logged, so an earlier-logged meeting
 // of a rival is seen first. It reports until when (the engine's clock).
+//
+// On a CRM that keeps whole seconds (Salesforce), an approval also waits
+// for the end of its submission's second: a rival created later in that
+// second has the same submitted_at and may come first by the tie rule
+// (registration.Place), so it must exist before the decision is taken.
 func (e *Engine) gate(w *work, p *rules.Policy, now time.Time) (time.Time, bool) {
-	if e.settle <= 0 {
-		return time.Time{}, false
-	}
 	var since time.Time
+	wait := e.settle
 	switch {
 	case (w.act == actDecide || w.act == actSweep) && w.decision.Status == registration.StatusApproved:
 		since = w.rec.SubmittedAt
+		if e.prec > time.Millisecond {
+			wait = max(wait, e.prec)
+		}
 	case w.act == actMeeting && w.decision.Status == registration.StatusMeetingBooked &&
 		p.Rules.Conflict.Policy == rules.FirstMeetingWins:
 		since = w.rec.ModifiedAt
 	default:
 		return time.Time{}, false
 	}
-	if since.IsZero() {
+	if since.IsZero() || wait <= 0 {
 		return time.Time{}, false
 	}
-	until := since.Add(e.settle)
+	until := since.Add(wait)
 	return until, now.Before(until)
 }
 
