@@ -32,6 +32,9 @@ const (
 	AcceptedDealID = "the registration's deal_id names it"
 	// AcceptedAssociation: the deal is associated with the registration.
 	AcceptedAssociation = "it is associated with the registration"
+	// AcceptedStamp: the deal is stamped with the registration's partner
+	// (deal_partner_property, opportunity_partner_field) by hand.
+	AcceptedStamp = "it is stamped with the registration's partner"
 	// AcceptedReview: an AE approved the registration from in_review
 	// existing_deal, the review that named this deal.
 	AcceptedReview = "an AE approved the registration over it (in_review existing_deal)"
