@@ -41,6 +41,24 @@ func TestOnlyCRMIsValidAndTakesDefaults(t *testing.T) {
 	}
 }
 
+// rules.attribution.grace defaults to 0, reads a duration and can be set
+// from the environment.
+func TestAttributionGrace(t *testing.T) {
+	c, err := Parse("c.yaml", []byte("crm: {kind: sandbox}\n"), false)
+	if err != nil || c.Rules.Attribution.Grace != 0 || c.Policy.Rules.Attribution.Grace != 0 {
+		t.Fatalf("default: %v, grace %v", err, c.Rules.Attribution.Grace)
+	}
+	c, err = Parse("c.yaml", []byte("rules:\n  attribution: {grace: 48h}\n"), false)
+	if err != nil || c.Policy.Rules.Attribution.Grace != 48*time.Hour {
+		t.Fatalf("48h: %v, grace %v", err, c.Rules.Attribution.Grace)
+	}
+	t.Setenv("REGSYNC_RULES_ATTRIBUTION_GRACE", "90m")
+	c, err = Parse("c.yaml", []byte("crm: {kind: sandbox}\n"), true)
+	if err != nil || c.Policy.Rules.Attribution.Grace != 90*time.Minute || !c.IsSet("rules.attribution.grace") {
+		t.Fatalf("from the environment: %v, grace %v", err, c.Rules.Attribution.Grace)
+	}
+}
+
 func TestPartialBlockKeepsOtherDefaults(t *testing.T) {
 	c, err := Parse("p.yaml", []byte("rules:\n  hold_window: {days: 30}\n"), false)
 	if err != nil {
@@ -97,6 +115,12 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 			`c.yaml:3: notify.templates: template "approved" subject: template: subject:1: unclosed action`},
 		{"manager not an address", "partners:\n  - {id: a, manager: bob}\n",
 			`c.yaml:2: partners.0.manager: "bob" is not an e-mail address`},
+		{"negative attribution grace", "rules:\n  attribution:\n    grace: -1h\n",
+			"c.yaml:3: rules.attribution.grace: must be between 0 and 720h (30 days), not -1h0m0s"},
+		{"attribution grace not a duration", "rules:\n  attribution:\n    grace: two days\n",
+			`c.yaml:3: cannot use text "two days" as a Duration`},
+		{"misspelt attribution key", "rules:\n  attribution:\n    grase: 1h\n",
+			"c.yaml:3: field grase not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -396,8 +396,10 @@ func (s *reportSide) dashboardLoop(ctx context.Context) {
 // pollDeals reads the deal change feed once: every deal created or changed
 // since the cursor goes into the inbox (object "deals", for attribution),
 // and only then does the cursor move. The first poll of a new state file
-// reads every deal, so deals opened before the daemon started are
-// attributed too.
+// reads every deal: history, read for its facts. Attribution credits of it
+// only what a partner could have sourced (worker/credit.go) — a deal opened
+// after an approved registration's submitted_at while no daemon ran — and
+// never a deal that closed before the registration existed.
 func pollDeals(ctx context.Context, d *Daemon) (int, error) {
 	name := dealCursor(d)
 	cur, err := d.db.Cursor(name)
@@ -408,6 +410,10 @@ func pollDeals(ctx context.Context, d *Daemon) (int, error) {
 	if err != nil {
 		d.m.PollRuns.WithLabelValues(d.crm.Name(), "error").Inc()
 		return 0, fmt.Errorf("poll %s deals: %w", d.crm.Name(), err)
+	}
+	if cur == "" && len(ids) > 0 {
+		d.log.Info("first deal poll of this state file: existing deals are read for their facts; only deals created after a registration's submitted_at, or accepted by an AE, are credited",
+			"cursor", name, "deals", len(ids))
 	}
 	if err := d.worker.Enqueue(dealObject(d.crm), ids, "poll"); err != nil {
 		d.m.PollRuns.WithLabelValues(d.crm.Name(), "error").Inc()

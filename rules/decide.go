@@ -215,7 +215,7 @@ func Decide(p *Policy, r *registration.Record, f Facts, now time.Time) Decision 
 
 	// 7. No open deal on the company that this partner did not source.
 	if deal := x.foreignDeal(); deal != nil {
-		x.trace("existing_deal", Fail, "open deal ", deal.ID, " not sourced by ", partner.ID)
+		x.trace("existing_deal", Fail, existingDealPrefix, deal.ID, existingDealSuffix, partner.ID)
 		if p.Rules.ExistingDeal == ExistingDealReview {
 			return x.decide(registration.StatusInReview, ReasonExistingDeal, messages[ReasonExistingDeal+"/review"])
 		}

@@ -50,6 +50,8 @@ type Rules struct {
 	// a placeholder cannot hold a place in line for ever. 0: never.
 	NeedsInfoExpireDays int     `yaml:"needs_info_expire_days" json:"needs_info_expire_days"`
 	Appeals             Appeals `yaml:"appeals" json:"appeals"`
+	// Attribution says which deals a registration may be credited with.
+	Attribution Attribution `yaml:"attribution" json:"attribution"`
 }
 
 // Appeals limits a partner's appeals of a decline.
@@ -338,6 +340,9 @@ func NewPolicy(partners []Partner, rules Rules) (*Policy, error) {
 	}
 	if r.Appeals.WithinDays <= 0 {
 		bad(yamlx.Path("rules", "appeals", "within_days"), "must be a positive number of days, not %d", r.Appeals.WithinDays)
+	}
+	if g := r.Attribution.Grace; g < 0 || g > MaxAttributionGrace {
+		bad(yamlx.Path("rules", "attribution", "grace"), "must be between 0 and 720h (30 days), not %s", g)
 	}
 	hol, ok := holidays(r.SLA.Calendar)
 	if !ok {

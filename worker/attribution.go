@@ -23,10 +23,12 @@ import (
 // or lost. Both status changes go through Engine.Transition: plan, write,
 // audit note, audit log and partner e-mail, like any decision.
 //
-// Which registration a deal credits, among those of its company: the one
-// whose deal_id already names the deal (the partner's own deal, linked at
-// approval), else one associated with the deal, else one of the partner an
-// AE stamped on the deal, else the earliest approved. A deal stamped by
+// Which registration a deal credits, among those of its company that the
+// deal may credit at all (credit.go: created at or after the registration's
+// submitted_at, or accepted by an AE; never closed before it existed): the
+// one whose deal_id already names the deal (the partner's own deal, linked
+// at approval), else one associated with the deal, else one of the partner
+// an AE stamped on the deal, else the earliest approved. A deal stamped by
 // hand with a partner that holds no registration of the company is left as
 // the AE set it: regsync never overwrites a human's attribution (the
 // commission-accuracy metric reports it as mismatched).
@@ -134,6 +136,7 @@ func (e *Engine) attribute(ctx context.Context, dealIDs []string) (AttributionRe
 	}
 
 	now := e.now()
+	p := e.o.Policy()
 	convert := map[string]attrPlan{} // registration id → the deal it converts to
 	closeBy := map[string]attrPlan{} // registration id → its closed deal
 	var attrs []connectors.Attribution
@@ -162,8 +165,13 @@ func (e *Engine) attribute(ctx context.Context, dealIDs []string) (AttributionRe
 				break
 			}
 		}
-		if own == nil {
-			r, ok := pickRegistration(d, regs, taken)
+		if own != nil {
+			if ok, why := e.credit(p, d, own); !ok {
+				e.notCredited(d, own, why)
+				continue
+			}
+		} else {
+			r, ok := pickRegistration(d, e.creditable(p, d, regs, taken), taken)
 			if !ok {
 				continue
 			}
@@ -219,8 +227,13 @@ func (e *Engine) attribute(ctx context.Context, dealIDs []string) (AttributionRe
 			if !ok || !slices.Contains(attributable, r.Status) {
 				return rules.Decision{}, nil, false
 			}
+			credited, why := e.credit(p, pl.deal, r)
+			if !credited {
+				e.notCredited(pl.deal, r, why) // the registration changed since it was read
+				return rules.Decision{}, nil, false
+			}
 			d := carry(r, registration.StatusConverted, rules.ReasonDealCreated, msgConverted,
-				fmt.Sprintf("deal %s%s opened for company %s; credited to partner %s", pl.deal.ID, dealName(pl.deal), pl.deal.CompanyID, r.PartnerID))
+				fmt.Sprintf("deal %s%s opened for company %s; credited to partner %s: %s", pl.deal.ID, dealName(pl.deal), pl.deal.CompanyID, r.PartnerID, why))
 			fields := map[string]string{"deal_id": pl.deal.ID, "attributed_at": now.Format(time.RFC3339Nano)}
 			if !r.AttributedAt.IsZero() {
 				delete(fields, "attributed_at") // set once, like approved_at
@@ -236,6 +249,10 @@ func (e *Engine) attribute(ctx context.Context, dealIDs []string) (AttributionRe
 		outs, err := e.Transition(ctx, ids, func(r *registration.Record) (rules.Decision, map[string]string, bool) {
 			pl, ok := closeBy[r.ID]
 			if !ok || r.Status != registration.StatusConverted || !sameID(r.DealID, pl.deal.ID) {
+				return rules.Decision{}, nil, false
+			}
+			if credited, why := e.credit(p, pl.deal, r); !credited {
+				e.notCredited(pl.deal, r, why)
 				return rules.Decision{}, nil, false
 			}
 			to, reason, msg := registration.StatusLost, rules.ReasonLost, msgLost

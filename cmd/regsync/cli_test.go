@@ -31,7 +31,7 @@ func TestCheckConfigExample(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	for _, want := range []string{"# effective configuration of ../../config.example.yaml", "addr: 127.0.0.1:8080",
-		"policy: first_approved_wins", "timezone: America/New_York", "id: northwind"} {
+		"policy: first_approved_wins", "timezone: America/New_York", "id: northwind", "  attribution:\n    grace: 0s\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
 		}
