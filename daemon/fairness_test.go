@@ -796,3 +796,96 @@ func TestNeedsInfoExpires(t *testing.T) {
 		}
 	})
 }
+
+// TestFairSameSecondChannelAndCRM: a registration through regsync's web
+// form and one created in the CRM by something else, of one company, in
+// the same second — the CRM's record created a moment after the form's.
+// On Salesforce both get the same submitted_at (whole seconds), and the
+// tie rule puts the record without an acceptance sequence first; so the
+// form's approval must wait until every record of its second exists, and
+// the winner is the first in line whichever arrived first. (Regression:
+// the torture test, seed 11, saw the form's registration approved before
+// the CRM's record of the same second existed, which then came first and
+// was declined.)
+func TestFairSameSecondChannelAndCRM(t *testing.T) {
+	forEachCRM(t, func(t *testing.T, c crm) {
+		o := harnessOpts{webhooks: true, pollInterval: 200 * time.Millisecond}
+		if c.name == "hubspot" {
+			o.searchLag, o.pollSettle = 300*time.Millisecond, time.Second
+		}
+		r := startFair(t, c, o, "first_approved_wins")
+		rounds := 0
+		for round := 0; rounds < 3 && round < 10; round++ {
+			domain := fmt.Sprintf("same-second-%d.example", round)
+			nonce, err := r.nonce()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Start early in a second, so that both land in it.
+			time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 50*time.Millisecond)))
+			formCase := make(chan string, 1)
+			go func() {
+				cn, err := r.registerVia("webform", 1, domain, nonce, "")
+				if err != nil {
+					t.Error(err)
+				}
+				formCase <- cn
+			}()
+			// The CRM's record, once the form's exists...
+			var formID string
+			deadline := time.Now().Add(5 * time.Second)
+			for formID == "" && time.Now().Before(deadline) {
+				formID = r.findByDomain(domain)
+				if formID == "" {
+					time.Sleep(2 * time.Millisecond)
+				}
+			}
+			if formID == "" {
+				t.Fatalf("round %d: the form's registration never reached the CRM", round)
+			}
+			// ... and once it is decided, or a little later: a record of the
+			// same second that the form's decision could not have seen.
+			for until := time.Now().Add(300 * time.Millisecond); time.Now().Before(until); time.Sleep(2 * time.Millisecond) {
+				if s := r.crm.Get(t, formID)["status"]; s != "" && s != "submitted" {
+					break
+				}
+			}
+			crmID := r.crm.Register(t, fairFields(2, domain, "Target "+domain))
+			<-formCase
+			if !r.createdAt(formID).Truncate(time.Second).Equal(r.createdAt(crmID).Truncate(time.Second)) {
+				continue // the second turned between the two: try again
+			}
+			rounds++
+			got := r.final([]string{formID, crmID}, 20*time.Second)
+			first, second := formID, crmID
+			if placeOf(t, crmID, got[crmID]).Before(placeOf(t, formID, got[formID])) {
+				first, second = crmID, formID
+			}
+			w, l := got[first], got[second]
+			if w["status"] != "approved" || l["status"] != "declined" || l["status_reason"] != "conflict_protected" || l["conflict_with"] != w["case_number"] {
+				t.Errorf("round %d: first in line %s (%s) ends %s/%s; the other %s (%s) ends %s/%s naming %q",
+					round, w["case_number"], w["source"], w["status"], w["status_reason"],
+					l["case_number"], l["source"], l["status"], l["status_reason"], l["conflict_with"])
+			}
+		}
+		if rounds < 3 {
+			t.Fatalf("only %d of 10 rounds had both records in one second", rounds)
+		}
+	})
+}
+
+// findByDomain is the id of the registration of domain in the fake, if
+// there is exactly one.
+func (r *fairRig) findByDomain(domain string) string {
+	switch f := r.crm.(type) {
+	case *hubspotFake:
+		if rec, ok := f.hs.FindRecord(f.typeID, "company_domain", domain); ok {
+			return rec.ID
+		}
+	case *salesforceFake:
+		if ids := f.sf.Find(salesforcetest.RegistrationObject, "Company_Domain__c", domain); len(ids) == 1 {
+			return ids[0]
+		}
+	}
+	return ""
+}
