@@ -90,6 +90,10 @@ func (tr *tortureRun) finish() {
 		t.Fatal(err)
 	}
 	entries, err := db.Audit(0, 0)
+	var dead []state.Item
+	if err == nil {
+		dead, err = db.Dead()
+	}
 	db.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +110,7 @@ func (tr *tortureRun) finish() {
 	vs = append(vs, checkWinners(env, at, final)...)
 	vs = append(vs, checkAudit(env, byID, entries)...)
 	vs = append(vs, tr.checkArrivals(final)...)
+	vs = append(vs, tr.checkEffects(final, entries, dead)...)
 	tr.mu.Lock()
 	for k, v := range tr.sampleVio {
 		v.Detail += fmt.Sprintf(" [seen in %d of %d samples]", tr.sampleCnt[k], tr.sampled)
