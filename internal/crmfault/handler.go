@@ -73,8 +73,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch f.Kind {
 	case RateLimit:
-		if h.Shapes.RateLimited(w, r, f) {
+		// Counted before the client can see the answer.
+		rec := &recorder{header: http.Header{}}
+		if h.Shapes.RateLimited(rec, r, f) {
 			in.record(f.Kind)
+			rec.replay(w)
 			return
 		}
 		h.Next.ServeHTTP(w, r)
@@ -110,9 +113,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			in.record(f.Kind)
 			reset(w)
 		case Truncate:
-			if truncate(w, r, rec, f) {
-				in.record(f.Kind)
+			if !truncatable(r, rec) {
+				rec.replay(w)
+				return
 			}
+			in.record(f.Kind)
+			truncate(w, r, rec, f)
 		}
 	}
 }
@@ -195,22 +201,22 @@ func reset(w http.ResponseWriter) {
 	_ = conn.Close()
 }
 
-// truncate sends part of the recorded body and reports whether it could
-// (an empty body is replayed as it is). The part always lacks at least the
-// last non-space byte, so JSON never parses.
-func truncate(w http.ResponseWriter, r *http.Request, rec *recorder, f Fault) bool {
+// truncatable reports whether a recorded answer has a body to cut.
+func truncatable(r *http.Request, rec *recorder) bool {
+	return r.Method != http.MethodHead && len(bytes.TrimRight(rec.body.Bytes(), " \t\r\n")) > 0
+}
+
+// truncate sends part of the recorded body. The part always lacks at least
+// the last non-space byte, so JSON never parses.
+func truncate(w http.ResponseWriter, r *http.Request, rec *recorder, f Fault) {
 	body := bytes.TrimRight(rec.body.Bytes(), " \t\r\n")
-	if len(body) == 0 || r.Method == http.MethodHead {
-		rec.replay(w)
-		return false
-	}
 	part := body[:int(f.keep*float64(len(body)))]
 	if !f.short {
 		copyHeader(w.Header(), rec.header)
 		w.Header().Set("Content-Length", strconv.Itoa(len(part)))
 		w.WriteHeader(rec.status)
 		_, _ = w.Write(part)
-		return true
+		return
 	}
 	// The full length, then the connection closes after the part.
 	conn, buf, err := http.NewResponseController(w).Hijack()
@@ -231,7 +237,6 @@ func truncate(w http.ResponseWriter, r *http.Request, rec *recorder, f Fault) bo
 	writeHead(buf.Writer, r.ProtoMajor, r.ProtoMinor, rec.status, h)
 	_, _ = buf.Write(part)
 	_ = buf.Flush()
-	return true
 }
 
 func writeHead(b *bufio.Writer, major, minor, status int, h http.Header) {
