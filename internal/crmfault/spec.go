@@ -85,7 +85,7 @@ func ParseKind(s string) (Kind, error) {
 			return Kind(i), nil
 		}
 	}
-	return 0, fmt.Errorf("crmfault: unknown kind %q (kinds: %s)", s, strings.Join(kindNames[:], ", "))
+	return 0, fmt.Errorf("unknown fault kind %q (kinds: %s)", s, strings.Join(kindNames[:], ", "))
 }
 
 // Spec is how often requests fail and how: Rate is the share of requests
@@ -103,20 +103,21 @@ const Syntax = "RATE[,KIND=WEIGHT...]"
 // Parse reads a spec of the form RATE[,KIND=WEIGHT...]: "0.2",
 // "0.05,429=3,5xx_after=1". RATE is the share of requests faulted, between
 // 0 and 1; naming kinds restricts the faults to them, in proportion to
-// their weights (non-negative numbers, not all 0).
+// their weights (non-negative numbers, not all 0). Its errors name the
+// part at fault, without a prefix: callers add the flag or key.
 func Parse(s string) (Spec, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return Spec{}, errors.New("crmfault: empty spec (want " + Syntax + ", e.g. 0.2 or 0.1,429=2,reset_after=1)")
+		return Spec{}, errors.New("empty fault spec (want " + Syntax + ", e.g. 0.2 or 0.1,429=2,reset_after=1)")
 	}
 	parts := strings.Split(s, ",")
 	rateText := strings.TrimSpace(parts[0])
 	rate, err := strconv.ParseFloat(rateText, 64)
 	if err != nil || math.IsNaN(rate) {
-		return Spec{}, fmt.Errorf("crmfault: rate %q is not a number", rateText)
+		return Spec{}, fmt.Errorf("fault rate %q is not a number", rateText)
 	}
 	if rate < 0 || rate > 1 {
-		return Spec{}, fmt.Errorf("crmfault: rate %s is not between 0 and 1", rateText)
+		return Spec{}, fmt.Errorf("fault rate %s is not between 0 and 1", rateText)
 	}
 	sp := Spec{Rate: rate}
 	if len(parts) == 1 {
@@ -129,27 +130,27 @@ func Parse(s string) (Spec, error) {
 		name, wText, ok := strings.Cut(p, "=")
 		name, wText = strings.TrimSpace(name), strings.TrimSpace(wText)
 		if !ok || name == "" {
-			return Spec{}, fmt.Errorf("crmfault: %q is not KIND=WEIGHT", p)
+			return Spec{}, fmt.Errorf("%q is not KIND=WEIGHT", p)
 		}
 		k, err := ParseKind(name)
 		if err != nil {
 			return Spec{}, err
 		}
 		if _, dup := sp.Weights[k]; dup {
-			return Spec{}, fmt.Errorf("crmfault: kind %s named twice", k)
+			return Spec{}, fmt.Errorf("fault kind %s named twice", k)
 		}
 		w, err := strconv.ParseFloat(wText, 64)
 		if err != nil || math.IsNaN(w) || math.IsInf(w, 0) {
-			return Spec{}, fmt.Errorf("crmfault: %s=%s: weight %q is not a number", name, wText, wText)
+			return Spec{}, fmt.Errorf("%s=%s: weight %q is not a number", name, wText, wText)
 		}
 		if w < 0 {
-			return Spec{}, fmt.Errorf("crmfault: %s=%s: weight is negative", name, wText)
+			return Spec{}, fmt.Errorf("%s=%s: weight is negative", name, wText)
 		}
 		sp.Weights[k] = w
 		total += w
 	}
 	if total == 0 {
-		return Spec{}, errors.New("crmfault: every kind named has weight 0")
+		return Spec{}, errors.New("every fault kind named has weight 0")
 	}
 	return sp, nil
 }

@@ -36,21 +36,21 @@ func TestParse(t *testing.T) {
 // Bad specs are refused with an error that names what is wrong.
 func TestParseErrors(t *testing.T) {
 	for in, want := range map[string]string{
-		"":                    "crmfault: empty spec (want RATE[,KIND=WEIGHT...], e.g. 0.2 or 0.1,429=2,reset_after=1)",
-		"often":               `crmfault: rate "often" is not a number`,
-		"NaN":                 `crmfault: rate "NaN" is not a number`,
-		"1.5":                 "crmfault: rate 1.5 is not between 0 and 1",
-		"-0.1":                "crmfault: rate -0.1 is not between 0 and 1",
-		"0.2,429":             `crmfault: "429" is not KIND=WEIGHT`,
-		"0.2,":                `crmfault: "" is not KIND=WEIGHT`,
-		"0.2,=1":              `crmfault: "=1" is not KIND=WEIGHT`,
-		"0.2,timeout=1":       `crmfault: unknown kind "timeout" (kinds: 429, 5xx_before, 5xx_after, reset_before, reset_after, truncate, latency)`,
-		"0.2,5XX_BEFORE=1":    `crmfault: unknown kind "5XX_BEFORE" (kinds: 429, 5xx_before, 5xx_after, reset_before, reset_after, truncate, latency)`,
-		"0.2,429=x":           `crmfault: 429=x: weight "x" is not a number`,
-		"0.2,429=Inf":         `crmfault: 429=Inf: weight "Inf" is not a number`,
-		"0.2,429=-1":          "crmfault: 429=-1: weight is negative",
-		"0.2,429=1,429=2":     "crmfault: kind 429 named twice",
-		"0.2,429=0,latency=0": "crmfault: every kind named has weight 0",
+		"":                    "empty fault spec (want RATE[,KIND=WEIGHT...], e.g. 0.2 or 0.1,429=2,reset_after=1)",
+		"often":               `fault rate "often" is not a number`,
+		"NaN":                 `fault rate "NaN" is not a number`,
+		"1.5":                 "fault rate 1.5 is not between 0 and 1",
+		"-0.1":                "fault rate -0.1 is not between 0 and 1",
+		"0.2,429":             `"429" is not KIND=WEIGHT`,
+		"0.2,":                `"" is not KIND=WEIGHT`,
+		"0.2,=1":              `"=1" is not KIND=WEIGHT`,
+		"0.2,timeout=1":       `unknown fault kind "timeout" (kinds: 429, 5xx_before, 5xx_after, reset_before, reset_after, truncate, latency)`,
+		"0.2,5XX_BEFORE=1":    `unknown fault kind "5XX_BEFORE" (kinds: 429, 5xx_before, 5xx_after, reset_before, reset_after, truncate, latency)`,
+		"0.2,429=x":           `429=x: weight "x" is not a number`,
+		"0.2,429=Inf":         `429=Inf: weight "Inf" is not a number`,
+		"0.2,429=-1":          "429=-1: weight is negative",
+		"0.2,429=1,429=2":     "fault kind 429 named twice",
+		"0.2,429=0,latency=0": "every fault kind named has weight 0",
 	} {
 		_, err := Parse(in)
 		if err == nil || err.Error() != want {
