@@ -44,7 +44,8 @@ type Handler struct {
 	// faults. It is asked once per request, so a fake can switch faults
 	// on and off while serving.
 	Injector func() *Injector
-	// Shapes answer the faults in the CRM's words.
+	// Shapes answer the faults in the CRM's words; nil: plain 429 and 503
+	// answers.
 	Shapes Shapes
 	// Route classifies a request; nil: every request is API.
 	Route func(*http.Request) Route
@@ -71,11 +72,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Next.ServeHTTP(w, r)
 		return
 	}
+	shapes := h.Shapes
+	if shapes == nil {
+		shapes = plainShapes{}
+	}
 	switch f.Kind {
 	case RateLimit:
 		// Counted before the client can see the answer.
 		rec := &recorder{header: http.Header{}}
-		if h.Shapes.RateLimited(rec, r, f) {
+		if shapes.RateLimited(rec, r, f) {
 			in.record(f.Kind)
 			rec.replay(w)
 			return
@@ -83,7 +88,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Next.ServeHTTP(w, r)
 	case ServerErrorBefore:
 		in.record(f.Kind)
-		h.Shapes.ServerError(w, r, f)
+		shapes.ServerError(w, r, f)
 	case ResetBefore:
 		in.record(f.Kind)
 		reset(w)
@@ -108,7 +113,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch f.Kind {
 		case ServerErrorAfter:
 			in.record(f.Kind)
-			h.Shapes.ServerError(w, r, f)
+			shapes.ServerError(w, r, f)
 		case ResetAfter:
 			in.record(f.Kind)
 			reset(w)
@@ -121,6 +126,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			truncate(w, r, rec, f)
 		}
 	}
+}
+
+// plainShapes are the answers of a Handler without Shapes.
+type plainShapes struct{}
+
+func (plainShapes) RateLimited(w http.ResponseWriter, _ *http.Request, _ Fault) bool {
+	w.Header().Set("Retry-After", "1")
+	http.Error(w, "rate limit exceeded", http.StatusTooManyRequests)
+	return true
+}
+
+func (plainShapes) ServerError(w http.ResponseWriter, _ *http.Request, _ Fault) {
+	http.Error(w, "service unavailable", http.StatusServiceUnavailable)
 }
 
 // maxBuffered bounds what bufferBody reads ahead; the rest stays unread.

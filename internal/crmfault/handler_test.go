@@ -314,3 +314,13 @@ func TestSameSeedSameFaultsOverHTTP(t *testing.T) {
 		t.Errorf("seeds 99 and 100 met the same faults: %s", a)
 	}
 }
+
+// Without Shapes a Handler answers plain 429s and 503s.
+func TestPlainShapes(t *testing.T) {
+	for spec, want := range map[string]int{"1,429=1": 429, "1,5xx_before=1": 503, "1,5xx_after=1": 503} {
+		g := newRig(t, spec, 1, Options{}, nil)
+		if o := g.do(t, "POST", "/items"); o.status != want {
+			t.Errorf("%s without Shapes: %d, want %d", spec, o.status, want)
+		}
+	}
+}
