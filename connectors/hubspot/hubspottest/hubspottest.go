@@ -134,7 +134,8 @@ type FilterLimits struct {
 	Groups, PerGroup, Total int
 }
 
-// Faults are failures the server injects until changed.
+// Faults are failures the server injects until changed. The random faults
+// of every kind, seeded, are Options.Injector's (crmfault).
 type Faults struct {
 	// Latency delays every answer.
 	Latency time.Duration
