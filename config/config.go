@@ -26,6 +26,7 @@ import (
 	"github.com/regsync/regsync/connectors/salesforce"
 	"github.com/regsync/regsync/dashboard"
 	"github.com/regsync/regsync/intake"
+	"github.com/regsync/regsync/internal/crmfault"
 	"github.com/regsync/regsync/internal/mail"
 	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/internal/yamlx"
@@ -170,6 +171,14 @@ type Sandbox struct {
 	// MaxSandboxSearchLag). Unless hubspot.poll_settle is set, the
 	// daemon's client on the sandbox settles polls for SearchLag + 1s.
 	SearchLag time.Duration `yaml:"search_lag"`
+	// Faults makes the sandbox misbehave as HubSpot does, from the moment
+	// it is set up: a crmfault spec RATE[,KIND=WEIGHT...] ("0.2": a fifth
+	// of the API requests get a 429, a 5xx or a reset before or after
+	// being applied, a truncated answer or latency); empty: none.
+	Faults string `yaml:"faults"`
+	// FaultsSeed seeds the fault draws; unset, a seed from the clock,
+	// printed at startup so that a run can be repeated.
+	FaultsSeed uint64 `yaml:"faults_seed"`
 }
 
 // MaxSandboxSearchLag bounds crm.sandbox.search_lag (and `regsync sandbox
@@ -370,7 +379,7 @@ func leaves(t reflect.Type, prefix string, out *[]leaf, index []int) {
 		case f.Type.Kind() == reflect.Struct:
 			leaves(f.Type, key, out, idx)
 		case f.Type.Kind() == reflect.String, f.Type.Kind() == reflect.Int, f.Type.Kind() == reflect.Bool,
-			f.Type.Kind() == reflect.Float64, f.Type.Kind() == reflect.Int64:
+			f.Type.Kind() == reflect.Float64, f.Type.Kind() == reflect.Int64, f.Type.Kind() == reflect.Uint64:
 			*out = append(*out, leaf{key, idx})
 		}
 	}
@@ -464,6 +473,11 @@ func (c *Config) validateDaemon() []error {
 	}
 	if l := c.CRM.Sandbox.SearchLag; l < 0 || l > MaxSandboxSearchLag {
 		errs = append(errs, yamlx.Errorf(yamlx.Path("crm", "sandbox", "search_lag"), "must be between 0 and 1m, not %s", l))
+	}
+	if f := c.CRM.Sandbox.Faults; f != "" {
+		if _, err := crmfault.Parse(f); err != nil {
+			errs = append(errs, yamlx.Errorf(yamlx.Path("crm", "sandbox", "faults"), "%s", err))
+		}
 	}
 	loc, err := time.LoadLocation(c.Schedule.Timezone)
 	if err != nil {

@@ -474,3 +474,32 @@ func TestIntakeErrorsNameFileAndLine(t *testing.T) {
 		t.Errorf("bad size: %v", err)
 	}
 }
+
+// crm.sandbox.faults is a crmfault spec, checked at load (the file's line
+// in the error), also from REGSYNC_CRM_SANDBOX_FAULTS; crm.sandbox.faults_seed
+// counts as set only when given.
+func TestSandboxFaults(t *testing.T) {
+	c, err := Parse("c.yaml", []byte("crm: {kind: sandbox}\n"), false)
+	if err != nil || c.CRM.Sandbox.Faults != "" || c.IsSet("crm.sandbox.faults_seed") {
+		t.Fatalf("defaults: %v %+v", err, c.CRM.Sandbox)
+	}
+	c, err = Parse("c.yaml", []byte("crm:\n  kind: sandbox\n  sandbox: {faults: \"0.1,429=2,reset_after=1\", faults_seed: 42}\n"), false)
+	if err != nil || c.CRM.Sandbox.Faults != "0.1,429=2,reset_after=1" || c.CRM.Sandbox.FaultsSeed != 42 || !c.IsSet("crm.sandbox.faults_seed") {
+		t.Fatalf("set: %v %+v", err, c.CRM.Sandbox)
+	}
+	for spec, msg := range map[string]string{
+		"0.2,timeout=1": `unknown fault kind "timeout" (kinds: 429, 5xx_before, 5xx_after, reset_before, reset_after, truncate, latency)`,
+		"lots":          `fault rate "lots" is not a number`,
+	} {
+		_, err := Parse("c.yaml", []byte("crm:\n  sandbox:\n    faults: \""+spec+"\"\n"), false)
+		if want := "c.yaml:3: crm.sandbox.faults: " + msg; err == nil || err.Error() != want {
+			t.Errorf("faults %q: %v, want %s", spec, err, want)
+		}
+	}
+	t.Setenv("REGSYNC_CRM_SANDBOX_FAULTS", "0.2")
+	t.Setenv("REGSYNC_CRM_SANDBOX_FAULTS_SEED", "7")
+	c, err = Parse("c.yaml", []byte("crm: {kind: sandbox}\n"), true)
+	if err != nil || c.CRM.Sandbox.Faults != "0.2" || c.CRM.Sandbox.FaultsSeed != 7 || !c.IsSet("crm.sandbox.faults_seed") {
+		t.Errorf("from the environment: %v %+v", err, c.CRM.Sandbox)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/regsync/regsync/config"
 	"github.com/regsync/regsync/connectors/hubspot"
 	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
+	"github.com/regsync/regsync/internal/crmfault"
 	"github.com/regsync/regsync/internal/secret"
 )
 
@@ -30,9 +31,10 @@ const SandboxToken = "sandbox-token"
 // sandbox is the embedded fake HubSpot of crm.kind sandbox, served on
 // crm.sandbox.addr, with its webhooks pointed at the daemon itself.
 type sandbox struct {
-	hs   *hubspottest.Server
-	srv  *http.Server
-	done chan struct{}
+	hs     *hubspottest.Server
+	faults *crmfault.Injector // crm.sandbox.faults, switched on after setup; nil: none
+	srv    *http.Server
+	done   chan struct{}
 }
 
 // startSandbox serves the fake HubSpot and returns the HubSpot client
@@ -44,6 +46,10 @@ func startSandbox(_ context.Context, cfg *config.Config, public string, log *slo
 			return nil, hubspot.Config{}, fmt.Errorf("crm.sandbox.seed: %w", err)
 		}
 		seed = os.DirFS(cfg.CRM.Sandbox.Seed)
+	}
+	faults, err := sandboxFaults(cfg)
+	if err != nil {
+		return nil, hubspot.Config{}, err
 	}
 	hs, err := hubspottest.New(hubspottest.Options{
 		Tokens: []string{SandboxToken}, Now: now, PerTenSeconds: cfg.CRM.Sandbox.PerTenSeconds,
@@ -58,7 +64,7 @@ func startSandbox(_ context.Context, cfg *config.Config, public string, log *slo
 		hs.Close()
 		return nil, hubspot.Config{}, fmt.Errorf("sandbox CRM: listen on crm.sandbox.addr %s: %w", cfg.CRM.Sandbox.Addr, err)
 	}
-	sb := &sandbox{hs: hs, done: make(chan struct{}),
+	sb := &sandbox{hs: hs, faults: faults, done: make(chan struct{}),
 		srv: &http.Server{Handler: hs.Handler(), ReadHeaderTimeout: 10 * time.Second}}
 	go func() {
 		defer close(sb.done)
@@ -86,6 +92,10 @@ func startSandbox(_ context.Context, cfg *config.Config, public string, log *slo
 		hcfg.BaseURL, SandboxToken, public)
 	fmt.Fprintf(out, "sandbox CRM: search lags writes by %s (crm.sandbox.search_lag), polls settle for %s\n",
 		cfg.CRM.Sandbox.SearchLag, hcfg.PollSettle)
+	if faults != nil {
+		fmt.Fprintf(out, "sandbox CRM: faults %s (crm.sandbox.faults %q) once set up; seed %d (crm.sandbox.faults_seed: %d draws them again)\n",
+			faults.Spec().Describe(), cfg.CRM.Sandbox.Faults, faults.Seed(), faults.Seed())
+	}
 	if hcfg.PollSettle < cfg.CRM.Sandbox.SearchLag {
 		log.Warn("hubspot.poll_settle is shorter than crm.sandbox.search_lag: polling may step past records the sandbox's search has not indexed yet",
 			"poll_settle", hcfg.PollSettle, "search_lag", cfg.CRM.Sandbox.SearchLag)
@@ -100,7 +110,29 @@ func (s *sandbox) setup(ctx context.Context, c *hubspot.Client, out io.Writer) e
 		return fmt.Errorf("sandbox CRM: set up the partner_registration object: %w", err)
 	}
 	fmt.Fprintln(out, "sandbox CRM: partner_registration object ready")
+	if s.faults != nil {
+		s.hs.SetInjector(s.faults)
+		fmt.Fprintln(out, "sandbox CRM: faults on")
+	}
 	return nil
+}
+
+// sandboxFaults is the injector of crm.sandbox.faults (nil when empty),
+// seeded with crm.sandbox.faults_seed or, unset, from the clock.
+func sandboxFaults(cfg *config.Config) (*crmfault.Injector, error) {
+	sc := cfg.CRM.Sandbox
+	if sc.Faults == "" {
+		return nil, nil
+	}
+	sp, err := crmfault.Parse(sc.Faults)
+	if err != nil {
+		return nil, fmt.Errorf("crm.sandbox.faults: %w", err)
+	}
+	seed := sc.FaultsSeed
+	if !cfg.IsSet("crm.sandbox.faults_seed") {
+		seed = uint64(time.Now().UnixNano())
+	}
+	return crmfault.New(sp, seed, crmfault.Options{}), nil
 }
 
 func (s *sandbox) close() {

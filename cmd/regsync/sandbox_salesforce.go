@@ -12,12 +12,14 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/connectors/salesforce/salesforcetest"
+	"github.com/regsync/regsync/internal/crmfault"
 )
 
 // sfSandbox are the flags of `regsync sandbox --crm salesforce`.
 type sfSandbox struct {
 	addr, clientID, clientSecret, seed, webhookURL string
 	bare                                           bool
+	faults                                         *crmfault.Injector // --faults, or nil
 }
 
 // serveSalesforceSandbox serves a fake Salesforce org (salesforcetest) on
@@ -65,7 +67,11 @@ func serveSalesforceSandbox(ctx context.Context, g *globals, o sfSandbox) error 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /sandbox/calls", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"total": sf.TotalCalls(), "token": sf.AuthCalls(), "calls": sf.Calls()})
+		body := map[string]any{"total": sf.TotalCalls(), "token": sf.AuthCalls(), "calls": sf.Calls()}
+		if in := sf.Injector(); in != nil {
+			body["faults"] = in.Counts()
+		}
+		_ = json.NewEncoder(w).Encode(body)
 	})
 	mux.Handle("/", sf.Handler())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -77,6 +83,7 @@ func serveSalesforceSandbox(ctx context.Context, g *globals, o sfSandbox) error 
 			salesforcetest.OutboundMessage{Object: "Opportunity", URL: o.webhookURL, Fields: fields},
 		)
 	}
+	sf.SetInjector(o.faults)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 
@@ -100,6 +107,7 @@ call counts: %s/sandbox/calls
 	if o.webhookURL != "" {
 		fmt.Fprintf(g.stdout, "outbound messages: %s (registrations and opportunities)\n", o.webhookURL)
 	}
+	printFaults(g.stdout, o.faults)
 
 	var serveErr error
 	select {

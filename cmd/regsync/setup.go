@@ -19,6 +19,7 @@ import (
 	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
 	"github.com/regsync/regsync/connectors/salesforce"
 	"github.com/regsync/regsync/daemon"
+	"github.com/regsync/regsync/internal/crmfault"
 	"github.com/regsync/regsync/internal/secret"
 )
 
@@ -98,9 +99,10 @@ func setupSalesforce(ctx context.Context, g *globals, s setupper) error {
 
 func newSandbox(g *globals) *cobra.Command {
 	var (
-		crmKind, addr, token, seed, webhookURL, clientSecret, clientID string
-		bare                                                           bool
-		searchLag                                                      time.Duration
+		crmKind, addr, token, seed, webhookURL, clientSecret, clientID, faults string
+		bare                                                                   bool
+		searchLag                                                              time.Duration
+		faultsSeed                                                             uint64
 	)
 	cmd := &cobra.Command{
 		Use:   "sandbox",
@@ -129,23 +131,29 @@ metadata package is deployed). It grants the client-credentials flow to
 salesforce: configuration that reaches it. With --webhook-url it sends outbound
 messages (SOAP notifications) for every change of a registration or an
 opportunity, as a flow with an Outbound Message action would.
-GET /sandbox/calls shows the API calls it answered.`,
+GET /sandbox/calls shows the API calls it answered.
+
+` + sandboxFaultsHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			inj, err := sandboxFaults(cmd, faults, faultsSeed)
+			if err != nil {
+				return err
+			}
 			switch crmKind {
 			case "hubspot":
 				if searchLag < 0 || searchLag > maxSearchLag {
 					return usageErr(fmt.Errorf("--search-lag %s: must be between 0 and 1m", searchLag))
 				}
-				return serveHubSpotSandbox(ctx, g, addr, token, seed, webhookURL, clientSecret, bare, searchLag)
+				return serveHubSpotSandbox(ctx, g, addr, token, seed, webhookURL, clientSecret, bare, searchLag, inj)
 			case "salesforce":
 				if cmd.Flags().Changed("search-lag") {
 					return usageErr(errors.New("--search-lag is for --crm hubspot (the Salesforce sandbox's queries do not lag)"))
 				}
 				return serveSalesforceSandbox(ctx, g, sfSandbox{addr: addr, clientID: clientID, clientSecret: clientSecret,
-					seed: seed, webhookURL: webhookURL, bare: bare})
+					seed: seed, webhookURL: webhookURL, bare: bare, faults: inj})
 			}
 			return usageErr(fmt.Errorf("--crm %q: want hubspot or salesforce", crmKind))
 		},
@@ -160,13 +168,15 @@ GET /sandbox/calls shows the API calls it answered.`,
 	f.StringVar(&clientSecret, "client-secret", "", "HubSpot: the app secret that signs webhooks; Salesforce: the OAuth client secret (default sandbox-secret)")
 	f.StringVar(&clientID, "client-id", "", "Salesforce: the OAuth client id (default sandbox)")
 	f.DurationVar(&searchLag, "search-lag", 2*time.Second, "HubSpot: how long search takes to see a write (0 to 1m; 0: at once)")
+	f.StringVar(&faults, "faults", "", "inject faults: "+crmfault.Syntax+", e.g. 0.2 (see above)")
+	f.Uint64Var(&faultsSeed, "faults-seed", 0, "seed of the fault draws (default: from the clock, printed at start)")
 	return cmd
 }
 
 // maxSearchLag bounds --search-lag, as config bounds crm.sandbox.search_lag.
 const maxSearchLag = config.MaxSandboxSearchLag
 
-func serveHubSpotSandbox(ctx context.Context, g *globals, addr, token, seed, webhookURL, clientSecret string, bare bool, searchLag time.Duration) error {
+func serveHubSpotSandbox(ctx context.Context, g *globals, addr, token, seed, webhookURL, clientSecret string, bare bool, searchLag time.Duration, faults *crmfault.Injector) error {
 	if webhookURL != "" && clientSecret == "" {
 		return usageErr(errors.New("--webhook-url needs --client-secret (webhooks are signed with it)"))
 	}
@@ -208,6 +218,8 @@ func serveHubSpotSandbox(ctx context.Context, g *globals, addr, token, seed, web
 			return &exitError{code: exitFailure, err: err}
 		}
 	}
+	// Faults start once the portal is set up, before anyone is told of it.
+	hs.SetInjector(faults)
 	kind := "seeded, with the partner_registration object"
 	if bare {
 		kind = "bare: no custom object (run regsync setup against it)"
@@ -221,6 +233,7 @@ func serveHubSpotSandbox(ctx context.Context, g *globals, addr, token, seed, web
 	if webhookURL != "" {
 		fmt.Fprintf(g.stdout, "webhooks: %s (signed v3)\n", webhookURL)
 	}
+	printFaults(g.stdout, faults)
 	select {
 	case <-ctx.Done():
 	case err := <-done:

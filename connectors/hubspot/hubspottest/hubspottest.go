@@ -27,6 +27,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/regsync/regsync/internal/crmfault"
 )
 
 // Options configures a fake portal. The zero value is a usable portal that
@@ -107,6 +109,14 @@ type Options struct {
 	// batch reads, lists, associations and webhooks see every write at
 	// once, as in HubSpot. SetSearchLag changes it while serving.
 	SearchLag time.Duration
+	// Injector, when set, injects random faults (crmfault: 429s in
+	// HubSpot's shape, 5xx and connection resets before or after a
+	// request is applied, truncated bodies, latency) into API requests;
+	// the OAuth endpoints only with its Auth option, GET /sandbox/calls
+	// never. SetInjector changes it while serving. Requests answered
+	// before they reach the portal (429, 5xx_before, reset_before) are
+	// not in Calls; the injector counts every fault.
+	Injector *crmfault.Injector
 }
 
 // OAuthApp is an OAuth app installed in the portal.
@@ -124,7 +134,8 @@ type FilterLimits struct {
 	Groups, PerGroup, Total int
 }
 
-// Faults are failures the server injects until changed.
+// Faults are failures the server injects until changed. The random faults
+// of every kind, seeded, are Options.Injector's (crmfault).
 type Faults struct {
 	// Latency delays every answer.
 	Latency time.Duration
@@ -178,6 +189,10 @@ type Server struct {
 	// searchLag is Options.SearchLag as a time.Duration; SetSearchLag
 	// changes it without a lock.
 	searchLag atomic.Int64
+
+	// injector is the crmfault injector in force (Options.Injector,
+	// SetInjector).
+	injector atomic.Pointer[crmfault.Injector]
 
 	hooks *webhooks
 
@@ -298,7 +313,8 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	s.routes()
-	s.handler = http.HandlerFunc(s.serve)
+	s.injector.Store(opts.Injector)
+	s.handler = s.faultHandler(http.HandlerFunc(s.serve))
 	return s, nil
 }
 
@@ -527,7 +543,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 477, "MIGRATION_IN_PROGRESS", "The account is being migrated between data centers; retry after the time in the Retry-After header.")
 		return
 	case fail != 0:
-		writeError(w, fail, "INTERNAL_ERROR", fmt.Sprintf("HTTP %d: injected fault, please retry", fail))
+		writeServerError(w, fail)
 		return
 	case pattern == "":
 		if allow := s.allowedMethods(r); len(allow) > 0 {
@@ -601,14 +617,18 @@ func (s *Server) authorized(r *http.Request) (ok bool, expiredAgo time.Duration)
 func (s *Server) serveCalls(w http.ResponseWriter) {
 	s.cmu.Lock()
 	body := struct {
-		Calls map[string]int `json:"calls"`
-		Total int            `json:"total"`
-		N429  int            `json:"count429"`
+		Calls  map[string]int `json:"calls"`
+		Total  int            `json:"total"`
+		N429   int            `json:"count429"`
+		Faults map[string]int `json:"faults,omitempty"`
 	}{Calls: make(map[string]int, len(s.calls)), Total: s.total, N429: s.n429}
 	for k, v := range s.calls {
 		body.Calls[k] = v
 	}
 	s.cmu.Unlock()
+	if in := s.injector.Load(); in != nil {
+		body.Faults = in.Counts()
+	}
 	writeJSON(w, http.StatusOK, body)
 }
 

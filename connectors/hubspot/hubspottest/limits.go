@@ -79,6 +79,22 @@ func (l *limiter) peek(now time.Time, o Options) limitResult {
 		tenRemaining: o.PerTenSeconds - len(l.ten), dayRemaining: o.Daily - l.used(now, o.TimeZone)}
 }
 
+// retryAfter is how many seconds until the window (the search window
+// for a search) has room again: until its oldest call leaves it, at least
+// 1.
+func (l *limiter) retryAfter(now time.Time, search bool) int {
+	ts, window := l.ten, tenSecondWindow
+	if search {
+		ts, window = l.sec, time.Second
+	}
+	for _, t := range ts { // oldest first
+		if wait := t.Add(window).Sub(now); wait > 0 {
+			return max(1, int((wait+time.Second-1)/time.Second))
+		}
+	}
+	return 1
+}
+
 // used is the number of calls counted today.
 func (l *limiter) used(now time.Time, loc *time.Location) int {
 	if !midnight(now, loc).Equal(l.day) {

@@ -33,7 +33,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/regsync/regsync/internal/crmfault"
 )
 
 // Default credentials and organization id of the sandbox org (a config
@@ -94,9 +97,18 @@ type Options struct {
 	// OutboundTTL is how long an unacknowledged notification is retried;
 	// default 24h.
 	OutboundTTL time.Duration
+	// Injector, when set, injects random faults (crmfault: 403
+	// REQUEST_LIMIT_EXCEEDED, 5xx and connection resets before or after
+	// a request is applied, truncated bodies, latency) into API requests;
+	// the token endpoint only with its Auth option. SetInjector changes
+	// it while serving. Requests answered before they reach the org (the
+	// limit, 5xx_before, reset_before) are not in Calls; the injector
+	// counts every fault.
+	Injector *crmfault.Injector
 }
 
-// Faults are failures the server injects until changed.
+// Faults are failures the server injects until changed. The random faults
+// of every kind, seeded, are Options.Injector's (crmfault).
 type Faults struct {
 	// Latency delays every answer.
 	Latency time.Duration
@@ -140,6 +152,10 @@ type Server struct {
 	// amu guards sessions.
 	amu      sync.Mutex
 	sessions map[string]*session
+
+	// injector is the crmfault injector in force (Options.Injector,
+	// SetInjector).
+	injector atomic.Pointer[crmfault.Injector]
 
 	// cmu guards counters, faults and limits.
 	cmu       sync.Mutex
@@ -222,7 +238,8 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.out = newOutbound(s)
-	s.handler = http.HandlerFunc(s.serve)
+	s.injector.Store(opts.Injector)
+	s.handler = s.faultHandler(http.HandlerFunc(s.serve))
 	return s, nil
 }
 
@@ -507,17 +524,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	limitInfo := s.countCall(inject == 0 && !concurrent)
 	w.Header().Set("Sforce-Limit-Info", limitInfo)
 	if inject != 0 {
-		if f.HTMLErrors {
-			w.Header().Set("Content-Type", "text/html; charset=UTF-8")
-			w.WriteHeader(inject)
-			_, _ = io.WriteString(w, "<html><head><title>Service Unavailable</title></head><body><h1>Maintenance</h1></body></html>")
-			return
-		}
-		code, msg := "SERVER_UNAVAILABLE", "Server is temporarily unavailable; please retry"
-		if inject == http.StatusInternalServerError {
-			code, msg = "UNKNOWN_EXCEPTION", "An unexpected error occurred. Please include this ErrorId if you contact support: 1234567890-12345 (-1234567890)"
-		}
-		writeErrors(w, inject, "", code, msg)
+		writeServerError(w, inject, f.HTMLErrors)
 		return
 	}
 	if concurrent {
