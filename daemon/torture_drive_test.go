@@ -30,6 +30,7 @@ import (
 
 	"github.com/regsync/regsync/connectors/salesforce"
 	"github.com/regsync/regsync/connectors/salesforce/salesforcetest"
+	"github.com/regsync/regsync/internal/crmfault"
 	"github.com/regsync/regsync/registration"
 )
 
@@ -194,6 +195,8 @@ type tortureRun struct {
 	errs      []string             // what went wrong in the driver
 	imported  map[string]importRow // case number → the import's result row
 
+	faults    *crmfault.Injector // nil: no faults
+
 	sampled   int
 	sampleVio map[string]violation
 	sampleCnt map[string]int
@@ -257,11 +260,57 @@ func startTortureRun(t *testing.T, c crm, bin string, seed uint64, name string, 
 			tr.dumpLog()
 		}
 	})
+	if p.faults != "" {
+		// Faults begin once the fake is set up: they are on the daemon's
+		// way to the CRM only (the driver and the AEs use the fake's Go
+		// API). Latency up to 1.5 s, so a run stays short.
+		spec, err := crmfault.Parse(p.faults)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.faults = crmfault.New(spec, seed^0x5eed, crmfault.Options{MaxLatency: 1500 * time.Millisecond})
+		switch ff := f.(type) {
+		case *hubspotFake:
+			ff.hs.SetInjector(tr.faults)
+		case *salesforceFake:
+			ff.sf.SetInjector(tr.faults)
+		}
+	}
 	tr.proc.start(t)
-	if err := tr.waitUp(30 * time.Second); err != nil {
+	if err := tr.waitUp(60 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	return tr
+}
+
+// writes is the number of requests that may have changed the fake (what
+// is not a read), for a kill right after one.
+func (tr *tortureRun) writes() int {
+	var calls map[string]int
+	switch ff := tr.crm.(type) {
+	case *hubspotFake:
+		calls = ff.hs.Calls()
+	case *salesforceFake:
+		calls = ff.sf.Calls()
+	}
+	n := 0
+	for k, v := range calls {
+		if strings.HasPrefix(k, "GET ") || strings.Contains(k, "search") || strings.Contains(k, "batch/read") || strings.Contains(k, "query") {
+			continue
+		}
+		n += v
+	}
+	return n
+}
+
+// killAfterWrite kills the daemon the moment a write reaches the CRM (or
+// after two seconds without one), and starts it again.
+func (tr *tortureRun) killAfterWrite() {
+	before := tr.writes()
+	for deadline := time.Now().Add(2 * time.Second); tr.writes() == before && time.Now().Before(deadline); {
+		time.Sleep(500 * time.Microsecond)
+	}
+	tr.killAndRestart()
 }
 
 func (tr *tortureRun) dumpLog() {
@@ -334,8 +383,12 @@ func (tr *tortureRun) drive() {
 	for _, a := range tr.plan.aes {
 		evs = append(evs, event{a.at, func() { tr.actAsAE(a.action) }})
 	}
-	for _, k := range tr.plan.kills {
-		evs = append(evs, event{k, func() { tr.killAndRestart() }})
+	for i, k := range tr.plan.kills {
+		kill := tr.killAndRestart
+		if tr.faults != nil && i%2 == 1 {
+			kill = tr.killAfterWrite
+		}
+		evs = append(evs, event{k, kill})
 	}
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].at < evs[j].at })
 

@@ -70,6 +70,7 @@ type tortureParams struct {
 	batchSize   int
 	concurrency int
 	searchLag   time.Duration // HubSpot only
+	faults      string        // crmfault spec of the fake in front of the daemon ("": none)
 	pollSettle  time.Duration // HubSpot only
 	// searchPerSec is the HubSpot connector's client-side search limit,
 	// lifted from HubSpot's 4 a second (which would make a run of a few
@@ -81,6 +82,9 @@ func (p tortureParams) String() string {
 	s := fmt.Sprintf("policy %s, webhooks %t, batch_size %d, concurrency %d", p.policy, p.webhooks, p.batchSize, p.concurrency)
 	if p.pollSettle > 0 {
 		s += fmt.Sprintf(", search lag %s (poll_settle %s), %d searches/s", p.searchLag, p.pollSettle, p.searchPerSec)
+	}
+	if p.faults != "" {
+		s += fmt.Sprintf(", faults %s", p.faults)
 	}
 	return s
 }

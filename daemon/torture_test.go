@@ -29,6 +29,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regsync/regsync/internal/crmfault"
 	"github.com/regsync/regsync/state"
 )
 
@@ -36,26 +37,62 @@ var (
 	tortureSeed = flag.Uint64("torture.seed", 0, "seed of TestTortureFirstComeFirstServed (0: a new one, printed)")
 	tortureN    = flag.Int("torture.n", 100, "registrations per run of TestTortureFirstComeFirstServed")
 	tortureRuns = flag.Int("torture.runs", 3, "runs per CRM of TestTortureFirstComeFirstServed, the conflict policies in turn")
+
+	tortureFaults = flag.String("torture.faults", "0.2", "faults of TestTortureFaults (RATE[,KIND=WEIGHT...], see internal/crmfault)")
+	tortureFaultN = flag.Int("torture.faults.n", 300, "registrations per CRM of TestTortureFaults")
 )
 
 func TestTortureFirstComeFirstServed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("torture test: builds the binary and runs it against both fake CRMs for a few minutes")
 	}
+	runTorture(t, "TestTortureFirstComeFirstServed", *tortureN, *tortureRuns, "")
+}
+
+// TestTortureFaults is the torture test with the CRM misbehaving: 20 % of
+// the daemon's requests to the fake faulted (429 in the CRM's shape, 5xx
+// before and after the CRM applied the request, connection resets before
+// and after, truncated answers, latency; see internal/crmfault), the
+// daemon killed at random moments and right after a write reached the
+// CRM. Beside invariants 1–5 it checks that nothing is lost or doubled:
+// every decision's note, task and e-mail once, every audit entry's actor
+// right, no dead letters (checkEffects), converged without the sweep's
+// help beyond its schedule.
+//
+//	go test ./daemon/ -run TestTortureFaults -count=1 -v -torture.faults 0.3,reset_after=3,truncate=3
+func TestTortureFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault torture test: builds the binary and runs it against both faulty fake CRMs for a few minutes")
+	}
+	if _, err := crmfault.Parse(*tortureFaults); err != nil {
+		t.Fatalf("-torture.faults: %v", err)
+	}
+	runTorture(t, "TestTortureFaults", *tortureFaultN, 1, *tortureFaults)
+}
+
+func runTorture(t *testing.T, test string, n, runs int, faults string) {
 	seed := *tortureSeed
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
-	t.Logf("torture seed %d (reproduce with -torture.seed %d -torture.n %d -torture.runs %d)", seed, seed, *tortureN, *tortureRuns)
+	again := fmt.Sprintf("-torture.n %d -torture.runs %d", n, runs)
+	if faults != "" {
+		again = fmt.Sprintf("-torture.faults.n %d -torture.faults %s", n, faults)
+	}
+	t.Logf("torture seed %d (reproduce with -run %s -torture.seed %d %s)", seed, test, seed, again)
 	bin := regsyncBinary(t)
 	forEachCRM(t, func(t *testing.T, c crm) {
-		for i := range *tortureRuns {
+		for i := range runs {
 			policy := torturePolicies[i%len(torturePolicies)]
 			name := fmt.Sprintf("run%d-%s", i, policy)
 			t.Run(name, func(t *testing.T) {
 				runSeed := subSeed(seed, c.name, i)
+				if faults != "" {
+					runSeed = subSeed(seed, c.name+"/faults", i)
+				}
 				rng := rand.New(rand.NewPCG(runSeed, 1))
-				plan := genPlan(rng, genParams(rng, policy, c.name), *tortureN)
+				plan := genPlan(rng, genParams(rng, policy, c.name), n)
+				plan.params.faults = faults
 				desc := fmt.Sprintf("seed %d, %s/%s (run seed %d): %s", seed, c.name, name, runSeed, plan.params)
 				t.Logf("%s; %d registrations, %d imports, %d AE actions, %d kills, over %s",
 					desc, len(plan.regs), len(plan.imports), len(plan.aes), len(plan.kills), plan.window)
@@ -126,6 +163,9 @@ func (tr *tortureRun) finish() {
 	}
 	t.Logf("%s: %d registrations, %d samples, %d audit entries, %d AE actions; outcomes %s",
 		tr.name, len(final), sampled, len(entries), aes, summarize(outcomes))
+	if tr.faults != nil {
+		t.Logf("%s: faults injected: %s; %d daemon starts", tr.name, tr.faults.Summary(), tr.proc.starts)
+	}
 	for _, e := range errs {
 		t.Errorf("%s: driver: %s", tr.name, e)
 	}
@@ -178,9 +218,14 @@ func (tr *tortureRun) report(vs []violation, byID map[string]*regView, entries [
 		count[v.Kind]++
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "first come, first served violated — %s\n", tr.name)
-	fmt.Fprintf(&b, "reproduce: go test ./daemon/ -run 'TestTortureFirstComeFirstServed' -count=1 -v -torture.seed %d -torture.n %d -torture.runs %d\n",
-		tr.seed, *tortureN, *tortureRuns)
+	fmt.Fprintf(&b, "violated — %s\n", tr.name)
+	if tr.faults != nil {
+		fmt.Fprintf(&b, "reproduce: go test ./daemon/ -run 'TestTortureFaults' -count=1 -v -torture.seed %d -torture.faults.n %d -torture.faults %s\n",
+			tr.seed, *tortureFaultN, *tortureFaults)
+	} else {
+		fmt.Fprintf(&b, "reproduce: go test ./daemon/ -run 'TestTortureFirstComeFirstServed' -count=1 -v -torture.seed %d -torture.n %d -torture.runs %d\n",
+			tr.seed, *tortureN, *tortureRuns)
+	}
 	fmt.Fprintf(&b, "violations: %s\n", summarize(count))
 	audit := map[string][]state.AuditEntry{}
 	for _, e := range entries {
