@@ -2,8 +2,10 @@ package salesforce
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/regsync/regsync/connectors"
 )
@@ -25,11 +27,12 @@ import (
 // the same key twice is the same task. The field is not marked unique:
 // upsert needs only the External ID, and whether an activity field may be
 // unique could not be confirmed in the documentation. A retry (not Fresh)
-// first queries the keys on Regsync_Key__c (indexed, being an External ID)
-// and upserts only those not found, so it never rewrites a task an AE has
-// changed since (an upsert of an existing task updates it). An org without
-// the field (the package not deployed again) gets the key on the task's
-// description instead, and a retry reads the registration's tasks for it.
+// first reads the registration's tasks (WhatId, a lookup, is indexed) and
+// upserts only those whose key is not found, so it never rewrites a task
+// an AE has changed since (an upsert of an existing task updates it). An
+// org without the field (the package not deployed again) gets the key on
+// the task's description instead; the retry's read finds it there too,
+// also when the field was deployed in between.
 //
 // Notes: FeedItem (a Chatter post) and the classic Note take no custom
 // fields (they are not in that table), so the key travels on the body's
@@ -40,53 +43,64 @@ import (
 // FieldTaskKey is the Activity custom field holding a task's key.
 const FieldTaskKey = "Regsync_Key__c"
 
-// taskKeyField is FieldTaskKey when Task has it as a createable External
-// ID (one describe per process, cached), else "".
-func (c *Client) taskKeyField(ctx context.Context) string {
-	f := c.objectFields(ctx, "Task").field(FieldTaskKey)
+// taskKeyField is FieldTaskKey when Task has it as a writable External
+// ID, "" when it has not (one describe per process, cached). An error
+// means describe failed and the answer is unknown: a task keyed one way
+// now and looked for the other way later could be opened twice.
+func (c *Client) taskKeyField(ctx context.Context) (string, error) {
+	oi := c.objectFields(ctx, "Task")
+	if oi == nil {
+		return "", &connectors.Error{Op: "task", Reason: "server_error", Retry: true, After: time.Minute,
+			Err: errors.New("Task could not be described: whether it has " + FieldTaskKey + " is unknown")}
+	}
+	f := oi.field(FieldTaskKey)
 	if f == nil || !f.ExternalID || !f.Createable || !f.Updateable {
 		c.log.Debug("salesforce: Task." + FieldTaskKey + " is missing: task keys go on the description (deploy the metadata package)")
-		return ""
+		return "", nil
 	}
-	return f.Name
+	return f.Name, nil
 }
 
 // keyedTasks opens tasks that carry a Key, once per key; recs are their
-// records (built by taskRecord), parallel to tasks.
+// records (built by taskRecord), parallel to tasks. It returns the
+// registration ids and errors of the records it sent, parallel.
 func (c *Client) keyedTasks(ctx context.Context, tasks []connectors.Task, recs []sfRecord) ([]string, []error) {
-	field := c.taskKeyField(ctx)
-	var look []string // stored keys (field) or registration ids (description) to look for
+	fail := func(err error) ([]string, []error) {
+		ids := make([]string, len(tasks))
+		errs := make([]error, len(tasks))
+		for i, t := range tasks {
+			ids[i], errs[i] = t.RegistrationID, err
+		}
+		return ids, errs
+	}
+	field, err := c.taskKeyField(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	var look []string // registrations whose tasks to read
 	for i, t := range tasks {
-		k := connectors.StoredKey(t.Key)
 		if field != "" {
-			recs[i][field] = k
+			recs[i][field] = connectors.StoredKey(t.Key)
 		} else {
 			recs[i]["Description"] = connectors.MarkKey(clipText(str(recs[i]["Description"]), 32000-len(connectors.KeyLine(t.Key))-3), t.Key)
 		}
 		if !t.Fresh {
-			if field != "" {
-				look = append(look, k)
-			} else {
-				look = append(look, t.RegistrationID)
-			}
+			look = append(look, t.RegistrationID)
 		}
 	}
 	found := map[string]bool{} // lower-cased "registration id/stored key"
 	mark := func(reg, key string) { found[strings.ToLower(fullID(reg)+"/"+key)] = true }
 	if len(look) > 0 {
-		var soqls []string
-		var err error
+		fields := "WhatId, Description"
 		if field != "" {
-			soqls, err = c.inQueries("SELECT WhatId, "+field+" FROM Task WHERE "+field+" IN ", dedupe(look), "")
-		} else {
-			soqls, err = c.inQueries("SELECT WhatId, Description FROM Task WHERE WhatId IN ", dedupe(look), "")
+			fields += ", " + field
 		}
+		soqls, err := c.inQueries("SELECT "+fields+" FROM Task WHERE WhatId IN ", dedupe(look), "")
 		if err == nil {
 			err = c.queries(ctx, "task", soqls, func(_ int, page []map[string]any) error {
 				for _, m := range page {
-					if field != "" {
-						mark(str(m["WhatId"]), str(m[field]))
-						continue
+					if k := str(m[field]); field != "" && k != "" {
+						mark(str(m["WhatId"]), k)
 					}
 					for _, k := range connectors.MarkedKeys(str(m["Description"])) {
 						mark(str(m["WhatId"]), k)
@@ -96,12 +110,7 @@ func (c *Client) keyedTasks(ctx context.Context, tasks []connectors.Task, recs [
 			})
 		}
 		if err != nil {
-			errs := make([]error, len(tasks))
-			ids := make([]string, len(tasks))
-			for i, t := range tasks {
-				errs[i], ids[i] = err, t.RegistrationID
-			}
-			return ids, errs
+			return fail(err)
 		}
 	}
 	var send []sfRecord

@@ -370,3 +370,30 @@ func TestLinkAttributeTwice(t *testing.T) {
 		t.Errorf("deal's registrations: %+v %v", deals, err)
 	}
 }
+
+// TestTaskUndescribed: when Task cannot be described, whether it has the
+// key field is unknown, so no keyed task is opened (a task keyed on its
+// description now and looked for on the field later could be opened
+// twice); once describe answers, it is.
+func TestTaskUndescribed(t *testing.T) {
+	e, l := lossyEnv(t)
+	ctx := ctxT(t)
+	ids := regs(t, e, 1)
+	l.set(func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/sobjects/Task/describe") }, true)
+	task := connectors.Task{RegistrationID: ids[0], Subject: "Review", Key: "u/task", Fresh: true}
+	if err := e.c.Task(ctx, []connectors.Task{task}); err == nil || !connectors.Retryable(err) {
+		t.Fatalf("Task without describe: %v", err)
+	}
+	if n := e.sf.Count("Task"); n != 0 {
+		t.Errorf("%d tasks", n)
+	}
+	l.set(nil, false)
+	e.advance(10 * time.Minute) // describe is asked again
+	task.Fresh = false
+	if err := e.c.Task(ctx, []connectors.Task{task}); err != nil {
+		t.Fatal(err)
+	}
+	if got := keyCount(e, "Task"); got["u/task"] != 1 || len(got) != 1 {
+		t.Errorf("tasks: %v", got)
+	}
+}
