@@ -267,7 +267,7 @@ func (c *Client) checkTaskKey(r *setupReport, o *objectInfo) {
 	f := o.field(FieldTaskKey)
 	switch {
 	case f == nil || !f.ExternalID:
-		r.warn("Task.%s is missing (or not an External ID): deploy the metadata package again; until then a task's key goes on its description and a retried task costs a query of its registration's tasks", FieldTaskKey)
+		r.warn("Task.%s: no such External ID field (deploy the metadata package again): until it exists, a task's idempotency key goes on its description", FieldTaskKey)
 	case !f.Createable || !f.Updateable:
 		r.warn("Task.%s is read-only for the integration user: grant Edit on it (the Regsync_Integration permission set does)", FieldTaskKey)
 	default:
