@@ -192,6 +192,19 @@ type Task struct {
 	Subject        string
 	Body           string
 	Due            time.Time
+	// Key identifies this one task: the same on every attempt to open it
+	// (a retry after an unknown outcome, a resume after a crash) and
+	// different for every other task (regsync uses "<plan key>/<decision
+	// instant>/task"). With a Key, a connector opens at most one task per
+	// Key however often it is asked, finding the one an earlier attempt
+	// created when that attempt's answer was lost. Without one, connectors
+	// only avoid obvious repeats (see each connector). See MarkKey.
+	Key string
+	// Fresh says that no earlier attempt with this Key can have reached the
+	// CRM (the Key was made for this very call), so the connector need not
+	// look for one: a first attempt costs no extra call. It describes one
+	// call and is never stored.
+	Fresh bool `json:"-"`
 }
 
 // Note is an audit note on a registration.
@@ -199,6 +212,9 @@ type Note struct {
 	RegistrationID string
 	Body           string
 	At             time.Time
+	// Key and Fresh are as for Task: at most one note per Key.
+	Key   string
+	Fresh bool `json:"-"`
 }
 
 // Event is one change a CRM reported by webhook or poll.

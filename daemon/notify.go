@@ -125,13 +125,27 @@ func (n *notifier) email(ctx context.Context, cfg *config.Config, c *channels, x
 	return fmt.Errorf("notify %s of %s by e-mail: %w", x.Kind, x.CaseNumber, err)
 }
 
-// messageID is the same for the same notification of the same decision
-// (or the same summary text), so a resent one is recognised; it starts with
-// the case number, so a reply to it (In-Reply-To) finds the registration.
+// messageID is the same for every sending of one notification, so a
+// resent one is the same message to every mail system; it starts with the
+// case number, so a reply to it (In-Reply-To) finds the registration.
+//
+// A status notification is one status change: its case, record, partner,
+// new status and the decision's instant (At, kept in the worker's plan).
+// It does not depend on the rendered text, which a template or public_url
+// reloaded between a crash and the resend would change. Every decision is
+// its own status change: approved → meeting_booked is a new message, and
+// so is approved again after a decline by hand and an appeal (the partner
+// is told each step) — a different At, a different id. Notifications
+// without an instant (escalations, summaries kept in the state file) are
+// identified by their text.
 func messageID(cfg *config.Config, x *worker.Notification) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%d\x00%s\x00%s", x.CaseNumber, x.Kind, x.Status, x.RecordID, x.PartnerID,
-		x.At.UnixNano(), x.Subject, x.Text)
+	if x.Kind == worker.KindStatus && !x.At.IsZero() {
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%d", x.CaseNumber, x.Kind, x.Status, x.RecordID, x.PartnerID, x.At.UnixNano())
+	} else {
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%d\x00%s\x00%s", x.CaseNumber, x.Kind, x.Status, x.RecordID, x.PartnerID,
+			x.At.UnixNano(), x.Subject, x.Text)
+	}
 	sum := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(h.Sum(nil)[:15]))
 	domain := "regsync.invalid"
 	if a, err := regmail.ParseAddress(cfg.Mail.From); err == nil {

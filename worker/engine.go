@@ -1248,6 +1248,7 @@ func (e *Engine) sideEffects(ctx context.Context, ws []*work) {
 		for _, w := range g {
 			t := *w.data.Task
 			t.RegistrationID = w.rec.ID
+			t.Key, t.Fresh = sideKey(w, stepTask), firstTry(w)
 			tasks = append(tasks, t)
 		}
 		return e.crm.Task(ctx, tasks)
@@ -1255,7 +1256,7 @@ func (e *Engine) sideEffects(ctx context.Context, ws []*work) {
 	run(stepNote, func(*work) bool { return true }, func(g []*work) error {
 		notes := make([]connectors.Note, 0, len(g))
 		for _, w := range g {
-			notes = append(notes, connectors.Note{RegistrationID: w.rec.ID, Body: auditNote(w.data), At: w.data.At})
+			notes = append(notes, connectors.Note{RegistrationID: w.rec.ID, Body: auditNote(w.data), At: w.data.At, Key: sideKey(w, stepNote), Fresh: firstTry(w)})
 		}
 		return e.crm.Note(ctx, notes)
 	})

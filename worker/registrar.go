@@ -360,7 +360,7 @@ func (g *Registrar) Amend(ctx context.Context, caseNumber string, a intake.Amend
 	g.e.ov.observe(g.e.now(), amended) // decisions on its company see it at once
 	if a.Note != "" {
 		note := fmt.Sprintf("Partner %s (%s): %s", a.Action, registration.MaskEmail(r.PartnerEmail), a.Note)
-		if err := g.e.crm.Note(ctx, []connectors.Note{{RegistrationID: r.ID, Body: note, At: g.e.now()}}); err != nil {
+		if err := g.e.crm.Note(ctx, []connectors.Note{{RegistrationID: r.ID, Body: note, At: g.e.now(), Key: amendKey(g.e.Key(r.ID), r, a.Action)}}); err != nil {
 			g.e.log.Warn("record the partner's note", "case", caseNumber, "err", err)
 		}
 	}

@@ -470,7 +470,7 @@ func (w *Worker) escalate(ctx context.Context, outs []Outcome) (int, error) {
 	for _, t := range todo {
 		r := t.o.Record
 		owner := r.OwnerID
-		tasks = append(tasks, connectors.Task{RegistrationID: r.ID, OwnerID: owner, Due: w.o.Now(),
+		tasks = append(tasks, connectors.Task{RegistrationID: r.ID, OwnerID: owner, Due: w.o.Now(), Key: t.key,
 			Subject: fmt.Sprintf("Overdue: answer partner registration %s (%s), due %s", r.CaseNumber,
 				firstNonEmpty(r.CompanyName, r.CompanyDomain), t.due.UTC().Format("2 Jan 2006 15:04 MST")),
 			Body: fmt.Sprintf("The partner was promised an answer by %s. Status: %s (%s).", t.due.UTC().Format(time.RFC1123),

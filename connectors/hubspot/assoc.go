@@ -288,10 +288,13 @@ func (c *Client) defaultAssocType(ctx context.Context, from, to string) (assocTy
 	return at, at.TypeID != 0
 }
 
-// activity is a task or note to create on a registration.
+// activity is a task or note to create on a registration; key, when set,
+// makes its creation idempotent (sidefx.go).
 type activity struct {
 	regID string
 	props map[string]string
+	key   string
+	fresh bool
 }
 
 // createActivities batch-creates tasks or notes associated with their
@@ -299,10 +302,14 @@ type activity struct {
 // else create and then associate. A batch HubSpot refuses as a whole (400:
 // an owner it does not know, an association type it will not take) is
 // tried once more without owners and associated afterwards, so the AE's
-// to-do is not lost over its assignment.
+// to-do is not lost over its assignment. Keyed activities an earlier
+// attempt created are not created again (withoutExisting).
 func (c *Client) createActivities(ctx context.Context, kind string, acts []activity) error {
 	t, err := c.regType(ctx)
 	if err != nil {
+		return err
+	}
+	if acts, err = c.withoutExisting(ctx, kind, t, acts); err != nil || len(acts) == 0 {
 		return err
 	}
 	at, known := c.defaultAssocType(ctx, kind, t)
@@ -363,8 +370,22 @@ func (c *Client) createChunk(ctx context.Context, kind, regType string, part []a
 		}
 		pairs = append(pairs, pair{o.ID, part[j].regID})
 	}
-	if _, err := c.associate(ctx, kind, regType, pairs); err != nil {
+	failed, err := c.associate(ctx, kind, regType, pairs)
+	if err != nil {
 		errs = append(errs, err)
+	}
+	// A retry finds what was created through its association: archive
+	// what is left without one, so the retry does not make a second copy.
+	var orphans []string
+	for i := range failed {
+		orphans = append(orphans, pairs[i].from)
+	}
+	if len(orphans) > 0 {
+		if aerr := c.archive(ctx, kind, orphans); aerr != nil {
+			c.log.Warn("hubspot: "+kind+" created without their association could not be archived; a retry may duplicate them",
+				"count", len(orphans), "err", aerr)
+			errs = append(errs, aerr)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -372,7 +393,7 @@ func (c *Client) createChunk(ctx context.Context, kind, regType string, part []a
 // Task opens AE tasks on registrations, 100 a call. A task's OwnerID is a
 // HubSpot owner id (digits) or an owner's e-mail address, resolved through
 // the owners API (cached); anything else leaves the task unassigned, with
-// a warning.
+// a warning. A keyed task is opened once per key (sidefx.go).
 func (c *Client) Task(ctx context.Context, tasks []connectors.Task) error {
 	var acts []activity
 	for _, tk := range tasks {
@@ -385,7 +406,7 @@ func (c *Client) Task(ctx context.Context, tasks []connectors.Task) error {
 		}
 		props := map[string]string{
 			"hs_task_subject":  clip(tk.Subject, 255),
-			"hs_task_body":     tk.Body,
+			"hs_task_body":     markedBody(tk.Body, tk.Key),
 			"hs_timestamp":     msString(due),
 			"hs_task_status":   "NOT_STARTED",
 			"hs_task_priority": "MEDIUM",
@@ -394,7 +415,7 @@ func (c *Client) Task(ctx context.Context, tasks []connectors.Task) error {
 		if owner := c.ownerID(ctx, tk.OwnerID); owner != "" {
 			props["hubspot_owner_id"] = owner
 		}
-		acts = append(acts, activity{regID: tk.RegistrationID, props: props})
+		acts = append(acts, activity{regID: tk.RegistrationID, props: props, key: tk.Key, fresh: tk.Fresh})
 	}
 	if len(acts) == 0 {
 		return nil
@@ -402,7 +423,8 @@ func (c *Client) Task(ctx context.Context, tasks []connectors.Task) error {
 	return c.createActivities(ctx, "tasks", acts)
 }
 
-// Note records audit notes on registrations, 100 a call.
+// Note records audit notes on registrations, 100 a call; a keyed note is
+// recorded once per key (sidefx.go).
 func (c *Client) Note(ctx context.Context, notes []connectors.Note) error {
 	var acts []activity
 	for _, n := range notes {
@@ -413,8 +435,8 @@ func (c *Client) Note(ctx context.Context, notes []connectors.Note) error {
 		if at.IsZero() {
 			at = c.now()
 		}
-		acts = append(acts, activity{regID: n.RegistrationID, props: map[string]string{
-			"hs_note_body": n.Body,
+		acts = append(acts, activity{regID: n.RegistrationID, key: n.Key, fresh: n.Fresh, props: map[string]string{
+			"hs_note_body": markedBody(n.Body, n.Key),
 			"hs_timestamp": msString(at),
 		}})
 	}

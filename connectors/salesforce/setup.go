@@ -64,6 +64,7 @@ func (c *Client) Setup(ctx context.Context, w io.Writer) (ok bool, err error) {
 		{"WhatId", "reference", true, false}, {"Subject", "text", true, false}, {"Description", "text", true, false},
 		{"ActivityDate", "date", true, false}, {"OwnerId", "reference", true, false},
 	})
+	c.checkTaskKey(r, desc["Task"])
 	noteNeeds := []need{{"ParentId", "reference", true, true}, {"Body", "text", true, false}}
 	if noteObj == NoteClassic {
 		noteNeeds = append(noteNeeds, need{"Title", "text", true, false})
@@ -254,5 +255,22 @@ func (c *Client) checkRegistrations(r *setupReport, o *objectInfo) {
 		if o.field(f) == nil {
 			r.problem("missing", "%s.%s is not visible: change polling needs it", obj, f)
 		}
+	}
+}
+
+// checkTaskKey reports the Activity field tasks are upserted on; without
+// it regsync still opens each task once, with the key on its description.
+func (c *Client) checkTaskKey(r *setupReport, o *objectInfo) {
+	if o == nil || o.missing {
+		return
+	}
+	f := o.field(FieldTaskKey)
+	switch {
+	case f == nil || !f.ExternalID:
+		r.warn("Task.%s: no such External ID field (deploy the metadata package again): until it exists, a task's idempotency key goes on its description", FieldTaskKey)
+	case !f.Createable || !f.Updateable:
+		r.warn("Task.%s is read-only for the integration user: grant Edit on it (the Regsync_Integration permission set does)", FieldTaskKey)
+	default:
+		r.ok("Task.%s (External ID: tasks are upserted on it)", FieldTaskKey)
 	}
 }

@@ -493,7 +493,8 @@ func joinRecordErrors(op string, ids []string, errs []error) error {
 
 // Task opens Salesforce Tasks on registrations for their AEs. Owners are
 // user ids or e-mail addresses/usernames (resolved once and cached); an
-// unknown owner leaves the task with the integration user. A task whose
+// unknown owner leaves the task with the integration user. A keyed task is
+// opened once per key (sidefx.go). A task without a key whose
 // registration already has an open task with the same subject is not
 // created again, so a retried batch never doubles tasks.
 func (c *Client) Task(ctx context.Context, tasks []connectors.Task) error {
@@ -515,6 +516,24 @@ func (c *Client) Task(ctx context.Context, tasks []connectors.Task) error {
 	if err != nil {
 		return err
 	}
+	var keyed []connectors.Task
+	var keyedRecs []sfRecord
+	unkeyed := valid[:0:0]
+	for _, t := range valid {
+		if t.Key != "" {
+			keyed = append(keyed, t)
+			keyedRecs = append(keyedRecs, taskRecord(t, owners))
+		} else {
+			unkeyed = append(unkeyed, t)
+		}
+	}
+	if len(keyed) > 0 {
+		kids, kerrs := c.keyedTasks(ctx, keyed, keyedRecs)
+		ids, errs = append(ids, kids...), append(errs, kerrs...)
+	}
+	if valid = unkeyed; len(valid) == 0 {
+		return joinRecordErrors("task", ids, errs)
+	}
 	parents := make([]string, len(valid))
 	for i, t := range valid {
 		parents[i] = t.RegistrationID
@@ -534,32 +553,38 @@ func (c *Client) Task(ctx context.Context, tasks []connectors.Task) error {
 	}
 	var recs []sfRecord
 	for _, t := range valid {
-		subject := clipText(strings.TrimSpace(t.Subject), 255)
-		if subject == "" {
-			subject = "Partner registration"
-		}
-		key := [2]string{fullID(t.RegistrationID), subject}
+		rec := taskRecord(t, owners)
+		key := [2]string{fullID(t.RegistrationID), rec["Subject"].(string)}
 		if open[key] {
 			continue
 		}
 		open[key] = true
-		rec := newRecord("Task")
-		rec["WhatId"], rec["Subject"] = t.RegistrationID, subject
-		if t.Body != "" {
-			rec["Description"] = clipText(t.Body, 32000)
-		}
-		if !t.Due.IsZero() {
-			rec["ActivityDate"] = Date(t.Due)
-		}
-		rec["Status"], rec["Priority"] = "Not Started", "Normal"
-		if id := owners[strings.ToLower(strings.TrimSpace(t.OwnerID))]; id != "" {
-			rec["OwnerId"] = id
-		}
 		recs = append(recs, rec)
 		ids = append(ids, t.RegistrationID)
 	}
 	_, rerrs := c.batches(ctx, "task", http.MethodPost, "/composite/sobjects", recs)
 	return joinRecordErrors("task", ids, append(errs, rerrs...))
+}
+
+// taskRecord is the Task record of t.
+func taskRecord(t connectors.Task, owners map[string]string) sfRecord {
+	subject := clipText(strings.TrimSpace(t.Subject), 255)
+	if subject == "" {
+		subject = "Partner registration"
+	}
+	rec := newRecord("Task")
+	rec["WhatId"], rec["Subject"] = t.RegistrationID, subject
+	if t.Body != "" {
+		rec["Description"] = clipText(t.Body, 32000)
+	}
+	if !t.Due.IsZero() {
+		rec["ActivityDate"] = Date(t.Due)
+	}
+	rec["Status"], rec["Priority"] = "Not Started", "Normal"
+	if id := owners[strings.ToLower(strings.TrimSpace(t.OwnerID))]; id != "" {
+		rec["OwnerId"] = id
+	}
+	return rec
 }
 
 // resolveOwners maps task owners (user ids, e-mail addresses or
@@ -625,8 +650,9 @@ func (c *Client) resolveOwners(ctx context.Context, tasks []connectors.Task) (ma
 
 // Note records audit notes: a Chatter post (FeedItem) on the
 // registration's feed, or a classic Note. Each body starts with the time
-// of the event. A note already on the record (same text) is not posted
-// again.
+// of the event. A keyed note is posted once per key, the key on its last
+// line (sidefx.go); a note without a key already on the record (same
+// text) is not posted again.
 func (c *Client) Note(ctx context.Context, notes []connectors.Note) error {
 	var errs []error
 	var ids []string
@@ -651,29 +677,45 @@ func (c *Client) Note(ctx context.Context, notes []connectors.Note) error {
 		if !n.At.IsZero() {
 			b = "[" + n.At.UTC().Format("2006-01-02 15:04 UTC") + "] " + b
 		}
+		if n.Key != "" {
+			return connectors.MarkKey(clipText(b, limit-4-len(connectors.KeyLine(n.Key))), n.Key)
+		}
 		return clipText(b, limit-1)
 	}
-	parents := make([]string, len(valid))
-	for i, n := range valid {
-		parents[i] = n.RegistrationID
+	// Read the records' notes, unless every note is keyed and a first
+	// attempt: what is there (same text; same key) is not posted again.
+	var parents []string
+	for _, n := range valid {
+		if n.Key == "" || !n.Fresh {
+			parents = append(parents, n.RegistrationID)
+		}
 	}
 	existing := map[[2]string]bool{}
-	soqls, err := c.inQueries("SELECT ParentId, Body FROM "+c.cfg.NoteObject+" WHERE ParentId IN ", parents, "")
-	if err != nil {
-		return fmt.Errorf("salesforce: note: %w", err)
-	}
-	if err := c.queries(ctx, "note", soqls, func(_ int, page []map[string]any) error {
-		for _, m := range page {
-			existing[[2]string{fullID(str(m["ParentId"])), str(m["Body"])}] = true
+	if len(parents) > 0 {
+		soqls, err := c.inQueries("SELECT ParentId, Body FROM "+c.cfg.NoteObject+" WHERE ParentId IN ", dedupe(parents), "")
+		if err != nil {
+			return fmt.Errorf("salesforce: note: %w", err)
 		}
-		return nil
-	}); err != nil {
-		return err
+		if err := c.queries(ctx, "note", soqls, func(_ int, page []map[string]any) error {
+			for _, m := range page {
+				parent := fullID(str(m["ParentId"]))
+				existing[[2]string{parent, str(m["Body"])}] = true
+				for _, k := range connectors.MarkedKeys(str(m["Body"])) {
+					existing[[2]string{parent, "key " + k}] = true
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
 	}
 	var recs []sfRecord
 	for _, n := range valid {
 		body := text(n)
 		key := [2]string{fullID(n.RegistrationID), body}
+		if n.Key != "" {
+			key[1] = "key " + connectors.StoredKey(n.Key)
+		}
 		if existing[key] {
 			continue
 		}

@@ -50,6 +50,14 @@ func (s *Server) createProperty(t *objectType, in property) (*property, *httpErr
 	if msg := validateDefinition(&in, true); msg != "" {
 		return nil, badRequest("%s", msg)
 	}
+	if in.HasUniqueValue && (t.id == typeNote || t.id == typeTask) {
+		// HubSpot documents unique-value properties for contacts,
+		// companies, deals, tickets and custom objects, not for
+		// engagements (https://developers.hubspot.com/changelog/unique-properties-for-contacts),
+		// so notes and tasks have no key to upsert on: the fake refuses
+		// one (the message is the fake's own).
+		return nil, badRequest("hasUniqueValue is not supported for properties of object type %s", t.id)
+	}
 	if !t.hasGroup(in.GroupName) {
 		return nil, badRequest("Property group '%s' does not exist on object type %s", in.GroupName, t.id)
 	}

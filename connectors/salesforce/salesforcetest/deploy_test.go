@@ -197,6 +197,25 @@ const projectJSON = `{
 }
 `
 
+// activityFieldXML renders an Activity custom field (shared by Task and
+// Event), without the history and trending elements objects with field
+// history have.
+func activityFieldXML(f Field, desc string) string {
+	var b strings.Builder
+	b.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CustomField xmlns=\"http://soap.sforce.com/2006/04/metadata\">\n")
+	line := func(tag, v string) { fmt.Fprintf(&b, "    <%s>%s</%s>\n", tag, esc(v), tag) }
+	line("fullName", f.Name)
+	line("description", desc)
+	line("externalId", fmt.Sprint(f.ExternalID))
+	line("label", f.Label)
+	line("length", fmt.Sprint(f.Length))
+	line("required", "false")
+	line("type", "Text")
+	line("unique", fmt.Sprint(f.Unique))
+	b.WriteString("</CustomField>\n")
+	return b.String()
+}
+
 func opportunityPartnerField() Field {
 	return Field{Name: "Partner_Id__c", Label: "Partner ID", Type: TypeString, Length: 255, ExternalID: true}
 }
@@ -213,7 +232,7 @@ func permissionSet(name, label, desc string, ae bool) string {
 	for _, f := range RegistrationFields() {
 		fps = append(fps, fp{RegistrationObject + "." + f.Name, !ae || aeEditable[f.Name]})
 	}
-	fps = append(fps, fp{"Opportunity.Partner_Id__c", !ae})
+	fps = append(fps, fp{"Opportunity.Partner_Id__c", !ae}, fp{"Activity." + TaskKeyField().Name, !ae})
 	sort.Slice(fps, func(i, j int) bool { return fps[i].field < fps[j].field })
 	for _, p := range fps {
 		fmt.Fprintf(&b, "    <fieldPermissions>\n        <editable>%v</editable>\n        <field>%s</field>\n        <readable>true</readable>\n    </fieldPermissions>\n", p.editable, p.field)
@@ -238,8 +257,10 @@ func deployFiles() map[string]string {
 		base + "tabs/" + RegistrationObject + ".tab-meta.xml": tabXML,
 		base + "objects/Opportunity/fields/Partner_Id__c.field-meta.xml": fieldXML(opportunityPartnerField(),
 			"The partner credited with this opportunity; regsync stamps it when it attributes the deal to an approved registration."),
+		base + "objects/Activity/fields/" + TaskKeyField().Name + ".field-meta.xml": activityFieldXML(TaskKeyField(),
+			"The idempotency key regsync gives the task (one side effect of one decision). External ID: regsync upserts its tasks on it, so a retried or resumed decision never opens a second task."),
 		base + "permissionsets/Regsync_Integration.permissionset-meta.xml": permissionSet("Regsync_Integration", "Regsync Integration",
-			"For the integration user regsync logs in as: read, create and edit Partner Registrations and every regsync field, and stamp partners on Opportunities.", false),
+			"For the integration user regsync logs in as: read, create and edit Partner Registrations and every regsync field, stamp partners on Opportunities and key its tasks.", false),
 		base + "permissionsets/Regsync_Sales.permissionset-meta.xml": permissionSet("Regsync_Sales", "Regsync Sales",
 			"For AEs and channel managers: see every Partner Registration field; change the status, reason, first meeting, owner and links.", true),
 	}
@@ -355,6 +376,14 @@ func TestDeployPackageContents(t *testing.T) {
 	}
 	if f := read("Opportunity__c"); f.Type != "Lookup" || f.ReferenceTo != "Opportunity" {
 		t.Errorf("Opportunity__c: %+v", f)
+	}
+	b, err := os.ReadFile(filepath.Join(deployDir, "force-app/main/default/objects/Activity/fields/Regsync_Key__c.field-meta.xml"))
+	var key field
+	if err == nil {
+		err = xml.Unmarshal(b, &key)
+	}
+	if err != nil || key.FullName != "Regsync_Key__c" || key.Type != "Text" || !key.ExternalID || key.Length != 255 {
+		t.Errorf("Activity.Regsync_Key__c: %+v %v", key, err)
 	}
 	if f := read("Consent__c"); f.Type != "Checkbox" {
 		t.Errorf("Consent__c: %+v", f)

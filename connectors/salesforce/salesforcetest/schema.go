@@ -203,7 +203,18 @@ func (s *Server) schema() {
 		return
 	}
 	opp.add(&Field{Name: "Partner_Id__c", Label: "Partner ID", Type: TypeString, Length: 255, ExternalID: true})
+	kf := TaskKeyField()
+	task.add(&kf)
 	s.addRegistrationObject()
+}
+
+// TaskKeyField is the Activity custom field the SFDX package adds to Task
+// (and Event): the idempotency key regsync upserts tasks on. An External
+// ID, so indexed and usable by upsert; not unique (upsert does not need
+// it), and matched without regard to case, like any External ID that is
+// not unique and case-sensitive.
+func TaskKeyField() Field {
+	return Field{Name: "Regsync_Key__c", Label: "Regsync Key", Type: TypeString, Length: 255, ExternalID: true}
 }
 
 func (s *Server) addRegistrationObject() {

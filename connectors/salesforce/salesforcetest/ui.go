@@ -280,8 +280,9 @@ func (s *Server) LockRecord(id, code, message string) error {
 	return nil
 }
 
-// AddRegistrationObject deploys Partner_Registration__c and
-// Opportunity.Partner_Id__c into a Bare org, as the SFDX package does.
+// AddRegistrationObject deploys Partner_Registration__c,
+// Opportunity.Partner_Id__c and the Task key field into a Bare org, as the
+// SFDX package does.
 func (s *Server) AddRegistrationObject() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -291,6 +292,10 @@ func (s *Server) AddRegistrationObject() {
 	opp := s.objects["opportunity"]
 	if opp.byLower["partner_id__c"] == nil {
 		opp.add(&Field{Name: "Partner_Id__c", Label: "Partner ID", Type: TypeString, Length: 255, ExternalID: true})
+	}
+	kf := TaskKeyField()
+	if task := s.objects["task"]; task.byLower[lower(kf.Name)] == nil {
+		task.add(&kf)
 	}
 }
 
