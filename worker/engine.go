@@ -1069,6 +1069,7 @@ func (e *Engine) commit(ctx context.Context, ws []*work, now time.Time) []*work 
 		}
 	}
 	recs := make([]registration.Record, 0, len(ok))
+	var quiet []string
 	for _, w := range ok {
 		w.out.Result = "decided"
 		d := w.decision
@@ -1079,10 +1080,23 @@ func (e *Engine) commit(ctx context.Context, ws []*work, now time.Time) []*work 
 		w.out.Record = w.rec
 		if e.waits.deliver(w.rec.CaseNumber, *w.out) {
 			w.quiet = true // the channel that registered it shows the partner
+			quiet = append(quiet, w.key)
 		}
 		e.m.Decisions.WithLabelValues(string(d.Status), d.Reason).Inc()
 		e.log.Info("decided", "case", w.data.CaseNumber, "from", w.data.From, "status", d.Status, "reason", d.Reason,
 			"partner", w.rec.PartnerID, "actor", w.data.Actor)
+	}
+	// The partner has seen these decisions in their channel: no status
+	// e-mail, also when the plan is resumed after a later step failed.
+	if e.o.State != nil && len(quiet) > 0 {
+		if err := e.o.State.FinishSteps(quiet, stepNotify); err != nil {
+			e.log.Warn("record decisions shown in the channel", "err", err)
+		}
+		for _, w := range ok {
+			if w.quiet && w.plan != nil {
+				w.plan.Steps = slices.DeleteFunc(w.plan.Steps, func(s string) bool { return s == stepNotify })
+			}
+		}
 	}
 	// Later decisions see these at once, whatever the search says.
 	e.ov.observe(now, recs...)
