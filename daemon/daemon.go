@@ -122,7 +122,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (d *Daemon, err err
 	}
 	// The inbox runs on the real clock: leases and backoff are about
 	// processes and networks, not about the business time of decisions.
-	d.db, err = state.Open(cfg.State.Path, state.Options{MaxAttempts: cfg.Worker.MaxAttempts})
+	d.db, err = state.Open(cfg.State.Path, state.Options{})
 	if err != nil {
 		return nil, err
 	}
