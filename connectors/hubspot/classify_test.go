@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -226,5 +227,24 @@ func TestBatch207PerRecordClasses(t *testing.T) {
 	var ce *connectors.Error
 	if errors.As(res[2].Err, &ce) && ce.After < 10*time.Second {
 		t.Errorf("RATE_LIMITS record: After %s", ce.After)
+	}
+}
+
+// docs/errors.md names every HubSpot code the client classifies.
+func TestErrorsDocNamesHubSpotCodes(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/errors.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []string{"VALIDATION_ERROR", "OBJECT_NOT_FOUND", "CONFLICT", "OBJECT_ALREADY_EXISTS", "RATE_LIMITS",
+		"LOCKED", "TEN_SECONDLY_ROLLING", "DAILY", "RATE_LIMIT", "Retry-After", "X-HubSpot-RateLimit-Interval-Milliseconds"} {
+		if !strings.Contains(string(doc), "`"+code+"`") {
+			t.Errorf("docs/errors.md does not name %s", code)
+		}
+	}
+	for _, status := range []string{"423", "429", "477", "500", "501"} {
+		if !strings.Contains(string(doc), "| "+status) {
+			t.Errorf("docs/errors.md has no row for %s", status)
+		}
 	}
 }

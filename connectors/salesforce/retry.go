@@ -194,8 +194,9 @@ func reasonOf(code, msg string) (reason string, class connectors.Class, ok bool)
 		}
 		return "daily_limit", connectors.ClassPostpone, true
 	case "UNABLE_TO_LOCK_ROW":
-		// The DML could not lock the row (another transaction holds it,
-		// up to 10 s) and nothing was saved.
+		// The DML could not lock the row (another transaction held it
+		// past Salesforce's 10 s wait) and nothing was saved:
+		// https://developer.salesforce.com/docs/atlas.en-us.234.0.apexcode.meta/pages/langCon_apex_locking_statements.htm
 		return "locked", connectors.ClassRetry, true
 	case "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION", "QUERY_TIMEOUT":
 		// Retry for a read and for a record of a batch (its DML was rolled

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,10 @@ func TestRetryClassification(t *testing.T) {
 		U = connectors.ClassUnknown
 		X = connectors.ClassPermanent
 	)
+	doc, err := os.ReadFile("../../docs/errors.md")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		status      int
 		code, msg   string
@@ -102,6 +107,9 @@ func TestRetryClassification(t *testing.T) {
 			if connectors.ClassOf(e) != w.want {
 				t.Errorf("%d %s: ClassOf = %s", tc.status, tc.code, connectors.ClassOf(e))
 			}
+		}
+		if tc.code != "" && !strings.Contains(string(doc), "`"+tc.code+"`") {
+			t.Errorf("docs/errors.md does not name %s", tc.code)
 		}
 		// Per-record errors say statusCode instead of errorCode, and are
 		// as the code says: the record was not saved (never unknown).
