@@ -109,9 +109,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (d *Daemon, err err
 	d.policy.Store(cfg.Policy)
 	d.m.ConfigReloadOK.Set(1)
 	d.m.ConfigReloadTime.Set(float64(time.Now().Unix()))
+	// built, not d: "return nil, err" has set d to nil by the time this
+	// runs.
+	built := d
 	defer func() {
 		if err != nil {
-			d.closeAll()
+			built.closeAll()
 		}
 	}()
 
