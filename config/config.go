@@ -111,8 +111,14 @@ type Worker struct {
 	BatchSize int `yaml:"batch_size"`
 	// Concurrency is how many batches run at once.
 	Concurrency int `yaml:"concurrency"`
-	// MaxAttempts is how many failures an item gets before the dead letters.
-	MaxAttempts int `yaml:"max_attempts"`
+	// MaxAttempts is no longer used and is accepted only so that older
+	// files still load. A transient failure (retry, postpone, unknown) is
+	// retried however many times it recurs, with a backoff capped at 30
+	// minutes; a permanent one goes to the dead letters at once
+	// (docs/errors.md).
+	//
+	// Deprecated: ignored.
+	MaxAttempts int `yaml:"max_attempts,omitempty"`
 	// RecheckAfter is when a registration waiting on an earlier rival
 	// (in_review conflict_pending) is looked at again, besides the sweeps.
 	RecheckAfter time.Duration `yaml:"recheck_after"`
@@ -205,7 +211,7 @@ func Default() Config {
 		HubSpot:    hubspot.DefaultConfig(),
 		Salesforce: salesforce.DefaultConfig(),
 		Schedule:   Schedule{Sweep: "*/5 * * * *", Reconcile: "@hourly", Summaries: "0 8 * * 1", Timezone: "UTC"},
-		Worker:     Worker{BatchSize: 100, Concurrency: 2, MaxAttempts: 8, RecheckAfter: 30 * time.Second},
+		Worker:     Worker{BatchSize: 100, Concurrency: 2, RecheckAfter: 30 * time.Second},
 		Notify:     Notify{Enabled: true},
 		Intake:     intake.DefaultConfig(),
 		Mail:       mail.DefaultConfig(),
@@ -500,9 +506,6 @@ func (c *Config) validateDaemon() []error {
 	}
 	if d := c.Worker.RecheckAfter; d < time.Second || d > 24*time.Hour {
 		errs = append(errs, yamlx.Errorf(yamlx.Path("worker", "recheck_after"), "must be between 1s and 24h, not %s", d))
-	}
-	if n := c.Worker.MaxAttempts; n < 1 {
-		errs = append(errs, yamlx.Errorf(yamlx.Path("worker", "max_attempts"), "must be positive, not %d", n))
 	}
 	for i, a := range c.Notify.EscalationTo {
 		if _, err := registration.ParseEmail(a); err != nil {

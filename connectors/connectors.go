@@ -168,7 +168,11 @@ type Update struct {
 type Result struct {
 	ID      string // the record's CRM id (new for a create)
 	Created bool
-	Err     error // nil on success; see Retryable
+	// Err is nil on success; otherwise this record's own failure, with its
+	// own class (ClassOf): within one batch a record may be permanent
+	// (invalid) while another is retry (a lock) or unknown (absent from
+	// the answer).
+	Err error
 }
 
 // Link associates a registration with a company or a deal.
@@ -240,16 +244,115 @@ var (
 	ErrWebhookPayload = errors.New("webhook payload not valid")
 )
 
-// Error is a failure the connector classified: whether retrying can help,
-// and a short reason that becomes a metric label.
+// Class is what a failure means for the record it concerns, and so what
+// regsync does next. Both connectors classify every failure, reads and
+// writes, into one of four classes; docs/errors.md has the table with each
+// CRM's own status codes and error codes.
+//
+// The question a class answers is whether the CRM applied the request:
+// retry and postpone say it did not, unknown says it may have, permanent
+// says it refused. A batch call gives each record its own class
+// (Result.Err): one record's validation error is permanent while its
+// neighbour's lock is retry.
+type Class string
+
+const (
+	// ClassRetry is a transient fault after which nothing was applied: the
+	// request never left (connection refused, DNS, TLS), or the CRM
+	// refused it before acting (a row lock, a 5xx or a cut-short answer to
+	// a read, a record rolled back inside a batch). Retry soon, with a
+	// backoff that grows with the attempts.
+	ClassRetry Class = "retry"
+	// ClassPostpone is a limit: the CRM refused the request for now and
+	// said, or implies, when to come back (HubSpot's 429 with its policy,
+	// 477 with Retry-After; Salesforce's REQUEST_LIMIT_EXCEEDED). Nothing
+	// was applied and the record is not at fault: retry not before
+	// Error.After, without counting an attempt against the record.
+	ClassPostpone Class = "postpone"
+	// ClassUnknown is an outcome regsync did not hear: a write that timed
+	// out or lost its connection after the request was sent, a 5xx on a
+	// write, or a 2xx answer cut short or unparsable. The CRM may have
+	// applied it. That is not a failure: whoever planned the write keeps
+	// its plan, reads the record again before deciding anything, and
+	// retries with backoff.
+	ClassUnknown Class = "unknown"
+	// ClassPermanent is a definite refusal that sending the same request
+	// again cannot mend: invalid values, validation rules, a record not
+	// found or deleted, credentials refused after a refresh, a missing
+	// scope or field permission. The record goes to the dead letters with
+	// the class and the CRM's reason; an operator fixes the cause and
+	// retries it (news about the record brings it back by itself).
+	ClassPermanent Class = "permanent"
+)
+
+// Transient reports whether c is worth retrying: retry, postpone and
+// unknown are; permanent (and the empty class of no failure) are not.
+func (c Class) Transient() bool {
+	return c == ClassRetry || c == ClassPostpone || c == ClassUnknown
+}
+
+// Valid reports whether c is one of the four classes.
+func (c Class) Valid() bool { return c.Transient() || c == ClassPermanent }
+
+func (c Class) String() string { return string(c) }
+
+// rank orders classes for a failure made of several (a joined error): the
+// most cautious wins. Unknown first (something may have been applied),
+// then postpone (retrying before the CRM's time only meets the limit
+// again), then retry; permanent only when every part is.
+func (c Class) rank() int {
+	switch c {
+	case ClassUnknown:
+		return 4
+	case ClassPostpone:
+		return 3
+	case ClassRetry:
+		return 2
+	case ClassPermanent:
+		return 1
+	}
+	return 0
+}
+
+// Error is a failure the connector classified: its class, a short reason
+// that becomes a metric label, and how long the CRM asked to wait.
+//
+// Build one with NewError, or set Class and Retry together: Retry is kept,
+// equal to Class.Transient(), for callers that read it; new code asks
+// ClassOf.
 type Error struct {
 	Op     string // e.g. "batch update"
-	Status int    // HTTP status, 0 for network failures
+	Status int    // HTTP status, 0 for network failures and per-record errors
 	Reason string // e.g. rate_limited, server_error, invalid, unauthorized, daily_limit
-	Retry  bool
+	// Class is what the failure means (see Class). An Error without one is
+	// read by its Retry: unknown when true, permanent when false.
+	Class Class
+	// Retry is Class.Transient(), kept for the callers that predate Class.
+	Retry bool
 	// After is how long to wait before retrying, when the CRM said.
 	After time.Duration
 	Err   error
+}
+
+// NewError returns a classified error with Retry set from class.
+func NewError(op string, status int, class Class, reason string, err error) *Error {
+	return &Error{Op: op, Status: status, Reason: reason, Class: class, Retry: class.Transient(), Err: err}
+}
+
+// SetClass sets e's class and, with it, Retry; it returns e.
+func (e *Error) SetClass(c Class) *Error {
+	e.Class, e.Retry = c, c.Transient()
+	return e
+}
+
+func (e *Error) class() Class {
+	switch {
+	case e.Class.Valid():
+		return e.Class
+	case e.Retry:
+		return ClassUnknown
+	}
+	return ClassPermanent
 }
 
 func (e *Error) Error() string {
@@ -261,12 +364,76 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Retryable reports whether err, or an error it wraps, is a classified
-// failure worth retrying. Unclassified errors (context cancellation
-// included) are not.
+// ClassOf returns the class of err, for deciding what becomes of the record
+// it concerns: "" for nil; else the class of the *Error err is or wraps.
+//
+// An error made of several (errors.Join, fmt.Errorf with several %w, a
+// batch that failed in different ways) takes the most cautious class of its
+// parts: unknown over postpone over retry over permanent, so it is
+// permanent only when every part is.
+//
+// An error no connector classified is ClassUnknown, and so is a context
+// cancellation or deadline (also for a read, where retry would do): the
+// caller cannot tell whether a write it interrupted reached the CRM, and
+// unknown is the one class whose handling is right whatever happened — it
+// is retried like retry, the plan is kept in case the write landed, and it
+// never dead-letters a record for a fault that may pass. The price of a
+// permanent fault taken for unknown is retries at the capped backoff, in
+// sight in the inbox with their last error.
+func ClassOf(err error) Class {
+	if err == nil {
+		return ""
+	}
+	best := Class("")
+	walk(err, func(c Class, _ *Error) {
+		if c.rank() > best.rank() {
+			best = c
+		}
+	})
+	return best
+}
+
+// walk calls fn for every part of err: each *Error found (its own class;
+// what it wraps is not looked into) and each unclassified leaf (unknown).
+func walk(err error, fn func(Class, *Error)) {
+	switch e := err.(type) {
+	case nil:
+		return
+	case *Error:
+		fn(e.class(), e)
+		return
+	case interface{ Unwrap() []error }:
+		for _, p := range e.Unwrap() {
+			walk(p, fn)
+		}
+		return
+	case interface{ Unwrap() error }:
+		if inner := e.Unwrap(); inner != nil {
+			walk(inner, fn)
+			return
+		}
+	}
+	fn(ClassUnknown, nil)
+}
+
+// After returns how long the CRM asked to wait before err's request is
+// tried again: the longest Error.After among its parts (zero when none
+// said).
+func After(err error) time.Duration {
+	var d time.Duration
+	walk(err, func(_ Class, e *Error) {
+		if e != nil && e.After > d {
+			d = e.After
+		}
+	})
+	return d
+}
+
+// Retryable reports whether err is worth retrying: its class (ClassOf) is
+// retry, postpone or unknown. An unclassified error is unknown, so it is
+// retryable; nil is not.
 func Retryable(err error) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Retry
+	return ClassOf(err).Transient()
 }
 
 // Reason returns the metric label of a classified error ("error" otherwise).

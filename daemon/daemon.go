@@ -306,7 +306,7 @@ func (d *Daemon) shutdown() error {
 // the daemon then waits for it rather than fail, saying so.
 func openState(ctx context.Context, cfg *config.Config, log *slog.Logger) (*state.DB, error) {
 	for said := false; ; said = true {
-		db, err := state.Open(cfg.State.Path, state.Options{MaxAttempts: cfg.Worker.MaxAttempts})
+		db, err := state.Open(cfg.State.Path, state.Options{})
 		if !errors.Is(err, state.ErrInUse) {
 			return db, err
 		}

@@ -34,7 +34,7 @@ func OpenOffline(cfg *config.Config, log *slog.Logger) (*Offline, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := state.Open(cfg.State.Path, state.Options{MaxAttempts: cfg.Worker.MaxAttempts})
+	db, err := state.Open(cfg.State.Path, state.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -108,7 +108,7 @@ func snapshot(t testing.TB) *Snapshot {
 	s.Report = &rep
 	s.Inbox = &state.InboxStats{Pending: 3, Due: 1, Waiting: 1, Leased: 1, Dead: 1, OldestEnqueued: now.Add(-5 * time.Minute)}
 	s.DeadLetters = []state.Item{{Key: "hubspot/partner_registration/991", CRM: "hubspot", Object: "partner_registration", RecordID: "991",
-		Reason: "webhook,poll", Attempts: 8, LastError: "hubspot: batch update 1 records: invalid (HTTP 400): property segment", EnqueuedAt: now.Add(-2 * time.Hour)}}
+		Reason: "webhook,poll", Attempts: 1, LastError: "hubspot: batch update 1 records: invalid (HTTP 400): property segment", LastClass: "permanent", EnqueuedAt: now.Add(-2 * time.Hour)}}
 	s.Budgets = []Budget{{Connector: "hubspot", Usage: connectors.Usage{
 		Calls: map[string]int64{"batch read": 40, "search": 12, "batch update": 20}, RateLimited: 2,
 		Failures: map[string]int64{"rate_limited": 2}, DailyUsed: 1200, DailyLimit: 250000,
@@ -346,7 +346,7 @@ func TestRender(t *testing.T) {
 		"Win rate 0 won of 0 closed deals · 0 won",
 		"R-12 Soylent Northwind Consulting (northwind) meeting booked 20 Mar 2026 00:00 1.5 d",
 		"R-13 Tyrell Fabrikam Partners (fabrikam) approved 28 Mar 2026 00:00 9.5 d first meeting due 25 Mar 2026 10:00",
-		"hubspot partner_registration 991 webhook, poll 8 18 Mar 2026 10:00 hubspot: batch update 1 records: invalid (HTTP 400): property segment",
+		"hubspot partner_registration 991 webhook, poll 1 18 Mar 2026 10:00 permanent: hubspot: batch update 1 records: invalid (HTTP 400): property segment",
 		"1200 of 250000 calls today (0.5%)", "72 calls since start · 2 rate-limited answers",
 		"Inbox: 3 pending (1 due, 1 backing off, 1 in progress) · oldest 5 min ago",
 		"CRM data read 3 min ago",

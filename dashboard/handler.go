@@ -370,7 +370,7 @@ func buildPage(cfg Config, s *Snapshot) page {
 		if i >= MaxDeadLetterRows {
 			break
 		}
-		msg := d.LastError
+		msg := d.Failure() // "permanent: …": the class and the CRM's reason
 		if len(msg) > maxLastErrorLength {
 			msg = msg[:maxLastErrorLength] + "…"
 		}

@@ -101,7 +101,7 @@ tr.urgent td.left{color:var(--bad);font-weight:600}
 {{else}}<p class="muted">No window ends in the next {{.ExpiringDays}} days.</p>{{end}}
 </section>
 
-<section id="dead"><h2>Dead letters <small>inbox items that failed too often; retry them with regsync inbox</small></h2>
+<section id="dead"><h2>Dead letters <small>inbox items the CRM refused for good; fix the cause, then retry them with regsync inbox</small></h2>
 {{with .Inbox}}<p class="muted">Inbox: {{.Pending}} pending ({{.Due}} due, {{.Waiting}} backing off, {{.Leased}} in progress) · oldest {{.Oldest}}</p>{{end}}
 {{if .DeadLetters}}<div class="scroll"><table><thead><tr><th>Record</th><th class="hide-s">Reasons</th><th class="num">Attempts</th><th class="hide-s">Since</th><th>Last error</th></tr></thead><tbody>
 {{range .DeadLetters}}<tr><td>{{.Record}}</td><td class="hide-s">{{.Reasons}}</td><td class="num">{{.Attempts}}</td><td class="hide-s">{{.Since}}</td><td class="err">{{.Error}}</td></tr>

@@ -18,7 +18,8 @@
 //	inbox.v1             item key (crm/object/record id) → Item
 //	inbox_order.v1       enqueued-at (8 bytes, big-endian) ‖ item key →
 //	                     ready-at (8 bytes): the lease order and due index
-//	dead.v1              item key → Item that failed MaxAttempts times
+//	dead.v1              item key → Item refused for good (a permanent
+//	                     failure, Bury); transient ones never land here
 //	idempotency.v1       idempotency key → {"value", "at", "expires_at"}
 //	fingerprints.v1      record key → {"fp", "at"} of regsync's last write
 //	audit.v1             sequence number (8 bytes, big-endian) → AuditEntry

@@ -33,13 +33,18 @@ type Item struct {
 	// UpdatedAt is the last time the item changed (enqueue, lease, retry).
 	UpdatedAt time.Time `json:"updated_at"`
 
-	// Attempts counts consecutive failures (Retry); a successful Ack that
-	// keeps the item resets it.
+	// Attempts counts consecutive failures (Retry, Bury); a successful Ack
+	// that keeps the item resets it. A postponement is not counted.
 	Attempts int `json:"attempts,omitempty"`
 	// NotBefore is the earliest time the item may be leased.
 	NotBefore time.Time `json:"not_before,omitzero"`
-	// LastError is the cause given to the last Retry.
+	// LastError is the cause of the last failure (Retry, Postpone, Bury).
 	LastError string `json:"last_error,omitempty"`
+	// LastClass is the class of the last failure, as the worker named it
+	// (connectors.Class: retry, postpone, unknown, permanent). A dead
+	// letter's is permanent; it is empty for an item that never failed and
+	// for dead letters buried before failures had classes.
+	LastClass string `json:"last_class,omitempty"`
 
 	// Gen is bumped every time the item is enqueued again; Ack compares it
 	// to tell whether news arrived while the item was leased.
@@ -63,6 +68,20 @@ func (it Item) Reasons() []string {
 	return strings.Split(it.Reason, ",")
 }
 
+// Failure says what the last failure was and why: "class: error", e.g.
+// "permanent: batch update: invalid (HTTP 400): Property values were not
+// valid"; just the error when it has no class, "" when the item never
+// failed.
+func (it Item) Failure() string {
+	switch {
+	case it.LastError == "":
+		return it.LastClass
+	case it.LastClass == "":
+		return it.LastError
+	}
+	return it.LastClass + ": " + it.LastError
+}
+
 func (it Item) leased(now time.Time) bool { return it.LeasedUntil.After(now) }
 
 func (it Item) due(now time.Time) bool {
@@ -80,6 +99,14 @@ type InboxStats struct {
 	// when the inbox is empty.
 	OldestEnqueued time.Time `json:"oldest_enqueued,omitzero"`
 }
+
+// The classes the inbox itself records (Bury, Postpone); they are
+// connectors.Class values, named here because state does not depend on the
+// connectors.
+const (
+	ClassPermanent = "permanent"
+	ClassPostpone  = "postpone"
+)
 
 const (
 	maxKeyLen       = 1024
@@ -241,7 +268,8 @@ func (ib inboxBuckets) delete(it Item) error {
 // NotBefore becomes now so the news is processed promptly even if the item
 // was backing off. A lease is left alone; Ack will see the new Gen and keep
 // the item. An item whose key is in the dead-letter bucket comes back to
-// life: fresh news deserves fresh attempts (Attempts 0, LastError kept).
+// life: fresh news deserves fresh attempts (Attempts 0, LastError and
+// LastClass kept).
 //
 // Concurrent callers share transactions (bbolt Batch), so many webhook
 // handlers cost few fsyncs.
@@ -302,7 +330,7 @@ func (ib inboxBuckets) enqueue(it Item, now time.Time) error {
 		}
 		it.Gen = dead.Gen + 1 // Gen never repeats for a key while it is known
 		it.Reason = mergeReasons(dead.Reason, it.Reason)
-		it.LastError = dead.LastError
+		it.LastError, it.LastClass = dead.LastError, dead.LastClass
 	}
 	it.EnqueuedAt = now
 	it.UpdatedAt = now
@@ -427,41 +455,32 @@ func (db *DB) Ack(it Item) error {
 	})
 }
 
-// Retry reports that processing the leased item failed with cause. The
-// item's Attempts goes up by one, LastError records cause and the lease is
-// cleared; it becomes due again after Backoff(Attempts). At MaxAttempts it
-// moves to the dead-letter bucket instead and dead is true.
+// Retry reports that processing the leased item failed with a transient
+// cause of class (retry or unknown). The item's Attempts goes up by one,
+// LastError and LastClass record the failure and the lease is cleared; it
+// becomes due again after Backoff(Attempts), which grows with the attempts
+// up to a cap (DefaultBackoff: 30 minutes), and not before after has
+// passed (the wait the CRM asked for).
+//
+// Retry never moves an item to the dead letters, however many times it
+// fails: a transient fault says nothing against the record. Only Bury
+// does, for a failure no retry can mend.
 //
 // If the caller's lease is no longer the item's, Retry changes nothing and
 // returns an error wrapping ErrLeaseLost.
-func (db *DB) Retry(it Item, cause error) (dead bool, err error) {
+func (db *DB) Retry(it Item, class string, after time.Duration, cause error) error {
 	now := db.now()
 	msg := truncateError(cause)
-	err = db.updateHeld("retry", it, func(ib inboxBuckets, cur Item) error {
-		dead = false
+	return db.updateHeld("retry", it, func(ib inboxBuckets, cur Item) error {
 		cur.Attempts++
 		cur.LastError = msg
+		cur.LastClass = class
 		cur.LeasedUntil = time.Time{}
 		cur.UpdatedAt = now
-		if cur.Attempts >= db.maxAttempts {
-			if err := ib.delete(cur); err != nil {
-				return err
-			}
-			cur.NotBefore = time.Time{}
-			dead = true
-			return ib.dead.putJSON([]byte(cur.Key), cur)
-		}
-		wait := db.backoff(cur.Attempts)
-		if wait < 0 {
-			wait = 0
-		}
+		wait := max(db.backoff(cur.Attempts), after, 0)
 		cur.NotBefore = now.Add(wait)
 		return ib.put(cur)
 	})
-	if err != nil {
-		return false, err
-	}
-	return dead, nil
 }
 
 // Item returns the pending inbox item with key, or an error wrapping
@@ -540,8 +559,8 @@ func (db *DB) Dead() ([]Item, error) {
 }
 
 // RetryDead moves a dead-lettered item back into the inbox with Attempts 0,
-// due now, with "manual" added to its reasons (LastError is kept as
-// history). If news brought the record back into the inbox meanwhile, the
+// due now, with "manual" added to its reasons (LastError and LastClass are
+// kept as history). If news brought the record back into the inbox meanwhile, the
 // dead entry merges into that item. A missing key is ErrNotFound.
 func (db *DB) RetryDead(key string) error {
 	now := db.now()
@@ -690,8 +709,9 @@ func (db *DB) AckAll(items []Item) (lost []string, err error) {
 
 // Bury moves a leased item straight to the dead-letter bucket with cause:
 // for failures no retry can mend (the CRM refused the record as invalid, a
-// field-level security error). An operator retries it with RetryDead once
-// the cause is fixed. News about the record brings it back by itself.
+// field-level security error), class permanent. An operator retries it
+// with RetryDead once the cause is fixed. News about the record brings it
+// back by itself.
 func (db *DB) Bury(it Item, cause error) error {
 	now := db.now()
 	msg := truncateError(cause)
@@ -701,6 +721,7 @@ func (db *DB) Bury(it Item, cause error) error {
 		}
 		cur.Attempts++
 		cur.LastError = msg
+		cur.LastClass = ClassPermanent
 		cur.LeasedUntil, cur.NotBefore = time.Time{}, time.Time{}
 		cur.UpdatedAt = now
 		return ib.dead.putJSON([]byte(cur.Key), cur)
@@ -816,12 +837,14 @@ func (db *DB) ReleaseLeases() (int, error) {
 
 // Postpone gives a leased item back without counting a failure: the CRM
 // said to wait (a rate or daily limit), which says nothing about the item.
-// It becomes due again at until; cause is kept as LastError.
+// It becomes due again at until; cause is kept as LastError, with
+// LastClass postpone.
 func (db *DB) Postpone(it Item, until time.Time, cause error) error {
 	now := db.now()
 	msg := truncateError(cause)
 	return db.updateHeld("postpone", it, func(ib inboxBuckets, cur Item) error {
 		cur.LastError = msg
+		cur.LastClass = ClassPostpone
 		cur.LeasedUntil = time.Time{}
 		cur.UpdatedAt = now
 		if until.After(now) {

@@ -231,8 +231,8 @@ func TestLeaseExpiry(t *testing.T) {
 	if err := db.Ack(first); !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("stale Ack = %v, want ErrLeaseLost", err)
 	}
-	if dead, err := db.Retry(first, errors.New("late")); dead || !errors.Is(err, ErrLeaseLost) {
-		t.Fatalf("stale Retry = %v, %v, want ErrLeaseLost", dead, err)
+	if err := db.Retry(first, "retry", 0, errors.New("late")); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("stale Retry = %v, want ErrLeaseLost", err)
 	}
 	wantItem(t, mustItem(t, db, hsKey("1")), second[0])
 
@@ -253,20 +253,19 @@ func TestLeaseExpiry(t *testing.T) {
 	}
 }
 
-func TestRetryBackoffAndDeadLetter(t *testing.T) {
-	db, clock, _ := openTest(t, Options{MaxAttempts: 3})
+func TestRetryBacksOffAndNeverDeadLetters(t *testing.T) {
+	db, clock, _ := openTest(t, Options{})
 	mustEnqueue(t, db, hs("1", "webhook"))
 
 	it := mustLease(t, db, 1, time.Minute)[0]
 	t1 := clock.Advance(2 * time.Second)
-	dead, err := db.Retry(it, errors.New("hubspot: 502 bad gateway"))
-	if err != nil || dead {
-		t.Fatalf("Retry = %v, %v", dead, err)
+	if err := db.Retry(it, "unknown", 0, errors.New("hubspot: 502 bad gateway")); err != nil {
+		t.Fatalf("Retry = %v", err)
 	}
 	wantItem(t, mustItem(t, db, hsKey("1")), Item{
 		Key: hsKey("1"), CRM: "hubspot", Object: "partner_registration", RecordID: "1", Reason: "webhook",
 		EnqueuedAt: t0, UpdatedAt: t1, Attempts: 1, NotBefore: t1.Add(10 * time.Second),
-		LastError: "hubspot: 502 bad gateway", Gen: 1,
+		LastError: "hubspot: 502 bad gateway", LastClass: "unknown", Gen: 1,
 	})
 
 	clock.Advance(10*time.Second - time.Nanosecond)
@@ -276,20 +275,52 @@ func TestRetryBackoffAndDeadLetter(t *testing.T) {
 	clock.Advance(time.Nanosecond)
 	it = mustLease(t, db, 1, time.Minute)[0]
 	t2 := clock.Now()
-	if dead, err := db.Retry(it, nil); err != nil || dead {
-		t.Fatalf("second Retry = %v, %v", dead, err)
+	if err := db.Retry(it, "retry", 0, nil); err != nil {
+		t.Fatalf("second Retry = %v", err)
 	}
 	got := mustItem(t, db, hsKey("1"))
-	if got.Attempts != 2 || !got.NotBefore.Equal(t2.Add(20*time.Second)) || got.LastError != "unknown error" {
+	if got.Attempts != 2 || !got.NotBefore.Equal(t2.Add(20*time.Second)) || got.LastError != "unknown error" || got.LastClass != "retry" {
 		t.Fatalf("after second Retry: %+v", got)
 	}
 
-	clock.Advance(20 * time.Second)
+	// However many times it fails, a transient fault never buries the
+	// item: the backoff grows to its cap (30 minutes) and stays there.
+	for n := 3; n <= 100; n++ {
+		clock.Advance(mustItem(t, db, hsKey("1")).NotBefore.Sub(clock.Now()))
+		it = mustLease(t, db, 1, time.Minute)[0]
+		now := clock.Now()
+		if err := db.Retry(it, "unknown", 0, errors.New("still down")); err != nil {
+			t.Fatalf("Retry %d: %v", n, err)
+		}
+		got := mustItem(t, db, hsKey("1"))
+		if want := now.Add(DefaultBackoff(n)); got.Attempts != n || !got.NotBefore.Equal(want) {
+			t.Fatalf("Retry %d: attempts %d, not before %s, want %s", n, got.Attempts, got.NotBefore, want)
+		}
+	}
+	if got := mustItem(t, db, hsKey("1")); got.NotBefore.Sub(got.UpdatedAt) != 30*time.Minute {
+		t.Fatalf("backoff after 100 failures: %s, want the 30m cap", got.NotBefore.Sub(got.UpdatedAt))
+	}
+	if d, err := db.Dead(); err != nil || len(d) != 0 {
+		t.Fatalf("Dead = %+v, %v", d, err)
+	}
+
+	// A wait the CRM asked for, longer than the backoff, is kept.
+	clock.Advance(30 * time.Minute)
 	it = mustLease(t, db, 1, time.Minute)[0]
 	t3 := clock.Now()
-	dead, err = db.Retry(it, errors.New("still down"))
-	if err != nil || !dead {
-		t.Fatalf("third Retry = %v, %v, want dead", dead, err)
+	if err := db.Retry(it, "retry", 2*time.Hour, errors.New("locked")); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustItem(t, db, hsKey("1")); !got.NotBefore.Equal(t3.Add(2 * time.Hour)) {
+		t.Fatalf("NotBefore %s, want the CRM's 2h", got.NotBefore)
+	}
+
+	// A permanent failure buries it at once, with its class.
+	clock.Advance(2 * time.Hour)
+	it = mustLease(t, db, 1, time.Minute)[0]
+	t4 := clock.Now()
+	if err := db.Bury(it, errors.New("batch update: invalid (HTTP 400): Property values were not valid")); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := db.Item(hsKey("1")); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("dead item still pending: %v", err)
@@ -303,13 +334,33 @@ func TestRetryBackoffAndDeadLetter(t *testing.T) {
 	}
 	wantItem(t, deadItems[0], Item{
 		Key: hsKey("1"), CRM: "hubspot", Object: "partner_registration", RecordID: "1", Reason: "webhook",
-		EnqueuedAt: t0, UpdatedAt: t3, Attempts: 3, LastError: "still down", Gen: 1,
+		EnqueuedAt: t0, UpdatedAt: t4, Attempts: 102, LastError: "batch update: invalid (HTTP 400): Property values were not valid",
+		LastClass: "permanent", Gen: 1,
 	})
+	if got := deadItems[0].Failure(); got != "permanent: batch update: invalid (HTTP 400): Property values were not valid" {
+		t.Errorf("Failure() = %q", got)
+	}
 	st, err := db.InboxStats()
 	if err != nil || st != (InboxStats{Dead: 1}) {
 		t.Fatalf("InboxStats = %+v, %v", st, err)
 	}
 	mustCheck(t, db)
+}
+
+func TestItemFailure(t *testing.T) {
+	for _, tc := range []struct {
+		it   Item
+		want string
+	}{
+		{Item{}, ""},
+		{Item{LastError: "boom"}, "boom"},
+		{Item{LastError: "boom", LastClass: "unknown"}, "unknown: boom"},
+		{Item{LastClass: "postpone"}, "postpone"},
+	} {
+		if got := tc.it.Failure(); got != tc.want {
+			t.Errorf("%+v: Failure() = %q, want %q", tc.it, got, tc.want)
+		}
+	}
 }
 
 func TestRetryUsesBackoffOption(t *testing.T) {
@@ -324,7 +375,7 @@ func TestRetryUsesBackoffOption(t *testing.T) {
 		if len(it) != 1 {
 			t.Fatalf("attempt %d: nothing due", want)
 		}
-		if _, err := db.Retry(it[0], errors.New("x")); err != nil {
+		if err := db.Retry(it[0], "retry", 0, errors.New("x")); err != nil {
 			t.Fatal(err)
 		}
 		if got := mustItem(t, db, hsKey("1")).NotBefore; !got.Equal(clock.Now().Add(time.Duration(want) * time.Hour)) {
@@ -341,7 +392,7 @@ func TestRetryTruncatesLongError(t *testing.T) {
 	db, _, _ := openTest(t, Options{})
 	mustEnqueue(t, db, hs("1", "poll"))
 	it := mustLease(t, db, 1, time.Minute)[0]
-	if _, err := db.Retry(it, errors.New(strings.Repeat("é", maxLastErrorLen))); err != nil {
+	if err := db.Retry(it, "retry", 0, errors.New(strings.Repeat("é", maxLastErrorLen))); err != nil {
 		t.Fatal(err)
 	}
 	got := mustItem(t, db, hsKey("1")).LastError
@@ -354,7 +405,7 @@ func TestEnqueueDuringBackoffIsPrompt(t *testing.T) {
 	db, clock, _ := openTest(t, Options{})
 	mustEnqueue(t, db, hs("1", "poll"))
 	it := mustLease(t, db, 1, time.Minute)[0]
-	if _, err := db.Retry(it, errors.New("x")); err != nil {
+	if err := db.Retry(it, "retry", 0, errors.New("x")); err != nil {
 		t.Fatal(err)
 	}
 	t1 := clock.Advance(time.Second)
@@ -366,11 +417,11 @@ func TestEnqueueDuringBackoffIsPrompt(t *testing.T) {
 }
 
 func TestRetryDeadAndDropDead(t *testing.T) {
-	db, clock, _ := openTest(t, Options{MaxAttempts: 1})
+	db, clock, _ := openTest(t, Options{})
 	mustEnqueue(t, db, hs("1", "webhook"), hs("2", "poll"))
 	for _, it := range mustLease(t, db, 2, time.Minute) {
-		if dead, err := db.Retry(it, errors.New("boom")); err != nil || !dead {
-			t.Fatalf("Retry = %v, %v", dead, err)
+		if err := db.Bury(it, errors.New("boom")); err != nil {
+			t.Fatalf("Bury = %v", err)
 		}
 	}
 	t1 := clock.Advance(time.Hour)
@@ -379,7 +430,7 @@ func TestRetryDeadAndDropDead(t *testing.T) {
 	}
 	wantItem(t, mustItem(t, db, hsKey("1")), Item{
 		Key: hsKey("1"), CRM: "hubspot", Object: "partner_registration", RecordID: "1",
-		Reason: "webhook,manual", EnqueuedAt: t1, UpdatedAt: t1, NotBefore: t1, LastError: "boom", Gen: 2,
+		Reason: "webhook,manual", EnqueuedAt: t1, UpdatedAt: t1, NotBefore: t1, LastError: "boom", LastClass: "permanent", Gen: 2,
 	})
 	if err := db.DropDead(hsKey("2")); err != nil {
 		t.Fatalf("DropDead: %v", err)
@@ -399,17 +450,17 @@ func TestRetryDeadAndDropDead(t *testing.T) {
 }
 
 func TestEnqueueRevivesDeadItem(t *testing.T) {
-	db, clock, _ := openTest(t, Options{MaxAttempts: 1})
+	db, clock, _ := openTest(t, Options{})
 	mustEnqueue(t, db, hs("1", "webhook"))
 	it := mustLease(t, db, 1, time.Minute)[0]
-	if dead, err := db.Retry(it, errors.New("boom")); err != nil || !dead {
-		t.Fatalf("Retry = %v, %v", dead, err)
+	if err := db.Bury(it, errors.New("boom")); err != nil {
+		t.Fatalf("Bury = %v", err)
 	}
 	t1 := clock.Advance(time.Hour)
 	mustEnqueue(t, db, hs("1", "sweep"))
 	wantItem(t, mustItem(t, db, hsKey("1")), Item{
 		Key: hsKey("1"), CRM: "hubspot", Object: "partner_registration", RecordID: "1",
-		Reason: "webhook,sweep", EnqueuedAt: t1, UpdatedAt: t1, NotBefore: t1, LastError: "boom", Gen: 2,
+		Reason: "webhook,sweep", EnqueuedAt: t1, UpdatedAt: t1, NotBefore: t1, LastError: "boom", LastClass: "permanent", Gen: 2,
 	})
 	if d, _ := db.Dead(); len(d) != 0 {
 		t.Fatalf("Dead still holds %q", keysOf(d))
@@ -422,7 +473,7 @@ func TestEnqueueRevivesDeadItem(t *testing.T) {
 }
 
 func TestInboxStats(t *testing.T) {
-	db, clock, _ := openTest(t, Options{MaxAttempts: 2})
+	db, clock, _ := openTest(t, Options{})
 	if st, err := db.InboxStats(); err != nil || st != (InboxStats{}) {
 		t.Fatalf("empty InboxStats = %+v, %v", st, err)
 	}
@@ -431,7 +482,7 @@ func TestInboxStats(t *testing.T) {
 	for _, it := range mustLease(t, db, 3, time.Hour) {
 		byID[it.RecordID] = it
 	}
-	if _, err := db.Retry(byID["dead"], errors.New("x")); err != nil {
+	if err := db.Retry(byID["dead"], "retry", 0, errors.New("x")); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(10 * time.Second)
@@ -439,10 +490,10 @@ func TestInboxStats(t *testing.T) {
 	if len(again) != 1 || again[0].RecordID != "dead" {
 		t.Fatalf("Lease after backoff = %q, want only dead", keysOf(again))
 	}
-	if dead, err := db.Retry(again[0], errors.New("x")); err != nil || !dead {
-		t.Fatalf("Retry = %v, %v, want dead", dead, err)
+	if err := db.Bury(again[0], errors.New("x")); err != nil {
+		t.Fatalf("Bury = %v", err)
 	}
-	if _, err := db.Retry(byID["waiting"], errors.New("x")); err != nil {
+	if err := db.Retry(byID["waiting"], "retry", 0, errors.New("x")); err != nil {
 		t.Fatal(err)
 	}
 	mustEnqueue(t, db, hs("due", "webhook"))
@@ -542,7 +593,7 @@ func committedTxID(t *testing.T, db *DB) int {
 // processed when a worker acked a leased copy carrying it. Nothing may be
 // lost: every token is processed, and no item is held by two workers.
 func TestConcurrentLeaseAckRetry(t *testing.T) {
-	db, _, _ := openTest(t, Options{Now: time.Now, Backoff: func(int) time.Duration { return 0 }, MaxAttempts: 1000})
+	db, _, _ := openTest(t, Options{Now: time.Now, Backoff: func(int) time.Duration { return 0 }})
 	const records, producers, perProducer = 20, 4, 20 // 4 enqueues per record
 
 	var mu sync.Mutex
@@ -606,7 +657,7 @@ func TestConcurrentLeaseAckRetry(t *testing.T) {
 					delete(inFlight, it.Key)
 					mu.Unlock()
 					if retry {
-						if _, err := db.Retry(it, errors.New("transient")); err != nil {
+						if err := db.Retry(it, "retry", 0, errors.New("transient")); err != nil {
 							t.Error(err)
 						}
 						continue
@@ -757,9 +808,9 @@ func TestReleaseLeases(t *testing.T) {
 }
 
 func TestPostponeCountsNoFailure(t *testing.T) {
-	db, clock, _ := openTest(t, Options{MaxAttempts: 2})
+	db, clock, _ := openTest(t, Options{})
 	mustEnqueue(t, db, hs("1", "webhook"))
-	for i := range 5 { // more than MaxAttempts: never dead
+	for i := range 5 {
 		got, _ := db.Lease(1, time.Minute)
 		if len(got) != 1 {
 			t.Fatalf("round %d: leased %d", i, len(got))
@@ -773,7 +824,7 @@ func TestPostponeCountsNoFailure(t *testing.T) {
 		clock.Advance(time.Hour)
 	}
 	it := mustItem(t, db, hsKey("1"))
-	if it.Attempts != 0 || it.LastError != "daily_limit" {
+	if it.Attempts != 0 || it.LastError != "daily_limit" || it.LastClass != "postpone" {
 		t.Fatalf("after postponing: %+v", it)
 	}
 	if st, _ := db.InboxStats(); st.Dead != 0 {

@@ -56,20 +56,18 @@ type Options struct {
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 
-	// MaxAttempts is how many failed attempts (Retry calls) an inbox item
-	// gets before it is moved to the dead-letter bucket. Default 8.
-	MaxAttempts int
-
-	// Backoff is how long an item waits after its attempt-th failure
-	// (attempt starts at 1). Default DefaultBackoff.
+	// Backoff is how long an item waits after its attempt-th transient
+	// failure (attempt starts at 1). It should grow to a cap: an item is
+	// retried however many times it fails (only a permanent failure buries
+	// it), so the cap is the longest a record waits. Default
+	// DefaultBackoff.
 	Backoff func(attempt int) time.Duration
 }
 
 const (
-	defaultTimeout     = time.Second
-	defaultMaxAttempts = 8
-	backoffBase        = 10 * time.Second
-	backoffMax         = 30 * time.Minute
+	defaultTimeout = time.Second
+	backoffBase    = 10 * time.Second
+	backoffMax     = 30 * time.Minute
 )
 
 // DefaultBackoff is 10s·2^(attempt-1), capped at 30m: 10s, 20s, 40s, … 30m.
@@ -94,9 +92,6 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = defaultMaxAttempts
-	}
 	if o.Backoff == nil {
 		o.Backoff = DefaultBackoff
 	}
@@ -105,12 +100,11 @@ func (o Options) withDefaults() Options {
 
 // DB is an open state file. Its methods are safe for concurrent use.
 type DB struct {
-	bdb         *bolt.DB
-	path        string
-	nowFn       func() time.Time
-	maxAttempts int
-	backoff     func(int) time.Duration
-	version     int
+	bdb     *bolt.DB
+	path    string
+	nowFn   func() time.Time
+	backoff func(int) time.Duration
+	version int
 }
 
 // Bucket names. A change of a bucket's layout gets a new name.
@@ -174,11 +168,10 @@ func open(path string, opts Options, migs []migration) (*DB, error) {
 		return nil, fmt.Errorf("state: open %s: %w", path, err)
 	}
 	db := &DB{
-		bdb:         bdb,
-		path:        path,
-		nowFn:       opts.Now,
-		maxAttempts: opts.MaxAttempts,
-		backoff:     opts.Backoff,
+		bdb:     bdb,
+		path:    path,
+		nowFn:   opts.Now,
+		backoff: opts.Backoff,
 	}
 	if err := db.prepare(migs); err != nil {
 		return nil, errors.Join(err, db.bdb.Close())

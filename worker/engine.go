@@ -157,10 +157,12 @@ type Outcome struct {
 	Err      error
 }
 
-// Permanent reports whether err cannot be mended by retrying.
+// Permanent reports whether err is a definite refusal (see
+// connectors.Class): retrying cannot mend it, and a write it answers was
+// not applied. Anything else — a write whose outcome is unknown included —
+// is not permanent.
 func Permanent(err error) bool {
-	var ce *connectors.Error
-	return errors.As(err, &ce) && !ce.Retry
+	return err != nil && connectors.ClassOf(err) == connectors.ClassPermanent
 }
 
 // action is what one record needs.

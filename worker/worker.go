@@ -230,41 +230,49 @@ func (w *Worker) handle(ctx context.Context, items []state.Item) {
 	w.gauge()
 }
 
-// fail retries an item after a failure, or buries it when no retry helps.
+// fail decides what becomes of an item whose processing failed, by the
+// failure's class (connectors.ClassOf; the table is docs/errors.md):
+//
+//   - permanent: the CRM refused the record for good; it goes to the dead
+//     letters, which record the class and the reason;
+//   - postpone: the CRM said to wait (a rate or daily limit); the item
+//     comes back not before the CRM's time (Error.After, a minute when it
+//     did not say), and no attempt is counted against it;
+//   - retry and unknown (and an error no connector classified, which is
+//     unknown): the item comes back after a backoff that grows with its
+//     attempts up to a cap (state.DefaultBackoff: 30 minutes), and not
+//     before a wait the CRM asked for.
+//
+// A transient fault never dead-letters an item, however many times it
+// recurs.
 func (w *Worker) fail(it state.Item, cause error) {
 	w.m.CRMFailed.WithLabelValues(w.crm.Name(), connectors.Reason(cause)).Inc()
-	var ce *connectors.Error
-	if errors.As(cause, &ce) && ce.Retry && (ce.Reason == "daily_limit" || ce.Reason == "rate_limited") {
+	class := connectors.ClassOf(cause)
+	switch class {
+	case connectors.ClassPermanent:
+		w.log.Error("record refused by the CRM; moved to the dead letters", "key", it.Key, "class", class, "err", cause)
+		w.m.Processed.WithLabelValues("dead").Inc()
+		if err := w.db.Bury(it, cause); err != nil && !errors.Is(err, state.ErrLeaseLost) {
+			w.log.Error("bury inbox item", "key", it.Key, "err", err)
+		}
+	case connectors.ClassPostpone:
 		// The CRM said to wait: the item is fine, the allowance is not.
 		// It waits as long as the CRM said, and no attempt is counted, so
 		// a daily allocation that runs out for hours loses no work.
-		wait := ce.After
+		wait := connectors.After(cause)
 		if wait <= 0 {
 			wait = time.Minute
 		}
 		if err := w.db.Postpone(it, w.o.Now().Add(wait), cause); err != nil && !errors.Is(err, state.ErrLeaseLost) {
 			w.log.Error("postpone inbox item", "key", it.Key, "err", err)
 		}
-		w.log.Warn("CRM limit reached; the record waits", "key", it.Key, "wait", wait, "reason", ce.Reason)
-		return
-	}
-	if Permanent(cause) {
-		w.log.Error("record refused by the CRM; moved to the dead letters", "key", it.Key, "err", cause)
-		w.m.Processed.WithLabelValues("dead").Inc()
-		if err := w.db.Bury(it, cause); err != nil && !errors.Is(err, state.ErrLeaseLost) {
-			w.log.Error("bury inbox item", "key", it.Key, "err", err)
-		}
-		return
-	}
-	dead, err := w.db.Retry(it, cause)
-	switch {
-	case err != nil && !errors.Is(err, state.ErrLeaseLost):
-		w.log.Error("retry inbox item", "key", it.Key, "err", err)
-	case dead:
-		w.m.Processed.WithLabelValues("dead").Inc()
-		w.log.Error("record failed too often; moved to the dead letters", "key", it.Key, "attempts", it.Attempts+1, "err", cause)
+		w.log.Warn("CRM limit reached; the record waits", "key", it.Key, "wait", wait, "reason", connectors.Reason(cause))
 	default:
-		w.log.Warn("record failed; will retry", "key", it.Key, "attempt", it.Attempts+1, "err", cause)
+		if err := w.db.Retry(it, string(class), connectors.After(cause), cause); err != nil && !errors.Is(err, state.ErrLeaseLost) {
+			w.log.Error("retry inbox item", "key", it.Key, "err", err)
+			return
+		}
+		w.log.Warn("record failed; will retry", "key", it.Key, "class", class, "attempt", it.Attempts+1, "err", cause)
 	}
 }
 

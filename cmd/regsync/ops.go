@@ -145,16 +145,18 @@ func newInbox(g *globals) *cobra.Command {
 			fmt.Fprintf(g.stdout, "pending %d (leased %d, due %d, backing off %d), dead letters %d\n",
 				s.Pending, s.Leased, s.Due, s.Waiting, s.Dead)
 			tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
+			// CLASS is the last failure's class (docs/errors.md): a
+			// pending item's is transient, a dead letter's permanent.
 			if len(l.Pending) > 0 {
-				fmt.Fprintln(tw, "\nPENDING\tREASON\tENQUEUED\tATTEMPTS\tLAST ERROR")
+				fmt.Fprintln(tw, "\nPENDING\tREASON\tENQUEUED\tATTEMPTS\tCLASS\tLAST ERROR")
 				for _, it := range l.Pending {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", it.Key, it.Reason, it.EnqueuedAt.Format(time.RFC3339), it.Attempts, it.LastError)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", it.Key, it.Reason, it.EnqueuedAt.Format(time.RFC3339), it.Attempts, dash(it.LastClass), it.LastError)
 				}
 			}
 			if len(l.Dead) > 0 {
-				fmt.Fprintln(tw, "\nDEAD\tREASON\tENQUEUED\tATTEMPTS\tLAST ERROR")
+				fmt.Fprintln(tw, "\nDEAD\tREASON\tENQUEUED\tATTEMPTS\tCLASS\tLAST ERROR")
 				for _, it := range l.Dead {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", it.Key, it.Reason, it.EnqueuedAt.Format(time.RFC3339), it.Attempts, it.LastError)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", it.Key, it.Reason, it.EnqueuedAt.Format(time.RFC3339), it.Attempts, dash(it.LastClass), it.LastError)
 				}
 			}
 			return tw.Flush()
@@ -191,6 +193,14 @@ func newInbox(g *globals) *cobra.Command {
 		keys("drop", "Delete dead letters for good", "/-/inbox/drop",
 			func(db *state.DB) func(string) error { return db.DropDead }))
 	return cmd
+}
+
+// dash shows an empty cell as "-".
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // withInbox runs f against the running daemon (ac set) or the state file

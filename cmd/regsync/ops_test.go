@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -59,8 +60,14 @@ notify: {enabled: true, outbox: %q}
 	}
 	db.Close()
 	code, out, _ = runCLI(t, "inbox", "list", "--config", cfgPath)
-	if code != 0 || !strings.Contains(out, "dead letters 1") || !strings.Contains(out, "hubspot/partner_registration/77") {
+	if code != 0 || !strings.Contains(out, "dead letters 1") || !strings.Contains(out, "hubspot/partner_registration/77") ||
+		!strings.Contains(out, "CLASS") || !regexp.MustCompile(`permanent +VALIDATION_ERROR: bad value`).MatchString(out) {
 		t.Fatalf("inbox list without a daemon: exit %d\n%s", code, out)
+	}
+	// The JSON listing (the admin API's shape) carries the class.
+	code, out, _ = runCLI(t, "inbox", "list", "--dead", "--json", "--config", cfgPath)
+	if code != 0 || !strings.Contains(out, `"last_class": "permanent"`) {
+		t.Fatalf("inbox list --json: exit %d\n%s", code, out)
 	}
 
 	// A daemon holds the state file: the commands go through it.
@@ -84,6 +91,11 @@ notify: {enabled: true, outbox: %q}
 	code, out, errOut = runCLI(t, "inbox", "list", "--config", cfgPath)
 	if code != 0 || !strings.Contains(out, "hubspot/partner_registration/77") {
 		t.Fatalf("inbox list beside a daemon: exit %d\n%s%s", code, out, errOut)
+	}
+	// Through the admin API (GET /-/inbox) the dead letter keeps its class.
+	code, out, errOut = runCLI(t, "inbox", "list", "--dead", "--json", "--config", cfgPath)
+	if code != 0 || !strings.Contains(out, `"last_class": "permanent"`) || !strings.Contains(out, "VALIDATION_ERROR: bad value") {
+		t.Fatalf("inbox list --json beside a daemon: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = runCLI(t, "inbox", "retry", "hubspot/partner_registration/77", "--config", cfgPath)
 	if code != 0 {

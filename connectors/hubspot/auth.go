@@ -35,8 +35,10 @@ type authenticator struct {
 type authError struct {
 	reason string
 	status int
-	retry  bool
-	err    error
+	// class is the token call's (a read: retry, postpone or permanent);
+	// the request that needed the token was never sent.
+	class connectors.Class
+	err   error
 }
 
 func (e *authError) Error() string { return "hubspot oauth: " + e.err.Error() }
@@ -129,11 +131,11 @@ func (a *authenticator) renew(ctx context.Context, gen uint64) (string, error) {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}
-		ae := &authError{reason: "unauthorized", err: err}
+		ae := &authError{reason: "unauthorized", class: connectors.ClassPermanent, err: err}
 		var ce *connectors.Error
 		if errors.As(err, &ce) {
-			ae.status, ae.retry = ce.Status, ce.Retry
-			if ce.Retry {
+			ae.status, ae.class = ce.Status, connectors.ClassOf(ce)
+			if ae.class.Transient() {
 				ae.reason = ce.Reason
 			} else {
 				ae.err = fmt.Errorf("HubSpot refused the OAuth refresh token (check hubspot.client_id, client_secret and refresh_token, or reinstall the app): %w", err)
@@ -142,7 +144,7 @@ func (a *authenticator) renew(ctx context.Context, gen uint64) (string, error) {
 		return "", ae
 	}
 	if ans.AccessToken == "" {
-		return "", &authError{reason: "unauthorized", status: http.StatusOK,
+		return "", &authError{reason: "unauthorized", status: http.StatusOK, class: connectors.ClassPermanent,
 			err: errors.New("HubSpot's token answer carries no access_token")}
 	}
 	a.c.scrub.add(ans.AccessToken, ans.RefreshToken)

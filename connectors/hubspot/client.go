@@ -26,6 +26,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/internal/httpfault"
 )
 
 // Options carries what a Client needs besides its configuration.
@@ -204,14 +205,19 @@ func (c *Client) do(ctx context.Context, k call) (int, error) {
 	}
 	if _, ok := c.daily.pausedUntil(c.now()); ok && !k.noAuth && !k.bypassPause {
 		until := c.dailyPaused(ctx)
-		err := &connectors.Error{Op: k.op, Status: http.StatusTooManyRequests, Reason: "daily_limit", Retry: true,
-			After: until.Sub(c.now()), Err: fmt.Errorf("HubSpot's daily API limit is used up; calls resume after %s", until.Format(time.RFC3339))}
+		err := connectors.NewError(k.op, http.StatusTooManyRequests, connectors.ClassPostpone, "daily_limit",
+			fmt.Errorf("HubSpot's daily API limit is used up; calls resume after %s", until.Format(time.RFC3339)))
+		err.After = until.Sub(c.now())
 		c.usage.fail(err.Reason)
 		return 0, err
 	}
+	// att hears every attempt of this call (retries and the replay after
+	// an OAuth refresh included): a write one of them may have applied is
+	// unknown whatever the last answer says.
+	ctx, att := httpfault.WithAttempts(ctx)
 	refreshed := false
 	for {
-		status, body, hdr, err := c.send(ctx, k)
+		status, body, hdr, err := c.send(ctx, k, att)
 		if err != nil {
 			return 0, err
 		}
@@ -225,20 +231,44 @@ func (c *Client) do(ctx context.Context, k call) (int, error) {
 		if status >= 200 && status < 300 {
 			if k.out != nil && len(bytes.TrimSpace(body)) > 0 {
 				if err := json.Unmarshal(body, k.out); err != nil {
-					e := &connectors.Error{Op: k.op, Status: status, Reason: "bad_response", Retry: true,
-						Err: fmt.Errorf("decode HubSpot's answer: %v", err)}
+					// A success regsync cannot read (cut short, not
+					// JSON): a write may have been applied; a read
+					// changed nothing. Never permanent.
+					e := connectors.NewError(k.op, status, k.unheard(), "bad_response",
+						fmt.Errorf("decode HubSpot's answer: %v", err))
+					e.After = waitBase
 					c.usage.fail(e.Reason)
 					return status, e
 				}
 			}
 			return status, nil
 		}
-		return status, c.failure(ctx, k, status, hdr, body, refreshed)
+		return status, c.failure(ctx, k, status, hdr, body, refreshed, att)
 	}
 }
 
+// writes reports whether the call may change records: every method but
+// GET, except HubSpot's reads that are POSTed (batch read, search) and the
+// OAuth token endpoint.
+func (k call) writes() bool {
+	if k.method == http.MethodGet || k.noAuth || k.search {
+		return false
+	}
+	return !strings.HasSuffix(k.path, "/batch/read") && !strings.HasSuffix(k.path, "/search")
+}
+
+// unheard is the class of an answer regsync did not get (a reset after
+// sending, a timeout, a body cut short): nothing changed for a read, and a
+// write may have been applied.
+func (k call) unheard() connectors.Class {
+	if k.writes() {
+		return connectors.ClassUnknown
+	}
+	return connectors.ClassRetry
+}
+
 // send makes the request and reads the whole answer.
-func (c *Client) send(ctx context.Context, k call) (int, []byte, http.Header, error) {
+func (c *Client) send(ctx context.Context, k call, att *httpfault.Attempts) (int, []byte, http.Header, error) {
 	u := *c.base
 	u.Path = c.base.Path + k.path
 	if len(k.query) > 0 {
@@ -276,11 +306,17 @@ func (c *Client) send(ctx context.Context, k call) (int, []byte, http.Header, er
 		if ctx.Err() != nil {
 			return 0, nil, nil, fmt.Errorf("hubspot: %s: %w", k.op, ctx.Err())
 		}
-		e := &connectors.Error{Op: k.op, Reason: "network", Retry: true, After: waitBase,
-			Err: errors.New(c.scrub.String(err.Error()))}
+		class := k.unheard()
+		if httpfault.NotSent(err) && !att.MaybeApplied() {
+			class = connectors.ClassRetry // the request never left
+		}
+		e := connectors.NewError(k.op, 0, class, "network", errors.New(c.scrub.String(err.Error())))
+		e.After = waitBase
 		var ae *authError
 		if errors.As(err, &ae) {
-			e.Reason, e.Retry, e.Status, e.After = ae.reason, ae.retry, ae.status, 0
+			// No token: the request itself was never sent.
+			e.Reason, e.Status, e.After = ae.reason, ae.status, 0
+			e.SetClass(ae.class)
 		}
 		c.usage.fail(e.Reason)
 		c.log.Warn("hubspot call failed", "op", k.op, "reason", e.Reason, "err", e.Err)
@@ -292,21 +328,25 @@ func (c *Client) send(ctx context.Context, k call) (int, []byte, http.Header, er
 		if ctx.Err() != nil {
 			return 0, nil, nil, fmt.Errorf("hubspot: %s: %w", k.op, ctx.Err())
 		}
-		e := &connectors.Error{Op: k.op, Status: resp.StatusCode, Reason: "network", Retry: true, After: waitBase,
-			Err: fmt.Errorf("read answer: %s", c.scrub.String(err.Error()))}
+		// The answer was cut short: a write may have been applied.
+		e := connectors.NewError(k.op, resp.StatusCode, k.unheard(), "network",
+			fmt.Errorf("read answer: %s", c.scrub.String(err.Error())))
+		e.After = waitBase
 		c.usage.fail(e.Reason)
 		return 0, nil, nil, e
 	}
 	return resp.StatusCode, data, resp.Header, nil
 }
 
-// failure classifies a final non-2xx answer, counts and logs it.
-func (c *Client) failure(ctx context.Context, k call, status int, hdr http.Header, body []byte, refreshed bool) error {
+// failure classifies a final non-2xx answer, counts and logs it. A write
+// that an earlier attempt of the call may have applied is unknown, whatever
+// this answer says.
+func (c *Client) failure(ctx context.Context, k call, status int, hdr http.Header, body []byte, refreshed bool, att *httpfault.Attempts) error {
 	resp := &http.Response{StatusCode: status, Header: hdr}
 	var eb errorBody
 	_ = json.Unmarshal(body, &eb)
 	msg := c.scrub.String(errorMessage(eb))
-	e := classify(k.op, resp, msg)
+	e := classify(k.op, resp, msg, k.writes())
 	switch {
 	case e.Reason == "daily_limit":
 		c.daily.pause(c.now())
@@ -314,7 +354,7 @@ func (c *Client) failure(ctx context.Context, k call, status int, hdr http.Heade
 		if !k.bypassPause {
 			until = c.dailyPaused(ctx)
 		}
-		e.Retry, e.After = true, until.Sub(c.now())
+		e.After = until.Sub(c.now())
 	case status == http.StatusUnauthorized && refreshed:
 		e.Err = fmt.Errorf("HubSpot refused a freshly refreshed OAuth access token (check the app's installation and scopes): %w", e.Err)
 	case status == http.StatusUnauthorized && c.auth.oauth():
@@ -324,13 +364,17 @@ func (c *Client) failure(ctx context.Context, k call, status int, hdr http.Heade
 	case status == http.StatusForbidden:
 		e.Err = fmt.Errorf("the token lacks a scope this call needs (see the README's list of scopes): %w", e.Err)
 	}
+	if k.writes() && att.MaybeApplied() && e.Class != connectors.ClassUnknown {
+		e.SetClass(connectors.ClassUnknown)
+		e.Err = fmt.Errorf("%w (an earlier attempt may have been applied)", e.Err)
+	}
 	c.usage.fail(e.Reason)
 	lvl := slog.LevelWarn
 	if status == http.StatusNotFound {
 		lvl = slog.LevelDebug
 	}
 	c.log.Log(context.Background(), lvl, "hubspot call failed", "op", k.op, "status", status,
-		"reason", e.Reason, "retry", e.Retry, "correlation_id", eb.CorrelationID, "err", e.Err)
+		"reason", e.Reason, "class", e.Class, "correlation_id", eb.CorrelationID, "err", e.Err)
 	return e
 }
 

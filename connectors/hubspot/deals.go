@@ -295,9 +295,9 @@ func (c *Client) Attribute(ctx context.Context, attributions []connectors.Attrib
 		res[i].ID = a.DealID
 		switch {
 		case a.DealID == "":
-			res[i].Err = c.recordError("attribute", http.StatusBadRequest, "invalid", errors.New("no deal id"))
+			res[i].Err = c.recordError("attribute", http.StatusBadRequest, connectors.ClassPermanent, "invalid", errors.New("no deal id"))
 		case strings.TrimSpace(a.PartnerID) == "":
-			res[i].Err = c.recordError("attribute", http.StatusBadRequest, "invalid", errors.New("no partner id"))
+			res[i].Err = c.recordError("attribute", http.StatusBadRequest, connectors.ClassPermanent, "invalid", errors.New("no partner id"))
 		default:
 			ps = append(ps, pending{i: i, key: a.DealID, in: writeInput{ID: a.DealID,
 				Properties: map[string]string{c.cfg.DealPartnerProperty: a.PartnerID}}})

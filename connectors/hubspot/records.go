@@ -133,7 +133,7 @@ func (c *Client) regType(ctx context.Context) (string, error) {
 		return "", err
 	}
 	if s == nil {
-		return "", fmt.Errorf("hubspot: %w", &connectors.Error{Op: "schemas", Status: http.StatusNotFound, Reason: "not_set_up", Err: ErrNotSetUp})
+		return "", fmt.Errorf("hubspot: %w", connectors.NewError("schemas", http.StatusNotFound, connectors.ClassPermanent, "not_set_up", ErrNotSetUp))
 	}
 	return s.ObjectTypeID, nil
 }
@@ -696,7 +696,7 @@ func (c *Client) Write(ctx context.Context, updates []connectors.Update) ([]conn
 	for i, u := range updates {
 		props, err := c.encodeFields(u.Fields)
 		if err != nil {
-			res[i].Err = c.recordError("write", http.StatusBadRequest, "invalid", err)
+			res[i].Err = c.recordError("write", http.StatusBadRequest, connectors.ClassPermanent, "invalid", err)
 			continue
 		}
 		switch {
@@ -732,7 +732,7 @@ func (c *Client) Write(ctx context.Context, updates []connectors.Update) ([]conn
 			}
 			ups = append(ups, pending{i: i, key: key, in: writeInput{ID: key, IDProperty: keyProp, Properties: props}})
 		default:
-			res[i].Err = c.recordError("write", http.StatusBadRequest, "invalid",
+			res[i].Err = c.recordError("write", http.StatusBadRequest, connectors.ClassPermanent, "invalid",
 				errors.New("an update needs the record's id or, to create it, a submission key"))
 		}
 	}
@@ -893,24 +893,34 @@ func (c *Client) applyBatch(op, kind string, ps []pending, ans *batchAnswer, res
 	}
 	for j := range ps {
 		if !done[j] {
-			res[ps[j].i].Err = c.recordError(op, 0, "bad_response",
+			// HubSpot answered 2xx for the batch but not for this record:
+			// whether it was applied is not known.
+			res[ps[j].i].Err = c.recordError(op, 0, connectors.ClassUnknown, "bad_response",
 				errors.New("HubSpot's batch answer names neither a result nor an error for this record"))
 		}
 	}
 }
 
-// batchErr turns one error of a 207 answer into a *connectors.Error.
+// batchErr turns one error of a 207 answer into a *connectors.Error. A
+// record's own error is a definite answer for it (the batch was applied
+// record by record), so its class is never unknown: RATE_LIMITS postpones,
+// LOCKED retries, and the rest (VALIDATION_ERROR, OBJECT_NOT_FOUND,
+// CONFLICT, …) are permanent. Batch answers: 200 when every input
+// succeeded, 207 with errors[] otherwise
+// (https://developers.hubspot.com/changelog/simplifying-batch-update-response-codes-for-crm-v3-apis,
+// https://developers.hubspot.com/docs/api-reference/error-handling#multi-status-errors).
 func (c *Client) batchErr(op string, be batchError) *connectors.Error {
-	status, reason := http.StatusBadRequest, "invalid"
+	status, reason, class := http.StatusBadRequest, "invalid", connectors.ClassPermanent
+	var after time.Duration
 	switch strings.ToUpper(be.Category) {
 	case "OBJECT_NOT_FOUND":
 		status, reason = http.StatusNotFound, "not_found"
 	case "CONFLICT", "OBJECT_ALREADY_EXISTS":
 		status, reason = http.StatusConflict, "conflict"
 	case "RATE_LIMITS":
-		status, reason = http.StatusTooManyRequests, "rate_limited"
+		status, reason, class, after = http.StatusTooManyRequests, "rate_limited", connectors.ClassPostpone, waitWindow
 	case "LOCKED":
-		status, reason = http.StatusLocked, "rate_limited"
+		status, reason, class, after = http.StatusLocked, "rate_limited", connectors.ClassRetry, waitLocked
 	}
 	msg := be.Message
 	for i, d := range be.Errors {
@@ -921,18 +931,16 @@ func (c *Client) batchErr(op string, be batchError) *connectors.Error {
 			msg += "; " + d.Message
 		}
 	}
-	e := &connectors.Error{Op: op, Status: status, Reason: reason, Err: errors.New(c.scrub.String(msg))}
-	if reason == "rate_limited" {
-		e.Retry, e.After = true, waitLocked
-	}
+	e := connectors.NewError(op, status, class, reason, errors.New(c.scrub.String(msg)))
+	e.After = after
 	c.usage.fail(reason)
 	return e
 }
 
 // recordError is a per-record failure found before or after a call.
-func (c *Client) recordError(op string, status int, reason string, err error) *connectors.Error {
+func (c *Client) recordError(op string, status int, class connectors.Class, reason string, err error) *connectors.Error {
 	c.usage.fail(reason)
-	return &connectors.Error{Op: op, Status: status, Reason: reason, Err: errors.New(c.scrub.String(err.Error()))}
+	return connectors.NewError(op, status, class, reason, errors.New(c.scrub.String(err.Error())))
 }
 
 // dedupe returns ids without blanks and repeats, in first-seen order.

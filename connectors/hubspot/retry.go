@@ -203,31 +203,53 @@ func retryAfter(h http.Header) (time.Duration, bool) {
 }
 
 // classify turns a final non-2xx answer into a *connectors.Error. msg is
-// HubSpot's message, already scrubbed of secrets and e-mail addresses. A
-// DAILY 429 is classified daily_limit and not retryable here; the client
-// makes it retryable after the reset it computes.
-func classify(op string, resp *http.Response, msg string) *connectors.Error {
+// HubSpot's message, already scrubbed of secrets and e-mail addresses.
+// write says whether the request may change records: a 5xx then leaves the
+// outcome unknown (HubSpot may have applied it before failing), where for
+// a read it is simply retry. A DAILY 429 is postponed until the reset the
+// client computes.
+//
+// The classes follow HubSpot's documented answers (docs/errors.md):
+// https://developers.hubspot.com/docs/api-reference/error-handling (423,
+// 429, 477, 502/504, 503, 521…) and, for 429 policies,
+// https://developers.hubspot.com/docs/api/usage-details.
+func classify(op string, resp *http.Response, msg string, write bool) *connectors.Error {
 	e := &connectors.Error{Op: op, Status: resp.StatusCode}
+	var class connectors.Class
 	switch s := resp.StatusCode; {
 	case s == http.StatusTooManyRequests && resp.Header.Get(hdrPolicy) == policyDaily:
-		e.Reason = "daily_limit"
-	case s == http.StatusTooManyRequests, s == http.StatusLocked:
-		e.Reason = "rate_limited"
+		e.Reason, class = "daily_limit", connectors.ClassPostpone
+	case s == http.StatusTooManyRequests:
+		// TEN_SECONDLY_ROLLING, the search secondly limit: refused, not
+		// applied; come back after the interval.
+		e.Reason, class = "rate_limited", connectors.ClassPostpone
+	case s == http.StatusLocked:
+		// A lock of about 2 s while HubSpot syncs a large volume: nothing
+		// was applied.
+		e.Reason, class = "rate_limited", connectors.ClassRetry
+	case s == 477:
+		// Migration in progress: HubSpot says when, in Retry-After (up to
+		// 24 h).
+		e.Reason, class = "server_error", connectors.ClassPostpone
 	case s == http.StatusUnauthorized:
-		e.Reason = "unauthorized"
+		e.Reason, class = "unauthorized", connectors.ClassPermanent
 	case s == http.StatusForbidden:
-		e.Reason = "forbidden"
+		e.Reason, class = "forbidden", connectors.ClassPermanent
 	case s == http.StatusNotFound:
-		e.Reason = "not_found"
+		e.Reason, class = "not_found", connectors.ClassPermanent
 	case s == http.StatusConflict:
-		e.Reason = "conflict"
-	case s >= 500 || s == 477:
-		e.Reason = "server_error"
+		e.Reason, class = "conflict", connectors.ClassPermanent
+	case s == http.StatusNotImplemented, s == http.StatusHTTPVersionNotSupported:
+		e.Reason, class = "server_error", connectors.ClassPermanent
+	case s >= 500 && write:
+		e.Reason, class = "server_error", connectors.ClassUnknown
+	case s >= 500:
+		e.Reason, class = "server_error", connectors.ClassRetry
 	default:
-		e.Reason = "invalid"
+		e.Reason, class = "invalid", connectors.ClassPermanent
 	}
-	e.Retry = retryStatus(resp)
-	if e.Retry {
+	e.SetClass(class)
+	if e.Retry && e.Reason != "daily_limit" {
 		// Not capped: the caller reschedules, it does not sleep in a call.
 		e.After = min(waitFor(0, resp), 24*time.Hour)
 	}

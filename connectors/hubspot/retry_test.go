@@ -34,57 +34,74 @@ type statusCase struct {
 	retry  bool
 	wait   time.Duration
 	jitter bool
-	// The classified error of the final answer.
-	reason   string
-	errRetry bool
-	after    time.Duration
+	// The classified error of the final answer to a read; a write is the
+	// same but for a 5xx, whose outcome is unknown (writeClass).
+	reason string
+	class  connectors.Class
+	after  time.Duration
+}
+
+// Short names of the classes, for the tables.
+const (
+	R = connectors.ClassRetry
+	P = connectors.ClassPostpone
+	U = connectors.ClassUnknown
+	X = connectors.ClassPermanent
+)
+
+// writeClass is the class of tc's answer to a write.
+func (tc statusCase) writeClass() connectors.Class {
+	if tc.class == R && tc.status >= 500 {
+		return U
+	}
+	return tc.class
 }
 
 // statusCases covers every status HubSpot documents (D-err, D-usage) and
 // the 5xx family its CDN answers with.
 var statusCases = []statusCase{
-	{name: "400 validation", status: 400, body: bodyErr, reason: "invalid"},
-	{name: "401 unauthorized", status: 401, body: bodyErr, reason: "unauthorized"},
-	{name: "403 missing scope", status: 403, body: bodyErr, reason: "forbidden"},
-	{name: "404 not found", status: 404, body: bodyErr, reason: "not_found"},
-	{name: "405 method", status: 405, body: bodyErr, reason: "invalid"},
-	{name: "409 conflict", status: 409, body: bodyErr, reason: "conflict"},
-	{name: "414 uri too long", status: 414, body: bodyErr, reason: "invalid"},
-	{name: "415 media type", status: 415, body: bodyErr, reason: "invalid"},
+	{name: "400 validation", status: 400, body: bodyErr, reason: "invalid", class: X},
+	{name: "401 unauthorized", status: 401, body: bodyErr, reason: "unauthorized", class: X},
+	{name: "403 missing scope", status: 403, body: bodyErr, reason: "forbidden", class: X},
+	{name: "404 not found", status: 404, body: bodyErr, reason: "not_found", class: X},
+	{name: "405 method", status: 405, body: bodyErr, reason: "invalid", class: X},
+	{name: "409 conflict", status: 409, body: bodyErr, reason: "conflict", class: X},
+	{name: "414 uri too long", status: 414, body: bodyErr, reason: "invalid", class: X},
+	{name: "415 media type", status: 415, body: bodyErr, reason: "invalid", class: X},
 	{name: "423 locked", status: 423, body: bodyErr, retry: true, wait: 2 * time.Second,
-		reason: "rate_limited", errRetry: true, after: 2 * time.Second},
+		reason: "rate_limited", class: R, after: 2 * time.Second},
 	{name: "429 ten-secondly", status: 429, body: bodyTen,
 		header: map[string]string{"X-HubSpot-RateLimit-Interval-Milliseconds": "10000", "X-HubSpot-RateLimit-Remaining": "0"},
-		retry:  true, wait: 10 * time.Second, reason: "rate_limited", errRetry: true, after: 10 * time.Second},
+		retry:  true, wait: 10 * time.Second, reason: "rate_limited", class: P, after: 10 * time.Second},
 	{name: "429 ten-secondly without headers", status: 429, body: bodyTen, retry: true, wait: 10 * time.Second,
-		reason: "rate_limited", errRetry: true, after: 10 * time.Second},
+		reason: "rate_limited", class: P, after: 10 * time.Second},
 	{name: "429 unnamed", status: 429, body: `{"status":"error","message":"slow down"}`, retry: true, wait: 10 * time.Second,
-		reason: "rate_limited", errRetry: true, after: 10 * time.Second},
+		reason: "rate_limited", class: P, after: 10 * time.Second},
 	{name: "429 search secondly", status: 429, body: bodySec, search: true, retry: true, wait: time.Second,
-		reason: "rate_limited", errRetry: true, after: time.Second},
+		reason: "rate_limited", class: P, after: time.Second},
 	{name: "429 search without body", status: 429, search: true, retry: true, wait: time.Second,
-		reason: "rate_limited", errRetry: true, after: time.Second},
-	{name: "429 daily", status: 429, body: bodyDaily, reason: "daily_limit"},
+		reason: "rate_limited", class: P, after: time.Second},
+	{name: "429 daily", status: 429, body: bodyDaily, reason: "daily_limit", class: P},
 	{name: "477 migration, Retry-After 30", status: 477, header: map[string]string{"Retry-After": "30"}, body: bodyErr,
-		retry: true, wait: 30 * time.Second, reason: "server_error", errRetry: true, after: 30 * time.Second},
+		retry: true, wait: 30 * time.Second, reason: "server_error", class: P, after: 30 * time.Second},
 	{name: "477 migration, Retry-After 2h", status: 477, header: map[string]string{"Retry-After": "7200"}, body: bodyErr,
-		reason: "server_error", errRetry: true, after: 2 * time.Hour},
+		reason: "server_error", class: P, after: 2 * time.Hour},
 	{name: "477 migration, no Retry-After", status: 477, body: bodyErr, retry: true, wait: 2 * time.Second,
-		reason: "server_error", errRetry: true, after: 2 * time.Second},
-	{name: "500", status: 500, retry: true, wait: waitBase, jitter: true, reason: "server_error", errRetry: true, after: waitBase},
-	{name: "501 not implemented", status: 501, reason: "server_error"},
-	{name: "502 timeout", status: 502, retry: true, wait: waitBase, jitter: true, reason: "server_error", errRetry: true, after: waitBase},
-	{name: "503 unavailable", status: 503, retry: true, wait: waitBase, jitter: true, reason: "server_error", errRetry: true, after: waitBase},
+		reason: "server_error", class: P, after: 2 * time.Second},
+	{name: "500", status: 500, retry: true, wait: waitBase, jitter: true, reason: "server_error", class: R, after: waitBase},
+	{name: "501 not implemented", status: 501, reason: "server_error", class: X},
+	{name: "502 timeout", status: 502, retry: true, wait: waitBase, jitter: true, reason: "server_error", class: R, after: waitBase},
+	{name: "503 unavailable", status: 503, retry: true, wait: waitBase, jitter: true, reason: "server_error", class: R, after: waitBase},
 	{name: "503 Retry-After 5", status: 503, header: map[string]string{"Retry-After": "5"}, retry: true, wait: 5 * time.Second,
-		reason: "server_error", errRetry: true, after: 5 * time.Second},
-	{name: "504 timeout", status: 504, retry: true, wait: waitBase, jitter: true, reason: "server_error", errRetry: true, after: waitBase},
-	{name: "505 version", status: 505, reason: "server_error"},
-	{name: "521 web server down", status: 521, retry: true, wait: waitBase, jitter: true, reason: "server_error", errRetry: true, after: waitBase},
-	{name: "522 connection timed out", status: 522, retry: true, wait: waitBase, jitter: true, reason: "server_error", errRetry: true, after: waitBase},
-	{name: "523 origin unreachable", status: 523, retry: true, wait: waitBase, jitter: true, reason: "server_error", errRetry: true, after: waitBase},
-	{name: "524 timeout", status: 524, retry: true, wait: waitBase, jitter: true, reason: "server_error", errRetry: true, after: waitBase},
-	{name: "525 ssl handshake", status: 525, retry: true, wait: waitBase, jitter: true, reason: "server_error", errRetry: true, after: waitBase},
-	{name: "530 origin dns", status: 530, retry: true, wait: waitBase, jitter: true, reason: "server_error", errRetry: true, after: waitBase},
+		reason: "server_error", class: R, after: 5 * time.Second},
+	{name: "504 timeout", status: 504, retry: true, wait: waitBase, jitter: true, reason: "server_error", class: R, after: waitBase},
+	{name: "505 version", status: 505, reason: "server_error", class: X},
+	{name: "521 web server down", status: 521, retry: true, wait: waitBase, jitter: true, reason: "server_error", class: R, after: waitBase},
+	{name: "522 connection timed out", status: 522, retry: true, wait: waitBase, jitter: true, reason: "server_error", class: R, after: waitBase},
+	{name: "523 origin unreachable", status: 523, retry: true, wait: waitBase, jitter: true, reason: "server_error", class: R, after: waitBase},
+	{name: "524 timeout", status: 524, retry: true, wait: waitBase, jitter: true, reason: "server_error", class: R, after: waitBase},
+	{name: "525 ssl handshake", status: 525, retry: true, wait: waitBase, jitter: true, reason: "server_error", class: R, after: waitBase},
+	{name: "530 origin dns", status: 530, retry: true, wait: waitBase, jitter: true, reason: "server_error", class: R, after: waitBase},
 }
 
 func fakeResponse(tc statusCase) *http.Response {
@@ -125,15 +142,21 @@ func TestStatusPolicy(t *testing.T) {
 					t.Errorf("wait = %s, want %s..%s", got, lo, hi)
 				}
 			}
-			e := classify("op", resp, "msg")
-			if e.Reason != tc.reason {
-				t.Errorf("reason = %q, want %q", e.Reason, tc.reason)
-			}
-			if tc.reason != "daily_limit" && (e.Retry != tc.errRetry || e.After != tc.after) {
-				t.Errorf("error retry/after = %v/%s, want %v/%s", e.Retry, e.After, tc.errRetry, tc.after)
-			}
-			if e.Status != tc.status {
-				t.Errorf("error status = %d", e.Status)
+			for _, write := range []bool{false, true} {
+				e := classify("op", resp, "msg", write)
+				want := tc.class
+				if write {
+					want = tc.writeClass()
+				}
+				if e.Reason != tc.reason || e.Class != want || e.Retry != want.Transient() {
+					t.Errorf("write %v: %s %s retry=%v, want %s %s", write, e.Reason, e.Class, e.Retry, tc.reason, want)
+				}
+				if tc.reason != "daily_limit" && e.After != tc.after {
+					t.Errorf("error after = %s, want %s", e.After, tc.after)
+				}
+				if e.Status != tc.status {
+					t.Errorf("error status = %d", e.Status)
+				}
 			}
 		})
 	}
@@ -225,10 +248,10 @@ func TestStatusEndToEnd(t *testing.T) {
 				if tc.reason == "daily_limit" {
 					return // TestDailyLimitPauses
 				}
-				if ce.Retry != tc.errRetry || ce.After != tc.after {
-					t.Errorf("error retry/after %v/%s, want %v/%s", ce.Retry, ce.After, tc.errRetry, tc.after)
+				if ce.Class != tc.class || ce.Retry != tc.class.Transient() || ce.After != tc.after {
+					t.Errorf("error class/retry/after %s/%v/%s, want %s/%s", ce.Class, ce.Retry, ce.After, tc.class, tc.after)
 				}
-				if connectors.Retryable(err) != tc.errRetry {
+				if connectors.Retryable(err) != tc.class.Transient() {
 					t.Errorf("Retryable = %v", connectors.Retryable(err))
 				}
 			})

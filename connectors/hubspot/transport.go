@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/internal/httpfault"
 	"github.com/regsync/regsync/registration"
 )
 
@@ -42,6 +43,7 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	c.usage.call(ri.op)
 	resp, err := t.next.RoundTrip(req)
+	httpfault.FromContext(ctx).Observe(resp, err)
 	w.release()
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -96,22 +97,28 @@ func (c *Client) bulkJobs(ctx context.Context, ext string, recs []sfRecord) ([]b
 	return out, nil
 }
 
+// Until UploadComplete the job holds the records without saving any of
+// them: a failure then is what it is (retry at worst). From UploadComplete
+// on, Salesforce may be saving them, and a Failed or Aborted job keeps what
+// it saved; any failure after it is an unknown outcome for every record of
+// the job (https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_bulk_v2/bulk_api_2_job_states.htm).
 func (c *Client) bulkJob(ctx context.Context, ext string, recs []sfRecord) (bulkResult, error) {
 	const op = "bulk import"
 	var job bulkJob
-	if _, err := c.do(ctx, call{op: op, method: http.MethodPost, path: "/jobs/ingest", write: true, body: map[string]string{
+	if _, err := c.do(ctx, call{op: op, method: http.MethodPost, path: "/jobs/ingest", body: map[string]string{
 		"object": c.cfg.Object, "operation": "upsert", "externalIdFieldName": ext, "contentType": "CSV", "lineEnding": "LF",
 	}}, &job); err != nil {
 		return bulkResult{}, err
 	}
 	if job.ID == "" || job.State != "Open" {
-		return bulkResult{}, &connectors.Error{Op: op, Reason: "invalid", Err: fmt.Errorf("job created in state %q", job.State)}
+		c.usage.failed("bad_response")
+		return bulkResult{}, connectors.NewError(op, 0, connectors.ClassRetry, "bad_response", fmt.Errorf("job created in state %q", job.State))
 	}
 	abort := func() {
 		_, _ = c.do(context.WithoutCancel(ctx), call{op: op, method: http.MethodPatch, path: "/jobs/ingest/" + job.ID, write: true,
 			body: map[string]string{"state": "Aborted"}}, nil)
 	}
-	if _, err := c.do(ctx, call{op: op, method: http.MethodPut, path: "/jobs/ingest/" + job.ID + "/batches", write: true,
+	if _, err := c.do(ctx, call{op: op, method: http.MethodPut, path: "/jobs/ingest/" + job.ID + "/batches",
 		body: toCSV(ext, recs), contentType: "text/csv"}, nil); err != nil {
 		abort()
 		return bulkResult{}, err
@@ -123,17 +130,19 @@ func (c *Client) bulkJob(ctx context.Context, ext string, recs []sfRecord) (bulk
 	}
 	for {
 		if _, err := c.do(ctx, call{op: op, method: http.MethodGet, path: "/jobs/ingest/" + job.ID}, &job); err != nil {
-			return bulkResult{}, err
+			return bulkResult{}, unknownOutcome(err)
 		}
 		switch job.State {
 		case "JobComplete":
 		case "Failed", "Aborted":
 			c.usage.failed("server_error")
-			return bulkResult{}, &connectors.Error{Op: op, Reason: "server_error", Retry: true, After: waitBase,
-				Err: fmt.Errorf("job %s %s: %s", job.ID, strings.ToLower(job.State), c.scrub(job.ErrorMessage))}
+			e := connectors.NewError(op, 0, connectors.ClassUnknown, "server_error",
+				fmt.Errorf("job %s %s: %s", job.ID, strings.ToLower(job.State), c.scrub(job.ErrorMessage)))
+			e.After = waitBase
+			return bulkResult{}, e
 		default:
 			if err := c.sleep(ctx, c.poll); err != nil {
-				return bulkResult{}, err
+				return bulkResult{}, unknownOutcome(err)
 			}
 			continue
 		}
@@ -143,11 +152,12 @@ func (c *Client) bulkJob(ctx context.Context, ext string, recs []sfRecord) (bulk
 	for _, kind := range []string{"successfulResults", "failedResults"} {
 		body, err := c.do(ctx, call{op: op, method: http.MethodGet, path: "/jobs/ingest/" + job.ID + "/" + kind}, nil)
 		if err != nil {
-			return bulkResult{}, err
+			return bulkResult{}, unknownOutcome(err)
 		}
 		rows, err := csvRows(body)
 		if err != nil {
-			return bulkResult{}, &connectors.Error{Op: op, Reason: "invalid", Err: fmt.Errorf("job %s %s: %v", job.ID, kind, err)}
+			c.usage.failed("bad_response")
+			return bulkResult{}, connectors.NewError(op, 0, connectors.ClassUnknown, "bad_response", fmt.Errorf("job %s %s: %v", job.ID, kind, err))
 		}
 		if kind == "successfulResults" {
 			r.success = rows
@@ -156,6 +166,19 @@ func (c *Client) bulkJob(ctx context.Context, ext string, recs []sfRecord) (bulk
 		}
 	}
 	return r, nil
+}
+
+// unknownOutcome reclassifies a failure met after a job was told to start:
+// its records may have been saved, whatever the failure itself says.
+func unknownOutcome(err error) error {
+	var ce *connectors.Error
+	if !errors.As(err, &ce) {
+		return err // unclassified (a cancelled context): unknown already
+	}
+	e := *ce
+	e.SetClass(connectors.ClassUnknown)
+	e.Err = fmt.Errorf("%w (the job had started: its records may have been saved)", ce.Err)
+	return &e
 }
 
 // csvRows reads a CSV file with a header into maps.

@@ -38,6 +38,7 @@ import (
 	gosf "github.com/k-capehart/go-salesforce/v3"
 
 	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/internal/httpfault"
 )
 
 // Options are the client's collaborators.
@@ -207,6 +208,7 @@ func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	o.c.usage.call(op)
 	resp, err := o.base.RoundTrip(req)
+	httpfault.FromContext(req.Context()).Observe(resp, err)
 	if err != nil {
 		return resp, err
 	}
@@ -266,8 +268,8 @@ func (c *Client) relogin(ctx context.Context, gen uint64) error {
 		return nil
 	}
 	if c.cfg.AuthFlow() == FlowAccessToken {
-		return &connectors.Error{Op: "login", Reason: "unauthorized",
-			Err: errors.New("the configured access_token expired or was revoked (a plain access token cannot be refreshed)")}
+		return connectors.NewError("login", 0, connectors.ClassPermanent, "unauthorized",
+			errors.New("the configured access_token expired or was revoked (a plain access token cannot be refreshed)"))
 	}
 	return c.loginLocked(ctx)
 }
@@ -314,8 +316,11 @@ func (c *Client) loginLocked(ctx context.Context) error {
 		return ctx.Err()
 	case <-t.C:
 		c.usage.failed("network")
-		return &connectors.Error{Op: "login", Reason: "network", Retry: true, After: waitBase,
-			Err: fmt.Errorf("no answer from %s within %s", c.cfg.Domain, c.cfg.Timeout)}
+		// A login changes no record: retry.
+		e := connectors.NewError("login", 0, connectors.ClassRetry, "network",
+			fmt.Errorf("no answer from %s within %s", c.cfg.Domain, c.cfg.Timeout))
+		e.After = waitBase
+		return e
 	}
 	if r.err != nil {
 		e := c.loginError(r.err)
@@ -331,7 +336,8 @@ func (c *Client) loginLocked(ctx context.Context) error {
 // loginError classifies go-salesforce's login errors, which are raw
 // strings: "400 Bad Request: failed authentication" for a refused grant
 // (the OAuth body is dropped), a network error, or an error body of the
-// access-token check.
+// access-token check. A login changes no record, so what is not a refusal
+// is retry.
 func (c *Client) loginError(err error) *connectors.Error {
 	msg := c.scrub(err.Error())
 	e := &connectors.Error{Op: "login", Err: errors.New(clipText(msg, 400))}
@@ -343,18 +349,22 @@ func (c *Client) loginError(err error) *connectors.Error {
 	}
 	switch {
 	case strings.Contains(msg, "failed authentication") && status >= 500:
-		e.Status, e.Reason, e.Retry, e.After = status, "server_error", true, waitBase
+		e.Status, e.Reason, e.After = status, "server_error", waitBase
+		e.SetClass(connectors.ClassRetry)
 	case strings.Contains(msg, "failed authentication"):
 		e.Status, e.Reason = status, "unauthorized"
+		e.SetClass(connectors.ClassPermanent)
 		e.Err = fmt.Errorf("%s: the %s flow was refused by %s: check client_id, client_secret and the user's credentials", msg, c.cfg.AuthFlow(), c.cfg.Domain)
 	case len(parseErrors([]byte(msg))) > 0:
-		return c.classify("login", 0, parseErrors([]byte(msg)))
+		return c.classify("login", 0, parseErrors([]byte(msg)), false)
 	default:
 		var ue *url.Error
 		if errors.As(err, &ue) || strings.Contains(msg, "connection refused") || strings.Contains(msg, "EOF") {
-			e.Reason, e.Retry, e.After = "network", true, waitBase
+			e.Reason, e.After = "network", waitBase
+			e.SetClass(connectors.ClassRetry)
 		} else {
 			e.Reason = "unauthorized"
+			e.SetClass(connectors.ClassPermanent)
 		}
 	}
 	return e
@@ -370,17 +380,40 @@ type call struct {
 	body any // JSON-encoded unless []byte
 	// contentType of a []byte body; default application/json.
 	contentType string
-	write       bool
+	// write says the request may change records: a failure whose outcome
+	// regsync did not hear (a 5xx, a timeout or a reset after sending, an
+	// answer cut short) is then connectors.ClassUnknown, not retry.
+	write bool
 	// date, when set, receives the answer's Date header (the server's
 	// clock).
 	date *time.Time
 }
 
 // do sends a request and decodes a 2xx JSON answer into out (unless nil).
-// It returns the raw body of a 2xx answer too.
+// It returns the raw body of a 2xx answer too. Every failure is a
+// classified *connectors.Error (docs/errors.md), but a cancelled ctx, which
+// is returned as it is (unclassified, so unknown).
 func (c *Client) do(ctx context.Context, cl call, out any) ([]byte, error) {
 	if err := c.gate(ctx, cl.op); err != nil {
 		return nil, err
+	}
+	// att hears every HTTP attempt of this call, the HTTP client's
+	// retries included: a write one of them may have applied is unknown
+	// whatever the last answer says.
+	ctx, att := httpfault.WithAttempts(ctx)
+	fail := func(e *connectors.Error) error {
+		if cl.write && att.MaybeApplied() && e.Class != connectors.ClassUnknown {
+			e.SetClass(connectors.ClassUnknown)
+			e.Err = fmt.Errorf("%w (an earlier attempt may have been applied)", e.Err)
+		}
+		c.usage.failed(e.Reason)
+		return e
+	}
+	// unheard is the class of an answer regsync did not get: nothing
+	// changed for a read; a write may have been applied.
+	unheard := connectors.ClassRetry
+	if cl.write {
+		unheard = connectors.ClassUnknown
 	}
 	var payload []byte
 	ct := cl.contentType
@@ -427,13 +460,18 @@ func (c *Client) do(ctx context.Context, cl call, out any) ([]byte, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			c.usage.failed("network")
+			class := unheard
+			if httpfault.NotSent(err) && !att.MaybeApplied() {
+				class = connectors.ClassRetry // the request never left
+			}
 			var ue *url.Error
 			if errors.As(err, &ue) {
 				err = ue.Err // the URL holds the query: keep it out of errors
 			}
-			return nil, &connectors.Error{Op: cl.op, Reason: "network", Retry: true, After: waitBase,
-				Err: fmt.Errorf("%s %s: %s", cl.method, pathOnly(cl.path), c.scrub(err.Error()))}
+			e := connectors.NewError(cl.op, 0, class, "network",
+				fmt.Errorf("%s %s: %s", cl.method, pathOnly(cl.path), c.scrub(err.Error())))
+			e.After = waitBase
+			return nil, fail(e)
 		}
 		body, rerr := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 		_ = resp.Body.Close()
@@ -441,9 +479,11 @@ func (c *Client) do(ctx context.Context, cl call, out any) ([]byte, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			c.usage.failed("network")
-			return nil, &connectors.Error{Op: cl.op, Status: resp.StatusCode, Reason: "network", Retry: true, After: waitBase,
-				Err: fmt.Errorf("read answer: %s", c.scrub(rerr.Error()))}
+			// The answer was cut short: a write may have been applied.
+			e := connectors.NewError(cl.op, resp.StatusCode, unheard, "network",
+				fmt.Errorf("read answer: %s", c.scrub(rerr.Error())))
+			e.After = waitBase
+			return nil, fail(e)
 		}
 		if cl.date != nil {
 			if t, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
@@ -453,9 +493,14 @@ func (c *Client) do(ctx context.Context, cl call, out any) ([]byte, error) {
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 			if out != nil && len(body) > 0 {
 				if err := json.Unmarshal(body, out); err != nil {
-					c.usage.failed("invalid")
-					return nil, &connectors.Error{Op: cl.op, Status: resp.StatusCode, Reason: "invalid",
-						Err: fmt.Errorf("undecodable answer: %v", err)}
+					// A success regsync cannot read (cut short, not
+					// JSON): for a write, Salesforce said it applied
+					// something regsync does not know; for a read,
+					// nothing changed. Never permanent.
+					e := connectors.NewError(cl.op, resp.StatusCode, unheard, "bad_response",
+						fmt.Errorf("undecodable answer: %v", err))
+					e.After = waitBase
+					return nil, fail(e)
 				}
 			}
 			return body, nil
@@ -468,12 +513,11 @@ func (c *Client) do(ctx context.Context, cl call, out any) ([]byte, error) {
 			}
 			continue
 		}
-		e := c.classify(cl.op, resp.StatusCode, errs)
+		e := c.classify(cl.op, resp.StatusCode, errs, cl.write)
 		if e.Reason == "daily_limit" {
 			c.pause()
 		}
-		c.usage.failed(e.Reason)
-		return nil, e
+		return nil, fail(e)
 	}
 }
 

@@ -122,7 +122,7 @@ func (c *Client) describeAll(ctx context.Context, objects []string) (map[string]
 		case sub.HTTPStatusCode == http.StatusNotFound:
 			out[o] = &objectInfo{Name: o, missing: true}
 		case sub.HTTPStatusCode >= 300:
-			e := c.classify("describe "+o, sub.HTTPStatusCode, parseErrors(sub.Body))
+			e := c.classify("describe "+o, sub.HTTPStatusCode, parseErrors(sub.Body), false)
 			if e.Reason == "field_access" || e.Reason == "not_found" {
 				out[o] = &objectInfo{Name: o, missing: true}
 				continue
@@ -131,7 +131,7 @@ func (c *Client) describeAll(ctx context.Context, objects []string) (map[string]
 		default:
 			var d objectInfo
 			if err := json.Unmarshal(sub.Body, &d); err != nil {
-				return nil, &connectors.Error{Op: "describe " + o, Reason: "invalid", Err: err}
+				return nil, connectors.NewError("describe "+o, 0, connectors.ClassRetry, "bad_response", err)
 			}
 			d.index()
 			out[o] = &d

@@ -123,8 +123,10 @@ func (c *Client) gate(ctx context.Context, op string) error {
 		until := u.pausedUntil
 		u.mu.Unlock()
 		c.usage.failed("daily_limit")
-		return &connectors.Error{Op: op, Reason: "daily_limit", Retry: true, After: until.Sub(now),
-			Err: fmt.Errorf("%w: calls resume after %s", errPaused, until.UTC().Format(time.RFC3339))}
+		e := connectors.NewError(op, 0, connectors.ClassPostpone, "daily_limit",
+			fmt.Errorf("%w: calls resume after %s", errPaused, until.UTC().Format(time.RFC3339)))
+		e.After = until.Sub(now)
+		return e
 	}
 	var wait time.Duration
 	if u.slow && u.limit > 0 {

@@ -92,12 +92,14 @@ func (c *Client) runQueries(ctx context.Context, op string, soqls []string, fn f
 			return err
 		}
 		if len(res.CompositeResponse) != len(reqs) {
-			return &connectors.Error{Op: op, Reason: "invalid", Err: fmt.Errorf("composite answered %d of %d queries", len(res.CompositeResponse), len(reqs))}
+			// A read: nothing changed, ask again.
+			c.usage.failed("bad_response")
+			return connectors.NewError(op, 0, connectors.ClassRetry, "bad_response", fmt.Errorf("composite answered %d of %d queries", len(res.CompositeResponse), len(reqs)))
 		}
 		for k, sub := range res.CompositeResponse {
 			i := start + k
 			if sub.HTTPStatusCode < 200 || sub.HTTPStatusCode >= 300 {
-				e := c.classify(op, sub.HTTPStatusCode, parseErrors(sub.Body))
+				e := c.classify(op, sub.HTTPStatusCode, parseErrors(sub.Body), false)
 				if e.Reason == "daily_limit" {
 					c.pause()
 				}
@@ -106,7 +108,8 @@ func (c *Client) runQueries(ctx context.Context, op string, soqls []string, fn f
 			}
 			var page queryPage
 			if err := json.Unmarshal(sub.Body, &page); err != nil {
-				return &connectors.Error{Op: op, Reason: "invalid", Err: fmt.Errorf("undecodable query answer: %v", err)}
+				c.usage.failed("bad_response")
+				return connectors.NewError(op, 0, connectors.ClassRetry, "bad_response", fmt.Errorf("undecodable query answer: %v", err))
 			}
 			if err := c.follow(ctx, op, page, func(recs []map[string]any) error { return fn(i, recs) }); err != nil {
 				return err
@@ -128,8 +131,9 @@ func (c *Client) follow(ctx context.Context, op string, page queryPage, fn func(
 		}
 		next := page.NextRecordsURL
 		if err := checkNextURL(next, seen); err != nil {
+			// The server's paging is off; the read starts again later.
 			c.usage.failed("invalid")
-			return &connectors.Error{Op: op, Reason: "invalid", Err: err}
+			return connectors.NewError(op, 0, connectors.ClassRetry, "invalid", err)
 		}
 		seen[next] = true
 		page = queryPage{}
@@ -162,7 +166,14 @@ func (c *Client) composite(ctx context.Context, op string, reqs []compositeReq, 
 	_, err := c.do(ctx, call{op: op, method: http.MethodPost, path: "/composite", write: write,
 		body: map[string]any{"allOrNone": false, "compositeRequest": reqs}}, &res)
 	if err == nil && len(res.CompositeResponse) != len(reqs) {
-		err = &connectors.Error{Op: op, Reason: "invalid", Err: fmt.Errorf("composite answered %d of %d subrequests", len(res.CompositeResponse), len(reqs))}
+		// Some subrequests went unanswered: for a write they may have
+		// been applied.
+		class := connectors.ClassRetry
+		if write {
+			class = connectors.ClassUnknown
+		}
+		c.usage.failed("bad_response")
+		err = connectors.NewError(op, 0, class, "bad_response", fmt.Errorf("composite answered %d of %d subrequests", len(res.CompositeResponse), len(reqs)))
 	}
 	return res, err
 }

@@ -322,7 +322,8 @@ func parseCursor(s string) (changeCursor, error) {
 func (c *Client) changed(ctx context.Context, op, object, cursor string) ([]string, string, error) {
 	cc, err := parseCursor(cursor)
 	if err != nil {
-		return nil, cursor, &connectors.Error{Op: op, Reason: "invalid", Err: err}
+		// The cursor is not one regsync wrote: asking again cannot help.
+		return nil, cursor, connectors.NewError(op, 0, connectors.ClassPermanent, "invalid", err)
 	}
 	soql := "SELECT Id, SystemModstamp FROM " + object
 	if !cc.lo.IsZero() {

@@ -119,7 +119,11 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 	return retryStatus(resp.StatusCode, resp.Header.Get(hdrCode), resp.Header.Get(hdrMessage)), nil
 }
 
-// retryStatus decides from the status and Salesforce's error code.
+// retryStatus decides from the status and Salesforce's error code whether
+// the HTTP client retries within the call. A write answered 5xx is retried
+// too (its writes are idempotent: updates by id and upserts on an external
+// id); the call remembers that an attempt may have been applied
+// (httpfault.Attempts), so a final failure is then unknown.
 func retryStatus(status int, code, msg string) bool {
 	switch {
 	case code == "REQUEST_LIMIT_EXCEEDED":
@@ -171,86 +175,126 @@ func retryAfter(h http.Header) (time.Duration, bool) {
 	return 0, false
 }
 
-// reasonOf classifies a Salesforce error code: a short reason (a metric
-// label) and whether retrying can help. ok is false for codes it does not
-// know, which are classified by HTTP status.
-func reasonOf(code, msg string) (reason string, retry, ok bool) {
+// reasonOf classifies a Salesforce error code (an errorCode of a REST
+// error, a statusCode of a per-record error): a short reason (a metric
+// label) and its class. ok is false for codes it does not know, which are
+// classified by HTTP status. docs/errors.md has the table and the
+// documentation each line rests on:
+//   - status codes and error bodies:
+//     https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm
+//   - ExceptionCode and StatusCode values:
+//     https://developer.salesforce.com/docs/atlas.en-us.244.0.api.meta/api/sforce_api_calls_concepts_core_data_objects.htm
+//   - REQUEST_LIMIT_EXCEEDED, daily and concurrent:
+//     https://developer.salesforce.com/docs/platform/salesforce-app-limits-cheatsheet/guide/salesforce-app-limits-platform-api.html
+func reasonOf(code, msg string) (reason string, class connectors.Class, ok bool) {
 	switch code {
 	case "REQUEST_LIMIT_EXCEEDED":
 		if isConcurrentLimit(msg) {
-			return "rate_limited", true, true
+			return "rate_limited", connectors.ClassPostpone, true
 		}
-		return "daily_limit", true, true
+		return "daily_limit", connectors.ClassPostpone, true
 	case "UNABLE_TO_LOCK_ROW":
-		return "locked", true, true
+		// The DML could not lock the row (another transaction held it
+		// past Salesforce's 10 s wait) and nothing was saved:
+		// https://developer.salesforce.com/docs/atlas.en-us.234.0.apexcode.meta/pages/langCon_apex_locking_statements.htm
+		return "locked", connectors.ClassRetry, true
 	case "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION", "QUERY_TIMEOUT":
-		return "server_error", true, true
+		// Retry for a read and for a record of a batch (its DML was rolled
+		// back); a whole write answered 5xx is unknown (classify).
+		return "server_error", connectors.ClassRetry, true
 	case "ALL_OR_NONE_OPERATION_ROLLED_BACK", "PROCESSING_HALTED":
-		return "rolled_back", true, true
+		// Rolled back because another record failed: nothing was saved.
+		return "rolled_back", connectors.ClassRetry, true
+	case "INVALID_QUERY_LOCATOR":
+		// A query cursor expired between pages: the query runs again.
+		return "query_expired", connectors.ClassRetry, true
 	case "INVALID_SESSION_ID", "INVALID_AUTH_HEADER", "INVALID_GRANT", "INVALID_CLIENT", "INVALID_CLIENT_ID":
-		return "unauthorized", false, true
+		// Seen only after logging in again once (Client.do).
+		return "unauthorized", connectors.ClassPermanent, true
 	case "DUPLICATES_DETECTED":
-		return "duplicate", false, true
+		// The org's duplicate rules block the record.
+		return "duplicate", connectors.ClassPermanent, true
 	case "DUPLICATE_VALUE", "DUPLICATE_EXTERNAL_ID":
-		return "duplicate_value", false, true
+		// A unique field's value is held by another record (or an external
+		// id matches several). The race of two concurrent upserts of one
+		// case number is upserted again once, in Write; what is left is a
+		// conflict of data.
+		return "duplicate_value", connectors.ClassPermanent, true
 	case "ENTITY_IS_DELETED":
-		return "deleted", false, true
+		return "deleted", connectors.ClassPermanent, true
 	case "CANNOT_UPDATE_CONVERTED_LEAD", "CONVERTED_LEAD":
-		return "converted", false, true
+		return "converted", connectors.ClassPermanent, true
 	case "ENTITY_IS_LOCKED":
-		return "record_locked", false, true
+		// Locked by an approval process until an admin unlocks it: not a
+		// row lock that passes by itself.
+		return "record_locked", connectors.ClassPermanent, true
 	case "INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE", "INVALID_TYPE", "INSUFFICIENT_ACCESS_OR_READONLY",
 		"INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY", "INSUFFICIENT_ACCESS", "INVALID_TYPE_FOR_OPERATION":
-		return "field_access", false, true
-	case "NOT_FOUND", "INVALID_CROSS_REFERENCE_KEY", "INVALID_ID_FIELD", "MALFORMED_ID", "INVALID_QUERY_LOCATOR":
-		return "not_found", false, true
+		return "field_access", connectors.ClassPermanent, true
+	case "NOT_FOUND", "INVALID_CROSS_REFERENCE_KEY", "INVALID_ID_FIELD", "MALFORMED_ID":
+		return "not_found", connectors.ClassPermanent, true
 	case "FIELD_CUSTOM_VALIDATION_EXCEPTION":
-		return "validation", false, true
+		return "validation", connectors.ClassPermanent, true
 	case "API_DISABLED_FOR_ORG", "API_CURRENTLY_DISABLED", "FUNCTIONALITY_NOT_ENABLED":
-		return "forbidden", false, true
+		return "forbidden", connectors.ClassPermanent, true
 	case "STORAGE_LIMIT_EXCEEDED":
-		return "storage_limit", false, true
+		// Needs an admin to free storage; retrying every record until then
+		// would spend the API allocation for nothing.
+		return "storage_limit", connectors.ClassPermanent, true
 	case "MALFORMED_QUERY", "INVALID_QUERY_FILTER_OPERATOR", "JSON_PARSER_ERROR", "REQUIRED_FIELD_MISSING", "STRING_TOO_LONG",
 		"INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "FIELD_INTEGRITY_EXCEPTION", "NUMBER_OUTSIDE_VALID_RANGE",
 		"INVALID_EMAIL_ADDRESS", "MISSING_ARGUMENT", "EXCEEDED_ID_LIMIT", "INVALID_BATCH_REQUEST":
-		return "invalid", false, true
+		return "invalid", connectors.ClassPermanent, true
 	}
-	return "", false, false
+	return "", "", false
 }
 
-// reasonOfStatus classifies by HTTP status alone.
-func reasonOfStatus(status int) (string, bool) {
+// reasonOfStatus classifies by HTTP status alone. A 5xx is retry for a
+// read and unknown for a write, which Salesforce may have applied before
+// it failed; 501 and 505 refuse the request as such.
+func reasonOfStatus(status int, write bool) (string, connectors.Class) {
 	switch {
 	case status == http.StatusTooManyRequests:
-		return "rate_limited", true
+		return "rate_limited", connectors.ClassPostpone
 	case status == http.StatusUnauthorized:
-		return "unauthorized", false
+		return "unauthorized", connectors.ClassPermanent
 	case status == http.StatusForbidden:
-		return "forbidden", false
+		return "forbidden", connectors.ClassPermanent
 	case status == http.StatusNotFound:
-		return "not_found", false
+		return "not_found", connectors.ClassPermanent
 	case status == http.StatusMultipleChoices, status == http.StatusConflict:
-		return "conflict", false
+		// 300: an external id matches several records.
+		return "conflict", connectors.ClassPermanent
 	case status == http.StatusNotImplemented, status == http.StatusHTTPVersionNotSupported:
-		return "server_error", false
+		return "server_error", connectors.ClassPermanent
+	case status >= 500 && write:
+		return "server_error", connectors.ClassUnknown
 	case status >= 500:
-		return "server_error", true
+		return "server_error", connectors.ClassRetry
 	}
-	return "invalid", false
+	return "invalid", connectors.ClassPermanent
 }
 
-// classify turns a failed answer into a *connectors.Error.
-func (c *Client) classify(op string, status int, errs []sfError) *connectors.Error {
+// classify turns a failed answer into a *connectors.Error. write says
+// whether the request may change records: then any 5xx is an unknown
+// outcome, whatever its error code (Salesforce may have saved records
+// before it failed).
+func (c *Client) classify(op string, status int, errs []sfError, write bool) *connectors.Error {
 	e := &connectors.Error{Op: op, Status: status}
 	var code, msg string
 	if len(errs) > 0 {
 		code, msg = errs[0].code(), errs[0].Message
 	}
-	if r, retry, ok := reasonOf(code, msg); ok {
-		e.Reason, e.Retry = r, retry
+	var class connectors.Class
+	if r, cl, ok := reasonOf(code, msg); ok {
+		e.Reason, class = r, cl
 	} else {
-		e.Reason, e.Retry = reasonOfStatus(status)
+		e.Reason, class = reasonOfStatus(status, write)
 	}
+	if write && status >= 500 && status != http.StatusNotImplemented && status != http.StatusHTTPVersionNotSupported {
+		class = connectors.ClassUnknown
+	}
+	e.SetClass(class)
 	switch e.Reason {
 	case "daily_limit":
 		e.After = limitPause
@@ -268,8 +312,13 @@ func (c *Client) classify(op string, status int, errs []sfError) *connectors.Err
 }
 
 // recordError classifies a per-record error of a collection answer.
+// The record's own answer is definite: it was not saved (with
+// allOrNone=false each record stands alone), so its class is never
+// unknown; a code regsync does not know is permanent, like the REST
+// answer of a refused request.
+// https://developer.salesforce.com/docs/platform/api-rest/guide/resources-composite-sobjects-collections-update.html
 func (c *Client) recordError(op string, errs []sfError) *connectors.Error {
-	e := c.classify(op, 0, errs)
+	e := c.classify(op, 0, errs, false)
 	if e.Reason == "invalid" && len(errs) == 0 {
 		e.Err = errors.New("failed without an error")
 	}

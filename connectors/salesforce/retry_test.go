@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -20,46 +21,62 @@ import (
 )
 
 // The retry policy: which answers the HTTP layer retries, and how every
-// failure is classified for the worker.
+// failure is classified for the worker, on a read and on a write (a 5xx on
+// a write is an unknown outcome), and as a record's own error in a
+// collection answer (never unknown: that record was not saved).
 func TestRetryClassification(t *testing.T) {
+	const (
+		R = connectors.ClassRetry
+		P = connectors.ClassPostpone
+		U = connectors.ClassUnknown
+		X = connectors.ClassPermanent
+	)
+	doc, err := os.ReadFile("../../docs/errors.md")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
-		status     int
-		code, msg  string
-		httpRetry  bool // retried by the HTTP client
-		reason     string
-		retry      bool // worth retrying later (connectors.Retryable)
-		afterAtMin time.Duration
+		status      int
+		code, msg   string
+		httpRetry   bool // retried by the HTTP client
+		reason      string
+		read, write connectors.Class
+		afterAtMin  time.Duration
 	}{
-		{200, "", "", false, "invalid", false, 0},
-		{400, "MALFORMED_QUERY", "unexpected token", false, "invalid", false, 0},
-		{400, "INVALID_FIELD", "No such column 'X__c'", false, "field_access", false, 0},
-		{400, "INVALID_FIELD_FOR_INSERT_UPDATE", "Unable to create/update fields", false, "field_access", false, 0},
-		{400, "INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights", false, "field_access", false, 0},
-		{400, "DUPLICATES_DETECTED", "Use one of these records?", false, "duplicate", false, 0},
-		{400, "DUPLICATE_VALUE", "duplicate value found", false, "duplicate_value", false, 0},
-		{404, "ENTITY_IS_DELETED", "entity is deleted", false, "deleted", false, 0},
-		{400, "CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", false, "converted", false, 0},
-		{400, "ENTITY_IS_LOCKED", "the entity is locked for editing", false, "record_locked", false, 0},
-		{400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", "Close date must be in the future", false, "validation", false, 0},
-		{400, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "bad value", false, "invalid", false, 0},
-		{400, "STRING_TOO_LONG", "data value too large", false, "invalid", false, 0},
-		{404, "NOT_FOUND", "The requested resource does not exist", false, "not_found", false, 0},
-		{400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", false, "not_found", false, 0},
-		{400, "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access", true, "locked", true, waitLock},
-		{401, "INVALID_SESSION_ID", "Session expired or invalid", false, "unauthorized", false, 0},
-		{403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", false, "daily_limit", true, limitPause},
-		{403, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded.", true, "rate_limited", true, waitConcurrent},
-		{403, "API_DISABLED_FOR_ORG", "API is not enabled for this Organization", false, "forbidden", false, 0},
-		{403, "", "", false, "forbidden", false, 0},
-		{429, "", "", true, "rate_limited", true, 0},
-		{300, "", "", false, "conflict", false, 0},
-		{500, "UNKNOWN_EXCEPTION", "An unexpected error occurred", true, "server_error", true, waitBase},
-		{503, "SERVER_UNAVAILABLE", "Server is temporarily unavailable", true, "server_error", true, waitBase},
-		{503, "", "", true, "server_error", true, 0},
-		{502, "", "", true, "server_error", true, 0},
-		{501, "", "", false, "server_error", false, 0},
-		{400, "QUERY_TIMEOUT", "Your query request was running for too long.", true, "server_error", true, waitBase},
-		{400, "STORAGE_LIMIT_EXCEEDED", "storage limit exceeded", false, "storage_limit", false, 0},
+		{200, "", "", false, "invalid", X, X, 0},
+		{400, "MALFORMED_QUERY", "unexpected token", false, "invalid", X, X, 0},
+		{400, "INVALID_FIELD", "No such column 'X__c'", false, "field_access", X, X, 0},
+		{400, "INVALID_FIELD_FOR_INSERT_UPDATE", "Unable to create/update fields", false, "field_access", X, X, 0},
+		{400, "INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights", false, "field_access", X, X, 0},
+		{400, "REQUIRED_FIELD_MISSING", "Required fields are missing: [Name]", false, "invalid", X, X, 0},
+		{400, "DUPLICATES_DETECTED", "Use one of these records?", false, "duplicate", X, X, 0},
+		{400, "DUPLICATE_VALUE", "duplicate value found", false, "duplicate_value", X, X, 0},
+		{404, "ENTITY_IS_DELETED", "entity is deleted", false, "deleted", X, X, 0},
+		{400, "CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", false, "converted", X, X, 0},
+		{400, "ENTITY_IS_LOCKED", "the entity is locked for editing", false, "record_locked", X, X, 0},
+		{400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", "Close date must be in the future", false, "validation", X, X, 0},
+		{400, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "bad value", false, "invalid", X, X, 0},
+		{400, "STRING_TOO_LONG", "data value too large", false, "invalid", X, X, 0},
+		{404, "NOT_FOUND", "The requested resource does not exist", false, "not_found", X, X, 0},
+		{400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", false, "not_found", X, X, 0},
+		{400, "INVALID_QUERY_LOCATOR", "invalid query locator", false, "query_expired", R, R, 0},
+		{400, "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access", true, "locked", R, R, waitLock},
+		{400, "ALL_OR_NONE_OPERATION_ROLLED_BACK", "rolled back", false, "rolled_back", R, R, waitBase},
+		{401, "INVALID_SESSION_ID", "Session expired or invalid", false, "unauthorized", X, X, 0},
+		{403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", false, "daily_limit", P, P, limitPause},
+		{403, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded.", true, "rate_limited", P, P, waitConcurrent},
+		{403, "API_DISABLED_FOR_ORG", "API is not enabled for this Organization", false, "forbidden", X, X, 0},
+		{403, "", "", false, "forbidden", X, X, 0},
+		{429, "", "", true, "rate_limited", P, P, 0},
+		{300, "", "", false, "conflict", X, X, 0},
+		{409, "", "", false, "conflict", X, X, 0},
+		{500, "UNKNOWN_EXCEPTION", "An unexpected error occurred", true, "server_error", R, U, waitBase},
+		{503, "SERVER_UNAVAILABLE", "Server is temporarily unavailable", true, "server_error", R, U, waitBase},
+		{503, "", "", true, "server_error", R, U, 0},
+		{502, "", "", true, "server_error", R, U, 0},
+		{501, "", "", false, "server_error", X, X, 0},
+		{400, "QUERY_TIMEOUT", "Your query request was running for too long.", true, "server_error", R, R, waitBase},
+		{400, "STORAGE_LIMIT_EXCEEDED", "storage limit exceeded", false, "storage_limit", X, X, 0},
 	} {
 		resp := &http.Response{StatusCode: tc.status, Header: http.Header{}}
 		if tc.code != "" {
@@ -78,15 +95,28 @@ func TestRetryClassification(t *testing.T) {
 		if tc.code != "" {
 			errs = []sfError{{ErrorCode: tc.code, Message: tc.msg}}
 		}
-		e := c.classify("op", tc.status, errs)
-		if e.Reason != tc.reason || e.Retry != tc.retry || e.After < tc.afterAtMin {
-			t.Errorf("%d %s: classified %s retry=%v after=%s, want %s retry=%v after≥%s", tc.status, tc.code, e.Reason, e.Retry, e.After, tc.reason, tc.retry, tc.afterAtMin)
+		for _, w := range []struct {
+			write bool
+			want  connectors.Class
+		}{{false, tc.read}, {true, tc.write}} {
+			e := c.classify("op", tc.status, errs, w.write)
+			if e.Reason != tc.reason || e.Class != w.want || e.Retry != w.want.Transient() || e.After < tc.afterAtMin {
+				t.Errorf("%d %s (write %v): classified %s %s retry=%v after=%s, want %s %s after≥%s", tc.status, tc.code, w.write,
+					e.Reason, e.Class, e.Retry, e.After, tc.reason, w.want, tc.afterAtMin)
+			}
+			if connectors.ClassOf(e) != w.want {
+				t.Errorf("%d %s: ClassOf = %s", tc.status, tc.code, connectors.ClassOf(e))
+			}
 		}
-		// Per-record errors say statusCode instead of errorCode.
+		if tc.code != "" && !strings.Contains(string(doc), "`"+tc.code+"`") {
+			t.Errorf("docs/errors.md does not name %s", tc.code)
+		}
+		// Per-record errors say statusCode instead of errorCode, and are
+		// as the code says: the record was not saved (never unknown).
 		if tc.code != "" {
 			pr := c.recordError("op", []sfError{{StatusCode: tc.code, Message: tc.msg}})
-			if _, _, known := reasonOf(tc.code, tc.msg); known && (pr.Reason != tc.reason || pr.Retry != tc.retry) {
-				t.Errorf("per-record %s: %s retry=%v", tc.code, pr.Reason, pr.Retry)
+			if _, _, known := reasonOf(tc.code, tc.msg); known && (pr.Reason != tc.reason || pr.Class != tc.read || pr.Retry != tc.read.Transient()) {
+				t.Errorf("per-record %s: %s %s retry=%v", tc.code, pr.Reason, pr.Class, pr.Retry)
 			}
 		}
 	}

@@ -40,7 +40,10 @@ func (c *Client) collection(ctx context.Context, op, method, path string, recs [
 		return nil, err
 	}
 	if len(res) != len(recs) {
-		return nil, &connectors.Error{Op: op, Reason: "invalid", Err: fmt.Errorf("%d results for %d records", len(res), len(recs))}
+		// Salesforce answered 2xx but not for every record: which were
+		// saved is not known.
+		c.usage.failed("bad_response")
+		return nil, connectors.NewError(op, 0, connectors.ClassUnknown, "bad_response", fmt.Errorf("%d results for %d records", len(res), len(recs)))
 	}
 	return res, nil
 }
@@ -281,7 +284,7 @@ func (c *Client) Write(ctx context.Context, updates []connectors.Update) ([]conn
 	byCase := map[string]*group{}
 	for i, u := range updates {
 		fail := func(err error) {
-			results[i].Err = &connectors.Error{Op: "write", Reason: "invalid", Err: err}
+			results[i].Err = connectors.NewError("write", 0, connectors.ClassPermanent, "invalid", err)
 			c.usage.failed("invalid")
 		}
 		// Convert first: an update with one bad value is refused whole and
@@ -454,12 +457,12 @@ func (c *Client) Link(ctx context.Context, links []connectors.Link) error {
 }
 
 // joinRecordErrors combines per-record errors into one classified error:
-// retryable when any of them is (redoing the whole batch is idempotent),
-// with the first error's reason.
+// the most cautious class of them (connectors.ClassOf: transient when any
+// is, since redoing the whole batch is idempotent), with the first error's
+// reason.
 func joinRecordErrors(op string, ids []string, errs []error) error {
 	var first *connectors.Error
 	var msgs []string
-	retry := false
 	n := 0
 	for i, err := range errs {
 		if err == nil {
@@ -471,7 +474,6 @@ func joinRecordErrors(op string, ids []string, errs []error) error {
 			if first == nil {
 				first = ce
 			}
-			retry = retry || ce.Retry
 		}
 		if len(msgs) < 5 {
 			id := ""
@@ -484,7 +486,7 @@ func joinRecordErrors(op string, ids []string, errs []error) error {
 	if n == 0 {
 		return nil
 	}
-	e := &connectors.Error{Op: op, Reason: "error", Retry: retry, Err: fmt.Errorf("%d failed: %s", n, strings.Join(msgs, "; "))}
+	e := connectors.NewError(op, 0, connectors.ClassOf(errors.Join(errs...)), "error", fmt.Errorf("%d failed: %s", n, strings.Join(msgs, "; ")))
 	if first != nil {
 		e.Reason, e.Status, e.After = first.Reason, first.Status, first.After
 	}
@@ -748,7 +750,7 @@ func (c *Client) Attribute(ctx context.Context, attributions []connectors.Attrib
 	var owner []int // attribution index of each record
 	for i, a := range attributions {
 		if !validID(a.DealID) || a.RegistrationID != "" && !validID(a.RegistrationID) || strings.TrimSpace(a.PartnerID) == "" {
-			results[i].Err = &connectors.Error{Op: "attribute", Reason: "invalid", Err: errors.New("an attribution needs a deal id, a partner id and a valid registration id")}
+			results[i].Err = connectors.NewError("attribute", 0, connectors.ClassPermanent, "invalid", errors.New("an attribution needs a deal id, a partner id and a valid registration id"))
 			c.usage.failed("invalid")
 			continue
 		}
@@ -779,7 +781,8 @@ func (c *Client) Attribute(ctx context.Context, attributions []connectors.Attrib
 // bulkUpsert upserts records through a Bulk API 2.0 ingest job on the
 // external id field and maps the job's results back to the records by that
 // field's value. Every record gets a result: records missing from both
-// result files fail with a retryable error.
+// result files have an unknown outcome. A job that failed does not take
+// back the results of the jobs before it.
 func (c *Client) bulkUpsert(ctx context.Context, extField string, recs []sfRecord) ([]saveResult, []error) {
 	res := make([]saveResult, len(recs))
 	errs := make([]error, len(recs))
@@ -791,10 +794,7 @@ func (c *Client) bulkUpsert(ctx context.Context, extField string, recs []sfRecor
 		}
 		return res, errs
 	}
-	jobs, err := c.bulkJobs(ctx, extField, recs)
-	if err != nil {
-		return failAll(err)
-	}
+	jobs, jerr := c.bulkJobs(ctx, extField, recs)
 	index := map[string]int{}
 	for i, r := range recs {
 		index[strings.ToUpper(fmt.Sprint(r[extField]))] = i
@@ -814,8 +814,13 @@ func (c *Client) bulkUpsert(ctx context.Context, extField string, recs []sfRecor
 			}
 		}
 	}
-	return failAll(&connectors.Error{Op: "bulk import", Reason: "server_error", Retry: true, After: time.Minute,
-		Err: errors.New("the bulk job reported no result for this record")})
+	if jerr != nil {
+		return failAll(jerr)
+	}
+	missing := connectors.NewError("bulk import", 0, connectors.ClassUnknown, "server_error",
+		errors.New("the bulk job reported no result for this record"))
+	missing.After = time.Minute
+	return failAll(missing)
 }
 
 // parseBulkError reads "CODE:message:fields --".
