@@ -66,11 +66,12 @@ type Options struct {
 
 const (
 	defaultTimeout = time.Second
-	backoffBase    = 10 * time.Second
+	backoffBase    = 2 * time.Second
 	backoffMax     = 30 * time.Minute
 )
 
-// DefaultBackoff is 10s·2^(attempt-1), capped at 30m: 10s, 20s, 40s, … 30m.
+// DefaultBackoff is 2s·2^(attempt-1), capped at 30m: 2s, 4s, 8s, … 30m —
+// quick first retries, so a transient fault costs seconds, not minutes.
 func DefaultBackoff(attempt int) time.Duration {
 	if attempt < 1 {
 		attempt = 1

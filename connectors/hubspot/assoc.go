@@ -349,7 +349,7 @@ func (c *Client) createChunk(ctx context.Context, kind, regType string, part []a
 		req.Inputs = append(req.Inputs, in)
 	}
 	var ans batchAnswer
-	if _, err := c.post(ctx, op, "/crm/v3/objects/"+kind+"/batch/create", req, &ans); err != nil {
+	if _, err := c.post(withoutResend(ctx), op, "/crm/v3/objects/"+kind+"/batch/create", req, &ans); err != nil {
 		return fmt.Errorf("hubspot: create %d %s: %w", len(part), kind, err)
 	}
 	var errs []error

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/regsync/regsync/internal/httpfault"
 	"io"
 	"net/http"
 	"net/url"
@@ -95,6 +96,11 @@ func annotate(resp *http.Response) (policy string, eb errorBody) {
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
+	}
+	if noResend(ctx) && httpfault.Ambiguous(resp, err) {
+		// A create that may have been applied is not sent again blind:
+		// the caller finds what exists first (sidefx.go).
+		return false, nil
 	}
 	if err != nil {
 		var ae *authError
@@ -292,4 +298,20 @@ func errorMessage(eb errorBody) string {
 		s = s[:600] + "…"
 	}
 	return s
+}
+
+type noResendKey struct{}
+
+// withoutResend marks ctx's calls as creates that are not idempotent
+// (notes, tasks): checkRetry resends them only when the attempt surely
+// never reached HubSpot (a refused connection, a 429 or 423), never after
+// an answer that leaves it possibly applied (a 5xx, a connection lost
+// after sending). The caller's next attempt reads what exists first.
+func withoutResend(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noResendKey{}, true)
+}
+
+func noResend(ctx context.Context) bool {
+	v, _ := ctx.Value(noResendKey{}).(bool)
+	return v
 }

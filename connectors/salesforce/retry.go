@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/regsync/regsync/internal/httpfault"
 	"io"
 	"net/http"
 	"net/url"
@@ -104,6 +105,11 @@ func isConcurrentLimit(msg string) bool {
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
+	}
+	if noResend(ctx) && httpfault.Ambiguous(resp, err) {
+		// An insert that may have been applied is not sent again blind:
+		// the caller reads what exists first (Note).
+		return false, nil
 	}
 	if err != nil {
 		var ue *url.Error
@@ -387,3 +393,19 @@ func clipText(s string, n int) string {
 }
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+type noResendKey struct{}
+
+// withoutResend marks ctx's calls as inserts that are not idempotent (audit
+// notes: FeedItem and Note take no external id): checkRetry resends them
+// only when the attempt surely never reached Salesforce, never after an
+// answer that leaves them possibly applied (a 5xx, a connection lost after
+// sending). The next attempt reads the record's notes first.
+func withoutResend(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noResendKey{}, true)
+}
+
+func noResend(ctx context.Context) bool {
+	v, _ := ctx.Value(noResendKey{}).(bool)
+	return v
+}

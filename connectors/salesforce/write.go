@@ -736,7 +736,7 @@ func (c *Client) Note(ctx context.Context, notes []connectors.Note) error {
 		recs = append(recs, rec)
 		ids = append(ids, n.RegistrationID)
 	}
-	_, rerrs := c.batches(ctx, "note", http.MethodPost, "/composite/sobjects", recs)
+	_, rerrs := c.batches(withoutResend(ctx), "note", http.MethodPost, "/composite/sobjects", recs)
 	return joinRecordErrors("note", ids, append(errs, rerrs...))
 }
 
