@@ -264,11 +264,11 @@ func TestRetryBacksOffAndNeverDeadLetters(t *testing.T) {
 	}
 	wantItem(t, mustItem(t, db, hsKey("1")), Item{
 		Key: hsKey("1"), CRM: "hubspot", Object: "partner_registration", RecordID: "1", Reason: "webhook",
-		EnqueuedAt: t0, UpdatedAt: t1, Attempts: 1, NotBefore: t1.Add(10 * time.Second),
+		EnqueuedAt: t0, UpdatedAt: t1, Attempts: 1, NotBefore: t1.Add(2 * time.Second),
 		LastError: "hubspot: 502 bad gateway", LastClass: "unknown", Gen: 1,
 	})
 
-	clock.Advance(10*time.Second - time.Nanosecond)
+	clock.Advance(2*time.Second - time.Nanosecond)
 	if got := mustLease(t, db, 1, time.Minute); len(got) != 0 {
 		t.Fatalf("leased during backoff: %+v", got)
 	}
@@ -279,7 +279,7 @@ func TestRetryBacksOffAndNeverDeadLetters(t *testing.T) {
 		t.Fatalf("second Retry = %v", err)
 	}
 	got := mustItem(t, db, hsKey("1"))
-	if got.Attempts != 2 || !got.NotBefore.Equal(t2.Add(20*time.Second)) || got.LastError != "unknown error" || got.LastClass != "retry" {
+	if got.Attempts != 2 || !got.NotBefore.Equal(t2.Add(4*time.Second)) || got.LastError != "unknown error" || got.LastClass != "retry" {
 		t.Fatalf("after second Retry: %+v", got)
 	}
 
@@ -702,8 +702,8 @@ func mustPending(t *testing.T, db *DB) []Item {
 
 func TestDefaultBackoff(t *testing.T) {
 	for n, want := range map[int]time.Duration{
-		0: 10 * time.Second, 1: 10 * time.Second, 2: 20 * time.Second, 3: 40 * time.Second,
-		8: 1280 * time.Second, 9: 30 * time.Minute, 100: 30 * time.Minute,
+		0: 2 * time.Second, 1: 2 * time.Second, 2: 4 * time.Second, 3: 8 * time.Second,
+		10: 1024 * time.Second, 11: 30 * time.Minute, 100: 30 * time.Minute,
 	} {
 		if got := DefaultBackoff(n); got != want {
 			t.Errorf("DefaultBackoff(%d) = %s, want %s", n, got, want)
