@@ -86,9 +86,15 @@ func (c *Client) observe(resp *http.Response, free int, seq uint64, ri reqInfo) 
 		c.searchWin.pause(waitSecondly)
 		c.log.Warn("hubspot search rate limit reached", "op", ri.op, "correlation_id", eb.CorrelationID)
 	default:
+		// The window is rolling: a call may go again once the oldest
+		// call in it leaves. HubSpot's Retry-After says when; without it,
+		// wait a whole interval.
 		d := waitWindow
 		if ms := headerInt(h, "X-HubSpot-RateLimit-Interval-Milliseconds", 0); ms > 0 {
 			d = time.Duration(ms) * time.Millisecond
+		}
+		if ra, ok := retryAfter(h); ok && ra > 0 && ra < d {
+			d = ra
 		}
 		c.win.pause(d)
 		c.log.Warn("hubspot rate limit reached; pausing", "op", ri.op, "policy", eb.PolicyName,
