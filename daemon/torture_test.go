@@ -38,8 +38,9 @@ var (
 	tortureN    = flag.Int("torture.n", 100, "registrations per run of TestTortureFirstComeFirstServed")
 	tortureRuns = flag.Int("torture.runs", 3, "runs per CRM of TestTortureFirstComeFirstServed, the conflict policies in turn")
 
-	tortureFaults = flag.String("torture.faults", "0.2", "faults of TestTortureFaults (RATE[,KIND=WEIGHT...], see internal/crmfault)")
-	tortureFaultN = flag.Int("torture.faults.n", 300, "registrations per CRM of TestTortureFaults")
+	tortureFaults     = flag.String("torture.faults", "0.2", "faults of TestTortureFaults (RATE[,KIND=WEIGHT...], see internal/crmfault)")
+	tortureFaultN     = flag.Int("torture.faults.n", 150, "registrations per CRM of TestTortureFaults")
+	tortureFaultSmall = flag.Bool("torture.faults.smallbatches", false, "TestTortureFaults keeps batch sizes below 20 when drawn")
 )
 
 func TestTortureFirstComeFirstServed(t *testing.T) {
@@ -92,7 +93,17 @@ func runTorture(t *testing.T, test string, n, runs int, faults string) {
 				}
 				rng := rand.New(rand.NewPCG(runSeed, 1))
 				plan := genPlan(rng, genParams(rng, policy, c.name), n)
-				plan.params.faults = faults
+				if faults != "" {
+					plan.params.faults = faults
+					// Under faults every request may cost a retry or a
+					// pause of the whole client (a 429): batches of 1 to 5
+					// would take minutes on HubSpot's search limit. The
+					// short run uses batch sizes a production config has;
+					// the long one keeps what was drawn (-torture.faults.smallbatches).
+					if !*tortureFaultSmall && plan.params.batchSize < 20 {
+						plan.params.batchSize = 20 + int(runSeed%81)
+					}
+				}
 				desc := fmt.Sprintf("seed %d, %s/%s (run seed %d): %s", seed, c.name, name, runSeed, plan.params)
 				t.Logf("%s; %d registrations, %d imports, %d AE actions, %d kills, over %s",
 					desc, len(plan.regs), len(plan.imports), len(plan.aes), len(plan.kills), plan.window)

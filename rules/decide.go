@@ -518,11 +518,10 @@ func (sv *sieve) next(regs []registration.Record, i int) int {
 			}
 		case clsApproved, clsMeeting:
 			if sv.key != "" && o.DomainKey != "" && sameKey(o.DomainKey, sv.key) && o.PartnerID != sv.partner {
-				// !o.HoldUntil.After(now), and under first_meeting_wins
-				// not the zero time (an open window: it may race).
+				// A window that has ended (!o.HoldUntil.After(now)) — not
+				// the zero time, a window not written yet, which is open.
 				sec := o.HoldUntil.Unix()
-				if (sec < sv.nowSec || sec == sv.nowSec && o.HoldUntil.Nanosecond() <= sv.nowNsec) &&
-					(!sv.meetingWins || sec != zeroUnix) {
+				if sec != zeroUnix && (sec < sv.nowSec || sec == sv.nowSec && o.HoldUntil.Nanosecond() <= sv.nowNsec) {
 					continue
 				}
 			}
@@ -598,16 +597,17 @@ func classify(s registration.Status) uint8 {
 // protects reports whether o, of status class c, holds the company against
 // newcomers: converted always; meeting_booked while its window is open;
 // approved while its window is open — under first_meeting_wins only once its
-// first meeting is logged.
+// first meeting is logged. A window not set yet is open: an AE approved the
+// registration by hand and regsync has not written its window yet.
 func protects(c uint8, o *registration.Record, meetingWins bool, now time.Time) bool {
 	switch c {
 	case clsApproved:
 		if meetingWins && (o.FirstMeetingAt.IsZero() || o.FirstMeetingAt.After(now)) {
 			return false
 		}
-		return o.HoldUntil.After(now)
+		return open(o.HoldUntil, now)
 	case clsMeeting:
-		return o.HoldUntil.After(now)
+		return open(o.HoldUntil, now)
 	case clsConverted:
 		return true
 	}

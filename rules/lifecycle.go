@@ -115,7 +115,7 @@ func holder(r *registration.Record, f Facts, now time.Time) *registration.Record
 		if ok != key {
 			continue
 		}
-		if (o.Status == registration.StatusMeetingBooked && o.HoldUntil.After(now)) || o.Status == registration.StatusConverted {
+		if (o.Status == registration.StatusMeetingBooked && open(o.HoldUntil, now)) || o.Status == registration.StatusConverted {
 			return o
 		}
 	}

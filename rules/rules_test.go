@@ -271,3 +271,22 @@ func TestNewPolicyRejectsNonsense(t *testing.T) {
 		}
 	}
 }
+
+// An AE approved a rival by hand and regsync has not written its window
+// yet (hold_until unset): the rival protects the company all the same.
+// (Regression: the fault torture test saw a newcomer approved in that
+// gap, two partners protected on one company.)
+func TestApprovedRivalWithoutWindowYetProtects(t *testing.T) {
+	p := mustPolicy(t, testPartners, nil)
+	rec := clean()
+	rival := registration.Record{CaseNumber: "R-1", PartnerID: "fabrikam", Status: registration.StatusApproved,
+		StatusReason: "manual", CompanyDomain: "globex.example"}
+	d := Decide(p, &rec, Facts{Registrations: []registration.Record{rival}}, t0)
+	if d.Status != registration.StatusDeclined || d.Reason != ReasonConflictProtected {
+		t.Fatalf("with an approved rival whose window is not set yet: %s/%s", d.Status, d.Reason)
+	}
+	rival.HoldUntil = t0.Add(-time.Hour) // a window that has ended does not protect
+	if d := Decide(p, &rec, Facts{Registrations: []registration.Record{rival}}, t0); d.Reason == ReasonConflictProtected {
+		t.Fatalf("an ended window still protects: %s/%s", d.Status, d.Reason)
+	}
+}
