@@ -63,7 +63,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.Route != nil {
 		route = h.Route(r)
 	}
-	if in == nil || route == Exempt || (route == Auth && !in.Auth()) {
+	if in == nil || route == Exempt || (route == Auth && !in.Auth()) || (in.opts.Only != nil && !in.opts.Only(r)) {
 		h.Next.ServeHTTP(w, r)
 		return
 	}

@@ -3,6 +3,7 @@ package crmfault
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +22,10 @@ type Options struct {
 	// Auth lets faults hit the CRM's token endpoint too (a real login can
 	// fail); by default only API requests fault.
 	Auth bool
+	// Only, when set, limits the faults to the requests it accepts (a test
+	// that loses the answers of one endpoint); the others pass untouched
+	// and draw nothing.
+	Only func(*http.Request) bool
 }
 
 // Injector draws faults from a Spec with a seeded source: for one seed and
