@@ -19,6 +19,9 @@ func TestDecidedWithinTwoPollsWithoutWebhooks(t *testing.T) {
 	})
 }
 
+// TestDecidedWithinASecondWithWebhooks: a registration created in the CRM
+// is decided within a second of its webhook (on Salesforce, plus the end
+// of its submission second).
 func TestDecidedWithinASecondWithWebhooks(t *testing.T) {
 	forEachCRM(t, func(t *testing.T, c crm) {
 		h := startHarness(t, c, harnessOpts{webhooks: true})
@@ -27,7 +30,14 @@ func TestDecidedWithinASecondWithWebhooks(t *testing.T) {
 		// have used this second's searches (4 per second on HubSpot).
 		time.Sleep(1100 * time.Millisecond)
 		id := h.register(clean(2, "https://eu.globex-hook.example/about"))
-		p, took := h.waitDecided(id, time.Second)
+		within := time.Second
+		if c.name == "salesforce" {
+			// Salesforce keeps whole seconds: an approval waits for the
+			// end of its submission's second (docs/rules.md), at most one,
+			// and is looked at again at the worker's next idle tick (1 s).
+			within += 2 * time.Second
+		}
+		p, took := h.waitDecided(id, within)
 		t.Logf("decided in %s by webhook", took)
 		h.settle(5 * time.Second)
 		h.checkApproved(id, p, co)

@@ -89,6 +89,7 @@ type Engine struct {
 	acc    acceptance  // places in line of intake submissions
 	waits  waiters     // channels waiting to show a decision
 	settle time.Duration
+	seen   seenSince // when this process first read each record (real clock)
 }
 
 // NewEngine checks the options and builds an Engine.
@@ -331,6 +332,7 @@ func (e *Engine) hold(ctx context.Context, ids []string, mk func(r registration.
 		return outs, fmt.Errorf("read %d registrations: %w", len(ids), err)
 	}
 	e.ov.observe(e.now(), recs...)
+	e.seen.note(ids)
 	works := make([]*work, 0, len(recs))
 	for i := range recs {
 		o := byID[recs[i].ID]
@@ -632,7 +634,15 @@ func (e *Engine) gate(w *work, p *rules.Policy, now time.Time) (time.Time, bool)
 	case (w.act == actDecide || w.act == actSweep) && w.decision.Status == registration.StatusApproved:
 		since = w.rec.SubmittedAt
 		if e.prec > time.Millisecond {
-			wait = max(wait, e.prec)
+			// The second has closed once a whole precision has passed
+			// since this process first saw the record (which it cannot
+			// see before the record's second began), on the real clock.
+			// On the CRM's clock it closes at submitted_at + precision;
+			// whichever comes first.
+			rem := min(e.prec-time.Since(e.seen.first(w.rec.ID)), w.rec.SubmittedAt.Add(e.prec).Sub(now))
+			if rem > 0 {
+				return now.Add(rem), true
+			}
 		}
 	case w.act == actMeeting && w.decision.Status == registration.StatusMeetingBooked &&
 		p.Rules.Conflict.Policy == rules.FirstMeetingWins:

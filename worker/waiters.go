@@ -88,3 +88,42 @@ func (ws *waiters) wait(ctx context.Context, cases []string) map[string]Outcome 
 	}
 	return out
 }
+
+// seenSince remembers when this process first read each record, on the
+// real clock (for the wait of an approval on a CRM that keeps whole
+// seconds: see gate). Entries older than a minute are forgotten.
+type seenSince struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func (s *seenSince) note(ids []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if s.at == nil {
+		s.at = map[string]time.Time{}
+	}
+	if len(s.at) > 10000 {
+		for id, t := range s.at {
+			if now.Sub(t) > time.Minute {
+				delete(s.at, id)
+			}
+		}
+	}
+	for _, id := range ids {
+		if _, ok := s.at[id]; !ok {
+			s.at[id] = now
+		}
+	}
+}
+
+// first is when id was first read (now if never).
+func (s *seenSince) first(id string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.at[id]; ok {
+		return t
+	}
+	return time.Now()
+}
