@@ -195,7 +195,7 @@ type tortureRun struct {
 	errs      []string             // what went wrong in the driver
 	imported  map[string]importRow // case number → the import's result row
 
-	faults    *crmfault.Injector // nil: no faults
+	faults *crmfault.Injector // nil: no faults
 
 	sampled   int
 	sampleVio map[string]violation
