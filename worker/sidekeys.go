@@ -12,10 +12,15 @@ import (
 // creating it again.
 
 // sideKey is the key of one step's side effect of w's decision: the plan's
-// key (CRM, object, record id), the decision's instant, kept in the plan,
-// and the step ("task", "note").
+// key (CRM, object, record id), the decision's instant and transition,
+// kept in the plan, and the step ("task", "note"). The transition is part
+// of it because two decisions of one record can share an instant: an AE's
+// change is dated by the CRM's modification time, which Salesforce keeps
+// to the second, so regsync's in_review and the AE's approval a moment
+// later may both read 10:00:59 — one key would make the second task
+// overwrite the first (Salesforce upserts tasks on the key).
 func sideKey(w *work, step string) string {
-	return w.key + "/" + w.data.At.UTC().Format(time.RFC3339Nano) + "/" + step
+	return w.key + "/" + w.data.At.UTC().Format(time.RFC3339Nano) + "/" + string(w.data.From) + ">" + string(w.data.To) + "/" + step
 }
 
 // firstTry reports whether w's side effects are attempted for the first

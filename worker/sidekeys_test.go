@@ -61,8 +61,8 @@ func TestSideEffectKeys(t *testing.T) {
 	if len(crm.tasks) != 3 || len(crm.notes) != 3 {
 		t.Fatalf("%d tasks, %d notes", len(crm.tasks), len(crm.notes))
 	}
-	wantTask := "fake/partner_registration/101/2026-03-02T20:00:00.123456789Z/task"
-	if crm.tasks[0].Key != wantTask || crm.notes[0].Key != "fake/partner_registration/101/2026-03-02T20:00:00.123456789Z/note" {
+	wantTask := "fake/partner_registration/101/2026-03-02T20:00:00.123456789Z/submitted>in_review/task"
+	if crm.tasks[0].Key != wantTask || crm.notes[0].Key != "fake/partner_registration/101/2026-03-02T20:00:00.123456789Z/submitted>in_review/note" {
 		t.Errorf("keys %q %q", crm.tasks[0].Key, crm.notes[0].Key)
 	}
 	if crm.tasks[1].Key != crm.tasks[0].Key || crm.notes[1].Key != crm.notes[0].Key {
