@@ -157,8 +157,12 @@ type Usage struct {
 // form; the connector maps names to the CRM's properties.
 type Update struct {
 	// ID is the CRM id of the record to update. Empty with SubmissionKey
-	// set: upsert on submission_key (create when new), so the same
-	// submission twice never makes two records.
+	// set: create the registration on that submission key, create only —
+	// when a record already holds the key (the same submission again, or a
+	// create whose answer was lost and that is sent again) it is left as
+	// it is, never written over (it may have been decided since), and
+	// reported with Result.Exists. So the same submission twice never
+	// makes two records nor undoes a decision.
 	ID            string
 	SubmissionKey string
 	Fields        map[string]string
@@ -168,6 +172,9 @@ type Update struct {
 type Result struct {
 	ID      string // the record's CRM id (new for a create)
 	Created bool
+	// Exists reports a create (SubmissionKey) that found a record holding
+	// its submission key: ID is that record's, which was not written.
+	Exists bool
 	// Err is nil on success; otherwise this record's own failure, with its
 	// own class (ClassOf): within one batch a record may be permanent
 	// (invalid) while another is retry (a lock) or unknown (absent from

@@ -126,6 +126,8 @@ type daemonProc struct {
 	log      *os.File
 	cmd      *exec.Cmd
 	starts   int
+	mu       sync.Mutex
+	kills    []time.Time // when each SIGKILL was sent
 }
 
 func (p *daemonProc) start(t *testing.T) {
@@ -142,8 +144,23 @@ func (p *daemonProc) kill() {
 	if p.cmd == nil || p.cmd.ProcessState != nil {
 		return
 	}
+	p.mu.Lock()
+	p.kills = append(p.kills, time.Now())
+	p.mu.Unlock()
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	_, _ = p.cmd.Process.Wait()
+}
+
+// killedBetween reports whether a SIGKILL was sent between a and b.
+func (p *daemonProc) killedBetween(a, b time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, k := range p.kills {
+		if !k.Before(a) && !k.After(b) {
+			return true
+		}
+	}
+	return false
 }
 
 // stop ends the daemon with SIGTERM and waits for a clean exit.

@@ -25,8 +25,9 @@ const MsgReceived = "Received — checking for earlier registrations of this com
 // instant regsync accepted it and its acceptance sequence, unless the
 // record carries them), asks the CRM what it already holds under their
 // case numbers (a repeated submission is reported, never created twice),
-// and creates the rest as submitted, in batched upserts on their
-// submission keys. It does not decide them: the worker does, through the
+// and creates the rest as submitted, in batched creates on their
+// submission keys (create only: a record that holds the key by then is
+// reported as existing and never written over). It does not decide them: the worker does, through the
 // same path, locks and order as every other registration, so first come,
 // first served holds whatever channel a registration came by. The created
 // registrations are queued for it (with a state file).
@@ -160,15 +161,51 @@ func (e *Engine) createSubmitted(ctx context.Context, recs []registration.Record
 	now := e.now()
 	var created []registration.Record
 	var items []state.Item
+	// Creates are create only: a record already holding the submission key
+	// (the submission sent again while its first create was in flight, or
+	// a create whose answer was lost) is left as it is — it may have been
+	// decided since — and reported as it stands in the CRM.
+	var held []string
+	for j := range idx {
+		if res := results[j]; res.Err == nil && res.Exists {
+			held = append(held, res.ID)
+		}
+	}
+	standing := map[string]registration.Record{}
+	if len(held) > 0 {
+		found, err := e.crm.Registrations(ctx, held)
+		if err != nil {
+			e.log.Warn("read registrations that existed already", "records", len(held), "err", err)
+		}
+		for _, r := range found {
+			standing[r.ID] = r
+		}
+	}
 	for j, i := range idx {
 		r := &recs[i]
-		if res := results[j]; res.Err != nil {
+		res := results[j]
+		if res.Err != nil {
 			e.ov.drop(r.CaseNumber)
 			outs[i] = Outcome{Result: "failed", Err: res.Err}
 			continue
-		} else {
-			r.ID = res.ID
 		}
+		if res.Exists {
+			ex, ok := standing[res.ID]
+			if !ok {
+				// Not readable just now: what the partner sent stands in,
+				// with the record's id; the status page reads the CRM.
+				ex = *r
+				ex.ID = res.ID
+			}
+			e.ov.observe(now, ex)
+			outs[i] = Outcome{ID: res.ID, Result: "exists", Record: ex}
+			// Its own earlier attempt may have created it: the worker
+			// decides it if it is still undecided (and leaves it else).
+			items = append(items, state.Item{CRM: e.crm.Name(), Object: e.o.Object, RecordID: res.ID, Reason: "intake"})
+			e.log.Info("registered before", "case", r.CaseNumber, "id", res.ID, "source", r.Source, "status", ex.Status)
+			continue
+		}
+		r.ID = res.ID
 		outs[i] = Outcome{ID: r.ID, Result: "created", Record: *r}
 		created = append(created, *r)
 		items = append(items, state.Item{CRM: e.crm.Name(), Object: e.o.Object, RecordID: r.ID, Reason: "intake"})

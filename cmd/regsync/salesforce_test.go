@@ -214,7 +214,7 @@ func TestSandboxSalesforce(t *testing.T) {
 	}
 	err = json.NewDecoder(resp.Body).Decode(&calls)
 	resp.Body.Close()
-	if err != nil || calls.Total < 5 || calls.Calls["PATCH composite/sobjects"] != 1 {
+	if err != nil || calls.Total < 5 || calls.Calls["POST composite/sobjects"] != 1 {
 		t.Errorf("/sandbox/calls: %+v %v", calls, err)
 	}
 

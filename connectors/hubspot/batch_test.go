@@ -55,18 +55,35 @@ func TestBatch207Split(t *testing.T) {
 				}
 			}
 			writeJSON(w, 207, `{"status":"COMPLETE","results":[`+strings.Join(res, ",")+`],"numErrors":`+fmt.Sprint(len(errs))+`,"errors":[`+strings.Join(errs, ",")+`]}`)
-		case strings.HasSuffix(r.URL.Path, "/batch/upsert"):
+		case strings.HasSuffix(r.URL.Path, "/batch/create"):
+			// HubSpot refuses a whole batch create when a unique value is
+			// held already (409), naming the first record only.
+			for _, in := range req.Inputs {
+				if in.Properties["submission_key"] == "key-old" {
+					writeJSON(w, 409, `{"status":"error","category":"CONFLICT","message":"A registration with the unique value \"key-old\" for property \"submission_key\" already exists. Existing ID: 501"}`)
+					return
+				}
+			}
 			var res []string
 			var errs []string
 			for i, in := range req.Inputs {
-				if in.ID == "key-bad" {
+				key := in.Properties["submission_key"]
+				if key == "key-bad" {
 					errs = append(errs, `{"status":"error","category":"VALIDATION_ERROR","message":"bad","context":{"ids":["key-bad"]},"errors":[],"links":{}}`)
 					continue
 				}
-				res = append(res, fmt.Sprintf(`{"id":"%d","new":%v,"objectWriteTraceId":%q,"properties":{"submission_key":%q}}`,
-					500+i, in.ID == "key-new", in.ObjectWriteTraceID, in.ID))
+				res = append(res, fmt.Sprintf(`{"id":"%d","objectWriteTraceId":%q,"properties":{"submission_key":%q}}`,
+					500+i, in.ObjectWriteTraceID, key))
 			}
 			writeJSON(w, 207, `{"status":"COMPLETE","results":[`+strings.Join(res, ",")+`],"numErrors":1,"errors":[`+strings.Join(errs, ",")+`]}`)
+		case strings.HasSuffix(r.URL.Path, "/batch/read"):
+			var res []string
+			for _, in := range req.Inputs {
+				if in.ID == "key-old" {
+					res = append(res, `{"id":"501","properties":{"submission_key":"key-old"}}`)
+				}
+			}
+			writeJSON(w, 200, `{"status":"COMPLETE","results":[`+strings.Join(res, ",")+`]}`)
 		default:
 			writeJSON(w, 404, `{"status":"error","message":"no route"}`)
 		}
@@ -95,9 +112,10 @@ func TestBatch207Split(t *testing.T) {
 		id      string
 		created bool
 		reason  string
+		exists  bool
 	}
-	wants := []want{{"11", false, ""}, {"12", false, ""}, {"", false, "not_found"}, {"14", false, ""}, {"", false, "invalid"},
-		{"500", true, ""}, {"501", false, ""}, {"", false, "invalid"}, {"", false, "invalid"}, {"", false, "invalid"}}
+	wants := []want{{"11", false, "", false}, {"12", false, "", false}, {"", false, "not_found", false}, {"14", false, "", false}, {"", false, "invalid", false},
+		{"500", true, "", false}, {"501", false, "", true}, {"", false, "invalid", false}, {"", false, "invalid", false}, {"", false, "invalid", false}}
 	for i, w := range wants {
 		r := res[i]
 		if w.reason != "" {
@@ -106,16 +124,18 @@ func TestBatch207Split(t *testing.T) {
 			}
 			continue
 		}
-		if r.Err != nil || r.ID != w.id || r.Created != w.created {
-			t.Errorf("result %d = %+v, want id %s created %v", i, r, w.id, w.created)
+		if r.Err != nil || r.ID != w.id || r.Created != w.created || r.Exists != w.exists {
+			t.Errorf("result %d = %+v, want id %s created %v exists %v", i, r, w.id, w.created, w.exists)
 		}
 	}
 	var ce *connectors.Error
 	if !errors.As(res[2].Err, &ce) || ce.Status != 404 {
 		t.Errorf("not found: %#v", res[2].Err)
 	}
-	// One upsert and one update call: invalid records never reached HubSpot.
-	if len(calls) != 2 {
+	// A create refused for the existing key, a read of the batch's keys,
+	// the create of the others, one update: invalid records never reached
+	// HubSpot, the existing one was not written.
+	if len(calls) != 4 {
 		t.Errorf("calls %v", calls)
 	}
 }
@@ -208,8 +228,8 @@ func TestWriteRounds(t *testing.T) {
 		t.Fatalf("%d batches, want 2", len(batches))
 	}
 	p := batches[0][0].Properties
-	if batches[0][0].IDProperty != "submission_key" || batches[0][0].ID != "form:1" {
-		t.Errorf("upsert input %+v", batches[0][0])
+	if batches[0][0].IDProperty != "" || batches[0][0].ID != "" {
+		t.Errorf("create input %+v", batches[0][0])
 	}
 	if p["case_number"] != registration.CaseNumberFor("form:1") || p["submission_key"] != "form:1" {
 		t.Errorf("case number / key: %v", p)

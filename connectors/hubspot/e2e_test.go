@@ -188,10 +188,20 @@ func TestLifecycle(t *testing.T) {
 		}
 		ids[i] = r.ID
 	}
-	// The same submissions again: same records, not new ones.
-	again, err := c.Write(ctx, ups[:1])
-	if err != nil || again[0].ID != ids[0] || again[0].Created {
-		t.Fatalf("upsert again: %+v %v", again, err)
+	// The same submission again, meanwhile decided: the same record, left
+	// as it is (create only), not a new one.
+	if _, err := c.Write(ctx, []connectors.Update{{ID: ids[0], Fields: map[string]string{"status": "approved"}}}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.Write(ctx, []connectors.Update{{SubmissionKey: "web:1", Fields: map[string]string{"status": "submitted", "company_name": "Changed"}}})
+	if err != nil || again[0].ID != ids[0] || again[0].Created || !again[0].Exists || again[0].Err != nil {
+		t.Fatalf("create again: %+v %v", again, err)
+	}
+	if got, err := c.Registrations(ctx, ids[:1]); err != nil || len(got) != 1 || got[0].Status != registration.StatusApproved || got[0].CompanyName != "ACME Corp." {
+		t.Fatalf("the existing record was written over: %+v %v", got, err)
+	}
+	if _, err := c.Write(ctx, []connectors.Update{{ID: ids[0], Fields: map[string]string{"status": "submitted"}}}); err != nil {
+		t.Fatal(err)
 	}
 
 	recs, err := c.Registrations(ctx, append([]string{"999999999"}, ids...))
@@ -377,7 +387,7 @@ func TestLifecycle(t *testing.T) {
 	u := c.Usage()
 	// Two clients (c and c2) shared the portal's search limit, so a 429
 	// may have happened and been retried; every one was seen.
-	if u.Calls["search"] == 0 || u.Calls["batch upsert"] == 0 || u.RateLimited+c2.Usage().RateLimited != int64(s.Count429()) {
+	if u.Calls["search"] == 0 || u.Calls["batch create"] == 0 || u.RateLimited+c2.Usage().RateLimited != int64(s.Count429()) {
 		t.Errorf("usage %+v, fake counted %d 429s", u, s.Count429())
 	}
 }

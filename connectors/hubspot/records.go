@@ -671,8 +671,8 @@ type batchWriteRequest struct {
 	Inputs []writeInput `json:"inputs"`
 }
 
-// Write applies updates (by id) and creates (upserts on submission_key
-// when ID is empty), 100 per call. The result is parallel to updates. A
+// Write applies updates (by id) and creates (on submission_key when ID is
+// empty, create only: see createConflict), 100 per call. The result is parallel to updates. A
 // record HubSpot rejects carries its own error; when HubSpot rejects a
 // whole batch for one bad value, the batch is split until the bad record
 // is alone, so it never blocks the others. Failures that hit whole batches
@@ -730,7 +730,7 @@ func (c *Client) Write(ctx context.Context, updates []connectors.Update) ([]conn
 					props["dealstage"] = c.cfg.DealStage
 				}
 			}
-			ups = append(ups, pending{i: i, key: key, in: writeInput{ID: key, IDProperty: keyProp, Properties: props}})
+			ups = append(ups, pending{i: i, key: key, in: writeInput{Properties: props}})
 		default:
 			res[i].Err = c.recordError("write", http.StatusBadRequest, connectors.ClassPermanent, "invalid",
 				errors.New("an update needs the record's id or, to create it, a submission key"))
@@ -738,7 +738,7 @@ func (c *Client) Write(ctx context.Context, updates []connectors.Update) ([]conn
 	}
 	var errs []error
 	for _, round := range rounds(ups) {
-		if err := c.writeBatches(ctx, t, "upsert", round, res); err != nil {
+		if err := c.writeBatches(ctx, t, "create", round, res); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -810,6 +810,11 @@ func (c *Client) writeBatches(ctx context.Context, objType, kind string, ps []pe
 }
 
 func (c *Client) writeBatch(ctx context.Context, objType, kind string, ps []pending, res []connectors.Result) error {
+	return c.writeBatchN(ctx, objType, kind, ps, res, 0)
+}
+
+// writeBatchN is writeBatch on its conflicts-th try after a create conflict.
+func (c *Client) writeBatchN(ctx context.Context, objType, kind string, ps []pending, res []connectors.Result, conflicts int) error {
 	op := "batch " + kind
 	req := batchWriteRequest{Inputs: make([]writeInput, len(ps))}
 	for j, p := range ps {
@@ -825,8 +830,11 @@ func (c *Client) writeBatch(ctx context.Context, objType, kind string, ps []pend
 		if errors.As(err, &ce) && ce.Status == http.StatusBadRequest && len(ps) > 1 {
 			// One bad value fails the whole batch: split it.
 			half := len(ps) / 2
-			return errors.Join(c.writeBatch(ctx, objType, kind, ps[:half], res),
-				c.writeBatch(ctx, objType, kind, ps[half:], res))
+			return errors.Join(c.writeBatchN(ctx, objType, kind, ps[:half], res, conflicts),
+				c.writeBatchN(ctx, objType, kind, ps[half:], res, conflicts))
+		}
+		if ce != nil && ce.Status == http.StatusConflict && kind == "create" {
+			return c.createConflict(ctx, objType, ps, res, ce, conflicts)
 		}
 		for _, p := range ps {
 			res[p.i].Err = err
@@ -838,6 +846,61 @@ func (c *Client) writeBatch(ctx context.Context, objType, kind string, ps []pend
 	}
 	c.applyBatch(op, kind, ps, &ans, res)
 	return nil
+}
+
+// createConflict follows a batch create HubSpot refused because a unique
+// value of an input is already held by a record: 409 CONFLICT for the
+// whole batch, whose message names only the first such record
+// (https://developers.hubspot.com/docs/api-reference/error-handling; the
+// property's hasUniqueValue, https://developers.hubspot.com/docs/guides/api/crm/properties#create-unique-identifier-properties).
+// That is a submission sent again, or a create whose answer was lost and
+// that the client sent again. The batch's submission keys are read (a
+// batch read by idProperty sees writes at once, where search lags): the
+// records found are reported as existing, untouched — they may have been
+// decided since — and the rest are created again. A conflict that names
+// no submission key of the batch (another unique value) is each record's
+// own error.
+func (c *Client) createConflict(ctx context.Context, objType string, ps []pending, res []connectors.Result, cause *connectors.Error, conflicts int) error {
+	keyProp := c.cfg.property("submission_key")
+	keys := make([]string, len(ps))
+	for j, p := range ps {
+		keys[j] = p.key
+	}
+	objs, err := c.batchReadBy(ctx, objType, keyProp, keys, []string{keyProp})
+	if err != nil {
+		// Nothing of this batch was written (HubSpot refused it whole):
+		// whatever the read's trouble, a later create finds out again.
+		class := connectors.ClassOf(err)
+		if class == connectors.ClassUnknown {
+			class = connectors.ClassRetry
+		}
+		for _, p := range ps {
+			res[p.i].Err = connectors.NewError("batch create", 0, class, connectors.Reason(err), err)
+		}
+		return fmt.Errorf("hubspot: batch create %d records: read their submission keys after a conflict: %w", len(ps), err)
+	}
+	held := make(map[string]string, len(objs))
+	for id, o := range objs {
+		held[strings.ToLower(o.prop(keyProp))] = id
+	}
+	var rest []pending
+	for _, p := range ps {
+		if id, ok := held[strings.ToLower(p.key)]; ok {
+			res[p.i] = connectors.Result{ID: id, Exists: true}
+			continue
+		}
+		rest = append(rest, p)
+	}
+	if len(rest) == 0 {
+		return nil
+	}
+	if len(rest) == len(ps) || conflicts >= 3 {
+		for _, p := range rest {
+			res[p.i].Err = cause
+		}
+		return nil
+	}
+	return c.writeBatchN(ctx, objType, "create", rest, res, conflicts+1)
 }
 
 // applyBatch maps a batch answer's results and errors back to the inputs:

@@ -82,8 +82,9 @@ func toCSV(ext string, recs []sfRecord) []byte {
 	return buf.Bytes()
 }
 
-// bulkJobs upserts recs in ingest jobs of up to 10,000 records and
-// collects their result files.
+// bulkJobs inserts recs in ingest jobs of up to 10,000 records and
+// collects their result files. key, a field every record holds, is the
+// CSV's first column.
 func (c *Client) bulkJobs(ctx context.Context, ext string, recs []sfRecord) ([]bulkResult, error) {
 	var out []bulkResult
 	for start := 0; start < len(recs); start += maxBulkJob {
@@ -105,8 +106,10 @@ func (c *Client) bulkJobs(ctx context.Context, ext string, recs []sfRecord) ([]b
 func (c *Client) bulkJob(ctx context.Context, ext string, recs []sfRecord) (bulkResult, error) {
 	const op = "bulk import"
 	var job bulkJob
+	// An insert job: a record whose case number exists already fails with
+	// DUPLICATE_VALUE and is never written over (create, in write.go).
 	if _, err := c.do(ctx, call{op: op, method: http.MethodPost, path: "/jobs/ingest", body: map[string]string{
-		"object": c.cfg.Object, "operation": "upsert", "externalIdFieldName": ext, "contentType": "CSV", "lineEnding": "LF",
+		"object": c.cfg.Object, "operation": "insert", "contentType": "CSV", "lineEnding": "LF",
 	}}, &job); err != nil {
 		return bulkResult{}, err
 	}

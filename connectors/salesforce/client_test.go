@@ -15,7 +15,7 @@ import (
 
 const obj = salesforcetest.RegistrationObject
 
-func TestWriteUpsertsOnCaseNumberAndNeverDuplicates(t *testing.T) {
+func TestWriteCreatesOnCaseNumberAndNeverDuplicates(t *testing.T) {
 	e := newEnv(t, salesforcetest.Options{}, nil)
 	ctx := ctxT(t)
 	u := newRegistration("web:abc-123", "Globex Corporation", "https://eu.globex.example/about", "p-1")
@@ -24,9 +24,12 @@ func TestWriteUpsertsOnCaseNumberAndNeverDuplicates(t *testing.T) {
 		t.Fatalf("create: %+v", res[0])
 	}
 	id := res[0].ID
-	// The same submission again (a retried intake) updates, never creates.
-	res2 := mustWrite(t, e.c, u)
-	if res2[0].Created || res2[0].ID != id {
+	// The same submission again (a retried intake), changed: the record
+	// exists, and it is neither created again nor written over.
+	again := newRegistration("web:abc-123", "Globex Changed", "https://eu.globex.example/about", "p-1")
+	again.Fields["status"] = "in_review"
+	res2 := mustWrite(t, e.c, again)
+	if res2[0].Created || !res2[0].Exists || res2[0].ID != id {
 		t.Fatalf("second write: %+v", res2[0])
 	}
 	if n := e.sf.Count(obj); n != 1 {

@@ -222,9 +222,9 @@ func reasonOf(code, msg string) (reason string, class connectors.Class, ok bool)
 		return "duplicate", connectors.ClassPermanent, true
 	case "DUPLICATE_VALUE", "DUPLICATE_EXTERNAL_ID":
 		// A unique field's value is held by another record (or an external
-		// id matches several). The race of two concurrent upserts of one
-		// case number is upserted again once, in Write; what is left is a
-		// conflict of data.
+		// id matches several). A create of a case number that exists is
+		// looked up and reported as existing, in Write (create); what is
+		// left is a conflict of data.
 		return "duplicate_value", connectors.ClassPermanent, true
 	case "ENTITY_IS_DELETED":
 		return "deleted", connectors.ClassPermanent, true

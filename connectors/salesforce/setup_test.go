@@ -80,8 +80,9 @@ func TestSetupReportsWhatIsMissing(t *testing.T) {
 	}
 }
 
-// Imports over bulk_threshold go through a Bulk API 2.0 job, upserting on
-// the case number; a re-run updates, and per-row failures come back.
+// Imports over bulk_threshold go through a Bulk API 2.0 insert job on the
+// case number; a re-run finds every record existing and writes none over,
+// and per-row failures come back.
 func TestBulkImport(t *testing.T) {
 	e := newEnv(t, salesforcetest.Options{Empty: true}, func(c *Config) { c.BulkThreshold = 10 })
 	ctx := ctxT(t)
@@ -122,15 +123,21 @@ func TestBulkImport(t *testing.T) {
 	if got["Problem__c"] != nil || got["Domain_Key__c"] != "imp7.example" {
 		t.Errorf("row 7: %v %v", got["Problem__c"], got["Domain_Key__c"])
 	}
-	// Run again: all updates, nothing new.
+	// Run again, one of them decided meanwhile: all exist, none is new
+	// and none written over.
+	mustWrite(t, e.c, connectors.Update{ID: res[4].ID, Fields: map[string]string{"status": "approved"}})
+	first := res
 	res, err = e.c.Write(ctx, ups[:30])
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, r := range res {
-		if i != 9 && (r.Err != nil || r.Created) {
+		if i != 9 && (r.Err != nil || r.Created || !r.Exists || r.ID != first[i].ID) {
 			t.Errorf("re-run row %d: %+v", i, r)
 		}
+	}
+	if got, _ := e.sf.Get(obj, res[4].ID); got["Status__c"] != "approved" {
+		t.Errorf("re-run wrote over a decided record: status %v", got["Status__c"])
 	}
 	if n := e.sf.Count(obj); n != 29 {
 		t.Errorf("%d records after a re-run", n)

@@ -22,6 +22,8 @@ type saveResult struct {
 	Success bool      `json:"success"`
 	Created *bool     `json:"created"`
 	Errors  []sfError `json:"errors"`
+	// exists marks a create that found its case number held (create).
+	exists bool
 }
 
 // sfRecord is a record in a collection request.
@@ -260,10 +262,10 @@ func (c *Client) linked(l connectors.Link) bool {
 }
 
 // Write applies updates: by id through sObject Collections update, and
-// without an id as an upsert on the case-number external id (derived from
-// the submission key), so the same submission twice never makes two
-// records. Batches of more than bulk_threshold upserts go through Bulk API
-// 2.0. The result is parallel to updates.
+// without an id as a create only (see create) of the submission key's case
+// number, so the same submission twice never makes two records nor writes
+// over the first. Batches of more than bulk_threshold creates go through
+// Bulk API 2.0. The result is parallel to updates.
 func (c *Client) Write(ctx context.Context, updates []connectors.Update) ([]connectors.Result, error) {
 	results := make([]connectors.Result, len(updates))
 	if len(updates) == 0 {
@@ -373,35 +375,14 @@ func (c *Client) Write(ctx context.Context, updates []connectors.Update) ([]conn
 		for i, g := range upsIdx {
 			recs[i] = g.rec
 		}
-		var res []saveResult
-		var errs []error
-		if len(recs) > c.cfg.BulkThreshold {
-			res, errs = c.bulkUpsert(ctx, caseField, recs)
-		} else {
-			path := "/composite/sobjects/" + c.cfg.Object + "/" + caseField
-			res, errs = c.batches(ctx, "write", http.MethodPatch, path, recs)
-			// A concurrent writer may have created the same case number
-			// between our check and insert (DUPLICATE_VALUE): upserting
-			// again finds and updates it. Once only.
-			var again []int
-			for i, err := range errs {
-				if connectors.Reason(err) == "duplicate_value" {
-					again = append(again, i)
-				}
-			}
-			if len(again) > 0 {
-				retry := make([]sfRecord, len(again))
-				for k, i := range again {
-					retry[k] = recs[i]
-				}
-				res2, errs2 := c.batches(ctx, "write", http.MethodPatch, path, retry)
-				for k, i := range again {
-					res[i], errs[i] = res2[k], errs2[k]
-				}
-			}
-		}
+		res, errs := c.create(ctx, caseField, recs)
 		for i, g := range upsIdx {
 			set(g, res[i], errs[i])
+			if res[i].exists {
+				for _, m := range g.members {
+					results[m] = connectors.Result{ID: res[i].ID, Exists: true}
+				}
+			}
 		}
 	}
 	return results, nil
@@ -778,12 +759,74 @@ func (c *Client) Attribute(ctx context.Context, attributions []connectors.Attrib
 	return results, nil
 }
 
-// bulkUpsert upserts records through a Bulk API 2.0 ingest job on the
-// external id field and maps the job's results back to the records by that
-// field's value. Every record gets a result: records missing from both
-// result files have an unknown outcome. A job that failed does not take
-// back the results of the jobs before it.
-func (c *Client) bulkUpsert(ctx context.Context, extField string, recs []sfRecord) ([]saveResult, []error) {
+// create inserts new registrations — sObject Collections create (POST
+// /composite/sobjects, allOrNone false), or a Bulk API 2.0 insert job for
+// more than bulk_threshold — and never writes over an existing one: the
+// case number is a unique External ID, so a record that already holds it
+// (the same submission again, or an insert whose answer was lost and that
+// was sent again) is refused with DUPLICATE_VALUE ("duplicate value found:
+// <field> duplicates value on record with id: <id>",
+// https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_concepts_core_data_objects.htm#statuscode).
+// Those are looked up by case number (SOQL sees a write at once) and
+// reported as existing, untouched — they may have been decided since. An
+// upsert would have written the submission over them.
+func (c *Client) create(ctx context.Context, caseField string, recs []sfRecord) ([]saveResult, []error) {
+	var res []saveResult
+	var errs []error
+	if len(recs) > c.cfg.BulkThreshold {
+		res, errs = c.bulkInsert(ctx, caseField, recs)
+	} else {
+		res, errs = c.batches(ctx, "write", http.MethodPost, "/composite/sobjects", recs)
+		created := true // a create's answer has no "created": every success is one
+		for i := range res {
+			if errs[i] == nil && res[i].Success {
+				res[i].Created = &created
+			}
+		}
+	}
+	var dup []int
+	var cases []string
+	for i, err := range errs {
+		if connectors.Reason(err) == "duplicate_value" {
+			dup = append(dup, i)
+			cases = append(cases, str(recs[i][caseField]))
+		}
+	}
+	if len(dup) == 0 {
+		return res, errs
+	}
+	found, err := c.Lookup(ctx, cases)
+	if err != nil {
+		// Salesforce refused these inserts: nothing was written, and a
+		// later create finds out again.
+		class := connectors.ClassOf(err)
+		if class == connectors.ClassUnknown {
+			class = connectors.ClassRetry
+		}
+		for _, i := range dup {
+			errs[i] = connectors.NewError("write", 0, class, connectors.Reason(err),
+				fmt.Errorf("look up the registration holding case number %s: %w", clipText(cases[0], 40), err))
+		}
+		return res, errs
+	}
+	held := make(map[string]string, len(found))
+	for _, r := range found {
+		held[strings.ToUpper(r.CaseNumber)] = r.ID
+	}
+	for k, i := range dup {
+		if id, ok := held[strings.ToUpper(cases[k])]; ok {
+			res[i], errs[i] = saveResult{ID: id, Success: true, exists: true}, nil
+		}
+	}
+	return res, errs
+}
+
+// bulkInsert inserts records through a Bulk API 2.0 ingest job and maps
+// the job's results back to the records by the value of keyField, which
+// each record holds (unique). Every record gets a result: records missing
+// from both result files have an unknown outcome. A job that failed does
+// not take back the results of the jobs before it.
+func (c *Client) bulkInsert(ctx context.Context, keyField string, recs []sfRecord) ([]saveResult, []error) {
 	res := make([]saveResult, len(recs))
 	errs := make([]error, len(recs))
 	failAll := func(err error) ([]saveResult, []error) {
@@ -794,20 +837,20 @@ func (c *Client) bulkUpsert(ctx context.Context, extField string, recs []sfRecor
 		}
 		return res, errs
 	}
-	jobs, jerr := c.bulkJobs(ctx, extField, recs)
+	jobs, jerr := c.bulkJobs(ctx, keyField, recs)
 	index := map[string]int{}
 	for i, r := range recs {
-		index[strings.ToUpper(fmt.Sprint(r[extField]))] = i
+		index[strings.ToUpper(fmt.Sprint(r[keyField]))] = i
 	}
 	for _, j := range jobs {
 		for _, row := range j.success {
-			if i, ok := index[strings.ToUpper(row[extField])]; ok {
-				created := strings.EqualFold(row["sf__Created"], "true")
+			if i, ok := index[strings.ToUpper(row[keyField])]; ok {
+				created := true
 				res[i] = saveResult{ID: row["sf__Id"], Success: true, Created: &created}
 			}
 		}
 		for _, row := range j.failed {
-			if i, ok := index[strings.ToUpper(row[extField])]; ok {
+			if i, ok := index[strings.ToUpper(row[keyField])]; ok {
 				e := c.recordError("bulk import", []sfError{parseBulkError(row["sf__Error"])})
 				c.usage.failed(e.Reason)
 				res[i], errs[i] = saveResult{ID: row["sf__Id"]}, e
