@@ -21,10 +21,10 @@ import (
 // hear, so decisions lost their side effects and came back through the
 // change feed audited as actor=crm.)
 //
-// HubSpot, where it was seen; on Salesforce the same path is covered by
-// TestTortureFaults and the connector's TestTruncatedSuccessIsUnknown.
+// Seen on HubSpot; the same holds on Salesforce (its connector's
+// TestTruncatedSuccessIsUnknown covers the classification).
 func TestLostAnswerKeepsThePlan(t *testing.T) {
-	func(t *testing.T, c crm) {
+	forEachCRM(t, func(t *testing.T, c crm) {
 		h := startHarness(t, c, harnessOpts{webhooks: true, pollInterval: 300 * time.Millisecond})
 		isUpdate := func(r *http.Request) bool {
 			return r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/batch/update") ||
@@ -32,7 +32,8 @@ func TestLostAnswerKeepsThePlan(t *testing.T) {
 		}
 		isRead := func(r *http.Request) bool {
 			return r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/batch/read") ||
-				r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/query")
+				r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/query") ||
+				r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/composite") // Salesforce's queries in one call
 		}
 		var updated atomic.Bool
 		in := crmfault.New(crmfault.Spec{Rate: 1, Weights: map[crmfault.Kind]float64{crmfault.ResetAfter: 1}}, 1, crmfault.Options{
@@ -84,7 +85,7 @@ func TestLostAnswerKeepsThePlan(t *testing.T) {
 		if len(mine) != 1 || mine[0].Actor != "regsync" || mine[0].To != "approved" {
 			t.Errorf("audit of the decision: %+v, want one entry submitted → approved by regsync", mine)
 		}
-	}(t, crms[0])
+	})
 }
 
 func setFaults(t *testing.T, f fakeCRM, in *crmfault.Injector) {
