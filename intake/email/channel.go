@@ -101,6 +101,9 @@ var (
 // *intake.FieldError values: "message" for input that is not an e-mail,
 // "from" for a sender that is not a partner's or fails authentication.
 func (c *Channel) Plan(raw []byte, hints Hints) (*Plan, error) {
+	if max := int64(c.o.Config.MaxBytes); max > 0 && int64(len(raw)) > max {
+		return nil, intake.Refuse("message", "larger than "+intake.ByteSize(max).String())
+	}
 	in, err := ParseMessage(raw)
 	if err != nil {
 		return nil, err

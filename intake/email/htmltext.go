@@ -12,16 +12,17 @@ import (
 // rest" (so a two-column table of labels and values reads as a form),
 // <blockquote> and Gmail's quote <div> become "> " lines, <hr> becomes
 // Outlook's underscore separator, links keep their text only, and scripts,
-// styles and the head are dropped.
+// styles and the head are dropped. It writes each piece of text once,
+// whatever the nesting (x/net/html refuses more than 512 open elements).
 func htmlToText(s string) string {
 	doc, err := html.Parse(strings.NewReader(s))
 	if err != nil {
 		return ""
 	}
-	var b strings.Builder
-	render(&b, doc, false)
+	w := &textWriter{lineStart: true, last: '\n'}
+	w.render(doc, false)
 	var out []string
-	for _, line := range strings.Split(b.String(), "\n") {
+	for _, line := range strings.Split(w.b.String(), "\n") {
 		line = strings.TrimRight(line, " ")
 		if i := strings.IndexByte(line, '\t'); i >= 0 {
 			left := strings.TrimSpace(line[:i])
@@ -50,14 +51,157 @@ func htmlToText(s string) string {
 	return strings.TrimSpace(strings.Join(res, "\n"))
 }
 
-func render(b *strings.Builder, n *html.Node, pre bool) {
+// textWriter writes the text of an HTML tree as lines. Inside quotes each
+// line gets one "> " per level as it starts; inside a table cell the text
+// stays on one line with its white space collapsed.
+type textWriter struct {
+	b         strings.Builder
+	depth     int  // quote depth
+	lineStart bool // nothing written on the current line yet
+	last      byte // the last byte written ('\n' at a line's start)
+	written   int  // bytes written, quote marks aside
+	nonSpace  int  // of which not white space
+	cell      int  // > 0 inside a table cell
+	cellEmpty bool // the current cell has no text yet
+	cellSpace bool // white space pending in the cell
+	// Blank lines inside a quote are written only when more of the quote
+	// follows (a quote's trailing blank lines are dropped).
+	blanks, blankDepth int
+}
+
+// put writes text without line breaks. Past MaxTextBytes, nothing more
+// is written: the rest would not be read.
+func (w *textWriter) put(s string) {
+	if s == "" || w.b.Len() > MaxTextBytes {
+		return
+	}
+	if w.lineStart {
+		if w.blanks > 0 && w.depth >= w.blankDepth {
+			for range w.blanks {
+				w.b.WriteString(strings.Repeat("> ", w.blankDepth) + "\n")
+			}
+		}
+		w.blanks = 0
+		w.b.WriteString(strings.Repeat("> ", w.depth))
+		w.lineStart = false
+	}
+	w.b.WriteString(s)
+	w.written += len(s)
+	w.nonSpace += len(s) - countSpace(s)
+	w.last = s[len(s)-1]
+}
+
+func countSpace(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' || s[i] == '\t' {
+			n++
+		}
+	}
+	return n
+}
+
+// newline ends the current line unless it is already ended.
+func (w *textWriter) newline() {
+	if w.cell > 0 {
+		w.cellSpace = true
+		return
+	}
+	if !w.lineStart {
+		if w.b.Len() <= MaxTextBytes {
+			w.b.WriteByte('\n')
+		}
+		w.lineStart, w.last = true, '\n'
+		w.written++
+	}
+}
+
+// lineBreak ends the current line, or writes a blank one (<br>).
+func (w *textWriter) lineBreak() {
+	switch {
+	case w.cell > 0:
+		w.cellSpace = true
+	case !w.lineStart:
+		w.newline()
+	case w.depth > 0:
+		if w.blanks == 0 || w.blankDepth != w.depth {
+			w.blanks, w.blankDepth = 0, w.depth
+		}
+		w.blanks++
+		w.written++
+	default:
+		if w.b.Len() <= MaxTextBytes {
+			w.b.WriteByte('\n')
+		}
+		w.written++
+	}
+}
+
+// text writes a text node, its white space collapsed (pre: as it is).
+func (w *textWriter) text(s string, pre bool) {
+	if pre && w.cell == 0 {
+		for i, line := range strings.Split(s, "\n") {
+			if i > 0 {
+				w.lineBreak()
+			}
+			w.put(line)
+		}
+		return
+	}
+	space := false
+	start := 0
+	flush := func(end int) {
+		if end > start {
+			w.word(s[start:end], space)
+			space = false
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ' ', '\t', '\n', '\r', '\f':
+			flush(i)
+			space = true
+			start = i + 1
+		}
+	}
+	flush(len(s))
+	if space {
+		w.space()
+	}
+}
+
+// word writes a run of text without white space, after a space when
+// white space came before it.
+func (w *textWriter) word(s string, spaceBefore bool) {
+	if w.cell > 0 {
+		if (spaceBefore || w.cellSpace) && !w.cellEmpty {
+			w.put(" ")
+		}
+		w.put(s)
+		w.cellEmpty, w.cellSpace = false, false
+		return
+	}
+	if spaceBefore {
+		w.space()
+	}
+	w.put(s)
+}
+
+// space writes one space unless the line is empty or already ends in one.
+func (w *textWriter) space() {
+	if w.cell > 0 {
+		w.cellSpace = true
+		return
+	}
+	if !w.lineStart && w.last != '\n' && w.last != ' ' && w.last != '\t' {
+		w.put(" ")
+	}
+}
+
+func (w *textWriter) render(n *html.Node, pre bool) {
 	switch n.Type {
 	case html.TextNode:
-		if pre {
-			b.WriteString(n.Data)
-			return
-		}
-		writeCollapsed(b, n.Data)
+		w.text(n.Data, pre)
 		return
 	case html.CommentNode, html.DoctypeNode:
 		return
@@ -66,68 +210,74 @@ func render(b *strings.Builder, n *html.Node, pre bool) {
 		case atom.Head, atom.Script, atom.Style, atom.Title, atom.Template:
 			return
 		case atom.Br:
-			b.WriteString("\n")
+			w.lineBreak()
 			return
 		case atom.Hr:
-			newline(b)
-			b.WriteString("________________________________\n")
+			w.newline()
+			w.put("________________________________")
+			w.newline()
 			return
 		case atom.Blockquote:
-			quote(b, n)
+			w.quote(n)
 			return
 		case atom.Div:
 			if hasClass(n, "gmail_quote") || hasClass(n, "yahoo_quoted") || attr(n, "type") == "cite" {
-				quote(b, n)
+				w.quote(n)
 				return
 			}
 		case atom.Td, atom.Th:
 			// A cell is one line of text, whatever paragraphs it holds.
-			var inner strings.Builder
-			for c := n.FirstChild; c != nil; c = c.NextSibling {
-				render(&inner, c, false)
+			if w.cell > 0 {
+				w.cellSpace = true
+				w.children(n, false)
+				w.cellSpace = true
+				return
 			}
 			if hasPrevCell(n) {
-				b.WriteString("\t")
+				w.put("\t")
 			}
-			b.WriteString(strings.Join(strings.Fields(inner.String()), " "))
+			w.cell, w.cellEmpty, w.cellSpace = 1, true, false
+			w.children(n, false)
+			w.cell = 0
 			return
 		case atom.Pre:
 			pre = true
 		}
 	}
-	block := n.Type == html.ElementNode && isBlock(n.DataAtom)
-	if block {
-		newline(b)
+	if n.Type != html.ElementNode || !isBlock(n.DataAtom) {
+		w.children(n, pre)
+		return
 	}
-	start := b.Len()
+	w.newline()
+	written, nonSpace := w.written, w.nonSpace
+	w.children(n, pre)
+	if w.written > written && w.nonSpace == nonSpace && (n.DataAtom == atom.P || n.DataAtom == atom.Div) {
+		// An empty paragraph (Outlook's <p>&nbsp;</p>, Gmail's
+		// <div><br></div>) is a blank line.
+		w.lineBreak()
+	}
+	w.newline()
+}
+
+func (w *textWriter) children(n *html.Node, pre bool) {
 	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		render(b, c, pre)
-	}
-	if block {
-		if b.Len() > start && strings.TrimSpace(b.String()[start:]) == "" && (n.DataAtom == atom.P || n.DataAtom == atom.Div) {
-			// An empty paragraph (Outlook's <p>&nbsp;</p>, Gmail's
-			// <div><br></div>) is a blank line.
-			b.WriteString("\n")
-		}
-		newline(b)
+		w.render(c, pre)
 	}
 }
 
-// newline ends the current line unless it is already ended.
-func newline(b *strings.Builder) {
-	if s := b.String(); len(s) > 0 && s[len(s)-1] != '\n' {
-		b.WriteByte('\n')
+// quote writes a quote's lines one level deeper.
+func (w *textWriter) quote(n *html.Node) {
+	if w.cell > 0 {
+		w.children(n, false)
+		return
 	}
-}
-
-func quote(b *strings.Builder, n *html.Node) {
-	var inner strings.Builder
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		render(&inner, c, false)
-	}
-	newline(b)
-	for _, l := range strings.Split(strings.TrimRight(inner.String(), "\n"), "\n") {
-		b.WriteString("> " + l + "\n")
+	w.newline()
+	w.depth++
+	w.children(n, false)
+	w.newline()
+	w.depth--
+	if w.blankDepth > w.depth {
+		w.blanks = 0
 	}
 }
 
@@ -138,31 +288,6 @@ func hasPrevCell(n *html.Node) bool {
 		}
 	}
 	return false
-}
-
-func writeCollapsed(b *strings.Builder, s string) {
-	space := false
-	for _, r := range s {
-		switch r {
-		case ' ', '\t', '\n', '\r', '\f':
-			space = true
-			continue
-		}
-		if space {
-			cur := b.String()
-			if len(cur) > 0 && cur[len(cur)-1] != '\n' && cur[len(cur)-1] != ' ' && cur[len(cur)-1] != '\t' {
-				b.WriteByte(' ')
-			}
-			space = false
-		}
-		b.WriteRune(r)
-	}
-	if space {
-		cur := b.String()
-		if len(cur) > 0 && cur[len(cur)-1] != '\n' && cur[len(cur)-1] != ' ' && cur[len(cur)-1] != '\t' {
-			b.WriteByte(' ')
-		}
-	}
 }
 
 func isBlock(a atom.Atom) bool {
