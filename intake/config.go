@@ -51,6 +51,10 @@ type EmailConfig struct {
 	Address string `yaml:"address"`
 	// MaxBytes bounds one message (the request body).
 	MaxBytes ByteSize `yaml:"max_bytes"`
+	// ProcessingTimeout bounds the handling of one message (parsing, the
+	// CRM, the reply), posted or polled: past it the inbound service gets
+	// 503 and retries; a polled message is tried again at the next poll.
+	ProcessingTimeout time.Duration `yaml:"processing_timeout"`
 	// Authentication says which sender-authentication results to honour.
 	Authentication EmailAuthConfig `yaml:"authentication"`
 	IMAP           IMAPConfig      `yaml:"imap"`
@@ -214,7 +218,8 @@ type HubSpotForm struct {
 func DefaultConfig() Config {
 	return Config{
 		Email: EmailConfig{
-			MaxBytes: 25 << 20,
+			MaxBytes:          25 << 20,
+			ProcessingTimeout: 30 * time.Second,
 			IMAP: IMAPConfig{TLS: TLSImplicit, Mailbox: "INBOX", Keyword: "$RegsyncProcessed",
 				PollInterval: time.Minute, Timeout: 30 * time.Second},
 		},
@@ -259,6 +264,9 @@ func (c *Config) Validate(partners []rules.Partner) error {
 	}
 	if e.MaxBytes <= 0 {
 		bad(yamlx.Path("email", "max_bytes"), "must be positive")
+	}
+	if e.ProcessingTimeout <= 0 {
+		bad(yamlx.Path("email", "processing_timeout"), "must be positive, not %s", e.ProcessingTimeout)
 	}
 	for i, id := range e.Authentication.AuthservIDs {
 		if strings.TrimSpace(id) == "" || strings.ContainsAny(id, " \t;") {

@@ -156,6 +156,7 @@ func TestConfigValidate(t *testing.T) {
 	c.Email.Enabled = true
 	c.Email.IMAP.Enabled = true
 	c.Email.IMAP.TLS = "ssl"
+	c.Email.ProcessingTimeout = 0
 	c.Slack.Enabled = true
 	c.Slack.Command = "register"
 	c.WebForm.Captcha.Provider = "recaptcha"
@@ -166,6 +167,7 @@ func TestConfigValidate(t *testing.T) {
 	err := c.Validate(partners)
 	want := []string{
 		"intake.email.token: required when the e-mail channel is enabled: the inbound-mail service sends it with every message (REGSYNC_INTAKE_EMAIL_TOKEN)",
+		"intake.email.processing_timeout: must be positive, not 0s",
 		`intake.email.imap.addr: "" is not host:port`,
 		"intake.email.imap.username: required when imap is enabled",
 		`intake.email.imap.tls: must be tls, starttls or none, not "ssl"`,

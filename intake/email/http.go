@@ -1,6 +1,7 @@
 package email
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -11,7 +12,9 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/regsync/regsync/intake"
 )
@@ -32,9 +35,11 @@ const Path = "/intake/email"
 //
 // Answers: 200 with the Outcome as JSON; 202 for ignored automatic mail;
 // 401 without the token; 413 above max_bytes; 422 with the field and the
-// reason for a message that is refused (not an e-mail, unknown sender,
-// failed authentication: nothing is registered and no reply is sent); 503
-// when the CRM or the mail server failed (the service should retry).
+// reason for a message that is refused (not an e-mail, over a parsing
+// limit, unknown sender, failed authentication: nothing is registered and
+// no reply is sent); 503 when the CRM or the mail server failed or the
+// message was not processed within processing_timeout (the service
+// should retry).
 func (c *Channel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -72,9 +77,15 @@ func (c *Channel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		intake.WriteError(w, status, err)
 		return
 	}
-	out, err := c.Process(r.Context(), raw, hints)
+	ctx, cancel := context.WithTimeout(r.Context(), c.timeout())
+	defer cancel()
+	out, err := c.processWithin(ctx, raw, hints)
 	var fe *intake.FieldError
 	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		c.o.Logger.Warn("email not processed within its deadline", "channel", intake.ChannelEmail, "timeout", c.timeout())
+		w.Header().Set("Retry-After", "60")
+		intake.WriteError(w, http.StatusServiceUnavailable, fmt.Errorf("the message was not processed within %s (intake.email.processing_timeout); retry later", c.timeout()))
 	case errors.As(err, &fe):
 		c.o.Logger.Info("email refused", "channel", intake.ChannelEmail, "field", fe.Field, "reason", fe.Reason)
 		intake.WriteError(w, http.StatusUnprocessableEntity, err)
@@ -86,6 +97,51 @@ func (c *Channel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		intake.WriteJSON(w, http.StatusOK, out)
 	}
+}
+
+// timeout is the processing deadline of one message.
+func (c *Channel) timeout() time.Duration {
+	if t := c.o.Config.ProcessingTimeout; t > 0 {
+		return t
+	}
+	return intake.DefaultConfig().Email.ProcessingTimeout
+}
+
+// processWithin processes a message in a goroutine of its own and gives up
+// when ctx ends, so that a CRM or mail server that ignores the deadline
+// cannot hold the answer (the goroutine ends when its calls do; a retry
+// is safe: the submission key makes it find what it registered). A panic
+// is an error, never a crash.
+func (c *Channel) processWithin(ctx context.Context, raw []byte, hints Hints) (Outcome, error) {
+	type result struct {
+		out Outcome
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				c.o.Logger.Error("email: panic while processing a message", "channel", intake.ChannelEmail, "panic", r, "stack", string(debug.Stack()))
+				done <- result{err: fmt.Errorf("email: internal error: %v", r)}
+			}
+		}()
+		out, err := c.Process(ctx, raw, hints)
+		done <- result{out, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil && ctx.Err() != nil && !isRefusal(r.err) {
+			return r.out, fmt.Errorf("%w (%w)", ctx.Err(), r.err)
+		}
+		return r.out, r.err
+	case <-ctx.Done():
+		return Outcome{}, ctx.Err()
+	}
+}
+
+func isRefusal(err error) bool {
+	var fe *intake.FieldError
+	return errors.As(err, &fe)
 }
 
 // authorized checks the token in constant time.

@@ -162,7 +162,9 @@ func (p *Poller) one(ctx context.Context, c *imapclient.Client, uid imap.UID) (O
 		return Outcome{}, fmt.Errorf("imap: message %d vanished", uid)
 	}
 	raw := msgs[0].FindBodySection(section)
-	return p.ch.Process(ctx, raw, Hints{})
+	ctx, cancel := context.WithTimeout(ctx, p.ch.timeout())
+	defer cancel()
+	return p.ch.processWithin(ctx, raw, Hints{})
 }
 
 func (p *Poller) dial(ctx context.Context) (*imapclient.Client, error) {
