@@ -294,6 +294,9 @@ func (c *Channel) Execute(ctx context.Context, p *Plan) (Outcome, error) {
 		log.Info("email without a registration: answering with the form", "reason", p.Reason)
 		return c.reply(ctx, log, p, out, c.helpReply(p))
 	case ActionRegister:
+		if err := c.useLegacyKey(ctx, p); err != nil {
+			return out, err
+		}
 		rcs, err := c.o.Registrar.Register(ctx, []intake.Submission{p.Submission})
 		if err == nil && len(rcs) != 1 {
 			err = fmt.Errorf("registrar returned %d receipts for 1 submission", len(rcs))
@@ -305,6 +308,20 @@ func (c *Channel) Execute(ctx context.Context, p *Plan) (Outcome, error) {
 			return out, fmt.Errorf("email: register %s: %w", p.Submission.Record.CaseNumber, err)
 		}
 		rc := rcs[0]
+		if !rc.Created {
+			// Already registered: only ever the partner's own registration
+			// is told (the key names the sender; this holds whatever the
+			// Registrar).
+			rec, err := c.o.Registrar.Lookup(ctx, rc.CaseNumber)
+			if err != nil && !errors.Is(err, intake.ErrNotFound) {
+				return out, fmt.Errorf("email: look up %s: %w", rc.CaseNumber, err)
+			}
+			if err != nil || rec.PartnerID != p.Partner.ID {
+				out.Reason = "message id in use"
+				log.Warn("email registration's key belongs to another partner's registration: nothing told", "case", rc.CaseNumber)
+				return c.reply(ctx, log, p, out, c.keyInUseReply(p))
+			}
+		}
 		out.fill(rc)
 		log.Info("email registered", "case", rc.CaseNumber, "status", rc.Status, "created", rc.Created)
 		return c.reply(ctx, log, p, out, c.receiptReply(p, rc))
@@ -351,6 +368,30 @@ func (c *Channel) Execute(ctx context.Context, p *Plan) (Outcome, error) {
 		return c.reply(ctx, log, p, out, c.csvReply(p, a.Name, sum, results.Bytes()))
 	}
 	return out, fmt.Errorf("email: unknown action %q", p.Action)
+}
+
+// useLegacyKey turns the submission into a repeat of a registration made
+// under the message's legacy key (before keys named the sender) when that
+// registration is this sender's: the same message again is answered with
+// it and makes no second one. Anyone else's is never looked at further.
+func (c *Channel) useLegacyKey(ctx context.Context, p *Plan) error {
+	key := p.In.LegacySubmissionKey()
+	if key == "" {
+		return nil
+	}
+	cn := registration.CaseNumberFor(key)
+	rec, err := c.o.Registrar.Lookup(ctx, cn)
+	switch {
+	case errors.Is(err, intake.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("email: look up %s (legacy key): %w", cn, err)
+	case rec.SubmissionKey != key || rec.PartnerID != p.Partner.ID || !strings.EqualFold(rec.PartnerEmail, p.In.From):
+		return nil
+	}
+	p.Submission.Key = key
+	p.Submission.Record.SubmissionKey, p.Submission.Record.CaseNumber = key, cn
+	return nil
 }
 
 func (o *Outcome) fill(rc intake.Receipt) {

@@ -80,7 +80,7 @@ func TestGmailMultipartAlternative(t *testing.T) {
 	if p.Action != ActionRegister || !p.Verdict.Pass || p.Partner.ID != "northwind" || len(p.Problems) != 0 {
 		t.Fatalf("plan %s verdict %+v partner %s problems %v", p.Action, p.Verdict, p.Partner.ID, p.Problems)
 	}
-	key := "email:CAF8hV2q7bXgK0Qh+zvJ3pY9Wc1mNn4rT6s=tD_aE5Lk2uVx8Rg@mail.gmail.com"
+	key := v2Key("sam@northwind.example", "CAF8hV2q7bXgK0Qh+zvJ3pY9Wc1mNn4rT6s=tD_aE5Lk2uVx8Rg@mail.gmail.com")
 	checkRecord(t, "gmail", p.Submission.Record, map[string]string{
 		"source": "email", "partner_id": "northwind", "partner_name": "Northwind Traders", "partner_email": "sam@northwind.example",
 		"company_name": "Globex Corporation", "company_domain": "globex.example", "contact_name": "Hank Scorpio",
@@ -98,7 +98,7 @@ func TestOutlookHTMLOnlyWindows1252(t *testing.T) {
 	if p.Action != ActionRegister || p.Partner.ID != "contoso" || p.In.FromName != "Becker, Klaus" || p.In.Subject != "Neue Registrierung Müller Logistik" {
 		t.Fatalf("plan %s partner %s from %q subject %q", p.Action, p.Partner.ID, p.In.FromName, p.In.Subject)
 	}
-	key := "email:AM9PR03MB7361A1B2C3D4E5F60718293AB2C4A@AM9PR03MB7361.eurprd03.prod.outlook.com"
+	key := v2Key("k.becker@contoso.example", "AM9PR03MB7361A1B2C3D4E5F60718293AB2C4A@AM9PR03MB7361.eurprd03.prod.outlook.com")
 	checkRecord(t, "outlook", p.Submission.Record, map[string]string{
 		"source": "email", "partner_id": "contoso", "partner_name": "Contoso", "partner_email": "k.becker@contoso.example",
 		"company_name": "Müller Logistik GmbH", "company_domain": "mueller-logistik.example", "contact_name": "Jürgen Weiß",
@@ -121,7 +121,7 @@ func TestAppleMailForwardedProspect(t *testing.T) {
 	if p.Action != ActionRegister || p.In.Parts.Forwarded == nil {
 		t.Fatalf("plan %s forwarded %+v", p.Action, p.In.Parts.Forwarded)
 	}
-	key := "email:8D2E4F6A-1B3C-4D5E-9F7A-0B1C2D3E4F5A@northwind.example"
+	key := v2Key("sam@northwind.example", "8D2E4F6A-1B3C-4D5E-9F7A-0B1C2D3E4F5A@northwind.example")
 	checkRecord(t, "apple", p.Submission.Record, map[string]string{
 		"source": "email", "partner_id": "northwind", "partner_name": "Northwind Traders", "partner_email": "sam@northwind.example",
 		"company_domain": "initech.example", "contact_name": "Jane Doe", "contact_email": "jane.doe@initech.example",
@@ -145,7 +145,7 @@ func TestThunderbirdISO88591(t *testing.T) {
 	if p.Action != ActionRegister || p.In.FromName != "Marc Lefèvre" || p.In.Subject != "Nouvelle société à enregistrer" {
 		t.Fatalf("plan %s from %q subject %q", p.Action, p.In.FromName, p.In.Subject)
 	}
-	key := "email:5b1c9e2a-7d3f-4a8e-9c21-6f0e3d2b1a47@contoso.example"
+	key := v2Key("marc.lefevre@contoso.example", "5b1c9e2a-7d3f-4a8e-9c21-6f0e3d2b1a47@contoso.example")
 	checkRecord(t, "thunderbird", p.Submission.Record, map[string]string{
 		"source": "email", "partner_id": "contoso", "partner_name": "Contoso", "partner_email": "marc.lefevre@contoso.example",
 		"company_name": "Fromagerie Dupont & Fils", "company_domain": "fromagerie-dupont.example", "contact_name": "Hélène Dupont",

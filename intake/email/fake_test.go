@@ -7,12 +7,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/regsync/regsync/intake"
 	"github.com/regsync/regsync/intake/statuspage"
+	regmail "github.com/regsync/regsync/internal/mail"
 	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/registration"
 )
@@ -34,6 +36,19 @@ type fakeRegistrar struct {
 func newFakeRegistrar() *fakeRegistrar {
 	s, _ := statuspage.NewSigner(secret.New("status-link-key-0123456789"))
 	return &fakeRegistrar{recs: map[string]registration.Record{}, links: statuspage.NewLinks("https://partners.vendor.example", s)}
+}
+
+// add stores a record as if it had been registered earlier.
+func (f *fakeRegistrar) add(r registration.Record) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.CaseNumber == "" {
+		r.CaseNumber = registration.CaseNumberFor(r.SubmissionKey)
+	}
+	if r.Status == "" {
+		r.Status = registration.StatusSubmitted
+	}
+	f.recs[r.CaseNumber] = r
 }
 
 func (f *fakeRegistrar) receipt(r registration.Record, created bool) intake.Receipt {
@@ -92,6 +107,36 @@ func (f *fakeRegistrar) Amend(ctx context.Context, caseNumber string, a intake.A
 
 func (f *fakeRegistrar) StatusURL(caseNumber string) string { return f.links.URL(caseNumber) }
 
+func (f *fakeRegistrar) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.recs)
+}
+
+// outbox captures the replies.
+type outbox struct {
+	mu   sync.Mutex
+	msgs []*regmail.Message
+}
+
+func (o *outbox) Send(_ context.Context, m *regmail.Message) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.msgs = append(o.msgs, m)
+	return nil
+}
+
+// last is the text of the latest reply ("" when none was sent).
+func (o *outbox) last() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.msgs) == 0 {
+		return ""
+	}
+	m := o.msgs[len(o.msgs)-1]
+	return m.Subject + "\n" + m.Text
+}
+
 // loopback serves the channel's handler on a loopback port, as the daemon
 // mounts it.
 func loopback(t *testing.T, c *Channel) *httptest.Server {
@@ -123,4 +168,9 @@ func send(t *testing.T, srv *httptest.Server, ctype string, body []byte, timeout
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// crlf turns a readable message into one with CRLF line ends.
+func crlf(s string) []byte {
+	return []byte(strings.ReplaceAll(strings.TrimPrefix(s, "\n"), "\n", "\r\n"))
 }

@@ -384,17 +384,33 @@ func eachID(v string, f func(string) bool) {
 	}
 }
 
-// SubmissionKey is the message's submission key: "email:" and its
-// Message-ID, or — for a message without one — a digest of its sender,
+// SubmissionKey is the message's submission key. With a Message-ID it is
+// "email:v2:" and 32 hex digits of a SHA-256 of the sender and the
+// Message-ID: a fixed length that fits every CRM field (Salesforce's
+// Submission_Key__c is Text 255), and another sender reusing the
+// Message-ID gets another key — never the first sender's registration.
+// Without a Message-ID it is "email:sha256:" and a digest of the sender,
 // date, subject and text, so the same message delivered twice still has
 // one key.
 func (in *Inbound) SubmissionKey() string {
-	if in.MessageID != "" {
-		return "email:" + in.MessageID
-	}
 	h := sha256.New()
+	if in.MessageID != "" {
+		fmt.Fprintf(h, "regsync email submission key v2\x00%s\x00%s", strings.ToLower(in.From), in.MessageID)
+		return "email:v2:" + hex.EncodeToString(h.Sum(nil)[:16])
+	}
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s", strings.ToLower(in.From), in.Header.Get("Date"), in.Subject, strings.TrimSpace(in.Text))
 	return "email:sha256:" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// LegacySubmissionKey is the key earlier versions gave a message with a
+// Message-ID: "email:" and the Message-ID ("" without one). Registrations
+// made under it are still found (see Channel.Execute), for their sender
+// only.
+func (in *Inbound) LegacySubmissionKey() string {
+	if in.MessageID == "" {
+		return ""
+	}
+	return "email:" + in.MessageID
 }
 
 // CaseNumber finds the case number a message refers to: in its subject

@@ -168,6 +168,18 @@ func (c *Channel) notFoundReply(p *Plan) *regmail.Message {
 	return m
 }
 
+// keyInUseReply answers a message whose submission key is already another
+// partner's registration (it tells nothing about that one).
+func (c *Channel) keyInUseReply(p *Plan) *regmail.Message {
+	var b strings.Builder
+	b.WriteString(greeting(p))
+	b.WriteString("We could not register this e-mail. Please send the registration again as a new e-mail (not a copy or a resend of an earlier one).\n")
+	b.WriteString(c.signature())
+	m := c.replyTo(p, "", replySubject(p.In.Subject, ""))
+	m.Text = b.String()
+	return m
+}
+
 func (c *Channel) notAllowedReply(p *Plan, rc intake.Receipt) *regmail.Message {
 	var b strings.Builder
 	b.WriteString(greeting(p))
