@@ -164,8 +164,15 @@ func splitSemis(s string) []string {
 
 // Verdict is the outcome of sender authentication.
 type Verdict struct {
-	// Pass: an honoured result authenticates the From domain.
+	// Pass: an honoured result authenticates the From domain (an aligned
+	// DKIM or SPF pass, or a DMARC pass).
 	Pass bool
+	// Aligned: a DKIM or DMARC pass aligned with the From domain comes
+	// from a source the sender cannot write: the Authentication-Results
+	// of a listed authserv-id (or an ARC set that server sealed), or
+	// SendGrid's dkim field. Amendments by e-mail need it (or the status
+	// token).
+	Aligned bool
 	// Fail: an honoured result says the From domain did not send it;
 	// Reason says which ("dkim=fail header.d=globex.example").
 	Fail   bool
@@ -179,42 +186,54 @@ type Verdict struct {
 type Hints struct {
 	// DKIM is SendGrid's dkim field: "{@globex.example : pass}".
 	DKIM string
-	// SPF is SendGrid's SPF field: "pass".
+	// SPF is SendGrid's SPF field: "pass". It is about the envelope
+	// sender, not the From domain, and decides nothing.
 	SPF string
+}
+
+// honoured is a result and whether the sender could have written it.
+type honoured struct {
+	res     Result
+	trusted bool
 }
 
 // Authenticate judges whether the message's From domain (fromDomain) is
 // authenticated, from the headers the configuration honours (see the
 // README's e-mail section):
 //
-//   - Authentication-Results: with authserv_ids configured, every header
-//     whose authserv-id is listed; without, the topmost header only (the
-//     one the last hop — the inbound service — added).
-//   - ARC-Authentication-Results: only with authserv_ids configured, only
-//     from a listed authserv-id, and only when an honoured
-//     Authentication-Results says arc=pass: then the earliest instance's
-//     passes count (a forwarder that broke DKIM).
-//   - X-Mailgun-Spf and X-Mailgun-Dkim-Check-Result: only with
-//     mailgun_headers: true.
-//   - SendGrid's dkim and SPF fields (hints): always, as they come from the
-//     authenticated inbound service, not from the message.
+//   - Authentication-Results: with authserv_ids configured, the topmost
+//     header whose authserv-id is listed (trusted: the sender's own
+//     headers are below it); without, the topmost header (the one the
+//     last hop — the inbound service — added; not trusted, as a service
+//     that adds none leaves the sender's on top).
+//   - ARC-Authentication-Results: only with authserv_ids configured, and
+//     only when the honoured Authentication-Results says arc=pass: then
+//     the passes of the earliest ARC set whose results name a listed
+//     authserv-id and whose ARC-Seal that server's domain made count (a
+//     forwarder that broke DKIM). Anyone can add an ARC set that
+//     validates, sealed with their own key.
+//   - SendGrid's dkim field (hints): always (it comes from the
+//     authenticated service, and names the signing domain).
+//   - SendGrid's SPF field and X-Mailgun-Spf are about the envelope
+//     sender, which the sender picks, and X-Mailgun-Dkim-Check-Result
+//     names no signing domain: none of them is about the From domain, so
+//     they neither pass nor fail (they are named in Source).
 //
 // A result counts when it is aligned with the From domain (the same
-// registrable domain; Mailgun and SendGrid's SPF say no domain and count
-// as aligned). dmarc=fail refuses; an aligned pass (dmarc, dkim or spf)
-// authenticates; otherwise an aligned dkim=fail or spf=fail refuses;
-// softfail, neutral, none, temperror and permerror neither pass nor refuse.
+// registrable domain). dmarc=fail refuses; an aligned pass (dmarc, dkim
+// or spf) authenticates; otherwise an aligned dkim=fail or spf=fail
+// refuses; softfail, neutral, none, temperror and permerror neither pass
+// nor refuse.
 func Authenticate(h textproto.MIMEHeader, fromDomain string, cfg intake.EmailAuthConfig, hints Hints) Verdict {
 	from := registrable(fromDomain)
 	trusted := map[string]bool{}
 	for _, id := range cfg.AuthservIDs {
 		trusted[strings.ToLower(strings.TrimSpace(id))] = true
 	}
-	var results []Result
+	var results []honoured
 	var sources []string
-	ars := h.Values("Authentication-Results")
 	arcPass := false
-	for i, v := range ars {
+	for i, v := range h.Values("Authentication-Results") {
 		ar := ParseAuthResults(v)
 		if len(trusted) == 0 && i > 0 {
 			break
@@ -222,71 +241,114 @@ func Authenticate(h textproto.MIMEHeader, fromDomain string, cfg intake.EmailAut
 		if len(trusted) > 0 && !trusted[ar.AuthservID] {
 			continue
 		}
-		results = append(results, ar.Results...)
-		sources = append(sources, "Authentication-Results "+orNone(ar.AuthservID))
 		for _, r := range ar.Results {
+			results = append(results, honoured{r, len(trusted) > 0})
 			arcPass = arcPass || (r.Method == "arc" && r.Result == "pass")
 		}
+		sources = append(sources, "Authentication-Results "+orNone(ar.AuthservID))
+		break
 	}
 	if cfg.MailgunHeaders {
-		if v := strings.ToLower(strings.TrimSpace(h.Get("X-Mailgun-Spf"))); v != "" {
-			results = append(results, Result{Method: "spf", Result: v, Domain: "*"})
-			sources = append(sources, "X-Mailgun-Spf")
-		}
-		if v := strings.ToLower(strings.TrimSpace(h.Get("X-Mailgun-Dkim-Check-Result"))); v != "" {
-			results = append(results, Result{Method: "dkim", Result: v, Domain: "*"})
-			sources = append(sources, "X-Mailgun-Dkim-Check-Result")
+		for _, name := range []string{"X-Mailgun-Spf", "X-Mailgun-Dkim-Check-Result"} {
+			if strings.TrimSpace(h.Get(name)) != "" {
+				sources = append(sources, name+" (not about the From domain)")
+			}
 		}
 	}
 	if hints.SPF != "" {
-		results = append(results, Result{Method: "spf", Result: strings.ToLower(strings.TrimSpace(hints.SPF)), Domain: "*"})
-		sources = append(sources, "SPF field")
+		sources = append(sources, "SPF field (not about the From domain)")
 	}
-	results = append(results, sendgridDKIM(hints.DKIM)...)
+	for _, r := range sendgridDKIM(hints.DKIM) {
+		results = append(results, honoured{r, true})
+	}
 	if hints.DKIM != "" {
 		sources = append(sources, "dkim field")
 	}
-	aligned := func(r Result) bool { return r.Domain == "*" || (from != "" && registrable(r.Domain) == from) }
+	aligned := func(r Result) bool { return from != "" && r.Domain != "" && registrable(r.Domain) == from }
+	passes := func(r Result) bool {
+		return r.Result == "pass" && ((r.Method == "dkim" || r.Method == "spf") && aligned(r) || r.Method == "dmarc" && (r.Domain == "" || aligned(r)))
+	}
 	v := Verdict{Source: strings.Join(sources, ", ")}
-	for _, r := range results {
-		if r.Method == "dmarc" && r.Result == "fail" && (r.Domain == "" || aligned(r)) {
+	for _, hr := range results {
+		if r := hr.res; r.Method == "dmarc" && r.Result == "fail" && (r.Domain == "" || aligned(r)) {
 			v.Fail, v.Reason = true, "dmarc=fail for "+fromDomain
 			return v
 		}
 	}
-	for _, r := range results {
-		if r.Result == "pass" && (r.Method == "dkim" || r.Method == "spf" || r.Method == "dmarc") && (aligned(r) || (r.Method == "dmarc" && r.Domain == "")) {
+	for _, hr := range results {
+		if passes(hr.res) {
 			v.Pass = true
-			return v
+			v.Aligned = v.Aligned || (hr.trusted && hr.res.Method != "spf")
 		}
 	}
-	if arcPass && len(trusted) > 0 {
-		best, bestI := AuthResults{}, 0
-		for _, raw := range h.Values("ARC-Authentication-Results") {
-			inst := arcInstance(raw)
-			ar := ParseAuthResults(raw)
-			if trusted[ar.AuthservID] && inst > 0 && (bestI == 0 || inst < bestI) {
-				best, bestI = ar, inst
+	if v.Pass {
+		return v
+	}
+	if arcPass {
+		if inst, ar := sealedARC(h, trusted); inst > 0 {
+			for _, r := range ar.Results {
+				if passes(r) {
+					v.Pass, v.Source = true, v.Source+", ARC-Authentication-Results i="+strconv.Itoa(inst)+" "+ar.AuthservID
+					v.Aligned = v.Aligned || r.Method != "spf"
+				}
 			}
-		}
-		for _, r := range best.Results {
-			if r.Result == "pass" && (r.Method == "dkim" || r.Method == "spf" || r.Method == "dmarc") && aligned(r) {
-				v.Pass, v.Source = true, v.Source+", ARC-Authentication-Results i="+strconv.Itoa(bestI)+" "+best.AuthservID
+			if v.Pass {
 				return v
 			}
 		}
 	}
-	for _, r := range results {
-		if r.Result == "fail" && (r.Method == "dkim" || r.Method == "spf") && aligned(r) {
+	for _, hr := range results {
+		if r := hr.res; r.Result == "fail" && (r.Method == "dkim" || r.Method == "spf") && aligned(r) {
 			v.Fail = true
 			v.Reason = r.Method + "=fail"
-			if r.Domain != "" && r.Domain != "*" {
+			if r.Domain != "" {
 				v.Reason += " for " + r.Domain
 			}
 			return v
 		}
 	}
 	return v
+}
+
+// sealedARC returns the earliest ARC set whose results name a trusted
+// authserv-id and whose ARC-Seal was made by that server's registrable
+// domain (0 when there is none).
+func sealedARC(h textproto.MIMEHeader, trusted map[string]bool) (int, AuthResults) {
+	sealers := map[int]string{}
+	for _, raw := range h.Values("ARC-Seal") {
+		if i := arcInstance(raw); i > 0 {
+			if _, dup := sealers[i]; dup {
+				sealers[i] = "" // two seals of one instance: neither counts
+				continue
+			}
+			sealers[i] = registrable(tagValue(raw, "d"))
+		}
+	}
+	best, bestI := AuthResults{}, 0
+	for _, raw := range h.Values("ARC-Authentication-Results") {
+		inst := arcInstance(raw)
+		ar := ParseAuthResults(raw)
+		if inst <= 0 || !trusted[ar.AuthservID] || (bestI != 0 && inst >= bestI) {
+			continue
+		}
+		if sealer := sealers[inst]; sealer == "" || sealer != registrable(ar.AuthservID) {
+			continue
+		}
+		best, bestI = ar, inst
+	}
+	return bestI, best
+}
+
+// tagValue is the value of a tag ("d") in a tag list ("i=1; a=rsa-sha256;
+// d=google.com; …"), lower case.
+func tagValue(list, tag string) string {
+	for t := range strings.SplitSeq(list, ";") {
+		k, v, ok := strings.Cut(t, "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), tag) {
+			return strings.ToLower(strings.TrimSpace(v))
+		}
+	}
+	return ""
 }
 
 func orNone(s string) string {
@@ -323,8 +385,8 @@ func sendgridDKIM(s string) []Result {
 }
 
 func registrable(d string) string {
-	if d == "" || d == "*" {
-		return d
+	if d == "" {
+		return ""
 	}
 	r, err := registration.RegistrableDomain(d)
 	if err != nil {

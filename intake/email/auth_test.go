@@ -57,15 +57,37 @@ func TestAuthenticate(t *testing.T) {
 		{"untrusted headers only", hdr("Authentication-Results", "forged.example; dmarc=fail"), trusted, Hints{}, "none"},
 		{"arc rescues a forwarder's broken dkim", hdr(
 			"Authentication-Results", "mx.vendor.example; dkim=fail header.d=northwind.example; arc=pass",
+			"ARC-Seal", "i=2; a=rsa-sha256; cv=pass; d=vendor.example; s=arc; b=x",
 			"ARC-Authentication-Results", "i=2; mx.vendor.example; dkim=fail header.d=northwind.example",
-			"ARC-Authentication-Results", "i=1; mx.vendor.example; dkim=pass header.d=northwind.example"), trusted, Hints{}, "pass"},
+			"ARC-Seal", "i=1; a=rsa-sha256; cv=none; d=vendor.example; s=arc; b=y",
+			"ARC-Authentication-Results", "i=1; mx.vendor.example; dkim=pass header.d=northwind.example"), trusted, Hints{}, "pass aligned"},
+		{"arc set without a seal is not read", hdr(
+			"Authentication-Results", "mx.vendor.example; dkim=fail header.d=northwind.example; arc=pass",
+			"ARC-Authentication-Results", "i=1; mx.vendor.example; dkim=pass header.d=northwind.example"), trusted, Hints{}, "fail dkim=fail for northwind.example"},
+		{"arc set sealed by another domain is not read", hdr(
+			"Authentication-Results", "mx.vendor.example; dkim=fail header.d=northwind.example; arc=pass",
+			"ARC-Seal", "i=1; a=rsa-sha256; cv=none; d=evil.example; s=arc; b=y",
+			"ARC-Authentication-Results", "i=1; mx.vendor.example; dkim=pass header.d=northwind.example"), trusted, Hints{}, "fail dkim=fail for northwind.example"},
 		{"arc without arc=pass is not read", hdr(
 			"Authentication-Results", "mx.vendor.example; dkim=fail header.d=northwind.example; arc=fail",
 			"ARC-Authentication-Results", "i=1; mx.vendor.example; dkim=pass header.d=northwind.example"), trusted, Hints{}, "fail dkim=fail for northwind.example"},
 		{"mailgun headers ignored by default", hdr("X-Mailgun-Spf", "Fail", "X-Mailgun-Dkim-Check-Result", "Fail"), intake.EmailAuthConfig{}, Hints{}, "none"},
-		{"mailgun fail", hdr("X-Mailgun-Spf", "Fail", "X-Mailgun-Dkim-Check-Result", "Fail"), intake.EmailAuthConfig{MailgunHeaders: true}, Hints{}, "fail spf=fail"},
-		{"mailgun pass", hdr("X-Mailgun-Spf", "SoftFail", "X-Mailgun-Dkim-Check-Result", "Pass"), intake.EmailAuthConfig{MailgunHeaders: true}, Hints{}, "pass"},
-		{"sendgrid dkim hint", hdr(), intake.EmailAuthConfig{}, Hints{DKIM: "{@northwind.example : pass}", SPF: "softfail"}, "pass"},
+		// Neither names the From domain: no verdict either way.
+		{"mailgun fail", hdr("X-Mailgun-Spf", "Fail", "X-Mailgun-Dkim-Check-Result", "Fail"), intake.EmailAuthConfig{MailgunHeaders: true}, Hints{}, "none"},
+		{"mailgun pass", hdr("X-Mailgun-Spf", "Pass", "X-Mailgun-Dkim-Check-Result", "Pass"), intake.EmailAuthConfig{MailgunHeaders: true}, Hints{}, "none"},
+		{"sendgrid spf field", hdr(), intake.EmailAuthConfig{}, Hints{SPF: "pass"}, "none"},
+		{"sendgrid spf fail field", hdr(), intake.EmailAuthConfig{}, Hints{SPF: "fail"}, "none"},
+		{"sendgrid dkim hint", hdr(), intake.EmailAuthConfig{}, Hints{DKIM: "{@northwind.example : pass}", SPF: "softfail"}, "pass aligned"},
+		{"sendgrid dkim hint for another domain", hdr(), intake.EmailAuthConfig{}, Hints{DKIM: "{@evil.example : pass}", SPF: "pass"}, "none"},
+		{"only the topmost trusted header", hdr(
+			"Authentication-Results", "mx.vendor.example; dkim=none",
+			"Authentication-Results", "mx.vendor.example; dkim=pass header.d=northwind.example"), trusted, Hints{}, "none"},
+		{"a lower trusted header cannot fail either", hdr(
+			"Authentication-Results", "mx.vendor.example; dkim=pass header.d=northwind.example",
+			"Authentication-Results", "mx.vendor.example; dmarc=fail header.from=northwind.example"), trusted, Hints{}, "pass aligned"},
+		{"trusted aligned spf passes but is not enough for amendments", hdr(
+			"Authentication-Results", "mx.vendor.example; spf=pass smtp.mailfrom=sam@northwind.example"), trusted, Hints{}, "pass"},
+		{"trusted dmarc pass", hdr("Authentication-Results", "mx.vendor.example; dmarc=pass header.from=northwind.example"), trusted, Hints{}, "pass aligned"},
 		{"sendgrid dkim fail hint", hdr(), intake.EmailAuthConfig{}, Hints{DKIM: "{@sendgrid.net : pass, @northwind.example : fail}", SPF: "neutral"}, "fail dkim=fail for northwind.example"},
 	}
 	for _, c := range cases {
@@ -74,6 +96,8 @@ func TestAuthenticate(t *testing.T) {
 		switch {
 		case v.Fail:
 			got = "fail " + v.Reason
+		case v.Pass && v.Aligned:
+			got = "pass aligned"
 		case v.Pass:
 			got = "pass"
 		}
