@@ -166,7 +166,7 @@ func (in *intakeSide) build(d *Daemon, cfg *config.Config) *channels {
 
 	if ic.Email.Enabled {
 		c.email = email.New(email.Options{Config: ic.Email, Registrar: reg, Partners: in.dir, Mail: c.mail, ProgramName: program,
-			FreeMail: c.freeMail, Logger: log.With("channel", intake.ChannelEmail), Now: d.now})
+			FreeMail: c.freeMail, Tokens: signer, Logger: log.With("channel", intake.ChannelEmail), Now: d.now})
 		if ic.Email.IMAP.Enabled {
 			c.imap = email.NewPoller(c.email, ic.Email.IMAP, email.PollerOptions{Logger: log.With("channel", intake.ChannelEmail, "poller", "imap")})
 		}

@@ -245,6 +245,55 @@ func TestIntakeEmailRealWorldMessages(t *testing.T) {
 	}
 }
 
+// A withdrawal by e-mail needs proof of its sender: a forged From with the
+// case number withdraws nothing and is told how; the partner's reply that
+// keeps regsync's e-mail (its status link) withdraws it.
+func TestIntakeEmailAmendmentNeedsProofOfTheSender(t *testing.T) {
+	r := startRig(t, rigOpts{})
+	code, out := r.postEmail(testdata(t, "email", "gmail_multipart_alternative.eml"))
+	if code != 200 {
+		t.Fatalf("%d %v", code, out)
+	}
+	cn, link := out["case_number"].(string), out["status_url"].(string)
+	r.waitCase(cn, 5*time.Second, "in_review")
+	withdraw := func(id, quote string) map[string]any {
+		code, out := r.postEmail(crlf(fmt.Sprintf("From: Sam Carter <sam@northwind.example>\nTo: partners@vendor.example\nSubject: Re: Registration [%s]\n"+
+			"Message-ID: <%s@northwind.example>\nDate: Tue, 4 Mar 2025 11:00:00 +0000\n\nWithdraw\n\n%s\n", cn, id, quote)))
+		if code != 200 {
+			t.Fatalf("%d %v", code, out)
+		}
+		return out
+	}
+	if out := withdraw("forged-withdraw", ""); out["reason"] != "sender not authenticated" {
+		t.Errorf("forged withdrawal: %v", out)
+	}
+	if rec := r.byCase(cn); rec["status"] != "in_review" {
+		t.Errorf("a forged withdrawal changed %s to %s", cn, rec["status"])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var refusal string
+	for n := 1; refusal == ""; n++ {
+		msgs, err := r.smtp.Wait(ctx, n)
+		for _, m := range msgs {
+			if contains(m.To, "sam@northwind.example") && strings.Contains(m.Envelope.Text, "We have not made this change to registration "+cn) {
+				refusal = m.Envelope.Text
+			}
+		}
+		if err != nil && refusal == "" {
+			t.Fatalf("no reply refusing the withdrawal: %v", err)
+		}
+		n = len(msgs)
+	}
+	if strings.Contains(refusal, link) || !strings.Contains(refusal, "status link") {
+		t.Errorf("the refusal:\n%s", refusal)
+	}
+	if out := withdraw("real-withdraw", "On Tue, Vendor partner program wrote:\n> See where it stands at any time (no login needed):\n> "+link); out["status"] != "withdrawn" {
+		t.Errorf("withdrawal quoting the status link: %v", out)
+	}
+	r.waitCase(cn, 5*time.Second, "withdrawn")
+}
+
 // submissionKey is the key the e-mail channel gives a message.
 func submissionKey(t *testing.T, raw []byte) string {
 	t.Helper()

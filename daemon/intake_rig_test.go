@@ -117,7 +117,7 @@ func startRig(t *testing.T, o rigOpts) *rig {
 	extra := fmt.Sprintf(`mail: {host: 127.0.0.1, port: %d, tls: none, from: "Vendor partner program <%s>", timeout: 10s}
 intake:
   status_page: {key: %q}
-  email: {enabled: true, token: %q, address: %q%s}
+  email: {enabled: true, token: %q, address: %q, authentication: {authserv_ids: [mx.vendor.example]}%s}
   webform: {enabled: true, rate_limit: {per_hour: 0}, captcha: {%s}}
   slack: {enabled: true, signing_secret: %q, bot_token: %q, api_url: %q}
   csv: {enabled: true, max_bytes: %s, tokens: [{partner: northwind, token: %q, submitter: sam@northwind.example}]}

@@ -68,12 +68,24 @@ type EmailAuthConfig struct {
 	// headers are trusted. Empty: only the topmost Authentication-Results
 	// header (the last hop's) is read, and ARC results are not.
 	AuthservIDs []string `yaml:"authserv_ids"`
-	// MailgunHeaders trusts X-Mailgun-Spf and X-Mailgun-Dkim-Check-Result.
+	// MailgunHeaders names X-Mailgun-Spf and X-Mailgun-Dkim-Check-Result
+	// in the reasons of refusals. Neither is about the From domain (SPF
+	// is the envelope sender's, the DKIM check names no signer), so
+	// neither authenticates nor refuses a message.
 	MailgunHeaders bool `yaml:"mailgun_headers"`
 	// Require refuses mail that no honoured result authenticates (an
 	// aligned DKIM or SPF pass, or a DMARC pass). Off, only a failing
 	// result refuses.
 	Require bool `yaml:"require"`
+	// RequireForAmendments (default true) makes a withdrawal, an appeal
+	// or fields supplied by e-mail need proof of the sender: a DKIM or
+	// DMARC pass for the From domain from a source the sender cannot
+	// write (the topmost Authentication-Results of a listed authserv-id,
+	// or SendGrid's dkim field), or the registration's status link in the
+	// message (a reply that keeps regsync's e-mail holds it). The case
+	// number alone is not enough; a refused change is answered with how
+	// to make it.
+	RequireForAmendments bool `yaml:"require_for_amendments"`
 }
 
 // IMAP TLS modes (and SMTP's, in internal/mail).
@@ -220,6 +232,7 @@ func DefaultConfig() Config {
 		Email: EmailConfig{
 			MaxBytes:          25 << 20,
 			ProcessingTimeout: 30 * time.Second,
+			Authentication:    EmailAuthConfig{RequireForAmendments: true},
 			IMAP: IMAPConfig{TLS: TLSImplicit, Mailbox: "INBOX", Keyword: "$RegsyncProcessed",
 				PollInterval: time.Minute, Timeout: 30 * time.Second},
 		},

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/internal/secret"
+	"github.com/regsync/regsync/internal/yamlx"
 	"github.com/regsync/regsync/registration"
 	"github.com/regsync/regsync/rules"
 )
@@ -229,5 +230,28 @@ func TestConfigValidateStatusKeyAndIMAP(t *testing.T) {
 		"intake.email.imap.enabled: the mailbox is polled only while intake.email.enabled is true"
 	if err == nil || err.Error() != want {
 		t.Errorf("got\n%v\nwant\n%s", err, want)
+	}
+}
+
+// require_for_amendments is on unless the file turns it off; require keeps
+// its default (off).
+func TestEmailAuthenticationDefaults(t *testing.T) {
+	for in, want := range map[string][2]bool{
+		"email: {enabled: false}":                                                {false, true},
+		"email: {authentication: {require_for_amendments: false}}":               {false, false},
+		"email: {authentication: {require: true}}":                               {true, true},
+		"email: {authentication: {require: true, require_for_amendments: true}}": {true, true},
+	} {
+		c := DefaultConfig()
+		if _, err := yamlx.Decode("intake.yaml", []byte(in), &c); err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if a := c.Email.Authentication; a.Require != want[0] || a.RequireForAmendments != want[1] {
+			t.Errorf("%s: require %v, require_for_amendments %v; want %v", in, a.Require, a.RequireForAmendments, want)
+		}
+	}
+	c := DefaultConfig()
+	if _, err := yamlx.Decode("intake.yaml", []byte("email: {authentication: {require_for_amendment: false}}"), &c); err == nil || !strings.Contains(err.Error(), "require_for_amendment not found") {
+		t.Errorf("a misspelt key: %v", err)
 	}
 }

@@ -110,7 +110,7 @@ Thank you for registering {{.CompanyName}} (case {{.CaseNumber}}). Before we can
 
 {{.Message}}
 
-Reply to this e-mail with the details (keep {{.CaseNumber}} in the subject){{with .StatusURL}}, or supply them here: {{.}}{{end}}.
+Reply to this e-mail with the details, keeping this e-mail below your answer (its status link shows the reply is yours){{with .StatusURL}}, or supply them here: {{.}}{{end}}.
 
 — The partner team
 `,

@@ -39,8 +39,17 @@ type Options struct {
 	// prospect's address there gives no company domain). Default: the
 	// embedded list.
 	FreeMail *registration.FreeMail
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Tokens checks the status-link tokens a message holds (the status
+	// page's signer); nil: no token authorises an amendment.
+	Tokens StatusTokens
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// StatusTokens checks status-link tokens (*statuspage.Signer).
+type StatusTokens interface {
+	// Verify returns the case number a token was made for.
+	Verify(token string) (caseNumber string, ok bool)
 }
 
 // Channel turns e-mail into registrations.
@@ -89,6 +98,10 @@ type Plan struct {
 	Problems []*intake.FieldError
 	// Reason says why a message is ignored or answered with help.
 	Reason string
+	// Unproven is set for an amendment whose sender is not proven (see
+	// EmailAuthConfig.RequireForAmendments): it is answered with how to
+	// make it, and not made.
+	Unproven bool
 }
 
 var (
@@ -141,6 +154,7 @@ func (c *Channel) Plan(raw []byte, hints Hints) (*Plan, error) {
 
 	if cn := in.CaseNumber(); cn != "" {
 		p.Action, p.CaseNumber = ActionAmend, cn
+		p.Unproven = c.o.Config.Authentication.RequireForAmendments && !p.Verdict.Aligned && !c.holdsStatusLink(in, cn)
 		switch {
 		case reWithdraw.MatchString(own):
 			p.Amendment = intake.Amendment{Action: intake.ActionWithdraw}
@@ -171,7 +185,7 @@ func (c *Channel) Plan(raw []byte, hints Hints) (*Plan, error) {
 			fields[f], _ = scratch.Get(f)
 		}
 		if len(fields) == 0 {
-			p.Action, p.Reason = ActionHelp, "a reply about "+cn+" without fields to supply"
+			p.Action, p.Reason, p.Unproven = ActionHelp, "a reply about "+cn+" without fields to supply", false
 			return p, nil
 		}
 		p.Amendment = intake.Amendment{Action: intake.ActionSupply, Fields: fields}
@@ -326,6 +340,13 @@ func (c *Channel) Execute(ctx context.Context, p *Plan) (Outcome, error) {
 		log.Info("email registered", "case", rc.CaseNumber, "status", rc.Status, "created", rc.Created)
 		return c.reply(ctx, log, p, out, c.receiptReply(p, rc))
 	case ActionAmend:
+		if p.Unproven {
+			// Before any lookup: the answer is the same whether the case
+			// exists, and whoever's it is.
+			out.Reason = "sender not authenticated"
+			log.Info("email amendment refused: the sender is not proven", "case", p.CaseNumber, "action", p.Amendment.Action, "auth", p.Verdict.Source)
+			return c.reply(ctx, log, p, out, c.unprovenReply(p))
+		}
 		rec, err := c.o.Registrar.Lookup(ctx, p.CaseNumber)
 		if errors.Is(err, intake.ErrNotFound) || (err == nil && rec.PartnerID != p.Partner.ID) {
 			// Another partner's case is answered exactly like a missing one.

@@ -107,6 +107,12 @@ func (f *fakeRegistrar) Amend(ctx context.Context, caseNumber string, a intake.A
 
 func (f *fakeRegistrar) StatusURL(caseNumber string) string { return f.links.URL(caseNumber) }
 
+func (f *fakeRegistrar) amendments() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.amended...)
+}
+
 func (f *fakeRegistrar) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -111,7 +111,7 @@ func (c *Channel) receiptReply(p *Plan, rc intake.Receipt) *regmail.Message {
 		}
 		fmt.Fprintf(&b, "We still need: %s.\n", intake.MissingList(rc.Missing))
 		if len(fill) > 0 {
-			b.WriteString("Reply to this e-mail with these lines filled in and we will check it again right away:\n\n")
+			b.WriteString("Reply to this e-mail with these lines filled in, keeping this e-mail below your answer, and we will check it again right away:\n\n")
 			fillIn(&b, fill)
 			b.WriteString("\n")
 		}
@@ -124,7 +124,7 @@ func (c *Channel) receiptReply(p *Plan, rc intake.Receipt) *regmail.Message {
 		}
 	}
 	if rc.Status == registration.StatusDeclined {
-		b.WriteString("To appeal, reply to this e-mail starting with \"Appeal:\" and your reason.\n\n")
+		b.WriteString("To appeal, reply to this e-mail starting with \"Appeal:\" and your reason, keeping this e-mail below your answer.\n\n")
 	}
 	if rc.StatusURL != "" {
 		b.WriteString("See where it stands at any time (no login needed):\n" + rc.StatusURL + "\n")
@@ -164,6 +164,35 @@ func (c *Channel) notFoundReply(p *Plan) *regmail.Message {
 	fillIn(&b, formTemplate)
 	b.WriteString(c.signature())
 	m := c.replyTo(p, "", replySubject(p.In.Subject, ""))
+	m.Text = b.String()
+	return m
+}
+
+// unprovenReply answers an amendment whose sender is not proven: what was
+// not done, why, and how to do it. It names nothing about the
+// registration (not even whether it exists) and never holds its status
+// link: the reply goes to the address in From, which anyone can write.
+func (c *Channel) unprovenReply(p *Plan) *regmail.Message {
+	var b strings.Builder
+	b.WriteString(greeting(p))
+	what, where := "change", "make the change"
+	switch p.Amendment.Action {
+	case intake.ActionWithdraw:
+		what, where = "withdrawal", "withdraw it"
+	case intake.ActionAppeal:
+		what, where = "appeal", "appeal there"
+	case intake.ActionSupply:
+		what, where = "details you sent", "fill them in there"
+	}
+	fmt.Fprintf(&b, "We have not made this change to registration %s (the %s in your e-mail): changes by e-mail need proof that "+
+		"they come from you, and this e-mail carries no proof that it comes from you. It has no DKIM signature of %s that our "+
+		"mail server checked, and it does not hold the registration's status link.\n\n", p.CaseNumber, what, registration.EmailDomain(p.In.From))
+	b.WriteString("To make the change, either:\n")
+	fmt.Fprintf(&b, "- open the status link in our e-mails about %s and %s (no login needed), or\n", p.CaseNumber, where)
+	b.WriteString("- reply to one of those e-mails and keep our message below your answer: the status link in it shows the reply is yours.\n\n")
+	b.WriteString("If you cannot find our e-mail, please contact your partner manager.\n")
+	b.WriteString(c.signature())
+	m := c.replyTo(p, p.CaseNumber, replySubject(p.In.Subject, p.CaseNumber))
 	m.Text = b.String()
 	return m
 }
