@@ -1,7 +1,10 @@
 package daemon
 
 import (
+	"bytes"
+	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -98,4 +101,88 @@ func setFaults(t *testing.T, f fakeCRM, in *crmfault.Injector) {
 	default:
 		t.Fatalf("no faults for %T", f)
 	}
+}
+
+// TestResumedPlanIsRememberedAsOwnWrite: a registration waiting on a rival
+// (in_review conflict_pending) is approved by regsync once the rival is
+// declined, but the CRM's answer to that write is lost and so is the
+// read-back. When the CRM answers again the plan is resumed and finished —
+// and the record is remembered as regsync's own write, so a later read of
+// it is no change at all, never "a human approved it" (found by
+// TestTortureFaults: the resume path finished the plan without recording
+// the fingerprint, and the next read audited regsync's decision again as
+// actor=crm). Salesforce only: the path is the engine's, and HubSpot's
+// client spends a minute retrying first.
+func TestResumedPlanIsRememberedAsOwnWrite(t *testing.T) {
+	forEachCRM(t, func(t *testing.T, c crm) {
+		if c.name != "salesforce" {
+			t.Skip("the engine's path; see the comment")
+		}
+		h := startHarness(t, c, harnessOpts{webhooks: true, pollInterval: 300 * time.Millisecond})
+		first := clean(41, "lost-resume.example")
+		first["country"] = "JP" // no territory: waits for an AE
+		a := h.register(first)
+		h.waitDecided(a, 5*time.Second)
+		second := clean(42, "lost-resume.example")
+		second["partner_id"], second["partner_email"] = "fabrikam", "li@fabrikam.example"
+		b := h.register(second)
+		h.waitDecided(b, 5*time.Second)
+		h.want(b, "in_review", "conflict_pending")
+		h.settle(5 * time.Second)
+
+		var hit atomic.Bool
+		in := crmfault.New(crmfault.Spec{Rate: 1, Weights: map[crmfault.Kind]float64{crmfault.ResetAfter: 1}}, 1, crmfault.Options{
+			Only: func(r *http.Request) bool {
+				if hit.Load() && (r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/query") ||
+					r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/composite")) {
+					return true // once the approval went out, its read-back is lost too
+				}
+				if r.Method != http.MethodPatch || !strings.Contains(r.URL.Path, "/composite/sobjects") {
+					return false
+				}
+				// The approval's answer is lost, on every resend.
+				body, _ := io.ReadAll(r.Body)
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				if strings.Contains(string(body), b) && strings.Contains(string(body), `"approved"`) {
+					hit.Store(true)
+					return true
+				}
+				return false
+			}})
+		setFaults(t, h.crm, in)
+		h.crm.Update(t, a, map[string]string{"status": "declined"})
+		h.settle(10 * time.Second)
+		// B's re-check, as its schedule would bring it.
+		if err := h.d.State().Enqueue(state.Item{CRM: c.name, Object: h.crm.Object(), RecordID: b, Reason: "recheck"}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for !strings.Contains(h.logs.String(), "cannot be read back") {
+			if time.Now().After(deadline) {
+				t.Fatalf("no lost answer within 60s: b %v, a %v", h.get(b), h.get(a))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		setFaults(t, h.crm, nil)
+		h.settle(30 * time.Second)
+		h.want(b, "approved", "approved")
+		// Read it again, as the change feed or a sweep would.
+		if err := h.d.State().Enqueue(state.Item{CRM: c.name, Object: h.crm.Object(), RecordID: b, Reason: "recheck"}); err != nil {
+			t.Fatal(err)
+		}
+		h.settle(10 * time.Second)
+		entries, err := h.d.db.Audit(0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range entries {
+			if e.RecordID == b {
+				got = append(got, e.From+">"+e.To+" by "+e.Actor)
+			}
+		}
+		if want := []string{"submitted>in_review by regsync", "in_review>approved by regsync"}; !slices.Equal(got, want) {
+			t.Errorf("audit of %s: %v, want %v", b, got, want)
+		}
+	})
 }

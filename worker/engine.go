@@ -853,7 +853,11 @@ func (e *Engine) overridden(w *work, prev registration.Status, d rules.Decision,
 		return
 	}
 	trace, _ := json.Marshal(d.Trace)
-	err := e.o.State.Append(state.AuditEntry{At: now, CRM: e.crm.Name(), Object: e.o.Object, RecordID: w.rec.ID,
+	// Audited and remembered as seen in one transaction: a crash before
+	// the end of this batch (whose other writes may take long against a
+	// faulty CRM) must not audit the same change again on the next read.
+	seen := map[string]string{w.key: fingerprintOf(&w.rec).String()}
+	err := e.o.State.AppendSeen(seen, state.AuditEntry{At: now, CRM: e.crm.Name(), Object: e.o.Object, RecordID: w.rec.ID,
 		CaseNumber: w.rec.CaseNumber, From: string(prev), To: string(w.rec.Status), Reason: rules.ReasonManualOverride,
 		Actor: "crm", Message: "status set by hand outside the transition table; kept", Trace: trace})
 	if err != nil {
@@ -1201,6 +1205,14 @@ func (e *Engine) resume(ctx context.Context, ws []*work) {
 		w.decision = rules.Decision{Status: data.To, Reason: data.Reason, Message: data.Message, Missing: data.Missing,
 			HoldUntil: data.HoldUntil, MeetingDue: data.MeetingDue, SLADue: data.SLADue, Owner: data.Owner, Trace: data.Trace}
 		if !w.plan.Done(stepWrite) {
+			// The record is the plan's write (run matched it): remember it
+			// as seen, or its next read looks like someone else's change
+			// (the write's answer was lost, or a crash came between the
+			// write and the commit's record of it).
+			if err := e.o.State.SetFingerprints(map[string]string{w.key: w.plan.Expect}); err != nil {
+				w.out.Result, w.out.Err = "failed", err
+				continue
+			}
 			if err := e.o.State.FinishSteps([]string{w.key}, stepWrite); err != nil {
 				w.out.Result, w.out.Err = "failed", err
 				continue
