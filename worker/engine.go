@@ -393,6 +393,14 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 			case samePrint(w.plan.Expect, fp):
 				resume = append(resume, w)
 				continue
+			case !w.plan.Done(stepWrite) && e.writtenBeneath(&w.rec, w.plan):
+				// The write landed unheard, then someone (an AE) changed
+				// the record before regsync read it back: finish what we
+				// owe for our decision, then look at the change, from the
+				// decision's status.
+				resume = append(resume, &work{rec: w.rec, key: w.key, plan: w.plan, out: &Outcome{}})
+				w.prevFP, w.hasFP = parseFingerprint(w.plan.Expect)
+				w.plan = nil
 			case !w.plan.Done(stepWrite):
 				// The write never landed (or someone changed the record
 				// before it could): the plan is void.
@@ -540,6 +548,23 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 		w.out.Record = w.rec
 		e.m.Processed.WithLabelValues(w.out.Result).Inc()
 	}
+}
+
+// writtenBeneath reports whether a record that no longer matches its
+// plan's fingerprint still holds what only that plan's write put there:
+// the decision's instant in decided_at (to the CRM's precision) with its
+// status message or reason. An AE changes the status, a meeting date, an
+// owner; regsync alone stamps decided_at. A plan that wrote no decided_at
+// (a sweep that changed no status) cannot tell, and is void as before.
+func (e *Engine) writtenBeneath(r *registration.Record, pl *state.Plan) bool {
+	var data planData
+	if err := json.Unmarshal(pl.Data, &data); err != nil || data.At.IsZero() || r.DecidedAt.IsZero() {
+		return false
+	}
+	if !r.DecidedAt.Equal(data.At.UTC().Truncate(e.prec)) {
+		return false
+	}
+	return r.StatusMessage == data.Message || r.StatusReason == data.Reason
 }
 
 // samePrint reports whether a plan's expected fingerprint is the record's:
@@ -1152,7 +1177,7 @@ func (e *Engine) settleUnknown(ctx context.Context, ws []*work) []*work {
 	var landed, void []*work
 	for _, w := range ws {
 		r := byID[w.rec.ID]
-		if r != nil && w.plan != nil && samePrint(w.plan.Expect, fingerprintOf(r)) ||
+		if r != nil && w.plan != nil && (samePrint(w.plan.Expect, fingerprintOf(r)) || e.writtenBeneath(r, w.plan)) ||
 			r != nil && w.plan == nil && sameWrite(r, w.update) {
 			w.out.Err = nil
 			landed = append(landed, w)
