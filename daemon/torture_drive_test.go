@@ -206,6 +206,7 @@ type tortureRun struct {
 	mu        sync.Mutex
 	aeLog     []aeDone
 	aeGranted map[string]time.Time // record id → when an AE approved it
+	aeEnded   map[string]time.Time // record id → when an AE declined it
 	aeTouched map[string]bool      // domains on which an AE approved or declined by hand
 	sent      map[int]string       // generator number → case number the channel answered ("" for the CRM path)
 	rejected  map[int]string       // generator number → why a channel refused it
@@ -259,7 +260,7 @@ func startTortureRun(t *testing.T, c crm, bin string, seed uint64, name string, 
 	t.Cleanup(f.Close)
 	tr := &tortureRun{t: t, seed: seed, name: name, plan: plan, crm: f, list: f.(tortureLister), dir: t.TempDir(),
 		client: &http.Client{Timeout: 20 * time.Second}, aeRand: rand.New(rand.NewPCG(seed, 7)),
-		aeGranted: map[string]time.Time{}, aeTouched: map[string]bool{}, sent: map[int]string{}, rejected: map[int]string{},
+		aeGranted: map[string]time.Time{}, aeEnded: map[string]time.Time{}, aeTouched: map[string]bool{}, sent: map[int]string{}, rejected: map[int]string{},
 		imported: map[string]importRow{}, sampleVio: map[string]violation{}, sampleCnt: map[string]int{}}
 	port := freePort(t)
 	tr.base = fmt.Sprintf("http://127.0.0.1:%d", port)
@@ -681,6 +682,9 @@ func (tr *tortureRun) actAsAE(action string) {
 		tr.aeGranted[m["id"]] = now
 		tr.aeTouched[tortureDomainKey(m["company_domain"])] = true
 	case aeDecline:
+		if _, ok := tr.aeEnded[m["id"]]; !ok {
+			tr.aeEnded[m["id"]] = now
+		}
 		tr.aeTouched[tortureDomainKey(m["company_domain"])] = true
 	}
 	// A meeting logged is the AE's ordinary work and changes nobody's
@@ -695,7 +699,10 @@ func (tr *tortureRun) env() *checkEnv {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	e := &checkEnv{policy: tr.plan.params.policy, partners: torturePartners, aeTouched: map[string]bool{},
-		aeGranted: map[string]time.Time{}, grace: 5 * time.Second}
+		aeGranted: map[string]time.Time{}, aeEnded: map[string]time.Time{}, grace: 5 * time.Second}
+	for k, v := range tr.aeEnded {
+		e.aeEnded[k] = v
+	}
 	for k, v := range tr.aeTouched {
 		e.aeTouched[k] = v
 	}
