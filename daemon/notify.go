@@ -18,6 +18,7 @@ import (
 
 	"github.com/regsync/regsync/config"
 	"github.com/regsync/regsync/intake"
+	islack "github.com/regsync/regsync/intake/slack"
 	regmail "github.com/regsync/regsync/internal/mail"
 	"github.com/regsync/regsync/registration"
 	"github.com/regsync/regsync/worker"
@@ -211,13 +212,17 @@ func retryableSlack(err error) bool {
 }
 
 // webhook posts an AE message — an SLA escalation, a registration sent to
-// review or appealed — to notify.slack_webhook_url.
+// review or appealed — to notify.slack_webhook_url. Everything in it but
+// regsync's own status link is text (company and partner names, the
+// reason, an escalation's rendered subject and text) and is escaped for
+// Slack, so a company named "<!channel>" pings no one.
 func (n *notifier) webhook(ctx context.Context, cfg *config.Config, x *worker.Notification) error {
 	url := cfg.Notify.SlackWebhookURL.Reveal()
 	if url == "" {
 		return nil
 	}
-	text := "*" + x.Subject + "*\n" + x.Text
+	esc := islack.Escape
+	text := "*" + esc(x.Subject) + "*\n" + esc(x.Text)
 	if x.Kind == worker.KindStatus {
 		// The partner's e-mail is not the AE's message.
 		what := "needs a review"
@@ -231,7 +236,7 @@ func (n *notifier) webhook(ctx context.Context, cfg *config.Config, x *worker.No
 			}
 		}
 		text = fmt.Sprintf("*Partner registration %s %s*\n%s registered %s (reason: %s). It is waiting in the CRM for an AE.",
-			x.CaseNumber, what, partner, firstNonEmptyString(x.CompanyName, "a prospect"), x.Reason)
+			esc(x.CaseNumber), what, esc(partner), esc(firstNonEmptyString(x.CompanyName, "a prospect")), esc(x.Reason))
 	}
 	if x.StatusURL != "" {
 		text += "\n<" + x.StatusURL + "|Partner's status page>"

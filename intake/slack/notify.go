@@ -66,11 +66,11 @@ func statusText(rc intake.Receipt, company string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "*%s*", rc.CaseNumber)
 	if company != "" {
-		b.WriteString(" (" + slackEscape(company) + ")")
+		b.WriteString(" (" + Escape(company) + ")")
 	}
 	b.WriteString(": " + intake.StatusLabel(rc.Status) + "\n")
 	if m := strings.TrimSpace(rc.Message); m != "" {
-		b.WriteString(slackEscape(m) + "\n")
+		b.WriteString(Escape(m) + "\n")
 	} else if n := intake.NextSteps(rc.Status, rc.HoldUntil, rc.MeetingDue, time.Time{}); n != "" {
 		b.WriteString(n + "\n")
 	}
