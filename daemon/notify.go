@@ -162,7 +162,10 @@ func messageID(cfg *config.Config, x *worker.Notification) string {
 }
 
 // slack posts a status change to the Slack thread of a registration made
-// in Slack.
+// in Slack, and sends the submitter the status link by direct message (it
+// is never posted in the channel: see islack.PostStatus). Each part is
+// remembered once made, so a retry after the other failed does not repeat
+// it.
 func (n *notifier) slack(ctx context.Context, c *channels, x *worker.Notification) error {
 	if c.slack == nil || n.d.db == nil || x.CaseNumber == "" {
 		return nil
@@ -173,25 +176,42 @@ func (n *notifier) slack(ctx context.Context, c *channels, x *worker.Notificatio
 		return err
 	}
 	mark := string(x.Status) + "@" + x.At.UTC().Format(time.RFC3339Nano)
-	if so.Posted == mark {
-		return nil
-	}
 	rc := intake.Receipt{ID: x.RecordID, CaseNumber: x.CaseNumber, Status: x.Status, Reason: x.Reason, Message: x.Message,
 		Missing: x.Missing, HoldUntil: x.HoldUntil, MeetingDue: x.MeetingDue, StatusURL: x.StatusURL}
-	o, err := c.slack.PostStatus(ctx, so.Origin, rc, x.CompanyName)
-	if err != nil {
-		if retryableSlack(err) {
-			n.count("slack", "failed")
-			return fmt.Errorf("notify %s in Slack: %w", x.CaseNumber, err)
+	if so.Posted != mark {
+		o, err := c.slack.PostStatus(ctx, so.Origin, rc, x.CompanyName)
+		if err != nil {
+			return n.slackFailed(x, "slack status post", err)
 		}
-		n.count("slack", "refused")
-		n.d.log.Warn("slack status post refused for good", "case", x.CaseNumber, "err", err)
-		return nil
+		n.count("slack", "ok")
+		so.Origin, so.Posted = o, mark
+		if err := or.put(x.CaseNumber, so); err != nil {
+			n.d.log.Warn("remember the slack thread", "case", x.CaseNumber, "err", err)
+		}
 	}
-	n.count("slack", "ok")
-	if err := or.put(x.CaseNumber, slackOrigin{Origin: o, Posted: mark}); err != nil {
-		n.d.log.Warn("remember the slack thread", "case", x.CaseNumber, "err", err)
+	if so.Linked != mark && !so.Private && x.StatusURL != "" {
+		o, err := c.slack.SendStatusLink(ctx, so.Origin, rc, x.CompanyName)
+		if err != nil {
+			return n.slackFailed(x, "slack status link", err)
+		}
+		n.count("slack", "ok")
+		so.Origin, so.Linked = o, mark
+		if err := or.put(x.CaseNumber, so); err != nil {
+			n.d.log.Warn("remember the slack thread", "case", x.CaseNumber, "err", err)
+		}
 	}
+	return nil
+}
+
+// slackFailed counts a failed Slack call and returns it when it is worth
+// retrying; one that is not is logged.
+func (n *notifier) slackFailed(x *worker.Notification, what string, err error) error {
+	if retryableSlack(err) {
+		n.count("slack", "failed")
+		return fmt.Errorf("notify %s in Slack: %w", x.CaseNumber, err)
+	}
+	n.count("slack", "refused")
+	n.d.log.Warn(what+" refused for good", "case", x.CaseNumber, "err", err)
 	return nil
 }
 

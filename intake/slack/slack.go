@@ -2,8 +2,9 @@
 // when given no text, a direct registration when given key=value pairs),
 // the modal's submission, the partner identified by their Slack user's
 // e-mail domain, ephemeral answers with the case number and the status
-// link, and PostStatus, which the daemon's notifier calls to post status
-// changes back to the channel, in one thread per registration.
+// link, and PostStatus and SendStatusLink, which the daemon's notifier
+// calls to post status changes back to the channel, in one thread per
+// registration, and the status link to the submitter alone.
 package slack
 
 import (
@@ -43,6 +44,10 @@ type Origin struct {
 	// ThreadTS is the status thread's first message, set by the first
 	// PostStatus.
 	ThreadTS string `json:"thread_ts,omitempty"`
+	// Private is set when ChannelID is the app's direct message with the
+	// user (PostStatus fell back to it, or SendStatusLink found the
+	// command was run there): status posts there carry the status link.
+	Private bool `json:"private,omitempty"`
 }
 
 // OriginStore remembers where each registration came from. The daemon
