@@ -117,7 +117,7 @@ func Map(form intake.HubSpotForm, s hubspot.FormSubmission, freeMail *registrati
 	if partner == "" {
 		return m, intake.Refuse("partner_id", "the form has no partner_id hidden field and no partner is configured for it")
 	}
-	if err := intake.CheckValue(partner); err != nil || len(partner) > 100 {
+	if intake.CheckValue(partner) != nil || intake.CheckFormula(partner) != nil || len(partner) > 100 {
 		return m, intake.Refuse("partner_id", "not a partner id")
 	}
 	rec.PartnerID = partner
