@@ -399,11 +399,13 @@ func reloadIntake(d *Daemon, cfg *config.Config) {
 }
 
 // slackOrigin is what the state file holds about a Slack registration:
-// where it came from, and the last status posted there (so a retried
-// notification is not posted twice).
+// where it came from, the last status posted there and the last status
+// whose link was sent to the submitter (so a retried notification is not
+// posted twice).
 type slackOrigin struct {
 	islack.Origin
 	Posted string `json:"posted,omitempty"`
+	Linked string `json:"linked,omitempty"`
 }
 
 // origins keeps Slack origins in the state file's cursors.

