@@ -386,6 +386,7 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 
 	// Resume interrupted plans whose write landed; classify the rest.
 	var resume []*work
+	earlier := map[*work]*work{} // a changed record → its earlier decision being finished
 	for _, w := range works {
 		fp := fingerprintOf(&w.rec)
 		if w.plan != nil {
@@ -398,7 +399,8 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 				// the record before regsync read it back: finish what we
 				// owe for our decision, then look at the change, from the
 				// decision's status.
-				resume = append(resume, &work{rec: w.rec, key: w.key, plan: w.plan, out: &Outcome{}})
+				prev := &work{rec: w.rec, key: w.key, plan: w.plan, out: &Outcome{}}
+				resume, earlier[w] = append(resume, prev), prev
 				w.prevFP, w.hasFP = parseFingerprint(w.plan.Expect)
 				w.plan = nil
 			case !w.plan.Done(stepWrite):
@@ -412,7 +414,8 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 			default:
 				// Written, then changed by someone else: finish what we
 				// owe for our decision, then look at the change too.
-				resume = append(resume, &work{rec: w.rec, key: w.key, plan: w.plan, out: &Outcome{}})
+				prev := &work{rec: w.rec, key: w.key, plan: w.plan, out: &Outcome{}}
+				resume, earlier[w] = append(resume, prev), prev
 				w.plan = nil
 			}
 		}
@@ -435,6 +438,14 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 	}
 	if len(resume) > 0 {
 		e.resume(ctx, resume)
+	}
+	// A record's next decision waits until its earlier one is finished:
+	// a record has one plan, and planning the next would drop what the
+	// earlier still owes (its note, audit entry, e-mail).
+	for w, prev := range earlier {
+		if prev.out.Err != nil && w.out.Result == "" {
+			w.out.Result, w.out.Err = "failed", fmt.Errorf("finish the earlier decision first: %w", prev.out.Err)
+		}
 	}
 
 	// What is decided now, under the claim locks of its companies.
