@@ -732,9 +732,11 @@ func (tr *tortureRun) sample(stop <-chan struct{}) {
 			return
 		case <-tick.C:
 		}
-		env := tr.env()
 		at := time.Now()
 		recs := tr.snapshot()
+		// After the snapshot: an AE's action is logged before it reaches
+		// the CRM, so every one the snapshot shows is known.
+		env := tr.env()
 		vs := append(checkProtection(env, at, recs, "sample"), checkLosers(env, at, recs, "sample")...)
 		tr.mu.Lock()
 		tr.sampled++
