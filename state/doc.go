@@ -66,5 +66,7 @@
 // file themselves. `import` and `report` need no local state.
 //
 // Time always comes from Options.Now, so tests drive leases, backoff and
-// expiry with a fake clock.
+// expiry with a fake clock — except for holds, which live in the time of
+// the channel that keeps them (the daemon's business clock) and take it
+// with every call.
 package state

@@ -33,19 +33,21 @@ func migrateV3(tx *bolt.Tx) error {
 	return err
 }
 
+// Holds live in the time of the channel that keeps them (the daemon's
+// clock, which tests set), not in the inbox's: each call takes now.
+
 // ChangeHold reads the hold stored under key — nil when there is none or
-// it has expired — and stores what change returns in its place: a hold
+// it has expired at now — and stores what change returns in its place: a hold
 // (with the same key), or nil to delete it. Read, change and write are one
 // transaction, committed and fsynced before ChangeHold returns, so two
 // callers changing one hold never both see it as it was. change runs under
 // the file's write lock: it must be quick and must not touch the network.
 // An error from change leaves the file as it was and is returned as it is.
 // ChangeHold returns what is stored now.
-func (db *DB) ChangeHold(key string, change func(cur *Hold) (*Hold, error)) (*Hold, error) {
+func (db *DB) ChangeHold(key string, now time.Time, change func(cur *Hold) (*Hold, error)) (*Hold, error) {
 	if key == "" {
 		return nil, errors.New("state: change hold: empty key")
 	}
-	now := db.now()
 	var stored *Hold
 	var changeErr error
 	err := db.bdb.Update(func(tx *bolt.Tx) error {
@@ -86,7 +88,7 @@ func (db *DB) ChangeHold(key string, change func(cur *Hold) (*Hold, error)) (*Ho
 		if cur != nil {
 			h.At = cur.At
 		} else if h.At.IsZero() {
-			h.At = now
+			h.At = now.UTC()
 		}
 		h.ExpiresAt = h.ExpiresAt.UTC()
 		stored = &h
@@ -102,9 +104,8 @@ func (db *DB) ChangeHold(key string, change func(cur *Hold) (*Hold, error)) (*Ho
 }
 
 // GetHold returns the hold stored under key, or nil when there is none or
-// it has expired.
-func (db *DB) GetHold(key string) (*Hold, error) {
-	now := db.now()
+// it has expired at now.
+func (db *DB) GetHold(key string, now time.Time) (*Hold, error) {
 	var out *Hold
 	err := db.bdb.View(func(tx *bolt.Tx) error {
 		b, err := bucket(tx, bucketHolds)
@@ -124,11 +125,10 @@ func (db *DB) GetHold(key string) (*Hold, error) {
 	return out, nil
 }
 
-// PurgeHolds deletes the holds that have expired and reports how many, in
-// small transactions (see PurgeExpired); n counts those committed even when
-// a later one fails.
-func (db *DB) PurgeHolds() (n int, err error) {
-	now := db.now()
+// PurgeHolds deletes the holds that have expired at now and reports how
+// many, in small transactions (see PurgeExpired); n counts those committed
+// even when a later one fails.
+func (db *DB) PurgeHolds(now time.Time) (n int, err error) {
 	var after []byte
 	for {
 		var examined, deleted int

@@ -14,7 +14,7 @@ import (
 
 func putHold(t *testing.T, db *DB, key, data string, ttl time.Duration, now time.Time) *Hold {
 	t.Helper()
-	h, err := db.ChangeHold(key, func(cur *Hold) (*Hold, error) {
+	h, err := db.ChangeHold(key, now, func(cur *Hold) (*Hold, error) {
 		return &Hold{Key: key, Data: json.RawMessage(data), ExpiresAt: now.Add(ttl)}, nil
 	})
 	if err != nil {
@@ -33,7 +33,7 @@ func TestHoldsLifecycle(t *testing.T) {
 	}
 	putHold(t, db, "webform:b", `{}`, time.Hour, clock.Now())
 	db = reopen(t, db, Options{Now: clock.Now})
-	got, err := db.GetHold("webform:a")
+	got, err := db.GetHold("webform:a", clock.Now())
 	if err != nil || got == nil || string(got.Data) != `{"email":"sam@northwind.example"}` {
 		t.Fatalf("after reopen: %+v %v", got, err)
 	}
@@ -44,10 +44,10 @@ func TestHoldsLifecycle(t *testing.T) {
 		t.Errorf("At moved to %v", h.At)
 	}
 	clock.Advance(time.Hour) // b expired
-	if got, _ := db.GetHold("webform:b"); got != nil {
+	if got, _ := db.GetHold("webform:b", clock.Now()); got != nil {
 		t.Errorf("an expired hold is still read: %+v", got)
 	}
-	if _, err := db.ChangeHold("webform:b", func(cur *Hold) (*Hold, error) {
+	if _, err := db.ChangeHold("webform:b", clock.Now(), func(cur *Hold) (*Hold, error) {
 		if cur != nil {
 			t.Errorf("change saw an expired hold")
 		}
@@ -57,11 +57,11 @@ func TestHoldsLifecycle(t *testing.T) {
 	}
 	putHold(t, db, "webform:c", `{}`, time.Minute, clock.Now())
 	clock.Advance(time.Minute)
-	if n, err := db.PurgeHolds(); err != nil || n != 1 { // c; b was deleted by the change
+	if n, err := db.PurgeHolds(clock.Now()); err != nil || n != 1 { // c; b was deleted by the change
 		t.Fatalf("PurgeHolds = %d, %v", n, err)
 	}
 	clock.Advance(24 * time.Hour)
-	if n, err := db.PurgeHolds(); err != nil || n != 1 {
+	if n, err := db.PurgeHolds(clock.Now()); err != nil || n != 1 {
 		t.Fatalf("PurgeHolds = %d, %v", n, err)
 	}
 	_ = db.bdb.View(func(tx *bolt.Tx) error {
@@ -76,7 +76,7 @@ func TestHoldsLifecycle(t *testing.T) {
 func TestChangeHoldRefusals(t *testing.T) {
 	db, clock, _ := openTest(t, Options{})
 	boom := errors.New("boom")
-	if _, err := db.ChangeHold("k", func(*Hold) (*Hold, error) { return nil, boom }); err != boom {
+	if _, err := db.ChangeHold("k", clock.Now(), func(*Hold) (*Hold, error) { return nil, boom }); err != boom {
 		t.Errorf("change error: %v", err)
 	}
 	for _, tc := range []struct {
@@ -87,15 +87,15 @@ func TestChangeHoldRefusals(t *testing.T) {
 		{Hold{Key: "k"}, `state: change hold "k": hold "k" has no expiry`},
 		{Hold{Key: "k", Data: json.RawMessage("{"), ExpiresAt: clock.Now().Add(time.Hour)}, `state: change hold "k": hold "k": data is not valid JSON`},
 	} {
-		_, err := db.ChangeHold("k", func(*Hold) (*Hold, error) { h := tc.h; return &h, nil })
+		_, err := db.ChangeHold("k", clock.Now(), func(*Hold) (*Hold, error) { h := tc.h; return &h, nil })
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("ChangeHold(%+v) = %v, want %s", tc.h, err, tc.want)
 		}
 	}
-	if _, err := db.ChangeHold("", nil); err == nil {
+	if _, err := db.ChangeHold("", clock.Now(), nil); err == nil {
 		t.Error("empty key accepted")
 	}
-	if got, _ := db.GetHold("k"); got != nil {
+	if got, _ := db.GetHold("k", clock.Now()); got != nil {
 		t.Errorf("a refused change stored %+v", got)
 	}
 }
@@ -109,7 +109,7 @@ func TestChangeHoldIsAtomic(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := db.ChangeHold("k", func(cur *Hold) (*Hold, error) {
+			_, err := db.ChangeHold("k", clock.Now(), func(cur *Hold) (*Hold, error) {
 				firsts <- cur == nil
 				n := 0
 				if cur != nil {
@@ -131,7 +131,7 @@ func TestChangeHoldIsAtomic(t *testing.T) {
 			n++
 		}
 	}
-	got, _ := db.GetHold("k")
+	got, _ := db.GetHold("k", clock.Now())
 	if n != 1 || got == nil || string(got.Data) != "20" {
 		t.Fatalf("%d changes saw no hold; count %s", n, got.Data)
 	}
@@ -156,8 +156,8 @@ func TestMigrateV3(t *testing.T) {
 	if db.version != 3 {
 		t.Fatalf("version %d", db.version)
 	}
-	if _, err := db.ChangeHold("k", func(*Hold) (*Hold, error) {
-		return &Hold{Key: "k", ExpiresAt: time.Now().Add(time.Hour)}, nil
+	if _, err := db.ChangeHold("k", t0, func(*Hold) (*Hold, error) {
+		return &Hold{Key: "k", ExpiresAt: t0.Add(time.Hour)}, nil
 	}); err != nil {
 		t.Fatalf("holds after migration: %v", err)
 	}
@@ -170,9 +170,9 @@ func TestCorruptHoldIsAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, err := range map[string]error{
-		"GetHold":    second(db.GetHold("k")),
-		"ChangeHold": second(db.ChangeHold("k", func(*Hold) (*Hold, error) { return nil, nil })),
-		"PurgeHolds": second(db.PurgeHolds()),
+		"GetHold":    second(db.GetHold("k", t0)),
+		"ChangeHold": second(db.ChangeHold("k", t0, func(*Hold) (*Hold, error) { return nil, nil })),
+		"PurgeHolds": second(db.PurgeHolds(t0)),
 		"Check":      db.Check(),
 	} {
 		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), `bucket holds.v1 key "k"`) {
