@@ -3,6 +3,7 @@ package webform
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -129,7 +130,20 @@ type confirmRig struct {
 	mail *fakeMail
 	db   *state.DB
 	dir  *intake.Directory
+	logs *lockedBuffer
 }
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 func newConfirmRig(t *testing.T, mod func(*intake.WebFormConfig)) *confirmRig {
 	t.Helper()
@@ -147,13 +161,13 @@ func newConfirmRig(t *testing.T, mod func(*intake.WebFormConfig)) *confirmRig {
 	if mod != nil {
 		mod(&cfg)
 	}
-	r := &confirmRig{c: c, reg: &fakeRegistrar{}, mail: &fakeMail{}, db: db,
+	r := &confirmRig{c: c, reg: &fakeRegistrar{}, mail: &fakeMail{}, db: db, logs: &lockedBuffer{},
 		dir: intake.NewDirectory([]rules.Partner{
 			{ID: "northwind", Name: "Northwind", EmailDomains: []string{"northwind.example"}},
 			{ID: "fabrikam", Name: "Fabrikam", EmailDomains: []string{"fabrikam.example"}},
 		})}
 	r.h = New(Options{Config: cfg, PublicURL: "https://partners.example.com", ProgramName: "Vendor partner program", Now: c.now,
-		Partners: r.dir, Registrar: r.reg, Store: db, Mail: r.mail})
+		Partners: r.dir, Registrar: r.reg, Store: db, Mail: r.mail, Logger: slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	return r
 }
 
@@ -288,6 +302,16 @@ func TestHeldUntilConfirmed(t *testing.T) {
 	r.c.add(2 * 24 * time.Hour)
 	if n, err := r.db.PurgeHolds(r.c.now()); err != nil || n != 2 {
 		t.Errorf("PurgeHolds = %d, %v (the marker and the unconfirmed second form)", n, err)
+	}
+	// The logs hold no link, no cookie, no key and no address in full.
+	logs := r.logs.String()
+	if !strings.Contains(logs, "webform: held until its address is confirmed") || !strings.Contains(logs, "webform: confirmed") {
+		t.Errorf("logs:\n%s", logs)
+	}
+	for _, secretText := range []string{strings.TrimPrefix(link, ConfirmPrefix), ck.Value, testLinkKey, "sam@northwind.example"} {
+		if strings.Contains(logs, secretText) {
+			t.Errorf("the logs hold %q:\n%s", secretText, logs)
+		}
 	}
 }
 
@@ -483,6 +507,10 @@ func TestPersonalLink(t *testing.T) {
 	f.Set(LinkParam, tok)
 	if rec := r.send(f, nil); rec.Code != 422 || !strings.Contains(rec.Body.String(), "Your registration was not sent") || len(r.reg.registered()) != 1 {
 		t.Errorf("post with an expired link: %d", rec.Code)
+	}
+	if logs := r.logs.String(); strings.Contains(logs, tok[:20]) || strings.Contains(logs, "eve@fabrikam.example") ||
+		!strings.Contains(logs, "a posted partner_email differs from the personal link's") {
+		t.Errorf("logs:\n%s", logs)
 	}
 }
 
