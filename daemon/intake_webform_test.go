@@ -348,3 +348,25 @@ func TestIntakeReloadTurnsChannelsOff(t *testing.T) {
 		t.Errorf("web form on again: %d", resp.StatusCode)
 	}
 }
+
+// A held submission is in the state file before the page answers: the
+// daemon stopped and started again (a deploy, a crash) still registers it
+// when its link is confirmed.
+func TestIntakeWebFormHoldSurvivesRestart(t *testing.T) {
+	r := startRig(t, rigOpts{})
+	before := r.records()
+	if resp, _ := r.postForm("/register", webForm(r.formNonce())); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("held: %d", resp.StatusCode)
+	}
+	link := r.confirmLink("sam@northwind.example", "Hooli")
+	r.stop()
+	r.start()
+	r.base = r.d.PublicURL()
+	if r.records() != before {
+		t.Fatal("registered before the confirmation")
+	}
+	cn, _, _ := r.confirm(link)
+	if rec := r.waitCase(cn, 5*time.Second, "in_review"); rec["partner_email"] != "sam@northwind.example" || rec["company_name"] != "Hooli" {
+		t.Errorf("after the restart: %v", rec)
+	}
+}
