@@ -235,7 +235,7 @@ func TestHeldUntilConfirmed(t *testing.T) {
 	msgs := r.mail.all()
 	if len(msgs) != 1 || len(msgs[0].To) != 1 || msgs[0].To[0].Address != "sam@northwind.example" || len(msgs[0].Cc)+len(msgs[0].Bcc)+len(msgs[0].ReplyTo) != 0 ||
 		msgs[0].Subject != "Confirm your registration: Globex" || msgs[0].Header["Auto-Submitted"] != "auto-generated" ||
-		!strings.Contains(msgs[0].Text, "Company: Globex") || strings.Contains(msgs[0].Text, "Stock by hand") {
+		!strings.Contains(msgs[0].Text, "Company: Globex\n  Website: globex.example\n  Contact: Hank Scorpio\n") || strings.Contains(msgs[0].Text, "Stock by hand") {
 		t.Fatalf("confirmation e-mail: %+v", msgs)
 	}
 	link := r.mail.link(t, 0)

@@ -419,7 +419,7 @@ func (h *Handler) holdForConfirmation(w http.ResponseWriter, r *http.Request, p 
 	if err == nil && derr == nil && (prev == nil || addrKey(prev.Email) != addrKey(rec.PartnerEmail)) {
 		// A new hold e-mails the address: counted per address.
 		if ok, wait := h.perAddress.allow(addrKey(rec.PartnerEmail)); !ok {
-			h.limited(w, p, wait, "Too many registrations from "+rec.PartnerEmail+" are waiting for confirmation. Open the links we e-mailed, or try again later.")
+			h.limited(w, p, wait, "Too many registrations from "+rec.PartnerEmail+" are waiting for confirmation: open the links we e-mailed to that address.")
 			h.o.Logger.Warn("webform: address rate limited", "partner_email", registration.MaskEmail(rec.PartnerEmail))
 			return
 		}
@@ -436,7 +436,7 @@ func (h *Handler) holdForConfirmation(w http.ResponseWriter, r *http.Request, p 
 		return
 	}
 	if out.mail != "" {
-		if err := h.sendLink(r.Context(), out.data, out.mail); err != nil {
+		if err := h.sendLink(r.Context(), out.data, rec, out.mail); err != nil {
 			h.o.Logger.Error("webform: send a confirmation link", "partner_email", registration.MaskEmail(rec.PartnerEmail), "err", err)
 			p.Notice = "We saved your registration but could not e-mail the link to confirm it right now. Please send the form again in a minute: we will send the link then."
 			h.render(w, http.StatusServiceUnavailable, p)

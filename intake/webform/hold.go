@@ -18,6 +18,7 @@ import (
 	"time"
 
 	regmail "github.com/regsync/regsync/internal/mail"
+	"github.com/regsync/regsync/registration"
 	"github.com/regsync/regsync/state"
 )
 
@@ -265,22 +266,23 @@ func (h *Handler) confirmURL(token string) string {
 }
 
 // sendLink e-mails the confirmation link to the address that has to
-// confirm — to it only (no Cc, no Bcc, no Reply-To). It names the company
-// and the contact so the partner knows what it is about, and nothing
-// longer that a stranger typed.
-func (h *Handler) sendLink(ctx context.Context, d *held, link string) error {
+// confirm — to it only (no Cc, no Bcc, no Reply-To). It names the company,
+// its website (as the form read it: a domain) and the contact, so the
+// partner knows what it is about, and nothing longer that a stranger
+// typed; plain text only.
+func (h *Handler) sendLink(ctx context.Context, d *held, rec registration.Record, link string) error {
 	if h.o.Mail == nil {
 		return errors.New("webform: no mail sender")
 	}
-	company := clip(d.Form.Get("company_name"), 80)
+	company := clip(rec.CompanyName, 80)
 	var b strings.Builder
 	fmt.Fprintf(&b, "Someone (we hope you) registered a prospect with the %s using this address, %s:\n\n", h.o.ProgramName, d.Email)
 	fmt.Fprintf(&b, "  Company: %s\n", company)
-	if v := d.Form.Get("company_domain"); v != "" {
-		fmt.Fprintf(&b, "  Website: %s\n", clip(v, 80))
+	if rec.CompanyDomain != "" {
+		fmt.Fprintf(&b, "  Website: %s\n", clip(rec.CompanyDomain, 80))
 	}
-	if v := d.Form.Get("contact_name"); v != "" {
-		fmt.Fprintf(&b, "  Contact: %s\n", clip(v, 80))
+	if rec.ContactName != "" {
+		fmt.Fprintf(&b, "  Contact: %s\n", clip(rec.ContactName, 80))
 	}
 	fmt.Fprintf(&b, "\nNothing is registered yet. To register it, open this link and confirm:\n\n%s\n\n", link)
 	fmt.Fprintf(&b, "Your registration counts from when you confirm it: its place in line starts then.\n")
