@@ -332,6 +332,10 @@ func (c *Config) validate() error {
 	if c.Intake.Email.Enabled && !c.Mail.Enabled() && c.Notify.Outbox == "" {
 		errs = append(errs, yamlx.Errorf(yamlx.Path("intake", "email", "enabled"), "the e-mail channel answers by e-mail: set mail.host (or notify.outbox)"))
 	}
+	if w := c.Intake.WebForm; w.Enabled && w.ConfirmEmail && !c.Mail.Enabled() && c.Notify.Outbox == "" && c.CRM.Kind != KindSandbox {
+		errs = append(errs, yamlx.Errorf(yamlx.Path("intake", "webform", "confirm_email"),
+			"the web form e-mails a confirmation link to addresses not confirmed yet: set mail.host (or notify.outbox), or confirm_email: false to believe any typed address"))
+	}
 	if c.CRM.Kind == KindHubSpot && !c.HubSpot.Token.IsSet() && !c.HubSpot.RefreshToken.IsSet() {
 		errs = append(errs, yamlx.Errorf(yamlx.Path("hubspot", "token"),
 			"crm.kind is hubspot: set a private-app token (REGSYNC_HUBSPOT_TOKEN) or an OAuth refresh_token"))

@@ -467,6 +467,17 @@ func TestIntakeErrorsNameFileAndLine(t *testing.T) {
 			t.Errorf("errors lack %q:\n%v", w, err)
 		}
 	}
+	// The web form's confirmation links need mail, except in the sandbox
+	// (its outbox) or with confirm_email off.
+	hs := "crm: {kind: hubspot}\nhubspot: {token: pat-na1-token}\nintake:\n  webform:\n    enabled: true\n"
+	if _, err := Parse("form.yaml", []byte(hs), false); err == nil || err.Error() != "form.yaml:5: intake.webform.confirm_email: the web form e-mails a confirmation link to addresses not confirmed yet: set mail.host (or notify.outbox), or confirm_email: false to believe any typed address" {
+		t.Errorf("web form without mail: %v", err)
+	}
+	for _, ok := range []string{hs + "    confirm_email: false\n", hs + "notify: {outbox: out}\n", strings.Replace(hs, "kind: hubspot", "kind: sandbox", 1)} {
+		if _, err := Parse("form.yaml", []byte(ok), false); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
 	if _, err := Parse("typo.yaml", []byte("intake:\n  emial: {enabled: true}\n"), false); err == nil || !strings.Contains(err.Error(), "typo.yaml:2: field emial not found") {
 		t.Errorf("unknown key: %v", err)
 	}

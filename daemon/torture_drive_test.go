@@ -8,6 +8,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -30,14 +32,19 @@ import (
 
 	"github.com/regsync/regsync/connectors/salesforce"
 	"github.com/regsync/regsync/connectors/salesforce/salesforcetest"
+	"github.com/regsync/regsync/intake"
+	"github.com/regsync/regsync/intake/webform"
 	"github.com/regsync/regsync/internal/crmfault"
+	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/registration"
+	"github.com/regsync/regsync/rules"
 )
 
 const (
 	tortureAdminToken = "torture-admin-token"
 	tortureEmailToken = "torture-inbound-mail-token"
 	tortureNonceKey   = "torture-webform-nonce-key-0123456789"
+	tortureLinkKey    = "torture-webform-link-key-0123456789"
 	tortureStatusKey  = "torture-status-page-key-0123456789"
 )
 
@@ -218,6 +225,8 @@ type tortureRun struct {
 	sampled   int
 	sampleVio map[string]violation
 	sampleCnt map[string]int
+
+	formLinked, formConfirmed int // web-form registrations answered through a personal link, after a confirmation
 }
 
 type importRow struct{ status, reason string }
@@ -245,10 +254,10 @@ notify: {enabled: true, outbox: %q}
 intake:
   status_page: {key: %q}
   email: {enabled: true, token: %q, address: partners@vendor.example}
-  webform: {enabled: true, nonce_key: %q, rate_limit: {per_hour: 0}}
+  webform: {enabled: true, nonce_key: %q, link_key: %q, rate_limit: {per_hour: 0, per_address_per_hour: 0, per_partner_per_hour: 0}}
 %s`, port, filepath.Join(tr.dir, "regsync.db"), tr.crm.Kind(), crmYAML, tortureAdminToken, sweep,
 		p.batchSize, p.concurrency, filepath.Join(tr.dir, "outbox"), tortureStatusKey, tortureEmailToken, tortureNonceKey,
-		torturePolicyYAML(p.policy))
+		tortureLinkKey, torturePolicyYAML(p.policy))
 }
 
 // startTortureRun starts the fake CRM and the daemon of a run.
@@ -428,8 +437,9 @@ func (tr *tortureRun) drive() {
 	wg.Wait()
 	answered := time.Since(tr.started)
 	tr.settle()
-	t.Logf("%d events sent in %s, answered by %s, settled by %s (%d daemon starts)", len(evs), dispatched.Round(time.Millisecond),
-		answered.Round(time.Millisecond), time.Since(tr.started).Round(time.Millisecond), tr.proc.starts)
+	t.Logf("%d events sent in %s, answered by %s, settled by %s (%d daemon starts; web form: %d through personal links, %d confirmed by e-mail)",
+		len(evs), dispatched.Round(time.Millisecond), answered.Round(time.Millisecond), time.Since(tr.started).Round(time.Millisecond), tr.proc.starts,
+		tr.formLinked, tr.formConfirmed)
 	close(stop)
 	<-sampled
 }
@@ -490,9 +500,15 @@ func (tr *tortureRun) refused(r *tReg, why string) {
 
 // submitWebForm fills the web form as a partner would: GET the page for
 // its nonce, POST it from the page's origin; a retry after a kill sends
-// the same nonce (the submission key), so it registers once.
+// the same nonce (the submission key), so it registers once. Even-numbered
+// registrations come through the partner's personal link and count when
+// posted; odd-numbered ones type the partner's address, are held, and are
+// confirmed through the link e-mailed to it (read from the outbox), so
+// their place in line starts at the confirmation — across kills too: the
+// hold is in the state file.
 func (tr *tortureRun) submitWebForm(r *tReg) {
-	var nonce string
+	var nonce, confirm string
+	byMail := r.n%2 == 1
 	tr.retry(r, func() (bool, error) {
 		if nonce == "" {
 			resp, err := tr.client.Get(tr.base + "/register")
@@ -507,11 +523,19 @@ func (tr *tortureRun) submitWebForm(r *tReg) {
 			}
 			nonce = m[1]
 		}
-		c := tr.plan.companies[r.company]
-		form := url.Values{"nonce": {nonce}, "company_name": {c.name}, "company_domain": {r.host}, "contact_name": {"Dana Torres"},
-			"contact_email": {fmt.Sprintf("dana.g%d@%s", r.n, c.domain)}, "contact_role": {"COO"}, "problem": {r.problem()},
-			"partner_email": {"rep@" + r.partner.domain}, "consent": {"yes"}}
-		req, _ := http.NewRequest("POST", tr.base+"/register", strings.NewReader(form.Encode()))
+		path, form := "/register", url.Values{}
+		if confirm != "" {
+			path = confirm // the hold's link: confirm it
+		} else {
+			c := tr.plan.companies[r.company]
+			form = url.Values{"nonce": {nonce}, "company_name": {c.name}, "company_domain": {r.host}, "contact_name": {"Dana Torres"},
+				"contact_email": {fmt.Sprintf("dana.g%d@%s", r.n, c.domain)}, "contact_role": {"COO"}, "problem": {r.problem()},
+				"partner_email": {"rep@" + r.partner.domain}, "consent": {"yes"}}
+			if !byMail {
+				form.Set(webform.LinkParam, tr.personalLink(r.partner))
+			}
+		}
+		req, _ := http.NewRequest("POST", tr.base+path, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Origin", tr.base)
 		resp, err := tr.client.Do(req)
@@ -523,14 +547,72 @@ func (tr *tortureRun) submitWebForm(r *tReg) {
 		switch m := reCase.FindStringSubmatch(string(b)); {
 		case resp.StatusCode == 200 && m != nil:
 			tr.answered(r, m[1])
+			tr.mu.Lock()
+			if byMail {
+				tr.formConfirmed++
+			} else {
+				tr.formLinked++
+			}
+			tr.mu.Unlock()
 			return true, nil
+		case resp.StatusCode == http.StatusAccepted && byMail && confirm == "":
+			if confirm, err = tr.confirmationLink(nonce); err != nil {
+				return false, err
+			}
+			return false, nil
 		case resp.StatusCode >= 500:
-			return false, fmt.Errorf("POST /register: %d", resp.StatusCode)
+			return false, fmt.Errorf("POST %s: %d", path, resp.StatusCode)
 		default:
-			tr.fail("g%d: the web form answered %d:\n%.600s", r.n, resp.StatusCode, b)
+			tr.fail("g%d: the web form answered %d to POST %s:\n%.600s", r.n, resp.StatusCode, path, b)
 			return true, nil
 		}
 	})
+}
+
+// personalLink is the token of a partner's personal web-form link (as
+// regsync partner-link makes it, with the run's link key).
+func (tr *tortureRun) personalLink(p tPartner) string {
+	var ps []rules.Partner
+	for _, tp := range torturePartners {
+		ps = append(ps, rules.Partner{ID: tp.id, Name: tp.name, EmailDomains: []string{tp.domain}})
+	}
+	link, _, err := webform.PartnerLink(secret.New(tortureLinkKey), tr.base, intake.NewDirectory(ps), p.id, "rep@"+p.domain, time.Now(), time.Hour)
+	if err != nil {
+		tr.fail("personal link of %s: %v", p.id, err)
+		return ""
+	}
+	u, _ := url.Parse(link)
+	return u.Query().Get(webform.LinkParam)
+}
+
+var reTortureConfirm = regexp.MustCompile(`/register/confirm/([A-Za-z0-9_-]{54})`)
+
+// confirmationLink finds, in the outbox, the latest confirmation link of
+// the form served with nonce: a link's token starts with the hold's id,
+// which is the nonce's.
+func (tr *tortureRun) confirmationLink(nonce string) (string, error) {
+	nb, err := base64.RawURLEncoding.DecodeString(nonce)
+	if err != nil || len(nb) < 16 {
+		return "", fmt.Errorf("nonce %q", nonce)
+	}
+	dir := filepath.Join(tr.dir, "outbox")
+	des, _ := os.ReadDir(dir)
+	ob := sandboxOutbox{dir: dir}
+	for i := len(des) - 1; i >= 0; i-- { // names start with the instant: newest first
+		if !reOutboxFile.MatchString(des[i].Name()) {
+			continue
+		}
+		env, _, err := ob.read(des[i].Name())
+		if err != nil || !strings.HasPrefix(env.GetHeader("Subject"), "Confirm your registration") {
+			continue
+		}
+		if m := reTortureConfirm.FindStringSubmatch(env.Text); m != nil {
+			if tb, err := base64.RawURLEncoding.DecodeString(m[1]); err == nil && bytes.Equal(tb[:16], nb[:16]) {
+				return m[0], nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no confirmation link in %s for the form", dir)
 }
 
 // submitEmail posts the partner's e-mail to the inbound endpoint as an

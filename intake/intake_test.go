@@ -160,6 +160,11 @@ func TestConfigValidate(t *testing.T) {
 	c.Slack.Command = "register"
 	c.WebForm.Captcha.Provider = "recaptcha"
 	c.WebForm.TrustedProxies = []string{"10.0.0.0/8", "nope"}
+	c.WebForm.RateLimit.PerAddressBurst = 0
+	c.WebForm.RateLimit.PerPartnerPerHour = -1
+	c.WebForm.ConfirmTTL = 0
+	c.WebForm.RememberConfirmed = -time.Hour
+	c.WebForm.LinkKey = secret.New("too-short")
 	c.CSV.BatchSize = 101
 	c.CSV.Tokens = []CSVToken{{Partner: "ghost", Token: secret.New("short")}}
 	c.HubSpotForm.Enabled = true
@@ -171,6 +176,11 @@ func TestConfigValidate(t *testing.T) {
 		`intake.email.imap.tls: must be tls, starttls or none, not "ssl"`,
 		"intake.webform.captcha.site_key: required with provider recaptcha",
 		"intake.webform.captcha.secret: required with provider recaptcha",
+		"intake.webform.rate_limit.per_address_burst: must be positive, not 0",
+		"intake.webform.rate_limit.per_partner_per_hour: must be 0 (no limit) or more, not -1",
+		"intake.webform.confirm_ttl: must be positive, not 0s",
+		"intake.webform.remember_confirmed: must be 0 (never remembered) or more, not -1h0m0s",
+		"intake.webform.link_key: too short: use 16 characters or more (32 random ones are best)",
 		`intake.webform.trusted_proxies.1: "nope" is not an IP address or CIDR range`,
 		"intake.slack.signing_secret: required when the Slack channel is enabled (REGSYNC_INTAKE_SLACK_SIGNING_SECRET)",
 		"intake.slack.bot_token: required when the Slack channel is enabled (REGSYNC_INTAKE_SLACK_BOT_TOKEN)",

@@ -102,7 +102,7 @@ Exit codes: 0 ok, 1 failure, 2 usage or configuration error.`,
 		"configuration file (default $REGSYNC_CONFIG, then ./regsync.yaml)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	root.AddCommand(newCheckConfig(g), newRules(g), newVersion(g), newServe(g), newSweep(g), newInbox(g),
-		newSetup(g), newSandbox(g), newReport(g), newImport(g))
+		newSetup(g), newSandbox(g), newReport(g), newImport(g), newPartnerLink(g))
 	return root
 }
 
