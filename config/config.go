@@ -340,6 +340,12 @@ func (c *Config) validate() error {
 		errs = append(errs, yamlx.Errorf(yamlx.Path("salesforce", "client_id"),
 			"crm.kind is salesforce: set client_id and client_secret (REGSYNC_SALESFORCE_CLIENT_SECRET), username with password or private_key, or access_token"))
 	}
+	if c.CRM.Kind == KindSalesforce && c.Salesforce.OutboundMessages && !c.Salesforce.WebhookSecret.IsSet() {
+		errs = append(errs, yamlx.Errorf(yamlx.Path("salesforce", "webhook_secret"),
+			"required while salesforce.outbound_messages is on: the organization id is no secret, so only this proves a message comes from Salesforce — "+
+				"set REGSYNC_SALESFORCE_WEBHOOK_SECRET (at least %d characters) and end the outbound message's endpoint URL with ?secret=<it>, "+
+				"or set salesforce.outbound_messages: false to rely on polling alone", salesforce.MinWebhookSecretLen))
+	}
 	p, err := rules.NewPolicy(c.Partners, c.Rules)
 	if err != nil {
 		errs = append(errs, err)

@@ -338,7 +338,7 @@ func sprintf(format string, v any) string { return fmt.Sprintf(format, v) }
 // from REGSYNC_SALESFORCE_* and never show; field mappings are checked with
 // the file's line.
 func TestSalesforceSection(t *testing.T) {
-	for _, k := range []string{"CLIENT_ID", "CLIENT_SECRET", "DOMAIN", "POLL_INTERVAL", "ACCESS_TOKEN", "USERNAME"} {
+	for _, k := range []string{"CLIENT_ID", "CLIENT_SECRET", "DOMAIN", "POLL_INTERVAL", "ACCESS_TOKEN", "USERNAME", "WEBHOOK_SECRET", "OUTBOUND_MESSAGES"} {
 		t.Setenv("REGSYNC_SALESFORCE_"+k, "")
 	}
 	_, err := Parse("c.yaml", []byte("crm: {kind: salesforce}\n"), true)
@@ -349,6 +349,16 @@ func TestSalesforceSection(t *testing.T) {
 	t.Setenv("REGSYNC_SALESFORCE_CLIENT_SECRET", "sf-secret-0123456789")
 	t.Setenv("REGSYNC_SALESFORCE_DOMAIN", "https://acme.my.salesforce.com")
 	t.Setenv("REGSYNC_SALESFORCE_POLL_INTERVAL", "30s")
+	// Outbound messages (on by default) need the endpoint secret: the
+	// organization id is no secret.
+	_, err = Parse("c.yaml", []byte("crm: {kind: salesforce}\nsalesforce:\n  organization_id: 00D5g000004SbxTEAS\n"), true)
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:3: salesforce.webhook_secret: required while salesforce.outbound_messages is on") {
+		t.Errorf("outbound messages without a webhook secret: %v", err)
+	}
+	if _, err := Parse("c.yaml", []byte("crm: {kind: salesforce}\nsalesforce: {outbound_messages: false}\n"), true); err != nil {
+		t.Errorf("outbound messages off, no webhook secret: %v", err)
+	}
+	t.Setenv("REGSYNC_SALESFORCE_WEBHOOK_SECRET", "outbound-secret-0123456789")
 	c, err := Parse("c.yaml", []byte("crm: {kind: salesforce}\nsalesforce:\n  fields: {status: Reg_Status__c}\n"), true)
 	if err != nil {
 		t.Fatal(err)
@@ -358,7 +368,8 @@ func TestSalesforceSection(t *testing.T) {
 		sf.PollInterval.String() != "30s" || sf.FieldName("status") != "Reg_Status__c" || sf.Object != "Partner_Registration__c" {
 		t.Errorf("salesforce section: %+v", sf)
 	}
-	if out, err := c.Effective(); err != nil || strings.Contains(string(out), "sf-secret-0123456789") || !strings.Contains(string(out), "poll_interval: 30s") {
+	if out, err := c.Effective(); err != nil || strings.Contains(string(out), "sf-secret-0123456789") || strings.Contains(string(out), "outbound-secret-0123456789") ||
+		!strings.Contains(string(out), "poll_interval: 30s") || !strings.Contains(string(out), "outbound_messages: true") {
 		t.Errorf("effective config (err %v):\n%s", err, out)
 	}
 	_, err = Parse("c.yaml", []byte("crm: {kind: salesforce}\nsalesforce:\n  fields:\n    colour: Colour__c\n"), true)

@@ -181,6 +181,9 @@ func New(ctx context.Context, cfg *config.Config, o Options) (d *Daemon, err err
 	}
 
 	webhooks := map[string]connectors.CRM{d.crm.Name(): d.crm}
+	if cfg.CRM.Kind == config.KindSalesforce && !cfg.Salesforce.OutboundMessages {
+		delete(webhooks, d.crm.Name()) // polling alone: no endpoint to forge messages to
+	}
 	d.server = server.New(server.Options{
 		Addr: cfg.Server.Addr, Logger: o.Logger, Metrics: d.m, Gatherer: o.Registry,
 		Webhooks: webhooks, Inbox: inbox{d}, Admin: admin{d}, AdminToken: d.token, Registrations: registrations{d},
@@ -482,6 +485,9 @@ func (d *Daemon) Reload() error {
 	}
 	if next.CRM.Kind != old.CRM.Kind {
 		restart = append(restart, "crm.kind")
+	}
+	if next.Salesforce.OutboundMessages != old.Salesforce.OutboundMessages {
+		restart = append(restart, "salesforce.outbound_messages")
 	}
 	next.File = old.File
 	d.cfg.Store(next)

@@ -112,8 +112,11 @@ type harnessOpts struct {
 	pollSettle   time.Duration // hubspot.poll_settle (default 0s)
 	policy       string        // default testPolicy
 	extra        string        // more YAML
-	seed         bool
-	sweep        string // schedule.sweep (default off)
+	// salesforce is more keys of the salesforce: section (Salesforce
+	// fake), one "key: value" per line.
+	salesforce string
+	seed       bool
+	sweep      string // schedule.sweep (default off)
 	// realClock runs the fake on the real clock (for a daemon in another
 	// process, which cannot share a fake one); Advance is then refused.
 	realClock bool
