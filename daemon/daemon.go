@@ -143,7 +143,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (d *Daemon, err err
 	d.addr = ln.Addr()
 	// Commands beside the daemon find its admin endpoints here (the
 	// configured address may be :0).
-	if err := os.WriteFile(AddrFile(cfg.State.Path), []byte(d.addr.String()+"\n"), 0o600); err != nil {
+	if err := writePrivate(AddrFile(cfg.State.Path), []byte(d.addr.String()+"\n")); err != nil {
 		_ = ln.Close()
 		return nil, fmt.Errorf("write the daemon's address to %s: %w", AddrFile(cfg.State.Path), err)
 	}
@@ -418,11 +418,40 @@ func (d *Daemon) adminToken(cfg *config.Config) error {
 	}
 	tok := base64.RawURLEncoding.EncodeToString(b[:])
 	path := AdminTokenFile(cfg.State.Path)
-	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+	if err := writePrivate(path, []byte(tok+"\n")); err != nil {
 		return fmt.Errorf("write the admin token to %s: %w", path, err)
 	}
 	d.token = secret.New(tok)
 	return nil
+}
+
+// writePrivate replaces the file at path with data, readable by its owner
+// only (0600) whatever the mode of a file that was there (os.WriteFile
+// keeps an existing file's mode) and without following a symlink there:
+// the data goes to a new file in the same directory, renamed over path.
+func writePrivate(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	err = f.Chmod(0o600) // CreateTemp makes 0600 already; say so
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+	}
+	return err
 }
 
 // AdminTokenFile is where serve writes a generated admin token.

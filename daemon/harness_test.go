@@ -186,16 +186,27 @@ notify: {enabled: true, outbox: %q}
 
 func startHarness(t testing.TB, c crm, o harnessOpts) *harness {
 	t.Helper()
+	h := newHarness(t, c, o)
+	h.start()
+	return h
+}
+
+// newHarness starts the fake and loads the configuration, but not the
+// daemon (for a test that changes the configuration or the state
+// directory first).
+func newHarness(t testing.TB, c crm, o harnessOpts) *harness {
+	t.Helper()
 	if o.pollInterval == 0 {
 		o.pollInterval = time.Hour
 	}
 	f := c.start(t, o)
 	t.Cleanup(f.Close)
 	dir := t.TempDir()
-	h := &harness{t: t, o: o, crm: f, dir: dir, cfg: testConfig(t, dir, f, o), logs: &syncBuffer{}}
-	h.start()
-	return h
+	return &harness{t: t, o: o, crm: f, dir: dir, cfg: testConfig(t, dir, f, o), logs: &syncBuffer{}}
 }
+
+// adminURL is the base URL of the daemon's admin API.
+func (h *harness) adminURL() string { return "http://" + h.d.Addr().String() }
 
 // start runs a daemon on the harness's state file.
 func (h *harness) start() {

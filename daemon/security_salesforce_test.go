@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/regsync/regsync/internal/secret"
 )
@@ -36,15 +35,10 @@ func postOutbound(t *testing.T, url string, body []byte) (int, string) {
 // test clears it after loading — refuses a forged message that carries
 // only the right organization id.
 func TestSalesforceForgedOutboundMessageWithoutSecret(t *testing.T) {
-	o := harnessOpts{pollInterval: time.Hour}
-	f := startSalesforceFake(t, o)
-	t.Cleanup(f.Close)
-	dir := t.TempDir()
-	cfg := testConfig(t, dir, f, o)
-	cfg.Salesforce.WebhookSecret = secret.Secret{}
-	h := &harness{t: t, o: o, crm: f, dir: dir, cfg: cfg, logs: &syncBuffer{}}
+	h := newHarness(t, crm{"salesforce", startSalesforceFake}, harnessOpts{})
+	h.cfg.Salesforce.WebhookSecret = secret.Secret{}
 	h.start()
-	sf := f.(*salesforceFake).sf
+	sf := h.crm.(*salesforceFake).sf
 	forged := outboundEnvelope(sf.URL(), sf.OrganizationID(), "a015g00000Forge")
 	for _, url := range []string{h.d.PublicURL() + "/webhooks/salesforce", h.d.PublicURL() + "/webhooks/salesforce?secret="} {
 		if code, body := postOutbound(t, url, forged); code != http.StatusUnauthorized || strings.Contains(body, "<Ack>true</Ack>") {
