@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,8 +49,8 @@ func regsyncBinary(t *testing.T) string {
 }
 
 // serveRefused runs `regsync serve` as a process and expects it to refuse
-// to start: it must exit within 20 s. It returns the exit code and what it
-// printed on stderr.
+// to start: it must exit within 20 s (else the test fails, and -1 is
+// returned). It returns the exit code and what it printed.
 func serveRefused(t *testing.T, cfgPath string, env ...string) (int, string) {
 	t.Helper()
 	cmd := exec.Command(regsyncBinary(t), "serve", "--config", cfgPath)
@@ -73,8 +75,12 @@ func serveRefused(t *testing.T, cfgPath string, env ...string) (int, string) {
 	case <-time.After(20 * time.Second):
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		<-done
-		t.Fatalf("serve started instead of refusing the configuration:\n%s", errOut.String())
-		return 0, ""
+		out := errOut.String()
+		if len(out) > 3000 {
+			out = out[:3000] + "…"
+		}
+		t.Errorf("serve started instead of refusing the configuration:\n%s", out)
+		return -1, ""
 	}
 }
 
@@ -106,7 +112,7 @@ func TestSalesforceOutboundMessagesNeedAWebhookSecret(t *testing.T) {
 	if code != exitUsage || !strings.Contains(errOut, want) || !strings.Contains(errOut, "outbound_messages: false") {
 		t.Errorf("check-config without a webhook secret: exit %d, %s", code, errOut)
 	}
-	if code, out := serveRefused(t, cfg); code != exitUsage || !strings.Contains(out, want) {
+	if code, out := serveRefused(t, cfg); code != -1 && (code != exitUsage || !strings.Contains(out, want)) {
 		t.Errorf("serve without a webhook secret: exit %d, %s", code, out)
 	}
 	// A short secret is refused too.
@@ -123,5 +129,104 @@ func TestSalesforceOutboundMessagesNeedAWebhookSecret(t *testing.T) {
 	os.Unsetenv("REGSYNC_SALESFORCE_WEBHOOK_SECRET")
 	if code, _, errOut := runCLI(t, "check-config", "-q", "--config", sfConfig(t, "  outbound_messages: false")); code != 0 {
 		t.Errorf("check-config with outbound messages off: exit %d, %s", code, errOut)
+	}
+}
+
+// nonLoopbackIP is an IPv4 address of this machine that is not loopback
+// (the test skips without one).
+func nonLoopbackIP(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+			return n.IP.String()
+		}
+	}
+	t.Skip("no non-loopback IPv4 address on this machine")
+	return ""
+}
+
+// imapCapture is a mailbox server on a non-loopback address that greets
+// like IMAP and records what clients send it.
+type imapCapture struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns int
+	lines []string
+}
+
+func startIMAPCapture(t *testing.T) *imapCapture {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(nonLoopbackIP(t), "0"))
+	if err != nil {
+		t.Skip(err)
+	}
+	c := &imapCapture{ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.mu.Lock()
+			c.conns++
+			c.mu.Unlock()
+			go func() {
+				defer conn.Close()
+				_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+				fmt.Fprintf(conn, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n")
+				sc := bufio.NewScanner(conn)
+				for sc.Scan() {
+					c.mu.Lock()
+					c.lines = append(c.lines, sc.Text())
+					c.mu.Unlock()
+					tag, _, _ := strings.Cut(sc.Text(), " ")
+					fmt.Fprintf(conn, "%s NO go away\r\n", tag)
+				}
+			}()
+		}
+	}()
+	return c
+}
+
+func (c *imapCapture) seen() (int, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conns, strings.Join(c.lines[:min(len(c.lines), 3)], "\n")
+}
+
+// An IMAP mailbox on another host with tls: none would get the mailbox
+// password in clear text over the network (as SMTP's mail.tls: none
+// already is for a non-loopback host, it is refused): serve does not
+// start, and nothing connects to the mailbox.
+func TestIMAPWithoutTLSToARemoteHostIsRefused(t *testing.T) {
+	imap := startIMAPCapture(t)
+	dir := t.TempDir()
+	cfg := writeFile(t, "regsync.yaml", fmt.Sprintf(`server: {addr: "127.0.0.1:0"}
+state: {path: %q}
+crm: {kind: sandbox, sandbox: {addr: "127.0.0.1:0"}}
+schedule: {sweep: "off", reconcile: "off", summaries: "off"}
+notify: {outbox: %q}
+intake:
+  email:
+    enabled: true
+    token: inbound-mail-token-0123
+    imap: {enabled: true, addr: %q, tls: none, username: intake, password: imap-password-in-clear, poll_interval: 100ms}
+%s`, filepath.Join(dir, "regsync.db"), filepath.Join(dir, "outbox"), imap.ln.Addr().String(), importPolicy))
+	const want = "intake.email.imap.tls: none would send the password in clear text to"
+	code, _, errOut := runCLI(t, "check-config", "--config", cfg)
+	if code != exitUsage || !strings.Contains(errOut, want) {
+		t.Errorf("check-config: exit %d, %s", code, errOut)
+	}
+	code, out := serveRefused(t, cfg)
+	if code != -1 && (code != exitUsage || !strings.Contains(out, want)) {
+		t.Errorf("serve: exit %d, %s", code, out)
+	}
+	if n, lines := imap.seen(); n != 0 {
+		t.Errorf("%d connections reached the mailbox on %s, which read:\n%s", n, imap.ln.Addr(), lines)
 	}
 }
