@@ -354,8 +354,9 @@ func (c *Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// Effective renders the configuration as YAML, defaults included and every
-// secret shown as <secret>.
+// Effective renders the configuration as YAML, defaults included, every
+// secret shown as <secret>, and so are the credentials inside URLs
+// (https://user:<secret>@host, ?token=<secret>).
 func (c *Config) Effective() ([]byte, error) {
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
@@ -366,7 +367,7 @@ func (c *Config) Effective() ([]byte, error) {
 	if err := enc.Close(); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return []byte(secret.RedactURLs(buf.String())), nil
 }
 
 var secretType = reflect.TypeFor[secret.Secret]()

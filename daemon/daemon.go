@@ -258,7 +258,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		wg.Wait()
 		return errors.Join(err, d.shutdown())
 	}
-	d.log.Info("regsync serving", "addr", d.addr.String(), "crm", d.crm.Name(), "public_url", d.public)
+	d.log.Info("regsync serving", "addr", d.addr.String(), "crm", d.crm.Name(), "public_url", secret.RedactURL(d.public))
 
 	var runErr error
 	select {

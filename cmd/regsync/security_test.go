@@ -230,3 +230,39 @@ intake:
 		t.Errorf("%d connections reached the mailbox on %s, which read:\n%s", n, imap.ln.Addr(), lines)
 	}
 }
+
+// check-config prints the effective configuration and its errors; a
+// credential written into a URL (user:password@, a token in the query)
+// shows as <secret> in both, as every secret setting does.
+func TestCheckConfigRedactsCredentialsInURLs(t *testing.T) {
+	leaks := []string{"hunter2-public", "tok-in-query-123", "pw-in-error", "sig-in-error"}
+	check := func(name string, code, wantCode int, out string) {
+		t.Helper()
+		if code != wantCode {
+			t.Errorf("%s: exit %d, want %d\n%s", name, code, wantCode, out)
+		}
+		for _, l := range leaks {
+			if strings.Contains(out, l) {
+				t.Errorf("%s printed the credential %q:\n%s", name, l, out)
+			}
+		}
+	}
+	valid := writeFile(t, "regsync.yaml", `server: {public_url: "https://ops:hunter2-public@regsync.example.com"}
+hubspot: {webhook_url: "https://regsync.example.com/webhooks/hubspot?portal=1&token=tok-in-query-123"}
+`+importPolicy)
+	code, out, errOut := runCLI(t, "check-config", "--config", valid)
+	check("check-config", code, 0, out+errOut)
+	for _, want := range []string{"public_url: https://ops:<secret>@regsync.example.com", "webhook_url: https://regsync.example.com/webhooks/hubspot?portal=<secret>&token=<secret>"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the effective configuration lacks %q:\n%s", want, out)
+		}
+	}
+	invalid := writeFile(t, "regsync.yaml", `salesforce: {domain: "ftp://admin:pw-in-error@login.example"}
+server: {public_url: "gopher://regsync.example.com/?sig=sig-in-error"}
+`+importPolicy)
+	code, out, errOut = runCLI(t, "check-config", "--config", invalid)
+	check("check-config of an invalid file", code, exitUsage, out+errOut)
+	if !strings.Contains(errOut, `salesforce.domain: "ftp://admin:<secret>@login.example" is not an http(s) URL`) {
+		t.Errorf("the error does not show the redacted URL:\n%s", errOut)
+	}
+}
