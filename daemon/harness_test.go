@@ -208,6 +208,20 @@ func newHarness(t testing.TB, c crm, o harnessOpts) *harness {
 // adminURL is the base URL of the daemon's admin API.
 func (h *harness) adminURL() string { return "http://" + h.d.Addr().String() }
 
+// adminToken is the daemon's admin token: admin.token, or the one it
+// generated into the file beside the state file.
+func (h *harness) adminToken() string {
+	h.t.Helper()
+	if h.cfg.Admin.Token.IsSet() {
+		return h.cfg.Admin.Token.Reveal()
+	}
+	b, err := os.ReadFile(AdminTokenFile(h.cfg.State.Path))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
 // start runs a daemon on the harness's state file.
 func (h *harness) start() {
 	t := h.t

@@ -77,9 +77,10 @@ type Server struct {
 	mux *http.ServeMux
 	srv *http.Server
 
-	mu       sync.Mutex
-	ln       net.Listener
-	draining bool
+	mu           sync.Mutex
+	ln           net.Listener
+	draining     bool
+	lastProblems string // what readiness last found ("" ready)
 }
 
 // New builds the server and its routes.
@@ -129,6 +130,7 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /-/sweep", s.admin(s.run(func(ctx context.Context) (any, error) { return s.o.Admin.Sweep(ctx) })))
 	s.mux.Handle("POST /-/reconcile", s.admin(s.run(func(ctx context.Context) (any, error) { return s.o.Admin.Reconcile(ctx) })))
 	s.mux.Handle("POST /-/poll", s.admin(s.run(func(ctx context.Context) (any, error) { return s.o.Admin.Poll(ctx) })))
+	s.mux.Handle("GET /-/readyz", s.admin(s.adminReadyz))
 	s.mux.Handle("GET /-/inbox", s.admin(s.inboxList))
 	s.mux.Handle("POST /-/register", s.admin(s.register))
 	s.mux.Handle("POST /-/settle", s.admin(s.settle))
@@ -181,7 +183,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return s.srv.Shutdown(ctx)
 }
 
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+// readiness checks whether the daemon is ready; the problems say why not.
+// A change of the problems is logged (once, not at every probe).
+func (s *Server) readiness(ctx context.Context) []string {
 	s.mu.Lock()
 	draining := s.draining
 	s.mu.Unlock()
@@ -189,12 +193,43 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if draining {
 		err = errors.New("shutting down")
 	} else if s.o.Ready != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err = s.o.Ready(ctx)
 		cancel()
 	}
+	var problems []string
 	if err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "problems": strings.Split(err.Error(), "\n")})
+		problems = strings.Split(err.Error(), "\n")
+	}
+	now := strings.Join(problems, "\n")
+	s.mu.Lock()
+	changed := now != s.lastProblems
+	s.lastProblems = now
+	s.mu.Unlock()
+	switch {
+	case changed && len(problems) > 0:
+		s.log.Warn("not ready", "problems", problems)
+	case changed:
+		s.log.Info("ready again")
+	}
+	return problems
+}
+
+// readyz is the public readiness probe: ready or not, nothing more. The
+// problems (a CRM's error text carries hints about its credentials and
+// its request ids) go to the log and to the admin API's GET /-/readyz.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if problems := s.readiness(r.Context()); len(problems) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ready": true})
+}
+
+// adminReadyz is GET /-/readyz: readiness with the problems.
+func (s *Server) adminReadyz(w http.ResponseWriter, r *http.Request) {
+	if problems := s.readiness(r.Context()); len(problems) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "problems": problems})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ready": true})

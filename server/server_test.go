@@ -53,10 +53,19 @@ func TestOperatorEndpoints(t *testing.T) {
 		t.Errorf("/readyz = %d, want 200", code)
 	}
 	a.fail = errors.New("crm hubspot: unreachable")
-	if code, body := do("GET", "/readyz", "", ""); code != 503 || !strings.Contains(body, "unreachable") {
-		t.Errorf("/readyz when the CRM is down = %d %s", code, body)
+	if code, body := do("GET", "/readyz", "", ""); code != 503 || strings.Contains(body, "unreachable") || !strings.Contains(body, `"ready": false`) {
+		t.Errorf("/readyz when the CRM is down = %d %s, want 503 without the problem", code, body)
+	}
+	if code, body := do("GET", "/-/readyz", "tok-123", ""); code != 503 || !strings.Contains(body, "unreachable") {
+		t.Errorf("/-/readyz when the CRM is down = %d %s, want 503 with the problem", code, body)
+	}
+	if code, _ := do("GET", "/-/readyz", "", ""); code != http.StatusUnauthorized {
+		t.Errorf("/-/readyz without the token = %d, want 401", code)
 	}
 	a.fail = nil
+	if code, body := do("GET", "/-/readyz", "tok-123", ""); code != 200 || !strings.Contains(body, `"ready": true`) {
+		t.Errorf("/-/readyz = %d %s", code, body)
+	}
 	for _, tok := range []string{"", "wrong"} {
 		if code, _ := do("POST", "/-/reload", tok, ""); code != http.StatusUnauthorized {
 			t.Errorf("/-/reload with token %q = %d, want 401", tok, code)
