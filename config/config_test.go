@@ -121,6 +121,16 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 			`c.yaml:3: cannot use text "two days" as a Duration`},
 		{"misspelt attribution key", "rules:\n  attribution:\n    grase: 1h\n",
 			"c.yaml:3: field grase not found"},
+		{"short admin token", "admin:\n  token: x\n",
+			"c.yaml:2: admin.token: must be at least 32 characters (try: openssl rand -hex 24)"},
+		{"admin on the public listener", "server: {addr: \"127.0.0.1:8080\"}\nadmin:\n  addr: 127.0.0.1:8080\n",
+			"c.yaml:3: admin.addr: 127.0.0.1:8080 is server.addr: the admin API would share the public listener; give it another address (default 127.0.0.1:9091), or set admin.public: true to accept that"},
+		{"admin off loopback", "admin:\n  addr: 0.0.0.0:9091\n",
+			"c.yaml:2: admin.addr: 0.0.0.0:9091 is not a loopback address: the admin API would be reachable from other hosts; listen on 127.0.0.1 or [::1], or set admin.public: true to accept that"},
+		{"admin on every interface", "admin:\n  addr: \":9091\"\n",
+			"c.yaml:2: admin.addr: :9091 is not a loopback address: the admin API would be reachable from other hosts; listen on 127.0.0.1 or [::1], or set admin.public: true to accept that"},
+		{"bad admin addr", "admin:\n  addr: 9091\n",
+			`c.yaml:2: admin.addr: "9091" is not host:port`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -512,5 +522,37 @@ func TestSandboxFaults(t *testing.T) {
 	c, err = Parse("c.yaml", []byte("crm: {kind: sandbox}\n"), true)
 	if err != nil || c.CRM.Sandbox.Faults != "0.2" || c.CRM.Sandbox.FaultsSeed != 7 || !c.IsSet("crm.sandbox.faults_seed") {
 		t.Errorf("from the environment: %v %+v", err, c.CRM.Sandbox)
+	}
+}
+
+// The admin API listens on loopback, apart from the public listener, by
+// default; admin.public lets it off loopback or onto the public listener.
+func TestAdminSection(t *testing.T) {
+	c, err := Parse("c.yaml", []byte("crm: {kind: sandbox}\n"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Admin.Addr != "127.0.0.1:9091" || c.Admin.Public || c.AdminShared() {
+		t.Errorf("admin defaults: %+v (shared %v)", c.Admin, c.AdminShared())
+	}
+	for _, yml := range []string{
+		"admin: {addr: \"0.0.0.0:9091\", public: true}\n",
+		"server: {addr: \"0.0.0.0:8080\"}\nadmin: {addr: \"0.0.0.0:8080\", public: true}\n",
+		"admin: {addr: \"[::1]:9091\"}\n",
+		"admin: {addr: \"localhost:9091\"}\n",
+		"server: {addr: \"127.0.0.1:0\"}\nadmin: {addr: \"127.0.0.1:0\"}\n", // two ephemeral ports, two listeners
+		"admin: {token: an-admin-token-of-32-characters!}\n",
+	} {
+		if _, err := Parse("c.yaml", []byte(yml), false); err != nil {
+			t.Errorf("%s: %v", yml, err)
+		}
+	}
+	c, _ = Parse("c.yaml", []byte("server: {addr: \"0.0.0.0:8080\"}\nadmin: {addr: \"0.0.0.0:8080\", public: true}\n"), false)
+	if !c.AdminShared() {
+		t.Error("admin.addr = server.addr is not shared")
+	}
+	c, _ = Parse("c.yaml", []byte("server: {addr: \"127.0.0.1:0\"}\nadmin: {addr: \"127.0.0.1:0\"}\n"), false)
+	if c.AdminShared() {
+		t.Error("two :0 addresses are shared")
 	}
 }

@@ -115,6 +115,8 @@ type harnessOpts struct {
 	// salesforce is more keys of the salesforce: section (Salesforce
 	// fake), one "key: value" per line.
 	salesforce string
+	// adminToken is admin.token (default: none, the daemon generates one).
+	adminToken string
 	seed       bool
 	sweep      string // schedule.sweep (default off)
 	// realClock runs the fake on the real clock (for a daemon in another
@@ -163,8 +165,13 @@ func testConfig(t testing.TB, dir string, f fakeCRM, o harnessOpts) *config.Conf
 	if sweep == "" {
 		sweep = "off"
 	}
+	admin := `admin: {addr: "127.0.0.1:0"}`
+	if o.adminToken != "" {
+		admin = fmt.Sprintf(`admin: {addr: "127.0.0.1:0", token: %q}`, o.adminToken)
+	}
 	yaml := fmt.Sprintf(`
 server: {addr: "127.0.0.1:0", shutdown_timeout: 20s}
+%s
 state: {path: %q}
 crm: {kind: %s}
 %s
@@ -172,7 +179,7 @@ schedule: {sweep: %q, reconcile: "off", summaries: "off"}
 worker: {recheck_after: 1s}
 notify: {enabled: true, outbox: %q}
 %s
-%s`, filepath.Join(dir, "regsync.db"), f.Kind(), f.ConfigYAML(o), sweep, filepath.Join(dir, "outbox"), policy, o.extra)
+%s`, admin, filepath.Join(dir, "regsync.db"), f.Kind(), f.ConfigYAML(o), sweep, filepath.Join(dir, "outbox"), policy, o.extra)
 	path := filepath.Join(dir, "regsync.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -206,7 +213,7 @@ func newHarness(t testing.TB, c crm, o harnessOpts) *harness {
 }
 
 // adminURL is the base URL of the daemon's admin API.
-func (h *harness) adminURL() string { return "http://" + h.d.Addr().String() }
+func (h *harness) adminURL() string { return "http://" + h.d.AdminAddr().String() }
 
 // adminToken is the daemon's admin token: admin.token, or the one it
 // generated into the file beside the state file.

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -91,6 +93,7 @@ func sfConfig(t *testing.T, more string) string {
 	t.Helper()
 	dir := t.TempDir()
 	return writeFile(t, "regsync.yaml", fmt.Sprintf(`server: {addr: "127.0.0.1:0"}
+admin: {addr: "127.0.0.1:0"}
 state: {path: %q}
 crm: {kind: salesforce}
 salesforce:
@@ -207,6 +210,7 @@ func TestIMAPWithoutTLSToARemoteHostIsRefused(t *testing.T) {
 	imap := startIMAPCapture(t)
 	dir := t.TempDir()
 	cfg := writeFile(t, "regsync.yaml", fmt.Sprintf(`server: {addr: "127.0.0.1:0"}
+admin: {addr: "127.0.0.1:0"}
 state: {path: %q}
 crm: {kind: sandbox, sandbox: {addr: "127.0.0.1:0"}}
 schedule: {sweep: "off", reconcile: "off", summaries: "off"}
@@ -264,5 +268,110 @@ server: {public_url: "gopher://regsync.example.com/?sig=sig-in-error"}
 	check("check-config of an invalid file", code, exitUsage, out+errOut)
 	if !strings.Contains(errOut, `salesforce.domain: "ftp://admin:<secret>@login.example" is not an http(s) URL`) {
 		t.Errorf("the error does not show the redacted URL:\n%s", errOut)
+	}
+}
+
+// The admin token protects sweeps, reloads, dead letters and registering
+// for any partner: a one-character token (admin.token or
+// REGSYNC_ADMIN_TOKEN) is refused like every other too-short secret.
+func TestShortAdminTokenIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	base := fmt.Sprintf(`server: {addr: "127.0.0.1:0"}
+state: {path: %q}
+crm: {kind: sandbox, sandbox: {addr: "127.0.0.1:0"}}
+schedule: {sweep: "off", reconcile: "off", summaries: "off"}
+notify: {outbox: %q}
+%s`, filepath.Join(dir, "regsync.db"), filepath.Join(dir, "outbox"), importPolicy)
+	const want = "admin.token: must be at least 32 characters"
+	short := writeFile(t, "regsync.yaml", "admin: {token: x, addr: \"127.0.0.1:0\"}\n"+base)
+	if code, _, errOut := runCLI(t, "check-config", "--config", short); code != exitUsage || !strings.Contains(errOut, want) {
+		t.Errorf("check-config with admin.token x: exit %d, %s", code, errOut)
+	}
+	if code, out := serveRefused(t, short); code != -1 && (code != exitUsage || !strings.Contains(out, want)) {
+		t.Errorf("serve with admin.token x: exit %d, %s", code, out)
+	}
+	plain := writeFile(t, "regsync.yaml", "admin: {addr: \"127.0.0.1:0\"}\n"+base)
+	t.Setenv("REGSYNC_ADMIN_TOKEN", "short-but-not-that-short")
+	if code, _, errOut := runCLI(t, "check-config", "--config", plain); code != exitUsage || !strings.Contains(errOut, want) {
+		t.Errorf("check-config with a 24-character REGSYNC_ADMIN_TOKEN: exit %d, %s", code, errOut)
+	}
+	t.Setenv("REGSYNC_ADMIN_TOKEN", "an-admin-token-of-32-characters!")
+	if code, _, errOut := runCLI(t, "check-config", "-q", "--config", plain); code != 0 {
+		t.Errorf("check-config with a 32-character token: exit %d, %s", code, errOut)
+	}
+}
+
+// serve tells where the admin API listens; the commands beside it (sweep,
+// inbox) reach it there, and the public listener has no /-/ endpoint.
+func TestServeListensForTheAdminAPIApart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, "regsync.yaml", fmt.Sprintf(`server: {addr: "127.0.0.1:0", shutdown_timeout: 10s}
+admin: {addr: "127.0.0.1:0"}
+state: {path: %q}
+crm: {kind: sandbox, sandbox: {addr: "127.0.0.1:0"}}
+schedule: {sweep: "off", reconcile: "off", summaries: "off"}
+notify: {outbox: %q}
+%s`, filepath.Join(dir, "regsync.db"), filepath.Join(dir, "outbox"), importPolicy))
+	cmd := exec.Command(regsyncBinary(t), "serve", "--config", cfg)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	line := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "regsync serving on ") {
+				line <- sc.Text()
+			}
+		}
+	}()
+	var l string
+	select {
+	case l = <-line:
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not say where it listens within 30s")
+	}
+	m := regexp.MustCompile(`^regsync serving on (http://[^;]+); admin API on (http://\S+) \(token in (\S+)\)$`).FindStringSubmatch(l)
+	if m == nil {
+		t.Fatalf("serve said %q", l)
+	}
+	public, admin, tokenFile := m[1], m[2], m[3]
+	if public == admin || !strings.HasPrefix(admin, "http://127.0.0.1:") {
+		t.Errorf("public %s, admin %s: want the admin API apart, on loopback", public, admin)
+	}
+	b, err := os.ReadFile(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimSpace(string(b))
+	get := func(base string) int {
+		req, _ := http.NewRequest("GET", base+"/-/inbox", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(admin); code != http.StatusOK {
+		t.Errorf("GET /-/inbox on the admin API answered %d", code)
+	}
+	if code := get(public); code != http.StatusNotFound {
+		t.Errorf("GET /-/inbox on the public listener answered %d, want 404", code)
+	}
+	if code, out, errOut := runCLI(t, "sweep", "--config", cfg); code != 0 || !strings.Contains(out, "by the running daemon") {
+		t.Errorf("sweep beside the daemon: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, "inbox", "list", "--config", cfg); code != 0 || !strings.Contains(out, "dead letters 0") {
+		t.Errorf("inbox list beside the daemon: exit %d\n%s%s", code, out, errOut)
 	}
 }
