@@ -80,13 +80,13 @@ func startFair(t *testing.T, c crm, o harnessOpts, policy string) *fairRig {
 	}
 	o.realClock = true
 	o.policy = fairPolicy(policy)
-	o.extra += fmt.Sprintf(`admin: {token: %q}
-intake:
+	o.adminToken = fairAdminToken
+	o.extra += fmt.Sprintf(`intake:
   status_page: {key: %q}
   email: {enabled: true, token: %q, address: partners@vendor.example}
   webform: {enabled: true, link_key: %q, rate_limit: {per_hour: 0, per_partner_per_hour: 0}, captcha: {provider: none}}
   slack: {enabled: true, signing_secret: %q, bot_token: %q, api_url: %q}
-`, fairAdminToken, fairStatusKey, fairEmailToken, fairLinkKey, fairSlackSecret, fairSlackToken, api.APIURL())
+`, fairStatusKey, fairEmailToken, fairLinkKey, fairSlackSecret, fairSlackToken, api.APIURL())
 	h := startHarness(t, c, o)
 	r := &fairRig{harness: h, slack: api, base: h.d.PublicURL(), posts: map[string]string{},
 		client: &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}

@@ -202,7 +202,7 @@ func (in *intakeSide) build(d *Daemon, cfg *config.Config) *channels {
 	}
 	if ic.CSV.Enabled {
 		c.csv = csvdrop.NewHandler(csvdrop.HandlerOptions{Config: ic.CSV, Registrar: reg, Partners: in.dir,
-			Logger: log.With("channel", intake.ChannelCSV), Now: d.now})
+			Logger: log.With("channel", intake.ChannelCSV), Now: d.now, RequestDeadline: csvRequestDeadline})
 	}
 	if ic.HubSpotForm.Enabled {
 		src, ok := d.crm.(hubspotform.Source)
@@ -290,7 +290,7 @@ func mountIntake(d *Daemon, mux *http.ServeMux) {
 		if c.csv == nil {
 			return nil
 		}
-		return uploadDeadline(c.csv)
+		return c.csv
 	}))
 }
 
@@ -310,19 +310,6 @@ func (in *intakeSide) route(what string, api bool, pick func(*channels) http.Han
 			}
 			return
 		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-// uploadDeadline gives a CSV upload more time than the server's default
-// read and write timeouts: the file is registered (and its result CSV
-// streamed back) while the request is open.
-func uploadDeadline(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
-		until := time.Now().Add(csvRequestDeadline)
-		_ = rc.SetReadDeadline(until)
-		_ = rc.SetWriteDeadline(until)
 		h.ServeHTTP(w, r)
 	})
 }

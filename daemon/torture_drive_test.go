@@ -41,7 +41,7 @@ import (
 )
 
 const (
-	tortureAdminToken = "torture-admin-token"
+	tortureAdminToken = "torture-admin-token-0123456789abc"
 	tortureEmailToken = "torture-inbound-mail-token"
 	tortureNonceKey   = "torture-webform-nonce-key-0123456789"
 	tortureLinkKey    = "torture-webform-link-key-0123456789"
@@ -204,11 +204,13 @@ type tortureRun struct {
 	list    tortureLister
 	dir     string
 	cfgPath string
-	base    string
-	proc    *daemonProc
-	client  *http.Client
-	aeRand  *rand.Rand // the AEs' choices among the records they find
-	started time.Time
+	base    string // the public listener
+	// adminBase is the admin API's listener (admin.addr).
+	adminBase string
+	proc      *daemonProc
+	client    *http.Client
+	aeRand    *rand.Rand // the AEs' choices among the records they find
+	started   time.Time
 
 	mu        sync.Mutex
 	aeLog     []aeDone
@@ -232,7 +234,7 @@ type tortureRun struct {
 type importRow struct{ status, reason string }
 
 // tortureConfig is the daemon's (and the import's) configuration.
-func (tr *tortureRun) tortureConfig(port int, o harnessOpts) string {
+func (tr *tortureRun) tortureConfig(port, adminPort int, o harnessOpts) string {
 	p := tr.plan.params
 	crmYAML := tr.crm.ConfigYAML(o)
 	sweep := "@every 2s"
@@ -247,7 +249,7 @@ server: {addr: "127.0.0.1:%d", shutdown_timeout: 20s}
 state: {path: %q}
 crm: {kind: %s}
 %s
-admin: {token: %s}
+admin: {token: %s, addr: "127.0.0.1:%d"}
 schedule: {sweep: %q, reconcile: "off", summaries: "off"}
 worker: {batch_size: %d, concurrency: %d, recheck_after: 1s}
 notify: {enabled: true, outbox: %q}
@@ -255,7 +257,7 @@ intake:
   status_page: {key: %q}
   email: {enabled: true, token: %q, address: partners@vendor.example}
   webform: {enabled: true, nonce_key: %q, link_key: %q, rate_limit: {per_hour: 0, per_address_per_hour: 0, per_partner_per_hour: 0}}
-%s`, port, filepath.Join(tr.dir, "regsync.db"), tr.crm.Kind(), crmYAML, tortureAdminToken, sweep,
+%s`, port, filepath.Join(tr.dir, "regsync.db"), tr.crm.Kind(), crmYAML, tortureAdminToken, adminPort, sweep,
 		p.batchSize, p.concurrency, filepath.Join(tr.dir, "outbox"), tortureStatusKey, tortureEmailToken, tortureNonceKey,
 		tortureLinkKey, torturePolicyYAML(p.policy))
 }
@@ -271,10 +273,12 @@ func startTortureRun(t *testing.T, c crm, bin string, seed uint64, name string, 
 		client: &http.Client{Timeout: 20 * time.Second}, aeRand: rand.New(rand.NewPCG(seed, 7)),
 		aeGranted: map[string]time.Time{}, aeEnded: map[string]time.Time{}, aeTouched: map[string]bool{}, sent: map[int]string{}, rejected: map[int]string{},
 		imported: map[string]importRow{}, sampleVio: map[string]violation{}, sampleCnt: map[string]int{}}
-	port := freePort(t)
+	ports := freePorts(t, 2) // fixed: the daemon restarts on them after each kill
+	port, adminPort := ports[0], ports[1]
 	tr.base = fmt.Sprintf("http://127.0.0.1:%d", port)
+	tr.adminBase = fmt.Sprintf("http://127.0.0.1:%d", adminPort)
 	tr.cfgPath = filepath.Join(tr.dir, "regsync.yaml")
-	if err := os.WriteFile(tr.cfgPath, []byte(tr.tortureConfig(port, o)), 0o600); err != nil {
+	if err := os.WriteFile(tr.cfgPath, []byte(tr.tortureConfig(port, adminPort, o)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	logFile, err := os.Create(filepath.Join(tr.dir, "daemon.log"))
@@ -882,10 +886,10 @@ func (tr *tortureRun) settle() {
 	}
 }
 
-// admin calls an operator endpoint, ignoring failures (the caller looks
-// at the outcome).
+// admin calls an operator endpoint on the admin listener, ignoring
+// failures (the caller looks at the outcome).
 func (tr *tortureRun) admin(method, path string) []byte {
-	req, _ := http.NewRequest(method, tr.base+path, nil)
+	req, _ := http.NewRequest(method, tr.adminBase+path, nil)
 	req.Header.Set("Authorization", "Bearer "+tortureAdminToken)
 	resp, err := tr.client.Do(req)
 	if err != nil {

@@ -313,6 +313,9 @@ func (c *Config) Validate(partners []rules.Partner) error {
 		if im.Mailbox == "" {
 			bad(yamlx.Path("email", "imap", "mailbox"), "required when imap is enabled")
 		}
+		if host, _, err := net.SplitHostPort(im.Addr); err == nil && im.TLS == TLSNone && !isLoopback(host) {
+			bad(yamlx.Path("email", "imap", "tls"), "none would send the password in clear text to %s: use tls or starttls", host)
+		}
 	}
 	switch e.IMAP.TLS {
 	case TLSImplicit, TLSStartTLS, TLSNone:
@@ -578,4 +581,14 @@ func ParseByteSize(s string) (ByteSize, error) {
 		return 0, fmt.Errorf("%q is too large", s)
 	}
 	return ByteSize(n * mul), nil
+}
+
+// isLoopback reports whether host is this machine (localhost or a
+// loopback address), where a connection in clear text stays on the host.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

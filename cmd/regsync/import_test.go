@@ -274,7 +274,7 @@ func TestImportDryRun(t *testing.T) {
 func TestImportBesideRunningSandboxDaemon(t *testing.T) {
 	dir := t.TempDir()
 	sandboxAddr := freeAddr(t)
-	yml := fmt.Sprintf("server: {addr: \"127.0.0.1:0\", shutdown_timeout: 10s}\nstate: {path: %q}\ncrm: {kind: sandbox, sandbox: {addr: %q}}\n"+
+	yml := fmt.Sprintf("server: {addr: \"127.0.0.1:0\", shutdown_timeout: 10s}\nadmin: {addr: \"127.0.0.1:0\"}\nstate: {path: %q}\ncrm: {kind: sandbox, sandbox: {addr: %q}}\n"+
 		"schedule: {sweep: \"off\", reconcile: \"off\"}\nnotify: {enabled: false}\n%s",
 		filepath.Join(dir, "regsync.db"), sandboxAddr, importPolicy)
 	cfgPath := filepath.Join(dir, "regsync.yaml")
