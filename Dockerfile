@@ -4,6 +4,9 @@
 #        (other commands: docker run --entrypoint regsync regsync check-config)
 
 FROM golang:1.26-bookworm AS build
+# Build with the toolchain go.mod's toolchain line names: the golang image sets GOTOOLCHAIN=local,
+# which would ignore that line; with this the go command fetches go1.27.3 through the module proxy.
+ENV GOTOOLCHAIN=go1.27.3
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

@@ -97,12 +97,39 @@ type Schedule struct {
 	Timezone string `yaml:"timezone"`
 }
 
-// Admin protects the daemon's operator endpoints (/-/…).
+// Admin is the daemon's admin API (/-/…): its own listener, on loopback
+// unless Public says otherwise, behind a bearer token.
 type Admin struct {
-	// Token is the bearer token of /-/ endpoints. When unset, serve
-	// generates one at startup and writes it to <state.path>.admin-token
-	// (mode 0600), where the CLI on the same machine finds it.
+	// Addr is where the admin API listens, host:port (default
+	// DefaultAdminAddr, loopback). The daemon writes the address it got to
+	// <state.path>.admin-addr, where the CLI finds it. Equal to server.addr
+	// (a port other than 0), the admin API shares the public listener.
+	Addr string `yaml:"addr"`
+	// Public allows the admin API to be reachable from other hosts: on a
+	// non-loopback admin.addr, or on the public listener (admin.addr equal
+	// to server.addr). Off (the default), either stops startup.
+	Public bool `yaml:"public"`
+	// Token is the bearer token of /-/ endpoints, at least MinAdminTokenLen
+	// characters. When unset, serve generates one at startup and writes it
+	// to <state.path>.admin-token (mode 0600), where the CLI on the same
+	// machine finds it.
 	Token secret.Secret `yaml:"token"`
+}
+
+// DefaultAdminAddr is where the admin API listens by default: loopback,
+// beside server.addr's default 127.0.0.1:8080 and the sandbox's 8081.
+const DefaultAdminAddr = "127.0.0.1:9091"
+
+// MinAdminTokenLen is the shortest admin.token accepted (a generated token
+// is 32 characters).
+const MinAdminTokenLen = 32
+
+// AdminShared reports whether the admin API shares the public listener:
+// admin.addr is server.addr, with a fixed port (two ":0" addresses are two
+// listeners).
+func (c *Config) AdminShared() bool {
+	_, port, err := net.SplitHostPort(c.Admin.Addr)
+	return err == nil && port != "0" && c.Admin.Addr == c.Server.Addr
 }
 
 // Worker tunes the inbox drain.
@@ -211,6 +238,7 @@ func Default() Config {
 		HubSpot:    hubspot.DefaultConfig(),
 		Salesforce: salesforce.DefaultConfig(),
 		Schedule:   Schedule{Sweep: "*/5 * * * *", Reconcile: "@hourly", Summaries: "0 8 * * 1", Timezone: "UTC"},
+		Admin:      Admin{Addr: DefaultAdminAddr},
 		Worker:     Worker{BatchSize: 100, Concurrency: 2, RecheckAfter: 30 * time.Second},
 		Notify:     Notify{Enabled: true},
 		Intake:     intake.DefaultConfig(),
@@ -332,6 +360,10 @@ func (c *Config) validate() error {
 	if c.Intake.Email.Enabled && !c.Mail.Enabled() && c.Notify.Outbox == "" {
 		errs = append(errs, yamlx.Errorf(yamlx.Path("intake", "email", "enabled"), "the e-mail channel answers by e-mail: set mail.host (or notify.outbox)"))
 	}
+	if w := c.Intake.WebForm; w.Enabled && w.ConfirmEmail && !c.Mail.Enabled() && c.Notify.Outbox == "" && c.CRM.Kind != KindSandbox {
+		errs = append(errs, yamlx.Errorf(yamlx.Path("intake", "webform", "confirm_email"),
+			"the web form e-mails a confirmation link to addresses not confirmed yet: set mail.host (or notify.outbox), or confirm_email: false to believe any typed address"))
+	}
 	if c.CRM.Kind == KindHubSpot && !c.HubSpot.Token.IsSet() && !c.HubSpot.RefreshToken.IsSet() {
 		errs = append(errs, yamlx.Errorf(yamlx.Path("hubspot", "token"),
 			"crm.kind is hubspot: set a private-app token (REGSYNC_HUBSPOT_TOKEN) or an OAuth refresh_token"))
@@ -339,6 +371,12 @@ func (c *Config) validate() error {
 	if c.CRM.Kind == KindSalesforce && c.Salesforce.AuthFlow() == "" {
 		errs = append(errs, yamlx.Errorf(yamlx.Path("salesforce", "client_id"),
 			"crm.kind is salesforce: set client_id and client_secret (REGSYNC_SALESFORCE_CLIENT_SECRET), username with password or private_key, or access_token"))
+	}
+	if c.CRM.Kind == KindSalesforce && c.Salesforce.OutboundMessages && !c.Salesforce.WebhookSecret.IsSet() {
+		errs = append(errs, yamlx.Errorf(yamlx.Path("salesforce", "webhook_secret"),
+			"required while salesforce.outbound_messages is on: the organization id is no secret, so only this proves a message comes from Salesforce — "+
+				"set REGSYNC_SALESFORCE_WEBHOOK_SECRET (at least %d characters) and end the outbound message's endpoint URL with ?secret=<it>, "+
+				"or set salesforce.outbound_messages: false to rely on polling alone", salesforce.MinWebhookSecretLen))
 	}
 	p, err := rules.NewPolicy(c.Partners, c.Rules)
 	if err != nil {
@@ -348,8 +386,9 @@ func (c *Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// Effective renders the configuration as YAML, defaults included and every
-// secret shown as <secret>.
+// Effective renders the configuration as YAML, defaults included, every
+// secret shown as <secret>, and so are the credentials inside URLs
+// (https://user:<secret>@host, ?token=<secret>).
 func (c *Config) Effective() ([]byte, error) {
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
@@ -360,7 +399,7 @@ func (c *Config) Effective() ([]byte, error) {
 	if err := enc.Close(); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return []byte(secret.RedactURLs(buf.String())), nil
 }
 
 var secretType = reflect.TypeFor[secret.Secret]()
@@ -466,6 +505,7 @@ func (c *Config) validateDaemon() []error {
 			errs = append(errs, yamlx.Errorf(yamlx.Path("server", "public_url"), "%q is not an http(s) URL", c.Server.PublicURL))
 		}
 	}
+	errs = append(errs, c.validateAdmin()...)
 	if c.Server.ShutdownTimeout <= 0 {
 		errs = append(errs, yamlx.Errorf(yamlx.Path("server", "shutdown_timeout"), "must be positive, not %s", c.Server.ShutdownTimeout))
 	}
@@ -550,6 +590,44 @@ func (c *Config) validateDaemon() []error {
 		}
 	}
 	return errs
+}
+
+// validateAdmin checks the admin section: a token long enough, and an
+// address on loopback and apart from the public listener unless
+// admin.public says otherwise.
+func (c *Config) validateAdmin() []error {
+	var errs []error
+	if t := c.Admin.Token; t.IsSet() && len(t.Reveal()) < MinAdminTokenLen {
+		errs = append(errs, yamlx.Errorf(yamlx.Path("admin", "token"), "must be at least %d characters (try: openssl rand -hex 24)", MinAdminTokenLen))
+	}
+	host, _, err := net.SplitHostPort(c.Admin.Addr)
+	if err != nil {
+		return append(errs, yamlx.Errorf(yamlx.Path("admin", "addr"), "%q is not host:port", c.Admin.Addr))
+	}
+	if c.Admin.Public {
+		return errs
+	}
+	switch {
+	case c.AdminShared():
+		errs = append(errs, yamlx.Errorf(yamlx.Path("admin", "addr"),
+			"%s is server.addr: the admin API would share the public listener; give it another address (default %s), or set admin.public: true to accept that",
+			c.Admin.Addr, DefaultAdminAddr))
+	case !isLoopbackHost(host):
+		errs = append(errs, yamlx.Errorf(yamlx.Path("admin", "addr"),
+			"%s is not a loopback address: the admin API would be reachable from other hosts; listen on 127.0.0.1 or [::1], or set admin.public: true to accept that",
+			c.Admin.Addr))
+	}
+	return errs
+}
+
+// isLoopbackHost reports whether a listen host is loopback only ("" and
+// 0.0.0.0 are every interface).
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // ParseSchedule reads a cron schedule: five fields or a descriptor

@@ -121,6 +121,16 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 			`c.yaml:3: cannot use text "two days" as a Duration`},
 		{"misspelt attribution key", "rules:\n  attribution:\n    grase: 1h\n",
 			"c.yaml:3: field grase not found"},
+		{"short admin token", "admin:\n  token: x\n",
+			"c.yaml:2: admin.token: must be at least 32 characters (try: openssl rand -hex 24)"},
+		{"admin on the public listener", "server: {addr: \"127.0.0.1:8080\"}\nadmin:\n  addr: 127.0.0.1:8080\n",
+			"c.yaml:3: admin.addr: 127.0.0.1:8080 is server.addr: the admin API would share the public listener; give it another address (default 127.0.0.1:9091), or set admin.public: true to accept that"},
+		{"admin off loopback", "admin:\n  addr: 0.0.0.0:9091\n",
+			"c.yaml:2: admin.addr: 0.0.0.0:9091 is not a loopback address: the admin API would be reachable from other hosts; listen on 127.0.0.1 or [::1], or set admin.public: true to accept that"},
+		{"admin on every interface", "admin:\n  addr: \":9091\"\n",
+			"c.yaml:2: admin.addr: :9091 is not a loopback address: the admin API would be reachable from other hosts; listen on 127.0.0.1 or [::1], or set admin.public: true to accept that"},
+		{"bad admin addr", "admin:\n  addr: 9091\n",
+			`c.yaml:2: admin.addr: "9091" is not host:port`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -338,7 +348,7 @@ func sprintf(format string, v any) string { return fmt.Sprintf(format, v) }
 // from REGSYNC_SALESFORCE_* and never show; field mappings are checked with
 // the file's line.
 func TestSalesforceSection(t *testing.T) {
-	for _, k := range []string{"CLIENT_ID", "CLIENT_SECRET", "DOMAIN", "POLL_INTERVAL", "ACCESS_TOKEN", "USERNAME"} {
+	for _, k := range []string{"CLIENT_ID", "CLIENT_SECRET", "DOMAIN", "POLL_INTERVAL", "ACCESS_TOKEN", "USERNAME", "WEBHOOK_SECRET", "OUTBOUND_MESSAGES"} {
 		t.Setenv("REGSYNC_SALESFORCE_"+k, "")
 	}
 	_, err := Parse("c.yaml", []byte("crm: {kind: salesforce}\n"), true)
@@ -349,6 +359,16 @@ func TestSalesforceSection(t *testing.T) {
 	t.Setenv("REGSYNC_SALESFORCE_CLIENT_SECRET", "sf-secret-0123456789")
 	t.Setenv("REGSYNC_SALESFORCE_DOMAIN", "https://acme.my.salesforce.com")
 	t.Setenv("REGSYNC_SALESFORCE_POLL_INTERVAL", "30s")
+	// Outbound messages (on by default) need the endpoint secret: the
+	// organization id is no secret.
+	_, err = Parse("c.yaml", []byte("crm: {kind: salesforce}\nsalesforce:\n  organization_id: 00D5g000004SbxTEAS\n"), true)
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:3: salesforce.webhook_secret: required while salesforce.outbound_messages is on") {
+		t.Errorf("outbound messages without a webhook secret: %v", err)
+	}
+	if _, err := Parse("c.yaml", []byte("crm: {kind: salesforce}\nsalesforce: {outbound_messages: false}\n"), true); err != nil {
+		t.Errorf("outbound messages off, no webhook secret: %v", err)
+	}
+	t.Setenv("REGSYNC_SALESFORCE_WEBHOOK_SECRET", "outbound-secret-0123456789")
 	c, err := Parse("c.yaml", []byte("crm: {kind: salesforce}\nsalesforce:\n  fields: {status: Reg_Status__c}\n"), true)
 	if err != nil {
 		t.Fatal(err)
@@ -358,7 +378,8 @@ func TestSalesforceSection(t *testing.T) {
 		sf.PollInterval.String() != "30s" || sf.FieldName("status") != "Reg_Status__c" || sf.Object != "Partner_Registration__c" {
 		t.Errorf("salesforce section: %+v", sf)
 	}
-	if out, err := c.Effective(); err != nil || strings.Contains(string(out), "sf-secret-0123456789") || !strings.Contains(string(out), "poll_interval: 30s") {
+	if out, err := c.Effective(); err != nil || strings.Contains(string(out), "sf-secret-0123456789") || strings.Contains(string(out), "outbound-secret-0123456789") ||
+		!strings.Contains(string(out), "poll_interval: 30s") || !strings.Contains(string(out), "outbound_messages: true") {
 		t.Errorf("effective config (err %v):\n%s", err, out)
 	}
 	_, err = Parse("c.yaml", []byte("crm: {kind: salesforce}\nsalesforce:\n  fields:\n    colour: Colour__c\n"), true)
@@ -467,6 +488,17 @@ func TestIntakeErrorsNameFileAndLine(t *testing.T) {
 			t.Errorf("errors lack %q:\n%v", w, err)
 		}
 	}
+	// The web form's confirmation links need mail, except in the sandbox
+	// (its outbox) or with confirm_email off.
+	hs := "crm: {kind: hubspot}\nhubspot: {token: pat-na1-token}\nintake:\n  webform:\n    enabled: true\n"
+	if _, err := Parse("form.yaml", []byte(hs), false); err == nil || err.Error() != "form.yaml:5: intake.webform.confirm_email: the web form e-mails a confirmation link to addresses not confirmed yet: set mail.host (or notify.outbox), or confirm_email: false to believe any typed address" {
+		t.Errorf("web form without mail: %v", err)
+	}
+	for _, ok := range []string{hs + "    confirm_email: false\n", hs + "notify: {outbox: out}\n", strings.Replace(hs, "kind: hubspot", "kind: sandbox", 1)} {
+		if _, err := Parse("form.yaml", []byte(ok), false); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
 	if _, err := Parse("typo.yaml", []byte("intake:\n  emial: {enabled: true}\n"), false); err == nil || !strings.Contains(err.Error(), "typo.yaml:2: field emial not found") {
 		t.Errorf("unknown key: %v", err)
 	}
@@ -501,5 +533,37 @@ func TestSandboxFaults(t *testing.T) {
 	c, err = Parse("c.yaml", []byte("crm: {kind: sandbox}\n"), true)
 	if err != nil || c.CRM.Sandbox.Faults != "0.2" || c.CRM.Sandbox.FaultsSeed != 7 || !c.IsSet("crm.sandbox.faults_seed") {
 		t.Errorf("from the environment: %v %+v", err, c.CRM.Sandbox)
+	}
+}
+
+// The admin API listens on loopback, apart from the public listener, by
+// default; admin.public lets it off loopback or onto the public listener.
+func TestAdminSection(t *testing.T) {
+	c, err := Parse("c.yaml", []byte("crm: {kind: sandbox}\n"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Admin.Addr != "127.0.0.1:9091" || c.Admin.Public || c.AdminShared() {
+		t.Errorf("admin defaults: %+v (shared %v)", c.Admin, c.AdminShared())
+	}
+	for _, yml := range []string{
+		"admin: {addr: \"0.0.0.0:9091\", public: true}\n",
+		"server: {addr: \"0.0.0.0:8080\"}\nadmin: {addr: \"0.0.0.0:8080\", public: true}\n",
+		"admin: {addr: \"[::1]:9091\"}\n",
+		"admin: {addr: \"localhost:9091\"}\n",
+		"server: {addr: \"127.0.0.1:0\"}\nadmin: {addr: \"127.0.0.1:0\"}\n", // two ephemeral ports, two listeners
+		"admin: {token: an-admin-token-of-32-characters!}\n",
+	} {
+		if _, err := Parse("c.yaml", []byte(yml), false); err != nil {
+			t.Errorf("%s: %v", yml, err)
+		}
+	}
+	c, _ = Parse("c.yaml", []byte("server: {addr: \"0.0.0.0:8080\"}\nadmin: {addr: \"0.0.0.0:8080\", public: true}\n"), false)
+	if !c.AdminShared() {
+		t.Error("admin.addr = server.addr is not shared")
+	}
+	c, _ = Parse("c.yaml", []byte("server: {addr: \"127.0.0.1:0\"}\nadmin: {addr: \"127.0.0.1:0\"}\n"), false)
+	if c.AdminShared() {
+		t.Error("two :0 addresses are shared")
 	}
 }

@@ -67,7 +67,7 @@ func (f *salesforceFake) Kind() string   { return "salesforce" }
 func (f *salesforceFake) Object() string { return salesforce.EventRegistration }
 
 func (f *salesforceFake) ConfigYAML(o harnessOpts) string {
-	return fmt.Sprintf(`salesforce:
+	y := fmt.Sprintf(`salesforce:
   domain: %q
   client_id: %s
   client_secret: %s
@@ -76,6 +76,12 @@ func (f *salesforceFake) ConfigYAML(o harnessOpts) string {
   poll_interval: %s
   timeout: 10s`, f.sf.URL(), salesforcetest.DefaultClientID, salesforcetest.DefaultClientSecret,
 		f.sf.OrganizationID(), outboundSecret, o.pollInterval)
+	for _, l := range strings.Split(strings.TrimSpace(o.salesforce), "\n") {
+		if l != "" {
+			y += "\n  " + strings.TrimSpace(l)
+		}
+	}
+	return y
 }
 
 // outboundSecret is the endpoint secret of the outbound messages, as the
@@ -331,28 +337,7 @@ func TestSalesforceOutboundMessageRefusals(t *testing.T) {
 	}
 	co := h.crm.Company(t, "Refusal Co", "outbound-refusals.example")
 	id := h.register(clean(40, "outbound-refusals.example"))
-	envelope := func(org string) []byte {
-		return []byte(`<?xml version="1.0" encoding="UTF-8"?>
-<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
- <soapenv:Body>
-  <notifications xmlns="http://soap.sforce.com/2005/09/outbound">
-   <OrganizationId>` + org + `</OrganizationId>
-   <ActionId>04k5g000000CaRkAAK</ActionId>
-   <SessionId xsi:nil="true"/>
-   <EnterpriseUrl>` + sf.URL() + `/services/Soap/c/63.0/` + org[:15] + `</EnterpriseUrl>
-   <PartnerUrl>` + sf.URL() + `/services/Soap/u/63.0/` + org[:15] + `</PartnerUrl>
-   <Notification>
-    <Id>04l5g00000Gx7QzAAJ</Id>
-    <sObject xsi:type="sf:Partner_Registration__c" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">
-     <sf:Id>` + id + `</sf:Id>
-     <sf:SystemModstamp>2026-03-02T15:00:01.000Z</sf:SystemModstamp>
-    </sObject>
-   </Notification>
-  </notifications>
- </soapenv:Body>
-</soapenv:Envelope>
-`)
-	}
+	envelope := func(org string) []byte { return outboundEnvelope(sf.URL(), org, id) }
 	good := envelope(sf.OrganizationID())
 	endpoint := h.d.PublicURL() + "/webhooks/salesforce?secret=" + outboundSecret
 	post := func(url string, body []byte) (int, string) {
@@ -468,4 +453,29 @@ func TestSalesforceTransientLimitsNeverReachTheWorker(t *testing.T) {
 	if u := h.d.CRM().Usage(); u.RateLimited != 2 {
 		t.Errorf("the connector counted %d limit refusals, want 2", u.RateLimited)
 	}
+}
+
+// outboundEnvelope is an outbound message of the org org about the
+// registration id, as Salesforce sends it.
+func outboundEnvelope(sfURL, org, id string) []byte {
+	return []byte(`<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+ <soapenv:Body>
+  <notifications xmlns="http://soap.sforce.com/2005/09/outbound">
+   <OrganizationId>` + org + `</OrganizationId>
+   <ActionId>04k5g000000CaRkAAK</ActionId>
+   <SessionId xsi:nil="true"/>
+   <EnterpriseUrl>` + sfURL + `/services/Soap/c/63.0/` + org[:15] + `</EnterpriseUrl>
+   <PartnerUrl>` + sfURL + `/services/Soap/u/63.0/` + org[:15] + `</PartnerUrl>
+   <Notification>
+    <Id>04l5g00000Gx7QzAAJ</Id>
+    <sObject xsi:type="sf:Partner_Registration__c" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">
+     <sf:Id>` + id + `</sf:Id>
+     <sf:SystemModstamp>2026-03-02T15:00:01.000Z</sf:SystemModstamp>
+    </sObject>
+   </Notification>
+  </notifications>
+ </soapenv:Body>
+</soapenv:Envelope>
+`)
 }

@@ -74,6 +74,7 @@ type Daemon struct {
 	server  *server.Server
 	cron    *cron.Cron
 	addr    net.Addr
+	admAddr net.Addr // the admin API's listener (addr itself when shared)
 	public  string
 	token   secret.Secret
 
@@ -141,9 +142,9 @@ func New(ctx context.Context, cfg *config.Config, o Options) (d *Daemon, err err
 		return nil, fmt.Errorf("listen on server.addr %s: %w", cfg.Server.Addr, err)
 	}
 	d.addr = ln.Addr()
-	// Commands beside the daemon find its admin endpoints here (the
-	// configured address may be :0).
-	if err := os.WriteFile(AddrFile(cfg.State.Path), []byte(d.addr.String()+"\n"), 0o600); err != nil {
+	// Where the public listener really is (the configured address may be
+	// :0).
+	if err := writePrivate(AddrFile(cfg.State.Path), []byte(d.addr.String()+"\n")); err != nil {
 		_ = ln.Close()
 		return nil, fmt.Errorf("write the daemon's address to %s: %w", AddrFile(cfg.State.Path), err)
 	}
@@ -151,13 +152,37 @@ func New(ctx context.Context, cfg *config.Config, o Options) (d *Daemon, err err
 	if d.public == "" {
 		d.public = "http://" + d.addr.String()
 	}
+	// The admin API has a listener of its own (loopback unless
+	// admin.public), or shares the public one when admin.public allows
+	// admin.addr to be server.addr.
+	var adminLn net.Listener
+	if cfg.AdminShared() {
+		d.admAddr = d.addr
+	} else {
+		adminLn, err = net.Listen("tcp", cfg.Admin.Addr)
+		if err != nil {
+			_ = ln.Close()
+			return nil, fmt.Errorf("listen on admin.addr %s: %w", cfg.Admin.Addr, err)
+		}
+		d.admAddr = adminLn.Addr()
+	}
+	closeLns := func() {
+		_ = ln.Close()
+		if adminLn != nil {
+			_ = adminLn.Close()
+		}
+	}
+	if err := writePrivate(AdminAddrFile(cfg.State.Path), []byte(d.admAddr.String()+"\n")); err != nil {
+		closeLns()
+		return nil, fmt.Errorf("write the admin API's address to %s: %w", AdminAddrFile(cfg.State.Path), err)
+	}
 
 	if err := d.connect(ctx, cfg); err != nil {
-		_ = ln.Close()
+		closeLns()
 		return nil, err
 	}
 	if err := metrics.RegisterUsage(o.Registry, d.crm.Name(), d.crm.Usage); err != nil {
-		_ = ln.Close()
+		closeLns()
 		return nil, err
 	}
 
@@ -166,32 +191,42 @@ func New(ctx context.Context, cfg *config.Config, o Options) (d *Daemon, err err
 		StatusURL: d.statusURL, RecheckAfter: cfg.Worker.RecheckAfter, Logger: o.Logger, Metrics: d.m, Now: o.Now,
 	})
 	if err != nil {
-		_ = ln.Close()
+		closeLns()
 		return nil, err
 	}
 	if err := d.engine.SetTemplates(cfg.Notify.Templates); err != nil {
-		_ = ln.Close()
+		closeLns()
 		return nil, err
 	}
 	d.worker, err = worker.New(worker.Options{Engine: d.engine, State: d.db, BatchSize: cfg.Worker.BatchSize,
 		Concurrency: cfg.Worker.Concurrency, EscalationTo: cfg.Notify.EscalationTo})
 	if err != nil {
-		_ = ln.Close()
+		closeLns()
 		return nil, err
 	}
 
 	webhooks := map[string]connectors.CRM{d.crm.Name(): d.crm}
+	if cfg.CRM.Kind == config.KindSalesforce && !cfg.Salesforce.OutboundMessages {
+		delete(webhooks, d.crm.Name()) // polling alone: no endpoint to forge messages to
+	}
 	d.server = server.New(server.Options{
 		Addr: cfg.Server.Addr, Logger: o.Logger, Metrics: d.m, Gatherer: o.Registry,
-		Webhooks: webhooks, Inbox: inbox{d}, Admin: admin{d}, AdminToken: d.token, Registrations: registrations{d},
-		Ready: d.ready, BeforeScrape: d.worker.Gauge, Mount: d.mount,
+		Webhooks: webhooks, Inbox: inbox{d}, Admin: admin{d}, AdminToken: d.token, AdminOnPublic: cfg.AdminShared(),
+		Registrations: registrations{d}, Ready: d.ready, BeforeScrape: d.worker.Gauge, Mount: d.mount,
 	})
 	d.setListener(ln)
+	if adminLn != nil {
+		d.server.SetAdminListener(adminLn)
+	}
 	return d, nil
 }
 
-// Addr is the HTTP server's address.
+// Addr is the public HTTP listener's address.
 func (d *Daemon) Addr() net.Addr { return d.addr }
+
+// AdminAddr is the admin API's address (Addr itself when admin.addr shares
+// the public listener).
+func (d *Daemon) AdminAddr() net.Addr { return d.admAddr }
 
 // PublicURL is the base URL partners and the CRM reach the daemon at.
 func (d *Daemon) PublicURL() string { return d.public }
@@ -255,7 +290,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		wg.Wait()
 		return errors.Join(err, d.shutdown())
 	}
-	d.log.Info("regsync serving", "addr", d.addr.String(), "crm", d.crm.Name(), "public_url", d.public)
+	d.log.Info("regsync serving", "addr", d.addr.String(), "admin_addr", d.admAddr.String(), "crm", d.crm.Name(),
+		"public_url", secret.RedactURL(d.public))
+	switch {
+	case cfg.AdminShared():
+		d.log.Warn("the admin API shares the public listener (admin.public with admin.addr = server.addr): whoever reaches server.addr can try admin tokens")
+	case cfg.Admin.Public && !loopbackAddr(d.admAddr):
+		d.log.Warn("the admin API listens off loopback (admin.public): whoever reaches admin.addr can try admin tokens", "admin_addr", d.admAddr.String())
+	}
 
 	var runErr error
 	select {
@@ -415,18 +457,57 @@ func (d *Daemon) adminToken(cfg *config.Config) error {
 	}
 	tok := base64.RawURLEncoding.EncodeToString(b[:])
 	path := AdminTokenFile(cfg.State.Path)
-	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+	if err := writePrivate(path, []byte(tok+"\n")); err != nil {
 		return fmt.Errorf("write the admin token to %s: %w", path, err)
 	}
 	d.token = secret.New(tok)
 	return nil
 }
 
+// writePrivate replaces the file at path with data, readable by its owner
+// only (0600) whatever the mode of a file that was there (os.WriteFile
+// keeps an existing file's mode) and without following a symlink there:
+// the data goes to a new file in the same directory, renamed over path.
+func writePrivate(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	err = f.Chmod(0o600) // CreateTemp makes 0600 already; say so
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+	}
+	return err
+}
+
+// loopbackAddr reports whether a listener's address is on loopback.
+func loopbackAddr(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}
+
 // AdminTokenFile is where serve writes a generated admin token.
 func AdminTokenFile(statePath string) string { return statePath + ".admin-token" }
 
-// AddrFile is where serve writes the address it listens on.
+// AddrFile is where serve writes the address its public listener got.
 func AddrFile(statePath string) string { return statePath + ".addr" }
+
+// AdminAddrFile is where serve writes the address its admin API listens
+// on, for the commands beside it (admin.addr may say :0).
+func AdminAddrFile(statePath string) string { return statePath + ".admin-addr" }
 
 // statusURL is a registration's login-free status link.
 func (d *Daemon) statusURL(caseNumber string) string {
@@ -482,6 +563,18 @@ func (d *Daemon) Reload() error {
 	}
 	if next.CRM.Kind != old.CRM.Kind {
 		restart = append(restart, "crm.kind")
+	}
+	if next.Admin.Addr != old.Admin.Addr {
+		restart = append(restart, "admin.addr")
+	}
+	if next.Admin.Public != old.Admin.Public {
+		restart = append(restart, "admin.public")
+	}
+	if next.Admin.Token.Reveal() != old.Admin.Token.Reveal() {
+		restart = append(restart, "admin.token")
+	}
+	if next.Salesforce.OutboundMessages != old.Salesforce.OutboundMessages {
+		restart = append(restart, "salesforce.outbound_messages")
 	}
 	next.File = old.File
 	d.cfg.Store(next)

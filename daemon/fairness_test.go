@@ -26,8 +26,11 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/connectors/salesforce/salesforcetest"
+	"github.com/regsync/regsync/intake"
 	islack "github.com/regsync/regsync/intake/slack"
 	"github.com/regsync/regsync/intake/slack/slacktest"
+	"github.com/regsync/regsync/intake/webform"
+	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/registration"
 )
 
@@ -52,6 +55,7 @@ const (
 	fairSlackToken  = "xoxb-fairness-bot-token"
 	fairStatusKey   = "status-page-key-of-the-fairness-tests"
 	fairAdminToken  = "fairness-admin-token-0123456789abcdef"
+	fairLinkKey     = "web-form-link-key-of-the-fairness-tests"
 )
 
 // fairRig is a daemon over a fake CRM with the web form, e-mail and Slack
@@ -76,13 +80,13 @@ func startFair(t *testing.T, c crm, o harnessOpts, policy string) *fairRig {
 	}
 	o.realClock = true
 	o.policy = fairPolicy(policy)
-	o.extra += fmt.Sprintf(`admin: {token: %q}
-intake:
+	o.adminToken = fairAdminToken
+	o.extra += fmt.Sprintf(`intake:
   status_page: {key: %q}
   email: {enabled: true, token: %q, address: partners@vendor.example}
-  webform: {enabled: true, rate_limit: {per_hour: 0}, captcha: {provider: none}}
+  webform: {enabled: true, link_key: %q, rate_limit: {per_hour: 0, per_partner_per_hour: 0}, captcha: {provider: none}}
   slack: {enabled: true, signing_secret: %q, bot_token: %q, api_url: %q}
-`, fairAdminToken, fairStatusKey, fairEmailToken, fairSlackSecret, fairSlackToken, api.APIURL())
+`, fairStatusKey, fairEmailToken, fairLinkKey, fairSlackSecret, fairSlackToken, api.APIURL())
 	h := startHarness(t, c, o)
 	r := &fairRig{harness: h, slack: api, base: h.d.PublicURL(), posts: map[string]string{},
 		client: &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
@@ -279,7 +283,7 @@ var (
 )
 
 // Three (and ten) partners register one company at the same instant
-// through the Slack command, the web form and `regsync import` (the built
+// through the Slack command, the web form (a personal partner link) and `regsync import` (the built
 // binary, beside the daemon): in every round exactly one is approved — the
 // first accepted (the earliest place in line regsync gave) — and every
 // other is declined conflict_protected naming it.
@@ -444,7 +448,7 @@ func (r *fairRig) nonce() (string, error) {
 }
 
 // registerVia registers partner p's registration of domain through the
-// Slack command or the web form and returns its case number.
+// Slack command or the web form (the partner's personal link) and returns its case number.
 func (r *fairRig) registerVia(channel string, p int, domain, nonce, trigger string) (string, error) {
 	switch channel {
 	case "slack":
@@ -473,8 +477,17 @@ func (r *fairRig) registerVia(channel string, p int, domain, nonce, trigger stri
 		}
 		return r.laterCase(trigger, 30*time.Second)
 	case "webform":
+		// Through the partner's personal link: registered when posted,
+		// its place in line the instant regsync accepted it (a form typed
+		// with the address would wait for its confirmation link instead).
+		link, _, err := webform.PartnerLink(secret.New(fairLinkKey), r.base, intake.NewDirectory(r.cfg.Partners), fmt.Sprintf("p%d", p),
+			fmt.Sprintf("sam@p%d.example", p), time.Now(), time.Hour)
+		if err != nil {
+			return "", err
+		}
+		lu, _ := url.Parse(link)
 		form := url.Values{"nonce": {nonce}, "company_name": {"Target " + domain}, "company_domain": {domain}, "contact_name": {"Ann Lee"},
-			"contact_email": {"ann@" + domain}, "problem": {"Spreadsheets everywhere."}, "partner_email": {fmt.Sprintf("sam@p%d.example", p)}, "consent": {"yes"}}
+			"contact_email": {"ann@" + domain}, "problem": {"Spreadsheets everywhere."}, webform.LinkParam: {lu.Query().Get(webform.LinkParam)}, "consent": {"yes"}}
 		req, _ := http.NewRequest("POST", r.base+"/register", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Origin", r.base)

@@ -112,8 +112,13 @@ type harnessOpts struct {
 	pollSettle   time.Duration // hubspot.poll_settle (default 0s)
 	policy       string        // default testPolicy
 	extra        string        // more YAML
-	seed         bool
-	sweep        string // schedule.sweep (default off)
+	// salesforce is more keys of the salesforce: section (Salesforce
+	// fake), one "key: value" per line.
+	salesforce string
+	// adminToken is admin.token (default: none, the daemon generates one).
+	adminToken string
+	seed       bool
+	sweep      string // schedule.sweep (default off)
 	// realClock runs the fake on the real clock (for a daemon in another
 	// process, which cannot share a fake one); Advance is then refused.
 	realClock bool
@@ -160,8 +165,13 @@ func testConfig(t testing.TB, dir string, f fakeCRM, o harnessOpts) *config.Conf
 	if sweep == "" {
 		sweep = "off"
 	}
+	admin := `admin: {addr: "127.0.0.1:0"}`
+	if o.adminToken != "" {
+		admin = fmt.Sprintf(`admin: {addr: "127.0.0.1:0", token: %q}`, o.adminToken)
+	}
 	yaml := fmt.Sprintf(`
 server: {addr: "127.0.0.1:0", shutdown_timeout: 20s}
+%s
 state: {path: %q}
 crm: {kind: %s}
 %s
@@ -169,7 +179,7 @@ schedule: {sweep: %q, reconcile: "off", summaries: "off"}
 worker: {recheck_after: 1s}
 notify: {enabled: true, outbox: %q}
 %s
-%s`, filepath.Join(dir, "regsync.db"), f.Kind(), f.ConfigYAML(o), sweep, filepath.Join(dir, "outbox"), policy, o.extra)
+%s`, admin, filepath.Join(dir, "regsync.db"), f.Kind(), f.ConfigYAML(o), sweep, filepath.Join(dir, "outbox"), policy, o.extra)
 	path := filepath.Join(dir, "regsync.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -183,15 +193,40 @@ notify: {enabled: true, outbox: %q}
 
 func startHarness(t testing.TB, c crm, o harnessOpts) *harness {
 	t.Helper()
+	h := newHarness(t, c, o)
+	h.start()
+	return h
+}
+
+// newHarness starts the fake and loads the configuration, but not the
+// daemon (for a test that changes the configuration or the state
+// directory first).
+func newHarness(t testing.TB, c crm, o harnessOpts) *harness {
+	t.Helper()
 	if o.pollInterval == 0 {
 		o.pollInterval = time.Hour
 	}
 	f := c.start(t, o)
 	t.Cleanup(f.Close)
 	dir := t.TempDir()
-	h := &harness{t: t, o: o, crm: f, dir: dir, cfg: testConfig(t, dir, f, o), logs: &syncBuffer{}}
-	h.start()
-	return h
+	return &harness{t: t, o: o, crm: f, dir: dir, cfg: testConfig(t, dir, f, o), logs: &syncBuffer{}}
+}
+
+// adminURL is the base URL of the daemon's admin API.
+func (h *harness) adminURL() string { return "http://" + h.d.AdminAddr().String() }
+
+// adminToken is the daemon's admin token: admin.token, or the one it
+// generated into the file beside the state file.
+func (h *harness) adminToken() string {
+	h.t.Helper()
+	if h.cfg.Admin.Token.IsSet() {
+		return h.cfg.Admin.Token.Reveal()
+	}
+	b, err := os.ReadFile(AdminTokenFile(h.cfg.State.Path))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // start runs a daemon on the harness's state file.

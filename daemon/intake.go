@@ -42,6 +42,7 @@ type intakeSide struct {
 	dir       *intake.Directory
 	signer    *statuspage.Signer // random, when intake.status_page.key is unset
 	nonceKey  secret.Secret      // random, when intake.webform.nonce_key is unset
+	linkKey   secret.Secret      // kept in <state.path>.link-key, when intake.webform.link_key is unset (set at mount)
 	registrar *worker.Registrar  // set at mount; nil in Offline
 	cur       atomic.Pointer[channels]
 	retired   []*islack.Handler // replaced Slack handlers that may still be answering
@@ -60,9 +61,10 @@ type channels struct {
 	links *statuspage.Links
 	// mail sends replies and notifications: SMTP, or an outbox directory
 	// (notify.outbox; the sandbox's default); nil when neither is set.
-	mail     regmail.Sender
-	mailKind string // "smtp", "outbox" or ""
-	freeMail *registration.FreeMail
+	mail      regmail.Sender
+	mailKind  string // "smtp", "outbox" or ""
+	outboxDir string // the outbox directory, when mailKind is "outbox"
+	freeMail  *registration.FreeMail
 
 	email   *email.Channel // nil when off
 	webform *webform.Handler
@@ -136,7 +138,7 @@ func (in *intakeSide) build(d *Daemon, cfg *config.Config) *channels {
 	default:
 		c.mail, c.mailKind = m, "smtp"
 		if outbox != "" {
-			c.mailKind = "outbox"
+			c.mailKind, c.outboxDir = "outbox", outbox
 		}
 	}
 	var extra, allow []string
@@ -176,8 +178,23 @@ func (in *intakeSide) build(d *Daemon, cfg *config.Config) *channels {
 		if !wc.NonceKey.IsSet() {
 			wc.NonceKey = in.nonceKey
 		}
+		if !wc.LinkKey.IsSet() {
+			wc.LinkKey = in.keptLinkKey(d, cfg)
+		}
+		var store webform.Store
+		if d.db != nil {
+			store = d.db
+		}
+		outboxURL := ""
+		if c.sandboxOutbox() {
+			outboxURL = sandboxOutboxPath
+		}
+		if wc.ConfirmEmail && c.mail == nil {
+			log.Error("intake.webform.confirm_email is on but no mail can be sent (mail.host, notify.outbox): the web form registers only through personal partner links and browsers that confirmed before")
+		}
 		c.webform = webform.New(webform.Options{Config: wc, Registrar: reg, Partners: in.dir, PublicURL: d.public, ProgramName: program,
-			FreeMail: c.freeMail, Logger: log.With("channel", intake.ChannelWebForm), Now: d.now})
+			FreeMail: c.freeMail, Store: store, Mail: c.mail, OutboxURL: outboxURL,
+			Logger: log.With("channel", intake.ChannelWebForm), Now: d.now})
 	}
 	if ic.Slack.Enabled {
 		c.slack = islack.New(islack.Options{Config: ic.Slack, Registrar: reg, Partners: in.dir, Origins: origins{d},
@@ -185,7 +202,7 @@ func (in *intakeSide) build(d *Daemon, cfg *config.Config) *channels {
 	}
 	if ic.CSV.Enabled {
 		c.csv = csvdrop.NewHandler(csvdrop.HandlerOptions{Config: ic.CSV, Registrar: reg, Partners: in.dir,
-			Logger: log.With("channel", intake.ChannelCSV), Now: d.now})
+			Logger: log.With("channel", intake.ChannelCSV), Now: d.now, RequestDeadline: csvRequestDeadline})
 	}
 	if ic.HubSpotForm.Enabled {
 		src, ok := d.crm.(hubspotform.Source)
@@ -235,12 +252,22 @@ func mountIntake(d *Daemon, mux *http.ServeMux) {
 		}
 		return c.email
 	}))
-	mux.Handle(webform.Path, in.route("the web form (intake.webform)", false, func(c *channels) http.Handler {
+	form := in.route("the web form (intake.webform)", false, func(c *channels) http.Handler {
 		if c.webform == nil {
 			return nil
 		}
 		return c.webform
-	}))
+	})
+	mux.Handle(webform.Path, form)
+	mux.Handle(webform.ConfirmPrefix, form)
+	outbox := in.route("the sandbox outbox (crm.kind sandbox, with mail going to the outbox)", false, func(c *channels) http.Handler {
+		if !c.sandboxOutbox() {
+			return nil
+		}
+		return sandboxOutbox{dir: c.outboxDir, public: d.public}
+	})
+	mux.Handle(sandboxOutboxPath, outbox)
+	mux.Handle(sandboxOutboxPath+"/", outbox)
 	mux.Handle(statuspage.Prefix, in.route("status pages", false, func(c *channels) http.Handler {
 		if c.status == nil {
 			return nil
@@ -263,7 +290,7 @@ func mountIntake(d *Daemon, mux *http.ServeMux) {
 		if c.csv == nil {
 			return nil
 		}
-		return uploadDeadline(c.csv)
+		return c.csv
 	}))
 }
 
@@ -287,17 +314,31 @@ func (in *intakeSide) route(what string, api bool, pick func(*channels) http.Han
 	})
 }
 
-// uploadDeadline gives a CSV upload more time than the server's default
-// read and write timeouts: the file is registered (and its result CSV
-// streamed back) while the request is open.
-func uploadDeadline(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
-		until := time.Now().Add(csvRequestDeadline)
-		_ = rc.SetReadDeadline(until)
-		_ = rc.SetWriteDeadline(until)
-		h.ServeHTTP(w, r)
-	})
+// keptLinkKey is the web form's link key when intake.webform.link_key is
+// unset: the one kept in <state.path>.link-key (made there the first
+// time), so personal links and remembered browsers survive a restart and
+// regsync partner-link signs with the same key. When it cannot be kept, a
+// random one, said so.
+func (in *intakeSide) keptLinkKey(d *Daemon, cfg *config.Config) secret.Secret {
+	if in.linkKey.IsSet() {
+		return in.linkKey
+	}
+	k, err := ensureLinkKey(cfg.State.Path)
+	if err != nil {
+		d.log.Error("intake.webform.link_key is not set and none can be kept beside the state file: personal partner links and remembered browsers last until a restart", "err", err)
+		var b [32]byte
+		_, _ = rand.Read(b[:])
+		k = secret.New(base64.RawURLEncoding.EncodeToString(b[:]))
+	}
+	in.linkKey = k
+	return k
+}
+
+// sandboxOutbox reports whether the e-mails partners would get are
+// readable at /sandbox/outbox: the sandbox CRM, with mail going to the
+// outbox.
+func (c *channels) sandboxOutbox() bool {
+	return c.cfg.CRM.Kind == config.KindSandbox && c.mailKind == "outbox" && c.outboxDir != ""
 }
 
 // warnAboutKeys says once what a missing key means.
@@ -318,6 +359,11 @@ func startIntakeLoops(d *Daemon, ctx context.Context, wg *sync.WaitGroup) {
 	in.loops = ctx
 	in.startPollsLocked(d, in.cur.Load())
 	in.mu.Unlock()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		purgeHolds(ctx, d, time.Hour)
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -343,6 +389,26 @@ func startIntakeLoops(d *Daemon, ctx context.Context, wg *sync.WaitGroup) {
 			d.log.Warn("slack answers still being sent at shutdown were abandoned")
 		}
 	}()
+}
+
+// purgeHolds drops the web form's expired held submissions (and the
+// markers of confirmed ones) at start and then every interval, until ctx
+// ends: the holds bucket's maintenance.
+func purgeHolds(ctx context.Context, d *Daemon, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := d.db.PurgeHolds(d.now()); err != nil {
+			d.log.Warn("purge expired web-form holds", "err", err)
+		} else if n > 0 {
+			d.log.Info("dropped expired web-form holds", "holds", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // startPollsLocked starts the pollers of a channel set.
@@ -399,11 +465,13 @@ func reloadIntake(d *Daemon, cfg *config.Config) {
 }
 
 // slackOrigin is what the state file holds about a Slack registration:
-// where it came from, and the last status posted there (so a retried
-// notification is not posted twice).
+// where it came from, the last status posted there and the last status
+// whose link was sent to the submitter (so a retried notification is not
+// posted twice).
 type slackOrigin struct {
 	islack.Origin
 	Posted string `json:"posted,omitempty"`
+	Linked string `json:"linked,omitempty"`
 }
 
 // origins keeps Slack origins in the state file's cursors.

@@ -78,8 +78,10 @@ func bget[T any](t *testing.T, ctx context.Context, what string, a chromedp.Acti
 
 type css = chromedp.CSS
 
-// Fill in the form on a phone-sized screen, submit, see the case number;
-// open the status link from the confirmation page.
+// Fill in the form on a phone-sized screen, submit, be told to check the
+// e-mail; open the link from it, confirm, see the case number; open the
+// status link from the confirmation page. The same browser registers its
+// next prospect at once: it confirmed the address.
 func TestBrowserWebForm(t *testing.T) {
 	ctx := intakeBrowser(t)
 	r := startRig(t, rigOpts{})
@@ -97,6 +99,7 @@ func TestBrowserWebForm(t *testing.T) {
 		!strings.Contains(summary, "confirm that the prospect agreed") {
 		t.Errorf("error summary %q", summary)
 	}
+	before := r.records()
 	bdo(t, ctx, "fill in and submit",
 		chromedp.SendKeys(css("#f-company_name"), "Pied Piper"),
 		chromedp.SendKeys(css("#f-company_domain"), "piedpiper.example"),
@@ -106,18 +109,33 @@ func TestBrowserWebForm(t *testing.T) {
 		chromedp.SendKeys(css("#f-partner_email"), "sam@northwind.example"),
 		chromedp.Click(css("#f-consent")),
 		chromedp.Click(css("button[type=submit]")),
-		chromedp.WaitVisible(css(".case")))
+		chromedp.WaitVisible(css(".card[role=status]")))
+	if h := bget(t, ctx, "heading", chromedp.Text(css("h1"))); h != "Check your e-mail" {
+		t.Errorf("after submitting: %q", h)
+	}
+	if card := bget(t, ctx, "card", chromedp.Text(css(".card"))); !strings.Contains(card, "we sent a link to sam@northwind.example; your registration of Pied Piper counts from when you open it") {
+		t.Errorf("check-your-e-mail page: %q", card)
+	}
+	if r.records() != before {
+		t.Fatal("registered before the address was confirmed")
+	}
+	link := r.confirmLink("sam@northwind.example", "Pied Piper")
+	bdo(t, ctx, "open the link from the e-mail", chromedp.Navigate(r.base+link), chromedp.WaitVisible(css("button[type=submit]")))
+	if dl := bget(t, ctx, "what waits", chromedp.Text(css(".card"))); !strings.Contains(dl, "Pied Piper") || r.records() != before {
+		t.Errorf("confirm page %q, %d registrations", dl, r.records()-before)
+	}
+	bdo(t, ctx, "confirm", chromedp.Click(css("button[type=submit]")), chromedp.WaitVisible(css(".case")))
 	caseNumber := bget(t, ctx, "case number", chromedp.Text(css(".case")))
 	badge := bget(t, ctx, "badge", chromedp.Text(css(".badge")))
-	link := bget(t, ctx, "status link", chromedp.AttributeValue(css(`a[href*="/r/"]`), "href")).Value
+	statusLink := bget(t, ctx, "status link", chromedp.AttributeValue(css(`a[href*="/r/"]`), "href")).Value
 	rec := r.byCase(caseNumber)
 	if rec == nil || rec["source"] != "webform" || rec["company_name"] != "Pied Piper" || rec["partner_id"] != "northwind" {
 		t.Fatalf("case %q: record %v", caseNumber, rec)
 	}
-	if !strings.EqualFold(badge, "pending") || !strings.HasPrefix(link, r.base+"/r/") {
-		t.Errorf("badge %q link %q", badge, link)
+	if !strings.EqualFold(badge, "pending") || !strings.HasPrefix(statusLink, r.base+"/r/") {
+		t.Errorf("badge %q link %q", badge, statusLink)
 	}
-	bdo(t, ctx, "open the status link", chromedp.Navigate(link), chromedp.WaitVisible(css("h1 .case")))
+	bdo(t, ctx, "open the status link", chromedp.Navigate(statusLink), chromedp.WaitVisible(css("h1 .case")))
 	heading := bget(t, ctx, "heading", chromedp.Text(css("h1")))
 	status := bget(t, ctx, "status", chromedp.Text(css(".card h2")))
 	if !strings.Contains(heading, caseNumber) || !strings.EqualFold(status, "In review") {
@@ -126,6 +144,24 @@ func TestBrowserWebForm(t *testing.T) {
 	// Both pages fit a phone: nothing wider than its screen.
 	if w := bget(t, ctx, "width", chromedp.Evaluate[int]("document.documentElement.scrollWidth")); w > 390 {
 		t.Errorf("the status page is %dpx wide on a 390px screen", w)
+	}
+	// The next prospect from this browser: the address is filled in and
+	// the registration counts at once.
+	bdo(t, ctx, "register another", chromedp.Navigate(r.base+"/register"), chromedp.WaitVisible(css("#f-company_name")))
+	if v := bget(t, ctx, "remembered address", chromedp.Value(css("#f-partner_email"))); v != "sam@northwind.example" {
+		t.Errorf("partner e-mail on the form: %q", v)
+	}
+	bdo(t, ctx, "fill in and submit the second",
+		chromedp.SendKeys(css("#f-company_name"), "Hooli XYZ"),
+		chromedp.SendKeys(css("#f-company_domain"), "hoolixyz.example"),
+		chromedp.SendKeys(css("#f-contact_name"), "Gavin Belson"),
+		chromedp.SendKeys(css("#f-contact_email"), "gavin@hoolixyz.example"),
+		chromedp.SendKeys(css("#f-problem"), "Needs a box."),
+		chromedp.Click(css("#f-consent")),
+		chromedp.Click(css("button[type=submit]")),
+		chromedp.WaitVisible(css(".case")))
+	if second := bget(t, ctx, "second case", chromedp.Text(css(".case"))); r.byCase(second) == nil || second == caseNumber {
+		t.Errorf("second registration %q not in the CRM", second)
 	}
 }
 

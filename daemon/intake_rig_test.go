@@ -26,6 +26,7 @@ import (
 
 	"github.com/regsync/regsync/intake/slack/slacktest"
 	"github.com/regsync/regsync/internal/mail/mailtest"
+	"github.com/regsync/regsync/internal/secret"
 )
 
 const (
@@ -37,6 +38,7 @@ const (
 	rigFormGUID    = "3b1c1f0e-7a2d-4c55-9e61-partnerform01"
 	rigCaptchaOK   = "human-solved-it"
 	rigIntakeAddr  = "partners@vendor.example"
+	rigLinkKey     = "web-form-link-key-of-the-e2e-tests"
 )
 
 type rigOpts struct {
@@ -51,6 +53,15 @@ type rigOpts struct {
 	// imap, when set, is the host:port of a mailbox the daemon polls
 	// (user intake, password imap-pass, no TLS) every 100 ms.
 	imap string
+	// webhook, when set, is notify.slack_webhook_url (the AE channel).
+	webhook string
+	// policy replaces the partners and rules (default testPolicy).
+	policy string
+	// webform, when set, replaces the web form's rate limits and adds its
+	// own keys: entries of a YAML flow map, such as
+	// "rate_limit: {per_hour: 20, burst: 5}, trusted_proxies: [127.0.0.1]"
+	// (default "rate_limit: {per_hour: 0}").
+	webform string
 }
 
 // rig is a running daemon with every intake channel on.
@@ -110,6 +121,9 @@ func startRig(t *testing.T, o rigOpts) *rig {
 	if o.captcha {
 		captcha = fmt.Sprintf("provider: turnstile, site_key: site-key, secret: captcha-secret, verify_url: %q", cf.URL)
 	}
+	if o.webform == "" {
+		o.webform = "rate_limit: {per_hour: 0}"
+	}
 	imap := ""
 	if o.imap != "" {
 		imap = fmt.Sprintf(", imap: {enabled: true, addr: %q, tls: none, username: intake, password: imap-pass, poll_interval: 100ms, timeout: 5s}", o.imap)
@@ -118,18 +132,21 @@ func startRig(t *testing.T, o rigOpts) *rig {
 intake:
   status_page: {key: %q}
   email: {enabled: true, token: %q, address: %q, authentication: {authserv_ids: [mx.vendor.example]}%s}
-  webform: {enabled: true, rate_limit: {per_hour: 0}, captcha: {%s}}
+  webform: {enabled: true, link_key: %q, %s, captcha: {%s}}
   slack: {enabled: true, signing_secret: %q, bot_token: %q, api_url: %q}
   csv: {enabled: true, max_bytes: %s, tokens: [{partner: northwind, token: %q, submitter: sam@northwind.example}]}
   hubspot_form: {enabled: true, poll_interval: %s, forms: [{guid: %q}]}
-`, smtp.Port(), rigIntakeAddr, rigStatusKey, rigEmailToken, rigIntakeAddr, imap, captcha, rigSlackSecret, rigSlackToken, api.APIURL(),
+`, smtp.Port(), rigIntakeAddr, rigStatusKey, rigEmailToken, rigIntakeAddr, imap, rigLinkKey, o.webform, captcha, rigSlackSecret, rigSlackToken, api.APIURL(),
 		o.csvMax, rigCSVToken, o.formPoll, rigFormGUID)
-	hopts := harnessOpts{webhooks: true, pollInterval: time.Hour, extra: extra}
+	hopts := harnessOpts{webhooks: true, pollInterval: time.Hour, extra: extra, policy: o.policy}
 	f := startHubSpotFake(t, hopts)
 	t.Cleanup(f.Close)
 	dir := t.TempDir()
 	cfg := testConfig(t, dir, f, hopts)
 	cfg.Notify.Outbox = "" // partners' mail goes to the SMTP capture
+	if o.webhook != "" {
+		cfg.Notify.SlackWebhookURL = secret.New(o.webhook)
+	}
 	h := &harness{t: t, o: hopts, crm: f, dir: dir, cfg: cfg, logs: &syncBuffer{}}
 	h.start()
 	return &rig{harness: h, fake: f.(*hubspotFake), smtp: smtp, slack: api, captcha: cf, base: h.d.PublicURL(),

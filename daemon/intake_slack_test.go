@@ -11,6 +11,7 @@ import (
 	"github.com/slack-go/slack"
 
 	islack "github.com/regsync/regsync/intake/slack"
+	"github.com/regsync/regsync/intake/slack/slacktest"
 )
 
 var reSlackCase = regexp.MustCompile(`\*(R-[0-9A-Z]{10})\*`)
@@ -25,7 +26,8 @@ func slashCommand(user, text, trigger string) []byte {
 
 // /register with text registers at once and answers ephemerally; when an
 // AE later approves it in the CRM, the change is posted in the Slack
-// channel (one thread) and e-mailed to the partner.
+// channel (one thread; the status link goes to the submitter by direct
+// message) and e-mailed to the partner.
 func TestIntakeSlackCommandAndLaterStatus(t *testing.T) {
 	r := startRig(t, rigOpts{})
 	text := `company="Initrode Global" domain=initrode.example contact="Bill Lumbergh" email=bill@initrode.example role=VP problem="TPS reports by hand" consent=yes`
@@ -58,12 +60,12 @@ func TestIntakeSlackCommandAndLaterStatus(t *testing.T) {
 		t.Errorf("after the AE's approval: %v", rec)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for len(r.slack.Messages()) == 0 && time.Now().Before(deadline) {
+	for len(r.slack.Messages()) < 2 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	msgs := r.slack.Messages()
-	if len(msgs) != 1 || msgs[0].Channel != "C-deals" || !strings.Contains(msgs[0].Text, cn) || !strings.Contains(msgs[0].Text, "Approved") {
-		t.Fatalf("slack posts %+v", msgs)
+	msgs := channelPosts(r, "C-deals")
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, cn) || !strings.Contains(msgs[0].Text, "Approved") {
+		t.Fatalf("slack posts %+v", r.slack.Messages())
 	}
 	mail := r.mailTo("sam@northwind.example", cn, 5*time.Second)
 	if !strings.Contains(mail.Envelope.Text, "approved") || mail.Header("Reply-To") != rigIntakeAddr {
@@ -75,13 +77,27 @@ func TestIntakeSlackCommandAndLaterStatus(t *testing.T) {
 	r.crm.Update(t, rec["id"], map[string]string{"status": "withdrawn"})
 	r.waitCase(cn, 5*time.Second, "withdrawn")
 	deadline = time.Now().Add(5 * time.Second)
-	for len(r.slack.Messages()) < 2 && time.Now().Before(deadline) {
+	for len(r.slack.Messages()) < 4 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	msgs = r.slack.Messages()
-	if len(msgs) != 2 || msgs[1].ThreadTS != msgs[0].TS || msgs[1].Channel != "C-deals" {
-		t.Errorf("second post not in the thread: %+v", msgs)
+	msgs = channelPosts(r, "C-deals")
+	if len(msgs) != 2 || msgs[1].ThreadTS != msgs[0].TS {
+		t.Errorf("second post not in the thread: %+v", r.slack.Messages())
 	}
+	if dms := channelPosts(r, "D1"); len(dms) != 2 {
+		t.Errorf("%d direct messages with the status link, want one per change: %+v", len(dms), dms)
+	}
+}
+
+// channelPosts are the messages posted in a channel.
+func channelPosts(r *rig, channel string) []slacktest.Message {
+	var out []slacktest.Message
+	for _, m := range r.slack.Messages() {
+		if m.Channel == channel {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func modalSubmission(user, viewID string, values map[string]string) []byte {
@@ -161,5 +177,51 @@ func TestIntakeSlackRefusals(t *testing.T) {
 	}
 	if r.records() != before {
 		t.Errorf("refused Slack requests made records: %d → %d", before, r.records())
+	}
+}
+
+// The status link opens the registration without a login (its details,
+// withdraw, appeal): a later status change is posted in the shared
+// channel's thread without it, and the link goes to the submitter alone,
+// by direct message.
+func TestIntakeSlackStatusLinkStaysOutOfTheChannel(t *testing.T) {
+	r := startRig(t, rigOpts{})
+	text := `company="Initrode Global" domain=initrode.example contact="Bill Lumbergh" email=bill@initrode.example role=VP problem="TPS reports by hand" consent=yes`
+	code, body := r.slackPost(islack.CommandsPath, slashCommand("U1", text, "8888.9999.cccc"), rigSlackSecret)
+	m := reSlackCase.FindStringSubmatch(body)
+	if code != 200 || m == nil {
+		t.Fatalf("%d %s", code, body)
+	}
+	cn := m[1]
+	rec := r.waitCase(cn, 5*time.Second, "in_review")
+	r.settle(5 * time.Second)
+	r.crm.Update(t, rec["id"], map[string]string{"status": "approved"})
+	r.waitField(cn, "hold_until", 5*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(r.slack.Messages()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.settle(5 * time.Second)
+	var inChannel, direct []string
+	for _, msg := range r.slack.Messages() {
+		switch {
+		case msg.Method != "chat.postMessage":
+			t.Errorf("unexpected %s: %+v", msg.Method, msg)
+		case msg.Channel == "C-deals":
+			inChannel = append(inChannel, msg.Text)
+		case msg.Channel == "D1": // the app's direct message with U1
+			direct = append(direct, msg.Text)
+		default:
+			t.Errorf("a post in %s: %q", msg.Channel, msg.Text)
+		}
+	}
+	if len(inChannel) != 1 || !strings.Contains(inChannel[0], cn) || !strings.Contains(inChannel[0], "Approved") {
+		t.Fatalf("channel posts %q", inChannel)
+	}
+	if strings.Contains(inChannel[0], "/r/") {
+		t.Errorf("the status link was posted in the shared channel:\n%s", inChannel[0])
+	}
+	if len(direct) != 1 || !strings.Contains(direct[0], cn) || !strings.Contains(direct[0], r.base+"/r/") {
+		t.Errorf("direct messages to the submitter %q, want one with the status link", direct)
 	}
 }

@@ -47,12 +47,23 @@ func regsyncBinary(t *testing.T) string {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	return freePorts(t, 1)[0]
+}
+
+// freePorts returns n distinct free loopback ports (held open together
+// while they are chosen).
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // TestKillNineLosesNothing runs the built binary as a subprocess while 500
@@ -71,20 +82,22 @@ func TestKillNineLosesNothing(t *testing.T) {
 		f := c.start(t, o)
 		t.Cleanup(f.Close)
 		dir := t.TempDir()
-		port := freePort(t)
+		ports := freePorts(t, 2) // fixed: the daemon restarts on them after each kill
+		port, adminPort := ports[0], ports[1]
 		base := fmt.Sprintf("http://127.0.0.1:%d", port)
-		const adminToken = "kill-nine-admin-token"
+		adminBase := fmt.Sprintf("http://127.0.0.1:%d", adminPort)
+		const adminToken = "kill-nine-admin-token-0123456789"
 		cfgPath := filepath.Join(dir, "regsync.yaml")
 		yaml := fmt.Sprintf(`
 server: {addr: "127.0.0.1:%d", shutdown_timeout: 20s}
 state: {path: %q}
 crm: {kind: %s}
 %s
-admin: {token: %s}
+admin: {token: %s, addr: "127.0.0.1:%d"}
 schedule: {sweep: "off", reconcile: "off"}
 worker: {recheck_after: 1s}
 notify: {enabled: true, outbox: %q}
-%s`, port, filepath.Join(dir, "regsync.db"), f.Kind(), f.ConfigYAML(o), adminToken, filepath.Join(dir, "outbox"), testPolicy)
+%s`, port, filepath.Join(dir, "regsync.db"), f.Kind(), f.ConfigYAML(o), adminToken, adminPort, filepath.Join(dir, "outbox"), testPolicy)
 		if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +174,7 @@ notify: {enabled: true, outbox: %q}
 				time.Sleep(50 * time.Millisecond)
 			}
 		}
-		waitIdle(t, base, adminToken, time.Minute)
+		waitIdle(t, adminBase, adminToken, time.Minute)
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
@@ -251,12 +264,13 @@ func withStatus(m map[string]string) map[string]string {
 	return m
 }
 
-// waitIdle polls the daemon's admin inbox endpoint until nothing is pending.
-func waitIdle(t *testing.T, base, token string, within time.Duration) {
+// waitIdle polls the daemon's admin inbox endpoint (at adminBase, the
+// admin listener) until nothing is pending.
+func waitIdle(t *testing.T, adminBase, token string, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		req, _ := http.NewRequest("GET", base+"/-/inbox", nil)
+		req, _ := http.NewRequest("GET", adminBase+"/-/inbox", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/regsync/regsync/config"
 	"github.com/regsync/regsync/intake"
+	islack "github.com/regsync/regsync/intake/slack"
 	regmail "github.com/regsync/regsync/internal/mail"
 	"github.com/regsync/regsync/registration"
 	"github.com/regsync/regsync/worker"
@@ -161,7 +162,10 @@ func messageID(cfg *config.Config, x *worker.Notification) string {
 }
 
 // slack posts a status change to the Slack thread of a registration made
-// in Slack.
+// in Slack, and sends the submitter the status link by direct message (it
+// is never posted in the channel: see islack.PostStatus). Each part is
+// remembered once made, so a retry after the other failed does not repeat
+// it.
 func (n *notifier) slack(ctx context.Context, c *channels, x *worker.Notification) error {
 	if c.slack == nil || n.d.db == nil || x.CaseNumber == "" {
 		return nil
@@ -172,25 +176,42 @@ func (n *notifier) slack(ctx context.Context, c *channels, x *worker.Notificatio
 		return err
 	}
 	mark := string(x.Status) + "@" + x.At.UTC().Format(time.RFC3339Nano)
-	if so.Posted == mark {
-		return nil
-	}
 	rc := intake.Receipt{ID: x.RecordID, CaseNumber: x.CaseNumber, Status: x.Status, Reason: x.Reason, Message: x.Message,
 		Missing: x.Missing, HoldUntil: x.HoldUntil, MeetingDue: x.MeetingDue, StatusURL: x.StatusURL}
-	o, err := c.slack.PostStatus(ctx, so.Origin, rc, x.CompanyName)
-	if err != nil {
-		if retryableSlack(err) {
-			n.count("slack", "failed")
-			return fmt.Errorf("notify %s in Slack: %w", x.CaseNumber, err)
+	if so.Posted != mark {
+		o, err := c.slack.PostStatus(ctx, so.Origin, rc, x.CompanyName)
+		if err != nil {
+			return n.slackFailed(x, "slack status post", err)
 		}
-		n.count("slack", "refused")
-		n.d.log.Warn("slack status post refused for good", "case", x.CaseNumber, "err", err)
-		return nil
+		n.count("slack", "ok")
+		so.Origin, so.Posted = o, mark
+		if err := or.put(x.CaseNumber, so); err != nil {
+			n.d.log.Warn("remember the slack thread", "case", x.CaseNumber, "err", err)
+		}
 	}
-	n.count("slack", "ok")
-	if err := or.put(x.CaseNumber, slackOrigin{Origin: o, Posted: mark}); err != nil {
-		n.d.log.Warn("remember the slack thread", "case", x.CaseNumber, "err", err)
+	if so.Linked != mark && !so.Private && x.StatusURL != "" {
+		o, err := c.slack.SendStatusLink(ctx, so.Origin, rc, x.CompanyName)
+		if err != nil {
+			return n.slackFailed(x, "slack status link", err)
+		}
+		n.count("slack", "ok")
+		so.Origin, so.Linked = o, mark
+		if err := or.put(x.CaseNumber, so); err != nil {
+			n.d.log.Warn("remember the slack thread", "case", x.CaseNumber, "err", err)
+		}
 	}
+	return nil
+}
+
+// slackFailed counts a failed Slack call and returns it when it is worth
+// retrying; one that is not is logged.
+func (n *notifier) slackFailed(x *worker.Notification, what string, err error) error {
+	if retryableSlack(err) {
+		n.count("slack", "failed")
+		return fmt.Errorf("notify %s in Slack: %w", x.CaseNumber, err)
+	}
+	n.count("slack", "refused")
+	n.d.log.Warn(what+" refused for good", "case", x.CaseNumber, "err", err)
 	return nil
 }
 
@@ -211,13 +232,17 @@ func retryableSlack(err error) bool {
 }
 
 // webhook posts an AE message — an SLA escalation, a registration sent to
-// review or appealed — to notify.slack_webhook_url.
+// review or appealed — to notify.slack_webhook_url. Everything in it but
+// regsync's own status link is text (company and partner names, the
+// reason, an escalation's rendered subject and text) and is escaped for
+// Slack, so a company named "<!channel>" pings no one.
 func (n *notifier) webhook(ctx context.Context, cfg *config.Config, x *worker.Notification) error {
 	url := cfg.Notify.SlackWebhookURL.Reveal()
 	if url == "" {
 		return nil
 	}
-	text := "*" + x.Subject + "*\n" + x.Text
+	esc := islack.Escape
+	text := "*" + esc(x.Subject) + "*\n" + esc(x.Text)
 	if x.Kind == worker.KindStatus {
 		// The partner's e-mail is not the AE's message.
 		what := "needs a review"
@@ -231,7 +256,7 @@ func (n *notifier) webhook(ctx context.Context, cfg *config.Config, x *worker.No
 			}
 		}
 		text = fmt.Sprintf("*Partner registration %s %s*\n%s registered %s (reason: %s). It is waiting in the CRM for an AE.",
-			x.CaseNumber, what, partner, firstNonEmptyString(x.CompanyName, "a prospect"), x.Reason)
+			esc(x.CaseNumber), what, esc(partner), esc(firstNonEmptyString(x.CompanyName, "a prospect")), esc(x.Reason))
 	}
 	if x.StatusURL != "" {
 		text += "\n<" + x.StatusURL + "|Partner's status page>"

@@ -70,6 +70,10 @@ type checkEnv struct {
 	// aeGranted holds the records an AE approved by hand, and when: a
 	// protection an AE granted is theirs, not regsync's.
 	aeGranted map[string]time.Time
+	// aeEnded holds the records an AE declined by hand, and when: from
+	// then on their protection is over in the CRM, whenever regsync
+	// reads (and audits) the change.
+	aeEnded map[string]time.Time
 	// grace is how long after an AE's approval regsync may still grant a
 	// rival protection without being at fault (it cannot have seen it yet).
 	grace time.Duration
@@ -383,6 +387,9 @@ func grantedWhileProtected(env *checkEnv, recs map[string]*regView, now map[stri
 		}
 		if env.policy == rules.FirstMeetingWins && o.status != string(registration.StatusMeetingBooked) {
 			continue // approved rivals race for the first meeting
+		}
+		if ended, ok := env.aeEnded[id]; ok && ended.Before(e.At) {
+			continue // an AE had declined it in the CRM; the audit log learns of it later
 		}
 		if o.byAE && e.At.Sub(o.since) < env.grace {
 			continue // regsync cannot have seen the AE's approval yet

@@ -18,7 +18,7 @@ import (
 var tc0 = time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
 
 func tcEnv(policy string) *checkEnv {
-	return &checkEnv{policy: policy, partners: torturePartners, aeTouched: map[string]bool{}, aeGranted: map[string]time.Time{}, grace: 5 * time.Second}
+	return &checkEnv{policy: policy, partners: torturePartners, aeTouched: map[string]bool{}, aeGranted: map[string]time.Time{}, aeEnded: map[string]time.Time{}, grace: 5 * time.Second}
 }
 
 // tcReg is a registration on acme.example, submitted sec seconds after tc0.

@@ -8,6 +8,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -30,14 +32,19 @@ import (
 
 	"github.com/regsync/regsync/connectors/salesforce"
 	"github.com/regsync/regsync/connectors/salesforce/salesforcetest"
+	"github.com/regsync/regsync/intake"
+	"github.com/regsync/regsync/intake/webform"
 	"github.com/regsync/regsync/internal/crmfault"
+	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/registration"
+	"github.com/regsync/regsync/rules"
 )
 
 const (
-	tortureAdminToken = "torture-admin-token"
+	tortureAdminToken = "torture-admin-token-0123456789abc"
 	tortureEmailToken = "torture-inbound-mail-token"
 	tortureNonceKey   = "torture-webform-nonce-key-0123456789"
+	tortureLinkKey    = "torture-webform-link-key-0123456789"
 	tortureStatusKey  = "torture-status-page-key-0123456789"
 )
 
@@ -197,15 +204,18 @@ type tortureRun struct {
 	list    tortureLister
 	dir     string
 	cfgPath string
-	base    string
-	proc    *daemonProc
-	client  *http.Client
-	aeRand  *rand.Rand // the AEs' choices among the records they find
-	started time.Time
+	base    string // the public listener
+	// adminBase is the admin API's listener (admin.addr).
+	adminBase string
+	proc      *daemonProc
+	client    *http.Client
+	aeRand    *rand.Rand // the AEs' choices among the records they find
+	started   time.Time
 
 	mu        sync.Mutex
 	aeLog     []aeDone
 	aeGranted map[string]time.Time // record id → when an AE approved it
+	aeEnded   map[string]time.Time // record id → when an AE declined it
 	aeTouched map[string]bool      // domains on which an AE approved or declined by hand
 	sent      map[int]string       // generator number → case number the channel answered ("" for the CRM path)
 	rejected  map[int]string       // generator number → why a channel refused it
@@ -217,12 +227,14 @@ type tortureRun struct {
 	sampled   int
 	sampleVio map[string]violation
 	sampleCnt map[string]int
+
+	formLinked, formConfirmed int // web-form registrations answered through a personal link, after a confirmation
 }
 
 type importRow struct{ status, reason string }
 
 // tortureConfig is the daemon's (and the import's) configuration.
-func (tr *tortureRun) tortureConfig(port int, o harnessOpts) string {
+func (tr *tortureRun) tortureConfig(port, adminPort int, o harnessOpts) string {
 	p := tr.plan.params
 	crmYAML := tr.crm.ConfigYAML(o)
 	sweep := "@every 2s"
@@ -237,17 +249,17 @@ server: {addr: "127.0.0.1:%d", shutdown_timeout: 20s}
 state: {path: %q}
 crm: {kind: %s}
 %s
-admin: {token: %s}
+admin: {token: %s, addr: "127.0.0.1:%d"}
 schedule: {sweep: %q, reconcile: "off", summaries: "off"}
 worker: {batch_size: %d, concurrency: %d, recheck_after: 1s}
 notify: {enabled: true, outbox: %q}
 intake:
   status_page: {key: %q}
   email: {enabled: true, token: %q, address: partners@vendor.example}
-  webform: {enabled: true, nonce_key: %q, rate_limit: {per_hour: 0}}
-%s`, port, filepath.Join(tr.dir, "regsync.db"), tr.crm.Kind(), crmYAML, tortureAdminToken, sweep,
+  webform: {enabled: true, nonce_key: %q, link_key: %q, rate_limit: {per_hour: 0, per_address_per_hour: 0, per_partner_per_hour: 0}}
+%s`, port, filepath.Join(tr.dir, "regsync.db"), tr.crm.Kind(), crmYAML, tortureAdminToken, adminPort, sweep,
 		p.batchSize, p.concurrency, filepath.Join(tr.dir, "outbox"), tortureStatusKey, tortureEmailToken, tortureNonceKey,
-		torturePolicyYAML(p.policy))
+		tortureLinkKey, torturePolicyYAML(p.policy))
 }
 
 // startTortureRun starts the fake CRM and the daemon of a run.
@@ -259,12 +271,14 @@ func startTortureRun(t *testing.T, c crm, bin string, seed uint64, name string, 
 	t.Cleanup(f.Close)
 	tr := &tortureRun{t: t, seed: seed, name: name, plan: plan, crm: f, list: f.(tortureLister), dir: t.TempDir(),
 		client: &http.Client{Timeout: 20 * time.Second}, aeRand: rand.New(rand.NewPCG(seed, 7)),
-		aeGranted: map[string]time.Time{}, aeTouched: map[string]bool{}, sent: map[int]string{}, rejected: map[int]string{},
+		aeGranted: map[string]time.Time{}, aeEnded: map[string]time.Time{}, aeTouched: map[string]bool{}, sent: map[int]string{}, rejected: map[int]string{},
 		imported: map[string]importRow{}, sampleVio: map[string]violation{}, sampleCnt: map[string]int{}}
-	port := freePort(t)
+	ports := freePorts(t, 2) // fixed: the daemon restarts on them after each kill
+	port, adminPort := ports[0], ports[1]
 	tr.base = fmt.Sprintf("http://127.0.0.1:%d", port)
+	tr.adminBase = fmt.Sprintf("http://127.0.0.1:%d", adminPort)
 	tr.cfgPath = filepath.Join(tr.dir, "regsync.yaml")
-	if err := os.WriteFile(tr.cfgPath, []byte(tr.tortureConfig(port, o)), 0o600); err != nil {
+	if err := os.WriteFile(tr.cfgPath, []byte(tr.tortureConfig(port, adminPort, o)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	logFile, err := os.Create(filepath.Join(tr.dir, "daemon.log"))
@@ -427,8 +441,9 @@ func (tr *tortureRun) drive() {
 	wg.Wait()
 	answered := time.Since(tr.started)
 	tr.settle()
-	t.Logf("%d events sent in %s, answered by %s, settled by %s (%d daemon starts)", len(evs), dispatched.Round(time.Millisecond),
-		answered.Round(time.Millisecond), time.Since(tr.started).Round(time.Millisecond), tr.proc.starts)
+	t.Logf("%d events sent in %s, answered by %s, settled by %s (%d daemon starts; web form: %d through personal links, %d confirmed by e-mail)",
+		len(evs), dispatched.Round(time.Millisecond), answered.Round(time.Millisecond), time.Since(tr.started).Round(time.Millisecond), tr.proc.starts,
+		tr.formLinked, tr.formConfirmed)
 	close(stop)
 	<-sampled
 }
@@ -451,11 +466,23 @@ func (tr *tortureRun) registerInCRM(r *tReg) {
 	tr.mu.Unlock()
 }
 
-// retry calls f until it reports done, or gives up after a minute: the
+// patience is how long a partner keeps trying: a minute, and four when
+// the CRM is faulty — under 20 % faults HubSpot's client pauses for every
+// 429 (the whole client, as it must), so a channel's answer or an import
+// beside the daemon can take minutes; what the test proves is that it
+// arrives, once.
+func (tr *tortureRun) patience() time.Duration {
+	if tr.faults != nil {
+		return 4 * time.Minute
+	}
+	return time.Minute
+}
+
+// retry calls f until it reports done, or gives up after patience: the
 // daemon may be down (killed) when a partner sends.
 func (tr *tortureRun) retry(r *tReg, f func() (done bool, err error)) {
 	start := time.Now()
-	deadline := start.Add(time.Minute)
+	deadline := start.Add(tr.patience())
 	var last error
 	for tries := 1; ; tries++ {
 		done, err := f()
@@ -467,7 +494,7 @@ func (tr *tortureRun) retry(r *tReg, f func() (done bool, err error)) {
 		}
 		last = err
 		if time.Now().After(deadline) {
-			tr.fail("g%d (%s): gave up after a minute: %v", r.n, r.path, err)
+			tr.fail("g%d (%s): gave up after %s: %v", r.n, r.path, tr.patience(), err)
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -489,9 +516,15 @@ func (tr *tortureRun) refused(r *tReg, why string) {
 
 // submitWebForm fills the web form as a partner would: GET the page for
 // its nonce, POST it from the page's origin; a retry after a kill sends
-// the same nonce (the submission key), so it registers once.
+// the same nonce (the submission key), so it registers once. Even-numbered
+// registrations come through the partner's personal link and count when
+// posted; odd-numbered ones type the partner's address, are held, and are
+// confirmed through the link e-mailed to it (read from the outbox), so
+// their place in line starts at the confirmation — across kills too: the
+// hold is in the state file.
 func (tr *tortureRun) submitWebForm(r *tReg) {
-	var nonce string
+	var nonce, confirm string
+	byMail := r.n%2 == 1
 	tr.retry(r, func() (bool, error) {
 		if nonce == "" {
 			resp, err := tr.client.Get(tr.base + "/register")
@@ -506,11 +539,19 @@ func (tr *tortureRun) submitWebForm(r *tReg) {
 			}
 			nonce = m[1]
 		}
-		c := tr.plan.companies[r.company]
-		form := url.Values{"nonce": {nonce}, "company_name": {c.name}, "company_domain": {r.host}, "contact_name": {"Dana Torres"},
-			"contact_email": {fmt.Sprintf("dana.g%d@%s", r.n, c.domain)}, "contact_role": {"COO"}, "problem": {r.problem()},
-			"partner_email": {"rep@" + r.partner.domain}, "consent": {"yes"}}
-		req, _ := http.NewRequest("POST", tr.base+"/register", strings.NewReader(form.Encode()))
+		path, form := "/register", url.Values{}
+		if confirm != "" {
+			path = confirm // the hold's link: confirm it
+		} else {
+			c := tr.plan.companies[r.company]
+			form = url.Values{"nonce": {nonce}, "company_name": {c.name}, "company_domain": {r.host}, "contact_name": {"Dana Torres"},
+				"contact_email": {fmt.Sprintf("dana.g%d@%s", r.n, c.domain)}, "contact_role": {"COO"}, "problem": {r.problem()},
+				"partner_email": {"rep@" + r.partner.domain}, "consent": {"yes"}}
+			if !byMail {
+				form.Set(webform.LinkParam, tr.personalLink(r.partner))
+			}
+		}
+		req, _ := http.NewRequest("POST", tr.base+path, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Origin", tr.base)
 		resp, err := tr.client.Do(req)
@@ -522,14 +563,72 @@ func (tr *tortureRun) submitWebForm(r *tReg) {
 		switch m := reCase.FindStringSubmatch(string(b)); {
 		case resp.StatusCode == 200 && m != nil:
 			tr.answered(r, m[1])
+			tr.mu.Lock()
+			if byMail {
+				tr.formConfirmed++
+			} else {
+				tr.formLinked++
+			}
+			tr.mu.Unlock()
 			return true, nil
+		case resp.StatusCode == http.StatusAccepted && byMail && confirm == "":
+			if confirm, err = tr.confirmationLink(nonce); err != nil {
+				return false, err
+			}
+			return false, nil
 		case resp.StatusCode >= 500:
-			return false, fmt.Errorf("POST /register: %d", resp.StatusCode)
+			return false, fmt.Errorf("POST %s: %d", path, resp.StatusCode)
 		default:
-			tr.fail("g%d: the web form answered %d:\n%.600s", r.n, resp.StatusCode, b)
+			tr.fail("g%d: the web form answered %d to POST %s:\n%.600s", r.n, resp.StatusCode, path, b)
 			return true, nil
 		}
 	})
+}
+
+// personalLink is the token of a partner's personal web-form link (as
+// regsync partner-link makes it, with the run's link key).
+func (tr *tortureRun) personalLink(p tPartner) string {
+	var ps []rules.Partner
+	for _, tp := range torturePartners {
+		ps = append(ps, rules.Partner{ID: tp.id, Name: tp.name, EmailDomains: []string{tp.domain}})
+	}
+	link, _, err := webform.PartnerLink(secret.New(tortureLinkKey), tr.base, intake.NewDirectory(ps), p.id, "rep@"+p.domain, time.Now(), time.Hour)
+	if err != nil {
+		tr.fail("personal link of %s: %v", p.id, err)
+		return ""
+	}
+	u, _ := url.Parse(link)
+	return u.Query().Get(webform.LinkParam)
+}
+
+var reTortureConfirm = regexp.MustCompile(`/register/confirm/([A-Za-z0-9_-]{54})`)
+
+// confirmationLink finds, in the outbox, the latest confirmation link of
+// the form served with nonce: a link's token starts with the hold's id,
+// which is the nonce's.
+func (tr *tortureRun) confirmationLink(nonce string) (string, error) {
+	nb, err := base64.RawURLEncoding.DecodeString(nonce)
+	if err != nil || len(nb) < 16 {
+		return "", fmt.Errorf("nonce %q", nonce)
+	}
+	dir := filepath.Join(tr.dir, "outbox")
+	des, _ := os.ReadDir(dir)
+	ob := sandboxOutbox{dir: dir}
+	for i := len(des) - 1; i >= 0; i-- { // names start with the instant: newest first
+		if !reOutboxFile.MatchString(des[i].Name()) {
+			continue
+		}
+		env, _, err := ob.read(des[i].Name())
+		if err != nil || !strings.HasPrefix(env.GetHeader("Subject"), "Confirm your registration") {
+			continue
+		}
+		if m := reTortureConfirm.FindStringSubmatch(env.Text); m != nil {
+			if tb, err := base64.RawURLEncoding.DecodeString(m[1]); err == nil && bytes.Equal(tb[:16], nb[:16]) {
+				return m[0], nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no confirmation link in %s for the form", dir)
 }
 
 // submitEmail posts the partner's e-mail to the inbound endpoint as an
@@ -607,7 +706,7 @@ func (tr *tortureRun) runImport(k int, im tImport) {
 	}
 	first := &tr.plan.regs[im.regs[0]]
 	tr.retry(first, func() (bool, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), tr.patience())
 		defer cancel()
 		cmd := exec.CommandContext(ctx, tr.proc.bin, "import", "--config", tr.cfgPath, in, "--out", out)
 		var stderr bytes.Buffer
@@ -681,6 +780,9 @@ func (tr *tortureRun) actAsAE(action string) {
 		tr.aeGranted[m["id"]] = now
 		tr.aeTouched[tortureDomainKey(m["company_domain"])] = true
 	case aeDecline:
+		if _, ok := tr.aeEnded[m["id"]]; !ok {
+			tr.aeEnded[m["id"]] = now
+		}
 		tr.aeTouched[tortureDomainKey(m["company_domain"])] = true
 	}
 	// A meeting logged is the AE's ordinary work and changes nobody's
@@ -695,7 +797,10 @@ func (tr *tortureRun) env() *checkEnv {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	e := &checkEnv{policy: tr.plan.params.policy, partners: torturePartners, aeTouched: map[string]bool{},
-		aeGranted: map[string]time.Time{}, grace: 5 * time.Second}
+		aeGranted: map[string]time.Time{}, aeEnded: map[string]time.Time{}, grace: 5 * time.Second}
+	for k, v := range tr.aeEnded {
+		e.aeEnded[k] = v
+	}
 	for k, v := range tr.aeTouched {
 		e.aeTouched[k] = v
 	}
@@ -725,9 +830,11 @@ func (tr *tortureRun) sample(stop <-chan struct{}) {
 			return
 		case <-tick.C:
 		}
-		env := tr.env()
 		at := time.Now()
 		recs := tr.snapshot()
+		// After the snapshot: an AE's action is logged before it reaches
+		// the CRM, so every one the snapshot shows is known.
+		env := tr.env()
 		vs := append(checkProtection(env, at, recs, "sample"), checkLosers(env, at, recs, "sample")...)
 		tr.mu.Lock()
 		tr.sampled++
@@ -779,10 +886,10 @@ func (tr *tortureRun) settle() {
 	}
 }
 
-// admin calls an operator endpoint, ignoring failures (the caller looks
-// at the outcome).
+// admin calls an operator endpoint on the admin listener, ignoring
+// failures (the caller looks at the outcome).
 func (tr *tortureRun) admin(method, path string) []byte {
-	req, _ := http.NewRequest(method, tr.base+path, nil)
+	req, _ := http.NewRequest(method, tr.adminBase+path, nil)
 	req.Header.Set("Authorization", "Bearer "+tortureAdminToken)
 	resp, err := tr.client.Do(req)
 	if err != nil {

@@ -93,3 +93,48 @@ func TestWebhookRefusals(t *testing.T) {
 		}
 	}
 }
+
+// HubSpot's v1 and v2 signatures sign no timestamp, so a request signed
+// with one can be replayed by anyone who saw it, forever. By default
+// (hubspot.webhook_signature_versions: [v3]) the daemon refuses them: a
+// captured v1- or v2-signed request, sent again, is answered 401 and
+// stores nothing.
+func TestWebhookLegacySignatureReplayRefused(t *testing.T) {
+	h := startHarness(t, crms[0], harnessOpts{})
+	hf := h.crm.(*hubspotFake)
+	url := h.d.PublicURL() + "/webhooks/hubspot"
+	body := []byte(fmt.Sprintf(`[{"eventId":7,"subscriptionId":1,"portalId":62515,"appId":1160452,"occurredAt":%d,`+
+		`"subscriptionType":"object.propertyChange","attemptNumber":0,"objectId":515151,"objectTypeId":%q,`+
+		`"propertyName":"status","propertyValue":"submitted","changeSource":"CRM_UI"}]`, t0.Add(-30*24*time.Hour).UnixMilli(), hf.typeID))
+	for _, tc := range []struct{ version, sig string }{
+		{"v1", hubspottest.SignV1(testSecret, body)},
+		{"v2", hubspottest.SignV2(testSecret, "POST", url, body)},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			for attempt := range 2 { // the capture, then its replay
+				req, err := http.NewRequest("POST", url, bytes.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-HubSpot-Signature-Version", tc.version)
+				req.Header.Set("X-HubSpot-Signature", tc.sig)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Errorf("send %d of a %s-signed request answered %d, want 401", attempt+1, tc.version, resp.StatusCode)
+				}
+			}
+			st, err := h.d.State().InboxStats()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Pending+st.Dead != 0 {
+				t.Errorf("the inbox took the replayed events: %+v", st)
+			}
+		})
+	}
+}

@@ -117,7 +117,28 @@ type WebFormConfig struct {
 	// Title heads the page (the program's name).
 	Title   string        `yaml:"title"`
 	Captcha CaptchaConfig `yaml:"captcha"`
-	// RateLimit bounds submissions per client IP.
+	// ConfirmEmail holds a submission from an address that has not been
+	// confirmed (no personal link, no remembered browser) until someone
+	// opens the link e-mailed to that address; only then is it registered,
+	// and its place in line starts then. Off, the form believes whatever
+	// address is typed.
+	ConfirmEmail bool `yaml:"confirm_email"`
+	// ConfirmTTL is how long a held submission waits for its confirmation;
+	// then it is dropped and its link says it expired.
+	ConfirmTTL time.Duration `yaml:"confirm_ttl"`
+	// RememberConfirmed is how long a browser that confirmed an address is
+	// remembered (a signed cookie): its later submissions from that
+	// address are registered at once. 0: never remembered.
+	RememberConfirmed time.Duration `yaml:"remember_confirmed"`
+	// LinkKey signs personal partner links (regsync partner-link) and the
+	// cookies of remembered browsers (HMAC-SHA256,
+	// REGSYNC_INTAKE_WEBFORM_LINK_KEY). Rotating it revokes every
+	// personal link and every remembered browser. Unset, serve makes one
+	// and keeps it beside the state file (<state.path>.link-key), where
+	// regsync partner-link finds it.
+	LinkKey secret.Secret `yaml:"link_key"`
+	// RateLimit bounds submissions per client, per submitter address and
+	// per partner.
 	RateLimit RateLimitConfig `yaml:"rate_limit"`
 	// TrustedProxies are the addresses or CIDR ranges of reverse proxies
 	// whose X-Forwarded-For is believed; from anyone else it is ignored.
@@ -157,12 +178,25 @@ var DefaultVerifyURL = map[string]string{
 	CaptchaTurnstile: "https://challenges.cloudflare.com/turnstile/v0/siteverify",
 }
 
-// RateLimitConfig is a token bucket per client IP.
+// RateLimitConfig is the web form's token buckets. Submissions that are
+// not confirmed (no personal link, no remembered browser) count per client
+// — an IPv4 address, an IPv6 /64 — and, once valid, per submitter address;
+// only submissions registered in the CRM (confirmed ones) count per
+// partner, so a stranger typing a partner's address never uses up the
+// partner's allowance. Each per_hour 0 turns its bucket off.
 type RateLimitConfig struct {
-	// PerHour is the sustained rate of submissions per IP (0: no limit).
+	// PerHour is the sustained rate of unconfirmed submissions per client.
 	PerHour int `yaml:"per_hour"`
 	// Burst is how many may come at once.
 	Burst int `yaml:"burst"`
+	// PerAddressPerHour bounds unconfirmed submissions (so confirmation
+	// e-mails) per submitter address, whatever client sends them.
+	PerAddressPerHour int `yaml:"per_address_per_hour"`
+	PerAddressBurst   int `yaml:"per_address_burst"`
+	// PerPartnerPerHour bounds the web form's registrations per partner:
+	// confirmed submissions, counted when they are registered.
+	PerPartnerPerHour int `yaml:"per_partner_per_hour"`
+	PerPartnerBurst   int `yaml:"per_partner_burst"`
 }
 
 // SlackConfig is the Slack app (/register).
@@ -237,9 +271,13 @@ func DefaultConfig() Config {
 				PollInterval: time.Minute, Timeout: 30 * time.Second},
 		},
 		WebForm: WebFormConfig{
-			Title:       "Register a prospect",
-			Captcha:     CaptchaConfig{Provider: CaptchaNone, Timeout: 10 * time.Second},
-			RateLimit:   RateLimitConfig{PerHour: 20, Burst: 5},
+			Title:             "Register a prospect",
+			Captcha:           CaptchaConfig{Provider: CaptchaNone, Timeout: 10 * time.Second},
+			ConfirmEmail:      true,
+			ConfirmTTL:        24 * time.Hour,
+			RememberConfirmed: 30 * 24 * time.Hour,
+			RateLimit: RateLimitConfig{PerHour: 20, Burst: 5, PerAddressPerHour: 6, PerAddressBurst: 3,
+				PerPartnerPerHour: 60, PerPartnerBurst: 20},
 			NonceMaxAge: 24 * time.Hour,
 		},
 		Slack:       SlackConfig{APIURL: DefaultSlackAPIURL, Command: "/register", UserCacheTTL: time.Hour, Timeout: 10 * time.Second},
@@ -296,6 +334,9 @@ func (c *Config) Validate(partners []rules.Partner) error {
 		if im.Mailbox == "" {
 			bad(yamlx.Path("email", "imap", "mailbox"), "required when imap is enabled")
 		}
+		if host, _, err := net.SplitHostPort(im.Addr); err == nil && im.TLS == TLSNone && !isLoopback(host) {
+			bad(yamlx.Path("email", "imap", "tls"), "none would send the password in clear text to %s: use tls or starttls", host)
+		}
 	}
 	switch e.IMAP.TLS {
 	case TLSImplicit, TLSStartTLS, TLSNone:
@@ -333,11 +374,29 @@ func (c *Config) Validate(partners []rules.Partner) error {
 	if w.Captcha.Timeout <= 0 {
 		bad(yamlx.Path("webform", "captcha", "timeout"), "must be positive, not %s", w.Captcha.Timeout)
 	}
-	if w.RateLimit.PerHour < 0 {
-		bad(yamlx.Path("webform", "rate_limit", "per_hour"), "must be 0 (no limit) or more, not %d", w.RateLimit.PerHour)
+	for _, b := range []struct {
+		perHour, burst   int
+		perKey, burstKey string
+	}{
+		{w.RateLimit.PerHour, w.RateLimit.Burst, "per_hour", "burst"},
+		{w.RateLimit.PerAddressPerHour, w.RateLimit.PerAddressBurst, "per_address_per_hour", "per_address_burst"},
+		{w.RateLimit.PerPartnerPerHour, w.RateLimit.PerPartnerBurst, "per_partner_per_hour", "per_partner_burst"},
+	} {
+		if b.perHour < 0 {
+			bad(yamlx.Path("webform", "rate_limit", b.perKey), "must be 0 (no limit) or more, not %d", b.perHour)
+		}
+		if b.perHour > 0 && b.burst <= 0 {
+			bad(yamlx.Path("webform", "rate_limit", b.burstKey), "must be positive, not %d", b.burst)
+		}
 	}
-	if w.RateLimit.PerHour > 0 && w.RateLimit.Burst <= 0 {
-		bad(yamlx.Path("webform", "rate_limit", "burst"), "must be positive, not %d", w.RateLimit.Burst)
+	if w.ConfirmTTL <= 0 {
+		bad(yamlx.Path("webform", "confirm_ttl"), "must be positive, not %s", w.ConfirmTTL)
+	}
+	if w.RememberConfirmed < 0 {
+		bad(yamlx.Path("webform", "remember_confirmed"), "must be 0 (never remembered) or more, not %s", w.RememberConfirmed)
+	}
+	if k := w.LinkKey; k.IsSet() && len(k.Reveal()) < 16 {
+		bad(yamlx.Path("webform", "link_key"), "too short: use 16 characters or more (32 random ones are best)")
 	}
 	for i, p := range w.TrustedProxies {
 		if _, err := ParsePrefix(p); err != nil {
@@ -543,4 +602,14 @@ func ParseByteSize(s string) (ByteSize, error) {
 		return 0, fmt.Errorf("%q is too large", s)
 	}
 	return ByteSize(n * mul), nil
+}
+
+// isLoopback reports whether host is this machine (localhost or a
+// loopback address), where a connection in clear text stays on the host.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -185,15 +185,21 @@ var formLabels = map[string]string{
 
 // SetField parses value into the record's field, after the checks every
 // channel shares: the value is valid UTF-8, holds no control characters
-// other than line breaks and tabs, and is at most MaxValueLen bytes. A
-// company domain is stored normalised ("https://www.Globex.example/x" →
-// "globex.example"), e-mail addresses bare. It returns a *FieldError
-// naming the field.
+// other than line breaks and tabs, and is at most MaxValueLen bytes; a
+// name field (NameFields) does not start like a spreadsheet formula
+// (CheckFormula). A company domain is stored normalised
+// ("https://www.Globex.example/x" → "globex.example"), e-mail addresses
+// bare. It returns a *FieldError naming the field.
 func SetField(r *registration.Record, field, value string) error {
 	if err := CheckValue(value); err != nil {
 		return &FieldError{Field: field, Reason: err.Error()}
 	}
 	value = strings.TrimSpace(value)
+	if IsNameField(field) {
+		if err := CheckFormula(value); err != nil {
+			return &FieldError{Field: field, Reason: err.Error()}
+		}
+	}
 	switch field {
 	case "company_domain":
 		if value != "" {
@@ -246,3 +252,100 @@ func CheckValue(s string) error {
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+// NameFields are the fields that become names and short values in the CRM
+// — the company, its website, the contact and their role, the partner's
+// id, name, type and address, and the short classifying values — and so
+// columns of every export RevOps opens in a spreadsheet. SetField refuses
+// a value of theirs that starts like a formula (CheckFormula). The free
+// text fields (problem, solution_fit, services_needed) keep what the
+// partner wrote: a problem may well start with "=>", "+1" or "- ";
+// consent and target_revenue are parsed as a yes/no and a number.
+var NameFields = []string{
+	"partner_id", "company_name", "company_domain", "contact_name", "contact_email", "contact_role",
+	"partner_name", "partner_email", "partner_type",
+	"stage_guess", "region", "country", "segment", "product_interest", "competing_vendors",
+}
+
+// IsNameField reports whether field is one of NameFields.
+func IsNameField(field string) bool { return slices.Contains(NameFields, field) }
+
+// CheckFormula refuses a value a spreadsheet would read as a formula (CSV
+// or formula injection: a cell that runs a command through DDE, or sends
+// the sheet's data away with HYPERLINK or WEBSERVICE, when RevOps opens
+// an export). The value is checked as stored, surrounding space trimmed.
+// It is refused when it starts with
+//
+//   - "=", "+" or "@" (or their full-width forms "＝", "＋", "＠"), a tab or
+//     a carriage return — always a formula (or a cell a sheet strips to one);
+//   - "-" (or "－") followed, after any spaces, by formula syntax: a digit,
+//     ".", "+", "-", "=", "@", "(", "$", a quote, a function call (letters,
+//     then "(": "-HYPERLINK(…"), a cell reference (one to three letters and
+//     digits: "-A1", "-$B$2+…"), or anywhere a "|" or "!" (DDE:
+//     "-cmd|' /C calc'!A0"; a sheet reference: "-Sheet1!A1").
+//
+// A name that merely starts with a dash — "-ity Labs", "- Acme", "-" — is
+// kept: letters and spaces alone make no formula that runs or reads
+// anything.
+func CheckFormula(s string) error {
+	if s == "" {
+		return nil
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	switch r {
+	case '=', '+', '@', '＝', '＋', '＠':
+		return errorString(`starts with "` + string(r) + `" like a spreadsheet formula`)
+	case '\t':
+		return errorString("starts with a tab like a spreadsheet formula")
+	case '\r':
+		return errorString("starts with a carriage return like a spreadsheet formula")
+	case '-', '－':
+		if formulaAfterDash(s[n:]) {
+			return errorString(`starts with "` + string(r) + `" and formula syntax (a number, an operator, a cell reference, a function call, "|" or "!") like a spreadsheet formula`)
+		}
+	}
+	return nil
+}
+
+// formulaAfterDash reports whether what follows a leading dash is formula
+// syntax (see CheckFormula).
+func formulaAfterDash(rest string) bool {
+	if strings.ContainsAny(rest, "|!") {
+		return true
+	}
+	rest = strings.TrimLeft(rest, " ")
+	if rest == "" {
+		return false
+	}
+	if strings.ContainsRune("0123456789.+-=@($\"'", rune(rest[0])) {
+		return true
+	}
+	// A function call: a name, then "(".
+	i := 0
+	for i < len(rest) && (isASCIILetter(rest[i]) || rest[i] == '_' || rest[i] == '.' || (i > 0 && isASCIIDigit(rest[i]))) {
+		i++
+	}
+	if i > 0 && i < len(rest) && rest[i] == '(' {
+		return true
+	}
+	// A cell reference: 1–3 letters, digits, then no more letters or
+	// digits ("A1", "XFD1048576", "B$2"; "$B$2" starts with "$").
+	k := 0
+	for k < len(rest) && isASCIILetter(rest[k]) {
+		k++
+	}
+	if k == 0 || k > 3 {
+		return false
+	}
+	if k < len(rest) && rest[k] == '$' {
+		k++
+	}
+	d := k
+	for d < len(rest) && isASCIIDigit(rest[d]) {
+		d++
+	}
+	return d > k && (d == len(rest) || !(isASCIILetter(rest[d]) || isASCIIDigit(rest[d])))
+}
+
+func isASCIILetter(b byte) bool { return b|0x20 >= 'a' && b|0x20 <= 'z' }
+func isASCIIDigit(b byte) bool  { return b >= '0' && b <= '9' }

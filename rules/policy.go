@@ -362,6 +362,17 @@ func (p *Policy) Partner(id string) (*Partner, bool) {
 	return pt, ok
 }
 
+// AtPartnerDomain reports whether addr is an e-mail address at one of the
+// partner's email_domains (or a sub-domain of one). It is the one test of
+// who may receive a partner's mail: a partner_email comes from input (a
+// HubSpot form's hidden field, a CSV row) and may name anyone.
+func (p *Policy) AtPartnerDomain(partnerID, addr string) bool {
+	if p == nil {
+		return false
+	}
+	return domainIn(registration.EmailDomain(addr), p.partnerDoms[partnerID])
+}
+
 // AppealAllowed reports whether the partner may appeal r's decline now:
 // the registration is declined, fewer than rules.appeals.max appeals were
 // made, and the decline is at most rules.appeals.within_days old. When not,

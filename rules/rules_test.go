@@ -290,3 +290,27 @@ func TestApprovedRivalWithoutWindowYetProtects(t *testing.T) {
 		t.Fatalf("an ended window still protects: %s/%s", d.Status, d.Reason)
 	}
 }
+
+// Only addresses at the partner's own email_domains may get its mail.
+func TestAtPartnerDomain(t *testing.T) {
+	p := mustPolicy(t, testPartners, nil)
+	for addr, want := range map[string]bool{
+		"jo@northwind.example":         true,
+		"Jo@NorthWind.Example":         true,
+		"jo@eu.northwind.example":      true,
+		"jo@evilnorthwind.example":     false,
+		"jo@northwind.example.evil":    false,
+		"jo@fabrikam.example":          false, // another partner's
+		"victim@elsewhere.example":     false,
+		"not an address":               false,
+		"":                             false,
+		"jo@northwind.example@evil.io": false,
+	} {
+		if got := p.AtPartnerDomain("northwind", addr); got != want {
+			t.Errorf("AtPartnerDomain(northwind, %q) = %v, want %v", addr, got, want)
+		}
+	}
+	if p.AtPartnerDomain("nobody", "jo@northwind.example") {
+		t.Error("an unknown partner has no domains")
+	}
+}

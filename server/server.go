@@ -1,7 +1,9 @@
-// Package server is regsync's one HTTP server: CRM webhooks into the
-// durable inbox, the intake channels and status pages (mounted by the
-// daemon), the dashboard, /metrics, /healthz, /readyz, and the operator
-// endpoints under /-/ (bearer-token protected).
+// Package server is regsync's HTTP server. Its public listener takes CRM
+// webhooks into the durable inbox, the intake channels and status pages
+// (mounted by the daemon), the dashboard, /metrics, /healthz and /readyz;
+// the operator endpoints under /-/ (bearer-token protected) are on a
+// listener of their own (admin.addr, loopback by default), or on the
+// public one only when Options.AdminOnPublic says so.
 package server
 
 import (
@@ -61,6 +63,10 @@ type Options struct {
 	Registrations Registrations
 	// AdminToken protects /-/ endpoints; unset: they answer 403.
 	AdminToken secret.Secret
+	// AdminOnPublic mounts the /-/ endpoints on the public listener
+	// (admin.public with admin.addr equal to server.addr); otherwise they
+	// are served only on the admin listener (SetAdminListener).
+	AdminOnPublic bool
 	// Ready reports readiness problems for /readyz (nil: ready).
 	Ready func(ctx context.Context) error
 	// BeforeScrape refreshes gauges before /metrics is served.
@@ -69,17 +75,21 @@ type Options struct {
 	Mount func(mux *http.ServeMux)
 }
 
-// Server is the daemon's HTTP server.
+// Server is the daemon's HTTP server: the public listener and the admin
+// listener.
 type Server struct {
-	o   Options
-	log *slog.Logger
-	m   *metrics.Metrics
-	mux *http.ServeMux
-	srv *http.Server
+	o        Options
+	log      *slog.Logger
+	m        *metrics.Metrics
+	mux      *http.ServeMux // public
+	adminMux *http.ServeMux // the /-/ endpoints (mux itself with AdminOnPublic)
+	srv      *http.Server
+	adminSrv *http.Server
 
-	mu       sync.Mutex
-	ln       net.Listener
-	draining bool
+	mu           sync.Mutex
+	ln, adminLn  net.Listener
+	draining     bool
+	lastProblems string // what readiness last found ("" ready)
 }
 
 // New builds the server and its routes.
@@ -91,21 +101,34 @@ func New(o Options) *Server {
 		o.Metrics = metrics.New(nil)
 	}
 	s := &Server{o: o, log: o.Logger, m: o.Metrics, mux: http.NewServeMux()}
+	s.adminMux = http.NewServeMux()
+	if o.AdminOnPublic {
+		s.adminMux = s.mux
+	}
 	s.routes()
-	s.srv = &http.Server{
-		Handler:           s.mux,
+	s.srv = newHTTPServer(s.mux, o.Logger)
+	s.adminSrv = newHTTPServer(s.adminMux, o.Logger.With("listener", "admin"))
+	return s
+}
+
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	return s
 }
 
-// Handler is the server's mux (tests serve it with httptest).
+// Handler is the public listener's mux (tests serve it with httptest).
 func (s *Server) Handler() http.Handler { return s.mux }
+
+// AdminHandler is the admin listener's mux: the /-/ endpoints (the public
+// mux itself with AdminOnPublic).
+func (s *Server) AdminHandler() http.Handler { return s.adminMux }
 
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -125,15 +148,17 @@ func (s *Server) routes() {
 	for name, crm := range s.o.Webhooks {
 		s.mux.Handle("POST /webhooks/"+name, s.webhook(crm))
 	}
-	s.mux.Handle("POST /-/reload", s.admin(s.reload))
-	s.mux.Handle("POST /-/sweep", s.admin(s.run(func(ctx context.Context) (any, error) { return s.o.Admin.Sweep(ctx) })))
-	s.mux.Handle("POST /-/reconcile", s.admin(s.run(func(ctx context.Context) (any, error) { return s.o.Admin.Reconcile(ctx) })))
-	s.mux.Handle("POST /-/poll", s.admin(s.run(func(ctx context.Context) (any, error) { return s.o.Admin.Poll(ctx) })))
-	s.mux.Handle("GET /-/inbox", s.admin(s.inboxList))
-	s.mux.Handle("POST /-/register", s.admin(s.register))
-	s.mux.Handle("POST /-/settle", s.admin(s.settle))
-	s.mux.Handle("POST /-/inbox/retry", s.admin(s.inboxRetry))
-	s.mux.Handle("POST /-/inbox/drop", s.admin(s.inboxDrop))
+	a := s.adminMux
+	a.Handle("POST /-/reload", s.admin(s.reload))
+	a.Handle("POST /-/sweep", s.admin(s.run(func(ctx context.Context) (any, error) { return s.o.Admin.Sweep(ctx) })))
+	a.Handle("POST /-/reconcile", s.admin(s.run(func(ctx context.Context) (any, error) { return s.o.Admin.Reconcile(ctx) })))
+	a.Handle("POST /-/poll", s.admin(s.run(func(ctx context.Context) (any, error) { return s.o.Admin.Poll(ctx) })))
+	a.Handle("GET /-/readyz", s.admin(s.adminReadyz))
+	a.Handle("GET /-/inbox", s.admin(s.inboxList))
+	a.Handle("POST /-/register", s.admin(s.register))
+	a.Handle("POST /-/settle", s.admin(s.settle))
+	a.Handle("POST /-/inbox/retry", s.admin(s.inboxRetry))
+	a.Handle("POST /-/inbox/drop", s.admin(s.inboxDrop))
 	if s.o.Mount != nil {
 		s.o.Mount(s.mux)
 	}
@@ -159,29 +184,57 @@ func (s *Server) SetListener(ln net.Listener) {
 	s.mu.Unlock()
 }
 
-// Serve serves until Shutdown; Listen must have been called.
+// SetAdminListener gives the server the admin API's listener (unused with
+// AdminOnPublic).
+func (s *Server) SetAdminListener(ln net.Listener) {
+	s.mu.Lock()
+	s.adminLn = ln
+	s.mu.Unlock()
+}
+
+// Serve serves the public listener, and the admin listener when one is
+// set, until Shutdown; Listen must have been called. It returns when the
+// first of them fails, or when both are shut down.
 func (s *Server) Serve() error {
 	s.mu.Lock()
-	ln := s.ln
+	ln, aln := s.ln, s.adminLn
 	s.mu.Unlock()
 	if ln == nil {
 		return errors.New("server: Serve before Listen")
 	}
-	if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	serve := func(srv *http.Server, ln net.Listener, what string) error {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("%s listener: %w", what, err)
+		}
+		return nil
+	}
+	n := 1
+	errc := make(chan error, 2)
+	go func() { errc <- serve(s.srv, ln, "public") }()
+	if aln != nil && !s.o.AdminOnPublic {
+		n++
+		go func() { errc <- serve(s.adminSrv, aln, "admin") }()
+	}
+	for range n {
+		if err := <-errc; err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// Shutdown stops accepting requests and waits for those in flight.
+// Shutdown stops accepting requests on both listeners and waits for those
+// in flight.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.draining = true
 	s.mu.Unlock()
-	return s.srv.Shutdown(ctx)
+	return errors.Join(s.srv.Shutdown(ctx), s.adminSrv.Shutdown(ctx))
 }
 
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+// readiness checks whether the daemon is ready; the problems say why not.
+// A change of the problems is logged (once, not at every probe).
+func (s *Server) readiness(ctx context.Context) []string {
 	s.mu.Lock()
 	draining := s.draining
 	s.mu.Unlock()
@@ -189,12 +242,43 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if draining {
 		err = errors.New("shutting down")
 	} else if s.o.Ready != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err = s.o.Ready(ctx)
 		cancel()
 	}
+	var problems []string
 	if err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "problems": strings.Split(err.Error(), "\n")})
+		problems = strings.Split(err.Error(), "\n")
+	}
+	now := strings.Join(problems, "\n")
+	s.mu.Lock()
+	changed := now != s.lastProblems
+	s.lastProblems = now
+	s.mu.Unlock()
+	switch {
+	case changed && len(problems) > 0:
+		s.log.Warn("not ready", "problems", problems)
+	case changed:
+		s.log.Info("ready again")
+	}
+	return problems
+}
+
+// readyz is the public readiness probe: ready or not, nothing more. The
+// problems (a CRM's error text carries hints about its credentials and
+// its request ids) go to the log and to the admin API's GET /-/readyz.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if problems := s.readiness(r.Context()); len(problems) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ready": true})
+}
+
+// adminReadyz is GET /-/readyz: readiness with the problems.
+func (s *Server) adminReadyz(w http.ResponseWriter, r *http.Request) {
+	if problems := s.readiness(r.Context()); len(problems) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "problems": problems})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ready": true})

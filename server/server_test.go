@@ -43,8 +43,36 @@ func TestOperatorEndpoints(t *testing.T) {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
 		rec := httptest.NewRecorder()
-		s.Handler().ServeHTTP(rec, req)
+		h := s.Handler()
+		if strings.HasPrefix(path, "/-/") {
+			h = s.AdminHandler()
+		}
+		h.ServeHTTP(rec, req)
 		return rec.Code, rec.Body.String()
+	}
+	// The public mux has no admin endpoint; the admin mux nothing else.
+	for _, p := range []string{"/-/reload", "/-/sweep", "/-/inbox"} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", p, nil)
+		req.Header.Set("Authorization", "Bearer tok-123")
+		s.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusNotFound {
+			t.Errorf("%s on the public mux = %d, want 404", p, rec.Code)
+		}
+	}
+	rec := httptest.NewRecorder()
+	s.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("/readyz on the admin mux = %d, want 404", rec.Code)
+	}
+	// AdminOnPublic puts them on the public mux.
+	shared := New(Options{Admin: a, AdminToken: secret.New("tok-123"), Inbox: dbInbox{db}, AdminOnPublic: true})
+	rec = httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/-/inbox", nil)
+	req.Header.Set("Authorization", "Bearer tok-123")
+	shared.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Errorf("/-/inbox on the public mux with AdminOnPublic = %d", rec.Code)
 	}
 	if code, body := do("GET", "/healthz", "", ""); code != 200 || body != "ok\n" {
 		t.Errorf("/healthz = %d %q", code, body)
@@ -53,10 +81,19 @@ func TestOperatorEndpoints(t *testing.T) {
 		t.Errorf("/readyz = %d, want 200", code)
 	}
 	a.fail = errors.New("crm hubspot: unreachable")
-	if code, body := do("GET", "/readyz", "", ""); code != 503 || !strings.Contains(body, "unreachable") {
-		t.Errorf("/readyz when the CRM is down = %d %s", code, body)
+	if code, body := do("GET", "/readyz", "", ""); code != 503 || strings.Contains(body, "unreachable") || !strings.Contains(body, `"ready": false`) {
+		t.Errorf("/readyz when the CRM is down = %d %s, want 503 without the problem", code, body)
+	}
+	if code, body := do("GET", "/-/readyz", "tok-123", ""); code != 503 || !strings.Contains(body, "unreachable") {
+		t.Errorf("/-/readyz when the CRM is down = %d %s, want 503 with the problem", code, body)
+	}
+	if code, _ := do("GET", "/-/readyz", "", ""); code != http.StatusUnauthorized {
+		t.Errorf("/-/readyz without the token = %d, want 401", code)
 	}
 	a.fail = nil
+	if code, body := do("GET", "/-/readyz", "tok-123", ""); code != 200 || !strings.Contains(body, `"ready": true`) {
+		t.Errorf("/-/readyz = %d %s", code, body)
+	}
 	for _, tok := range []string{"", "wrong"} {
 		if code, _ := do("POST", "/-/reload", tok, ""); code != http.StatusUnauthorized {
 			t.Errorf("/-/reload with token %q = %d, want 401", tok, code)
@@ -87,10 +124,10 @@ func TestOperatorEndpoints(t *testing.T) {
 
 	// Without a token the admin endpoints are closed to everyone.
 	closed := New(Options{Admin: a, Inbox: dbInbox{db}})
-	req := httptest.NewRequest("POST", "/-/reload", nil)
+	req = httptest.NewRequest("POST", "/-/reload", nil)
 	req.Header.Set("Authorization", "Bearer ")
-	rec := httptest.NewRecorder()
-	closed.Handler().ServeHTTP(rec, req)
+	rec = httptest.NewRecorder()
+	closed.AdminHandler().ServeHTTP(rec, req)
 	if rec.Code != http.StatusForbidden {
 		t.Errorf("admin without a configured token = %d, want 403", rec.Code)
 	}

@@ -65,7 +65,19 @@ func (db *DB) Append(e ...AuditEntry) error {
 // done on the plans of planKeys (see FinishSteps): a crash can never leave
 // a decision audited twice.
 func (db *DB) AppendFinishing(planKeys []string, step string, e ...AuditEntry) error {
-	if len(e) == 0 && len(planKeys) == 0 {
+	return db.appendAudit(planKeys, step, nil, e...)
+}
+
+// AppendSeen appends entries and, in the same transaction, records the
+// fingerprints fps (record key → fingerprint, see SetFingerprints): an
+// observed change audited is also remembered as seen, so a crash can never
+// audit it twice.
+func (db *DB) AppendSeen(fps map[string]string, e ...AuditEntry) error {
+	return db.appendAudit(nil, "", fps, e...)
+}
+
+func (db *DB) appendAudit(planKeys []string, step string, fps map[string]string, e ...AuditEntry) error {
+	if len(e) == 0 && len(planKeys) == 0 && len(fps) == 0 {
 		return nil
 	}
 	for i := range e {
@@ -101,6 +113,9 @@ func (db *DB) AppendFinishing(planKeys []string, step string, e ...AuditEntry) e
 					return err
 				}
 			}
+		}
+		if err := putFingerprints(tx, fps, now); err != nil {
+			return err
 		}
 		if len(planKeys) > 0 {
 			return finishSteps(tx, planKeys, []string{step})

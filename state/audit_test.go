@@ -168,3 +168,28 @@ func TestAuditForPrefixRecordKey(t *testing.T) {
 	}
 	mustCheck(t, db)
 }
+
+// TestAppendSeenRemembersWithTheEntry: an observed change is audited and
+// its fingerprint recorded in one transaction; an entry that cannot be
+// written (invalid trace) records no fingerprint either.
+func TestAppendSeenRemembersWithTheEntry(t *testing.T) {
+	db, _, _ := openTest(t, Options{})
+	key := "hubspot/p_reg/7"
+	if err := db.AppendSeen(map[string]string{key: "declined|manual|abc"},
+		AuditEntry{CRM: "hubspot", Object: "p_reg", RecordID: "7", From: "needs_info", To: "declined", Actor: "crm"}); err != nil {
+		t.Fatal(err)
+	}
+	if fp, _, ok, err := db.Fingerprint(key); err != nil || !ok || fp != "declined|manual|abc" {
+		t.Fatalf("fingerprint %q %v %v", fp, ok, err)
+	}
+	if es, err := db.AuditFor(key, 0); err != nil || len(es) != 1 || es[0].To != "declined" {
+		t.Fatalf("audit %+v %v", es, err)
+	}
+	other := "hubspot/p_reg/8"
+	if err := db.AppendSeen(map[string]string{other: "x"}, AuditEntry{RecordID: "8", Trace: []byte("{")}); err == nil {
+		t.Fatal("an invalid entry was appended")
+	}
+	if _, _, ok, _ := db.Fingerprint(other); ok {
+		t.Error("a fingerprint was recorded without its entry")
+	}
+}

@@ -26,6 +26,14 @@
 //	audit_by_record.v1   record key ‖ 0x00 ‖ sequence → empty: AuditFor's index
 //	plans.v1             record key → Plan: the worker's write-ahead intent
 //	                     (schema version 2)
+//	holds.v1             hold key → Hold: a submission waiting for something
+//	                     outside regsync before it counts — the web form's,
+//	                     for its submitter's address to be confirmed (schema
+//	                     version 3). Owner: the web form (intake/webform);
+//	                     lifetime: until its expires_at (intake.webform.
+//	                     confirm_ttl; a confirmed one is kept a while longer
+//	                     as a marker), then PurgeHolds drops it — the
+//	                     daemon runs it every hour
 //
 // Open on an empty file creates every bucket and writes the schema version;
 // a file from an older regsync is migrated in place, one version per
@@ -58,5 +66,7 @@
 // file themselves. `import` and `report` need no local state.
 //
 // Time always comes from Options.Now, so tests drive leases, backoff and
-// expiry with a fake clock.
+// expiry with a fake clock — except for holds, which live in the time of
+// the channel that keeps them (the daemon's business clock) and take it
+// with every call.
 package state

@@ -194,23 +194,29 @@ func (db *DB) SetFingerprints(fps map[string]string) error {
 		return nil
 	}
 	now := db.now()
-	err := db.bdb.Update(func(tx *bolt.Tx) error {
-		b, err := bucket(tx, bucketFingerprints)
-		if err != nil {
-			return err
-		}
-		for k, fp := range fps {
-			if k == "" {
-				return errors.New("empty key")
-			}
-			if err := b.putJSON([]byte(k), fingerprintRecord{FP: fp, At: now}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := db.bdb.Update(func(tx *bolt.Tx) error { return putFingerprints(tx, fps, now) })
 	if err != nil {
 		return fmt.Errorf("state: set %d fingerprints: %w", len(fps), err)
+	}
+	return nil
+}
+
+// putFingerprints records fingerprints within tx.
+func putFingerprints(tx *bolt.Tx, fps map[string]string, now time.Time) error {
+	if len(fps) == 0 {
+		return nil
+	}
+	b, err := bucket(tx, bucketFingerprints)
+	if err != nil {
+		return err
+	}
+	for k, fp := range fps {
+		if k == "" {
+			return errors.New("empty key")
+		}
+		if err := b.putJSON([]byte(k), fingerprintRecord{FP: fp, At: now}); err != nil {
+			return err
+		}
 	}
 	return nil
 }

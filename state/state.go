@@ -20,7 +20,7 @@ import (
 
 // SchemaVersion is the layout of the state file this build reads and writes.
 // It is always len(migrations)+1.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 var (
 	// ErrInUse is returned (wrapped) by Open when another process holds the
@@ -120,6 +120,7 @@ var (
 	bucketAudit         = []byte("audit.v1")
 	bucketAuditByRecord = []byte("audit_by_record.v1")
 	bucketPlans         = []byte("plans.v1") // schema version 2
+	bucketHolds         = []byte("holds.v1") // schema version 3
 
 	keySchemaVersion = []byte("schema_version")
 )
@@ -127,7 +128,7 @@ var (
 // allBuckets are the buckets of SchemaVersion, created by Open.
 var allBuckets = [][]byte{
 	bucketMeta, bucketCursors, bucketInbox, bucketInboxOrder, bucketDead,
-	bucketIdempotency, bucketFingerprints, bucketAudit, bucketAuditByRecord, bucketPlans,
+	bucketIdempotency, bucketFingerprints, bucketAudit, bucketAuditByRecord, bucketPlans, bucketHolds,
 }
 
 // A migration moves the file from schema version n to n+1 inside one
@@ -136,7 +137,7 @@ var allBuckets = [][]byte{
 type migration func(tx *bolt.Tx) error
 
 // migrations is the upgrade path; len(migrations)+1 == SchemaVersion.
-var migrations = []migration{migrateV2}
+var migrations = []migration{migrateV2, migrateV3}
 
 // Open opens (creating it when missing, mode 0600) the state file at path.
 // The directory must exist. When another process holds the file, Open waits
@@ -368,6 +369,7 @@ func checkValues(tx *bolt.Tx, report func(error)) {
 	decodeAll(bucketIdempotency, func() any { return new(idemRecord) })
 	decodeAll(bucketFingerprints, func() any { return new(fingerprintRecord) })
 	decodeAll(bucketPlans, func() any { return new(Plan) })
+	decodeAll(bucketHolds, func() any { return new(Hold) })
 
 	ib := inboxBuckets{
 		inbox: bkt{bucketInbox, tx.Bucket(bucketInbox)},

@@ -36,6 +36,9 @@ const MsgReceived = "Received — checking for earlier registrations of this com
 // awaitUntil (real clock; zero: none): while they wait, that decision's
 // status e-mail is theirs to replace (see waiters).
 //
+// A record's partner_name is the policy's name of its partner_id, never
+// what the channel read.
+//
 // Each record must carry SubmissionKey; CaseNumber defaults to
 // registration.CaseNumberFor(SubmissionKey). Outcomes are parallel to
 // recs: created (registered now, status submitted), exists (already
@@ -60,6 +63,10 @@ func (e *Engine) Create(ctx context.Context, recs []registration.Record, awaitUn
 		}
 		first[r.CaseNumber] = i
 		r.Status, r.ID = registration.StatusSubmitted, ""
+		// The partner's name is the policy's, whatever the channel read
+		// (a HubSpot form's hidden partner_name, a CSV column): "" for a
+		// partner the policy does not know, which is declined anyway.
+		r.PartnerName = e.partnerName(r.PartnerID)
 		if r.StatusMessage == "" {
 			r.StatusMessage = MsgReceived
 		}

@@ -386,6 +386,7 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 
 	// Resume interrupted plans whose write landed; classify the rest.
 	var resume []*work
+	earlier := map[*work]*work{} // a changed record → its earlier decision being finished
 	for _, w := range works {
 		fp := fingerprintOf(&w.rec)
 		if w.plan != nil {
@@ -393,6 +394,15 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 			case samePrint(w.plan.Expect, fp):
 				resume = append(resume, w)
 				continue
+			case !w.plan.Done(stepWrite) && e.writtenBeneath(&w.rec, w.plan):
+				// The write landed unheard, then someone (an AE) changed
+				// the record before regsync read it back: finish what we
+				// owe for our decision, then look at the change, from the
+				// decision's status.
+				prev := &work{rec: w.rec, key: w.key, plan: w.plan, out: &Outcome{}}
+				resume, earlier[w] = append(resume, prev), prev
+				w.prevFP, w.hasFP = parseFingerprint(w.plan.Expect)
+				w.plan = nil
 			case !w.plan.Done(stepWrite):
 				// The write never landed (or someone changed the record
 				// before it could): the plan is void.
@@ -404,7 +414,8 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 			default:
 				// Written, then changed by someone else: finish what we
 				// owe for our decision, then look at the change too.
-				resume = append(resume, &work{rec: w.rec, key: w.key, plan: w.plan, out: &Outcome{}})
+				prev := &work{rec: w.rec, key: w.key, plan: w.plan, out: &Outcome{}}
+				resume, earlier[w] = append(resume, prev), prev
 				w.plan = nil
 			}
 		}
@@ -427,6 +438,14 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 	}
 	if len(resume) > 0 {
 		e.resume(ctx, resume)
+	}
+	// A record's next decision waits until its earlier one is finished:
+	// a record has one plan, and planning the next would drop what the
+	// earlier still owes (its note, audit entry, e-mail).
+	for w, prev := range earlier {
+		if prev.out.Err != nil && w.out.Result == "" {
+			w.out.Result, w.out.Err = "failed", fmt.Errorf("finish the earlier decision first: %w", prev.out.Err)
+		}
 	}
 
 	// What is decided now, under the claim locks of its companies.
@@ -540,6 +559,23 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 		w.out.Record = w.rec
 		e.m.Processed.WithLabelValues(w.out.Result).Inc()
 	}
+}
+
+// writtenBeneath reports whether a record that no longer matches its
+// plan's fingerprint still holds what only that plan's write put there:
+// the decision's instant in decided_at (to the CRM's precision) with its
+// status message or reason. An AE changes the status, a meeting date, an
+// owner; regsync alone stamps decided_at. A plan that wrote no decided_at
+// (a sweep that changed no status) cannot tell, and is void as before.
+func (e *Engine) writtenBeneath(r *registration.Record, pl *state.Plan) bool {
+	var data planData
+	if err := json.Unmarshal(pl.Data, &data); err != nil || data.At.IsZero() || r.DecidedAt.IsZero() {
+		return false
+	}
+	if !r.DecidedAt.Equal(data.At.UTC().Truncate(e.prec)) {
+		return false
+	}
+	return r.StatusMessage == data.Message || r.StatusReason == data.Reason
 }
 
 // samePrint reports whether a plan's expected fingerprint is the record's:
@@ -853,7 +889,11 @@ func (e *Engine) overridden(w *work, prev registration.Status, d rules.Decision,
 		return
 	}
 	trace, _ := json.Marshal(d.Trace)
-	err := e.o.State.Append(state.AuditEntry{At: now, CRM: e.crm.Name(), Object: e.o.Object, RecordID: w.rec.ID,
+	// Audited and remembered as seen in one transaction: a crash before
+	// the end of this batch (whose other writes may take long against a
+	// faulty CRM) must not audit the same change again on the next read.
+	seen := map[string]string{w.key: fingerprintOf(&w.rec).String()}
+	err := e.o.State.AppendSeen(seen, state.AuditEntry{At: now, CRM: e.crm.Name(), Object: e.o.Object, RecordID: w.rec.ID,
 		CaseNumber: w.rec.CaseNumber, From: string(prev), To: string(w.rec.Status), Reason: rules.ReasonManualOverride,
 		Actor: "crm", Message: "status set by hand outside the transition table; kept", Trace: trace})
 	if err != nil {
@@ -1148,7 +1188,7 @@ func (e *Engine) settleUnknown(ctx context.Context, ws []*work) []*work {
 	var landed, void []*work
 	for _, w := range ws {
 		r := byID[w.rec.ID]
-		if r != nil && w.plan != nil && samePrint(w.plan.Expect, fingerprintOf(r)) ||
+		if r != nil && w.plan != nil && (samePrint(w.plan.Expect, fingerprintOf(r)) || e.writtenBeneath(r, w.plan)) ||
 			r != nil && w.plan == nil && sameWrite(r, w.update) {
 			w.out.Err = nil
 			landed = append(landed, w)
@@ -1201,6 +1241,14 @@ func (e *Engine) resume(ctx context.Context, ws []*work) {
 		w.decision = rules.Decision{Status: data.To, Reason: data.Reason, Message: data.Message, Missing: data.Missing,
 			HoldUntil: data.HoldUntil, MeetingDue: data.MeetingDue, SLADue: data.SLADue, Owner: data.Owner, Trace: data.Trace}
 		if !w.plan.Done(stepWrite) {
+			// The record is the plan's write (run matched it): remember it
+			// as seen, or its next read looks like someone else's change
+			// (the write's answer was lost, or a crash came between the
+			// write and the commit's record of it).
+			if err := e.o.State.SetFingerprints(map[string]string{w.key: w.plan.Expect}); err != nil {
+				w.out.Result, w.out.Err = "failed", err
+				continue
+			}
 			if err := e.o.State.FinishSteps([]string{w.key}, stepWrite); err != nil {
 				w.out.Result, w.out.Err = "failed", err
 				continue

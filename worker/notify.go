@@ -269,10 +269,27 @@ func (e *Engine) statusNotification(w *work) Notification {
 		Status: d.To, Subject: subject, Text: text, StatusURL: url,
 		Reason: d.Reason, Message: d.Message, Missing: d.Missing, CompanyName: td.CompanyName,
 		HoldUntil: d.HoldUntil, MeetingDue: d.MeetingDue, At: d.At}
-	if addr, err := registration.ParseEmail(d.PartnerEmail); err == nil {
-		n.To = []string{addr}
-	}
+	n.To = e.partnerRecipients(d)
 	return n
+}
+
+// partnerRecipients is whom a status e-mail goes to: the registration's
+// partner_email, only when it is at one of the partner's email_domains.
+// Every channel's registrations are told here, and partner_email is input
+// (a HubSpot form's hidden field, a CSV row): an address anywhere else
+// gets nothing, whatever the decision (the status page and the CRM still
+// show it).
+func (e *Engine) partnerRecipients(d planData) []string {
+	addr, err := registration.ParseEmail(d.PartnerEmail)
+	if err != nil {
+		return nil
+	}
+	if !e.o.Policy().AtPartnerDomain(d.PartnerID, addr) {
+		e.log.Warn("status e-mail not sent: partner_email is not at the partner's email_domains",
+			"case", d.CaseNumber, "partner", d.PartnerID, "partner_email", registration.MaskEmail(addr))
+		return nil
+	}
+	return []string{addr}
 }
 
 func mustDefault() templates {

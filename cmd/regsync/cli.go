@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/regsync/regsync/config"
+	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/rules/ruletest"
 )
 
@@ -69,16 +70,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
+	// Errors may quote a setting's value: a URL's credentials never show.
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(stderr, "regsync: %v\n", ee.err)
+			fmt.Fprintf(stderr, "regsync: %s\n", secret.RedactURLs(ee.err.Error()))
 		}
 		return ee.code
 	}
 	// Anything cobra itself rejects (unknown command or flag, wrong
 	// argument count) is a usage error.
-	fmt.Fprintf(stderr, "regsync: %v\nRun 'regsync --help' for usage.\n", err)
+	fmt.Fprintf(stderr, "regsync: %s\nRun 'regsync --help' for usage.\n", secret.RedactURLs(err.Error()))
 	return exitUsage
 }
 
@@ -102,7 +104,7 @@ Exit codes: 0 ok, 1 failure, 2 usage or configuration error.`,
 		"configuration file (default $REGSYNC_CONFIG, then ./regsync.yaml)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	root.AddCommand(newCheckConfig(g), newRules(g), newVersion(g), newServe(g), newSweep(g), newInbox(g),
-		newSetup(g), newSandbox(g), newReport(g), newImport(g))
+		newSetup(g), newSandbox(g), newReport(g), newImport(g), newPartnerLink(g))
 	return root
 }
 
@@ -113,7 +115,9 @@ func newCheckConfig(g *globals) *cobra.Command {
 		Short: "Validate the configuration and print it with every default filled in",
 		Long: `check-config validates the configuration file (strictly: an unknown or misspelt
 key is an error) and prints the effective configuration, defaults included and
-every secret shown as <secret>. Exit 0 when valid, 2 with file:line when not.`,
+every secret shown as <secret> — credentials inside URLs too (user:<secret>@host,
+?token=<secret>), in the configuration and in errors. Exit 0 when valid, 2 with
+file:line when not.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.loadConfig()
@@ -125,10 +129,10 @@ every secret shown as <secret>. Exit 0 when valid, 2 with file:line when not.`,
 				if err != nil {
 					return &exitError{code: exitFailure, err: err}
 				}
-				fmt.Fprintf(g.stdout, "# effective configuration of %s\n%s", cfg.File, out)
+				fmt.Fprintf(g.stdout, "# effective configuration of %s\n%s", secret.RedactURLs(cfg.File), out)
 			}
 			fmt.Fprintf(g.stderr, "%s: configuration is valid (%d partners, %d territories)\n",
-				cfg.File, len(cfg.Partners), len(cfg.Rules.Territories))
+				secret.RedactURLs(cfg.File), len(cfg.Partners), len(cfg.Rules.Territories))
 			return nil
 		},
 	}

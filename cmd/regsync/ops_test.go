@@ -32,6 +32,7 @@ func TestSweepAndInboxBesideAndWithoutADaemon(t *testing.T) {
 	ln.Close()
 	cfgPath := filepath.Join(dir, "regsync.yaml")
 	yaml := fmt.Sprintf(`server: {addr: %q}
+admin: {addr: "127.0.0.1:0"}
 state: {path: %q}
 crm: {kind: hubspot}
 hubspot: {base_url: %q, token: sandbox-token, poll_settle: 0s}

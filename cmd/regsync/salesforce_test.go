@@ -117,6 +117,7 @@ func sfClient(t *testing.T, base, org, id, secretText string) *salesforce.Client
 	t.Helper()
 	cfg := salesforce.DefaultConfig()
 	cfg.Domain, cfg.ClientID, cfg.ClientSecret, cfg.OrganizationID = base, id, secret.New(secretText), org
+	cfg.WebhookSecret = secret.New(salesforcetest.DefaultWebhookSecret)
 	cfg.Timeout, cfg.MaxRetries = 5*time.Second, 0
 	c, err := salesforce.New(cfg, salesforce.Options{})
 	if err != nil {
@@ -142,12 +143,14 @@ func TestSandboxSalesforce(t *testing.T) {
 		at   time.Time
 	}
 	deliveries := make(chan delivery, 100)
+	queries := make(chan string, 100)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	hook := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
+		queries <- r.URL.RawQuery
 		deliveries <- delivery{b, time.Now()}
 		(&salesforce.Client{}).WriteWebhookAck(w)
 	})}
@@ -158,8 +161,8 @@ func TestSandboxSalesforce(t *testing.T) {
 	out := sb.out.String()
 	for _, want := range []string{"client credentials: client_id sandbox, client_secret sandbox-secret",
 		"with the Partner_Registration__c object", "crm: {kind: salesforce}",
-		fmt.Sprintf(`salesforce: {domain: %q, client_id: "sandbox", client_secret: "sandbox-secret", organization_id: %s}`, sb.base, sb.org),
-		"outbound messages: http://" + ln.Addr().String() + "/webhooks/salesforce"} {
+		fmt.Sprintf(`salesforce: {domain: %q, client_id: "sandbox", client_secret: "sandbox-secret", organization_id: %s, webhook_secret: "sandbox-outbound-secret"}`, sb.base, sb.org),
+		"outbound messages: http://" + ln.Addr().String() + "/webhooks/salesforce?secret=sandbox-outbound-secret"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -195,6 +198,9 @@ func TestSandboxSalesforce(t *testing.T) {
 	// Its creation went out as an outbound message the connector accepts.
 	select {
 	case d := <-deliveries:
+		if q := <-queries; q != "secret=sandbox-outbound-secret" {
+			t.Errorf("outbound message sent to ?%s", q)
+		}
 		evs, err := c.VerifyWebhook(httptestRequest(), d.body)
 		if err != nil || len(evs) != 1 || evs[0].RecordID != res[0].ID || evs[0].Object != salesforce.EventRegistration {
 			t.Fatalf("outbound message: %+v %v\n%s", evs, err, d.body)
@@ -227,7 +233,7 @@ func TestSandboxSalesforce(t *testing.T) {
 }
 
 func httptestRequest() *http.Request {
-	r, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1/webhooks/salesforce", nil)
+	r, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1/webhooks/salesforce?secret="+salesforcetest.DefaultWebhookSecret, nil)
 	return r
 }
 
@@ -292,8 +298,8 @@ func TestSetupSalesforce(t *testing.T) {
 	}
 	t.Cleanup(sf.Close)
 	config := func(secretText string) string {
-		return writeFile(t, "regsync.yaml", fmt.Sprintf("crm: {kind: salesforce}\nsalesforce:\n  domain: %q\n  client_id: %s\n  client_secret: %s\n  organization_id: %s\n",
-			sf.URL(), salesforcetest.DefaultClientID, secretText, sf.OrganizationID()))
+		return writeFile(t, "regsync.yaml", fmt.Sprintf("crm: {kind: salesforce}\nsalesforce:\n  domain: %q\n  client_id: %s\n  client_secret: %s\n  organization_id: %s\n  webhook_secret: %s\n",
+			sf.URL(), salesforcetest.DefaultClientID, secretText, sf.OrganizationID(), salesforcetest.DefaultWebhookSecret))
 	}
 	cfg := config(salesforcetest.DefaultClientSecret)
 

@@ -11,15 +11,16 @@ import (
 	"os"
 	"time"
 
+	"github.com/regsync/regsync/connectors/salesforce"
 	"github.com/regsync/regsync/connectors/salesforce/salesforcetest"
 	"github.com/regsync/regsync/internal/crmfault"
 )
 
 // sfSandbox are the flags of `regsync sandbox --crm salesforce`.
 type sfSandbox struct {
-	addr, clientID, clientSecret, seed, webhookURL string
-	bare                                           bool
-	faults                                         *crmfault.Injector // --faults, or nil
+	addr, clientID, clientSecret, seed, webhookURL, webhookSecret string
+	bare                                                          bool
+	faults                                                        *crmfault.Injector // --faults, or nil
 }
 
 // serveSalesforceSandbox serves a fake Salesforce org (salesforcetest) on
@@ -29,13 +30,20 @@ type sfSandbox struct {
 // --client-id / --client-secret (default sandbox / sandbox-secret). With
 // --webhook-url it sends outbound messages for every change of a
 // registration or an opportunity there, as a flow with an Outbound Message
-// action would.
+// action would, the endpoint secret --webhook-secret (default
+// sandbox-outbound-secret) in the URL's "secret" query parameter.
 func serveSalesforceSandbox(ctx context.Context, g *globals, o sfSandbox) error {
 	if o.clientID == "" {
 		o.clientID = salesforcetest.DefaultClientID
 	}
 	if o.clientSecret == "" {
 		o.clientSecret = salesforcetest.DefaultClientSecret
+	}
+	if o.webhookSecret == "" {
+		o.webhookSecret = salesforcetest.DefaultWebhookSecret
+	}
+	if len(o.webhookSecret) < salesforce.MinWebhookSecretLen {
+		return usageErr(fmt.Errorf("--webhook-secret: must be at least %d characters", salesforce.MinWebhookSecretLen))
 	}
 	opts := salesforcetest.Options{ClientID: o.clientID, ClientSecret: o.clientSecret, Bare: o.bare}
 	if o.seed != "" {
@@ -53,6 +61,12 @@ func serveSalesforceSandbox(ctx context.Context, g *globals, o sfSandbox) error 
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return usageErr(fmt.Errorf("--webhook-url %q: want an http(s) URL such as http://127.0.0.1:8080/webhooks/salesforce", o.webhookURL))
 		}
+		// The endpoint secret goes in the URL, as an admin sets it in the
+		// Outbound Message action.
+		q := u.Query()
+		q.Set("secret", o.webhookSecret)
+		u.RawQuery = q.Encode()
+		o.webhookURL = u.String()
 	}
 	sf, err := salesforcetest.New(opts)
 	if err != nil {
@@ -101,9 +115,9 @@ client credentials: client_id %s, client_secret %s
 organization id: %s
 configuration:
   crm: {kind: salesforce}
-  salesforce: {domain: %q, client_id: %q, client_secret: %q, organization_id: %s}
+  salesforce: {domain: %q, client_id: %q, client_secret: %q, organization_id: %s, webhook_secret: %q}
 call counts: %s/sandbox/calls
-`, base, kind, o.clientID, o.clientSecret, sf.OrganizationID(), base, o.clientID, o.clientSecret, sf.OrganizationID(), base)
+`, base, kind, o.clientID, o.clientSecret, sf.OrganizationID(), base, o.clientID, o.clientSecret, sf.OrganizationID(), o.webhookSecret, base)
 	if o.webhookURL != "" {
 		fmt.Fprintf(g.stdout, "outbound messages: %s (registrations and opportunities)\n", o.webhookURL)
 	}

@@ -64,6 +64,11 @@ portal in-process on loopback (crm.sandbox.addr), seeded, and talks to it over
 real HTTP: no account needed. Mail goes to an outbox/ directory beside the
 state file.
 
+The admin API (/-/reload, /-/sweep, /-/inbox, /-/readyz …, used by sweep, inbox
+and import beside the daemon) listens apart from the public listener, on
+admin.addr (default 127.0.0.1:9091, loopback), with the bearer token
+admin.token or the one generated into <state.path>.admin-token.
+
 SIGINT or SIGTERM stop it gracefully (within server.shutdown_timeout); SIGHUP
 re-reads the configuration (a bad one keeps the old).`,
 		Args: cobra.NoArgs,
@@ -98,8 +103,12 @@ re-reads the configuration (a bad one keeps the old).`,
 					}
 				}
 			}()
-			fmt.Fprintf(g.stderr, "regsync serving on http://%s (admin token in %s unless admin.token is set)\n",
-				d.Addr(), daemon.AdminTokenFile(cfg.State.Path))
+			tokenAt := "admin.token"
+			if !cfg.Admin.Token.IsSet() {
+				tokenAt = daemon.AdminTokenFile(cfg.State.Path)
+			}
+			fmt.Fprintf(g.stderr, "regsync serving on http://%s; admin API on http://%s (token in %s)\n",
+				d.Addr(), d.AdminAddr(), tokenAt)
 			if err := d.Run(ctx); err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
@@ -110,7 +119,8 @@ re-reads the configuration (a bad one keeps the old).`,
 	return cmd
 }
 
-// adminClient reaches a running daemon's /-/ endpoints.
+// adminClient reaches a running daemon's /-/ endpoints, on its admin
+// listener.
 type adminClient struct {
 	base  string
 	token string
@@ -136,9 +146,9 @@ func daemonFor(cfg *config.Config) (*adminClient, bool, error) {
 		}
 		tok = strings.TrimSpace(string(b))
 	}
-	addr := cfg.Server.Addr
-	if b, err := os.ReadFile(daemon.AddrFile(cfg.State.Path)); err == nil && strings.TrimSpace(string(b)) != "" {
-		addr = strings.TrimSpace(string(b)) // where it really listens (server.addr may say :0)
+	addr := cfg.Admin.Addr
+	if b, err := os.ReadFile(daemon.AdminAddrFile(cfg.State.Path)); err == nil && strings.TrimSpace(string(b)) != "" {
+		addr = strings.TrimSpace(string(b)) // where it really listens (admin.addr may say :0)
 	}
 	host, port, _ := net.SplitHostPort(addr)
 	if host == "" || host == "0.0.0.0" || host == "::" {

@@ -18,6 +18,7 @@ import (
 	"github.com/regsync/regsync/connectors/hubspot"
 	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
 	"github.com/regsync/regsync/connectors/salesforce"
+	"github.com/regsync/regsync/connectors/salesforce/salesforcetest"
 	"github.com/regsync/regsync/daemon"
 	"github.com/regsync/regsync/internal/crmfault"
 	"github.com/regsync/regsync/internal/secret"
@@ -99,10 +100,10 @@ func setupSalesforce(ctx context.Context, g *globals, s setupper) error {
 
 func newSandbox(g *globals) *cobra.Command {
 	var (
-		crmKind, addr, token, seed, webhookURL, clientSecret, clientID, faults string
-		bare                                                                   bool
-		searchLag                                                              time.Duration
-		faultsSeed                                                             uint64
+		crmKind, addr, token, seed, webhookURL, clientSecret, clientID, faults, webhookSecret string
+		bare                                                                                  bool
+		searchLag                                                                             time.Duration
+		faultsSeed                                                                            uint64
 	)
 	cmd := &cobra.Command{
 		Use:   "sandbox",
@@ -130,7 +131,9 @@ metadata package is deployed). It grants the client-credentials flow to
 --client-id / --client-secret (default sandbox / sandbox-secret) and prints the
 salesforce: configuration that reaches it. With --webhook-url it sends outbound
 messages (SOAP notifications) for every change of a registration or an
-opportunity, as a flow with an Outbound Message action would.
+opportunity, as a flow with an Outbound Message action would, with the
+endpoint secret --webhook-secret (default sandbox-outbound-secret, the printed
+webhook_secret) added to the URL as ?secret=….
 GET /sandbox/calls shows the API calls it answered.
 
 ` + sandboxFaultsHelp,
@@ -144,6 +147,9 @@ GET /sandbox/calls shows the API calls it answered.
 			}
 			switch crmKind {
 			case "hubspot":
+				if cmd.Flags().Changed("webhook-secret") {
+					return usageErr(errors.New("--webhook-secret is for --crm salesforce (HubSpot signs its webhooks with --client-secret)"))
+				}
 				if searchLag < 0 || searchLag > maxSearchLag {
 					return usageErr(fmt.Errorf("--search-lag %s: must be between 0 and 1m", searchLag))
 				}
@@ -153,7 +159,7 @@ GET /sandbox/calls shows the API calls it answered.
 					return usageErr(errors.New("--search-lag is for --crm hubspot (the Salesforce sandbox's queries do not lag)"))
 				}
 				return serveSalesforceSandbox(ctx, g, sfSandbox{addr: addr, clientID: clientID, clientSecret: clientSecret,
-					seed: seed, webhookURL: webhookURL, bare: bare, faults: inj})
+					seed: seed, webhookURL: webhookURL, webhookSecret: webhookSecret, bare: bare, faults: inj})
 			}
 			return usageErr(fmt.Errorf("--crm %q: want hubspot or salesforce", crmKind))
 		},
@@ -167,6 +173,7 @@ GET /sandbox/calls shows the API calls it answered.
 	f.StringVar(&webhookURL, "webhook-url", "", "send change notifications to this URL (HubSpot: signed webhooks; Salesforce: outbound messages)")
 	f.StringVar(&clientSecret, "client-secret", "", "HubSpot: the app secret that signs webhooks; Salesforce: the OAuth client secret (default sandbox-secret)")
 	f.StringVar(&clientID, "client-id", "", "Salesforce: the OAuth client id (default sandbox)")
+	f.StringVar(&webhookSecret, "webhook-secret", "", "Salesforce: the endpoint secret added to --webhook-url as ?secret= (default "+salesforcetest.DefaultWebhookSecret+")")
 	f.DurationVar(&searchLag, "search-lag", 2*time.Second, "HubSpot: how long search takes to see a write (0 to 1m; 0: at once)")
 	f.StringVar(&faults, "faults", "", "inject faults: "+crmfault.Syntax+", e.g. 0.2 (see above)")
 	f.Uint64Var(&faultsSeed, "faults-seed", 0, "seed of the fault draws (default: from the clock, printed at start)")

@@ -74,6 +74,12 @@ type Config struct {
 	MaxRetries int `yaml:"max_retries"`
 	// WebhookMaxAge is how old a v3-signed webhook may be.
 	WebhookMaxAge time.Duration `yaml:"webhook_max_age"`
+	// WebhookSignatureVersions are the signature versions a webhook may
+	// carry: v3 (timestamped, so a replay is refused after
+	// webhook_max_age), and v1 and v2 of legacy apps, which sign no
+	// timestamp: a request signed with one can be replayed by anyone who
+	// saw it. Default [v3].
+	WebhookSignatureVersions []string `yaml:"webhook_signature_versions"`
 	// WebhookURL is the public URL HubSpot posts webhooks to, exactly as
 	// registered in the app. Signatures v2 and v3 sign it; empty: rebuilt
 	// from the request (X-Forwarded-Proto, X-Forwarded-Host or Host, and
@@ -94,22 +100,30 @@ type Config struct {
 // DefaultConfig returns the section with every key at its default.
 func DefaultConfig() Config {
 	return Config{
-		BaseURL:             DefaultBaseURL,
-		Object:              ObjectRegistration,
-		ClosedStages:        []string{"closedwon", "closedlost"},
-		WonStages:           []string{"closedwon"},
-		DealPartnerProperty: "partner_id",
-		DealPipeline:        "default",
-		DealStage:           "appointmentscheduled",
-		PerTenSeconds:       100,
-		SearchPerSecond:     4,
-		Timeout:             30 * time.Second,
-		MaxRetries:          5,
-		WebhookMaxAge:       5 * time.Minute,
-		PollInterval:        30 * time.Second,
-		PollSettle:          10 * time.Second,
+		BaseURL:                  DefaultBaseURL,
+		Object:                   ObjectRegistration,
+		ClosedStages:             []string{"closedwon", "closedlost"},
+		WonStages:                []string{"closedwon"},
+		DealPartnerProperty:      "partner_id",
+		DealPipeline:             "default",
+		DealStage:                "appointmentscheduled",
+		PerTenSeconds:            100,
+		SearchPerSecond:          4,
+		Timeout:                  30 * time.Second,
+		MaxRetries:               5,
+		WebhookMaxAge:            5 * time.Minute,
+		WebhookSignatureVersions: []string{SignatureV3},
+		PollInterval:             30 * time.Second,
+		PollSettle:               10 * time.Second,
 	}
 }
+
+// Webhook signature versions (hubspot.webhook_signature_versions).
+const (
+	SignatureV1 = "v1"
+	SignatureV2 = "v2"
+	SignatureV3 = "v3"
+)
 
 // Extra properties regsync keeps on each registration, derived from
 // company_domain and company_name on every write that sets them, so that
@@ -244,7 +258,23 @@ func (c *Config) Validate() error {
 	if c.WebhookMaxAge <= 0 {
 		errs = append(errs, yamlx.Errorf(p("webhook_max_age"), "must be positive, not %s", c.WebhookMaxAge))
 	}
+	if len(c.WebhookSignatureVersions) == 0 {
+		errs = append(errs, yamlx.Errorf(p("webhook_signature_versions"), "list at least one of v1, v2, v3 (v3 is the only one that cannot be replayed)"))
+	}
+	for i, v := range c.WebhookSignatureVersions {
+		switch v {
+		case SignatureV1, SignatureV2, SignatureV3:
+		default:
+			errs = append(errs, yamlx.Errorf(p("webhook_signature_versions", i), "must be v1, v2 or v3, not %q", v))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// acceptsSignature reports whether webhooks signed with version v are
+// accepted.
+func (c *Config) acceptsSignature(v string) bool {
+	return slices.Contains(c.WebhookSignatureVersions, v)
 }
 
 // validPropertyName reports whether s is a HubSpot internal property name.

@@ -75,6 +75,19 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("Validate does not report %s: %v", want, err)
 		}
 	}
+	for _, tc := range []struct {
+		versions []string
+		want     string
+	}{
+		{[]string{"v3", "V1"}, `hubspot.webhook_signature_versions.1: must be v1, v2 or v3, not "V1"`},
+		{[]string{}, "hubspot.webhook_signature_versions: list at least one of v1, v2, v3"},
+	} {
+		c := DefaultConfig()
+		c.WebhookSignatureVersions = tc.versions
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("versions %q: %v, want %q", tc.versions, err, tc.want)
+		}
+	}
 	if d := DefaultConfig(); d.Validate() != nil {
 		err := d.Validate()
 		t.Errorf("defaults invalid: %v", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/regsync/regsync/connectors"
 )
@@ -54,12 +55,43 @@ func bodyProp(kind string) string {
 // characters (notes guide); tasks are given the same.
 const maxBody = 65536
 
-// markedBody is body clipped to leave room for key's line, and marked.
+// markedBody is an engagement's body as HubSpot stores it: HTML. The
+// plain text regsync writes (connectors.Note and Task bodies name the
+// company, quote a partner's appeal and the rules' trace) is escaped
+// (htmlText), clipped to leave room for key's line, and marked. The key
+// line needs no escaping: stored keys hold no &, < or > (StoredKey).
 func markedBody(body, key string) string {
 	if key == "" {
-		return body
+		return htmlText(body, maxBody)
 	}
-	return connectors.MarkKey(clip(body, maxBody-len(connectors.KeyLine(key))-2), key)
+	return connectors.MarkKey(htmlText(body, maxBody-len(connectors.KeyLine(key))-2), key)
+}
+
+// htmlText is plain text as HTML text: &, < and > escaped, so a company
+// named "<script>…" or "<img onerror=…>", or a link in a partner's note,
+// shows as written in HubSpot instead of being markup. Line breaks are
+// kept as they are. It is at most n bytes and never ends inside an entity
+// or a character.
+func htmlText(s string, n int) string {
+	var b strings.Builder
+	for _, r := range s {
+		piece := ""
+		switch r {
+		case '&':
+			piece = "&amp;"
+		case '<':
+			piece = "&lt;"
+		case '>':
+			piece = "&gt;"
+		default:
+			piece = string(r)
+		}
+		if b.Len()+len(piece) > n {
+			break
+		}
+		b.WriteString(piece)
+	}
+	return b.String()
 }
 
 // withoutExisting drops from acts those created already: a repeated key

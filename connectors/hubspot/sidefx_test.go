@@ -420,3 +420,54 @@ func TestNoteCreateThenAssociate(t *testing.T) {
 		t.Errorf("notes by key: %v", got)
 	}
 }
+
+// TestNoteTaskBodiesAreText: hs_note_body and hs_task_body are HTML. A
+// company name or a partner's note holding markup is stored escaped — it
+// shows as written, never as a script, an image or a link — and the key
+// line still reads back, so a retry (with the answer of the first attempt
+// lost) creates nothing twice.
+func TestNoteTaskBodiesAreText(t *testing.T) {
+	s := fake(t, hubspottest.Options{Seed: hubspottest.DefaultSeed})
+	c, l := sideClient(t, s)
+	ctx := ctxFor(t)
+	ids := registrations(t, c, 1)
+	at := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	evil := `Acme <script>alert(1)</script><img src=x onerror=alert(1)> <a href="https://evil.example">https://good.example</a> & Co`
+	note := connectors.Note{RegistrationID: ids[0], Body: "Partner appeal (s***@northwind.example): " + evil, At: at, Key: "k/esc/note", Fresh: true}
+	task := connectors.Task{RegistrationID: ids[0], Subject: "Review " + evil, Body: "Northwind registered " + evil + ".\n\n- territory: fail", Due: at, Key: "k/esc/task", Fresh: true}
+	l.set(func(r *http.Request) bool { return creates("notes")(r) || creates("tasks")(r) }, false)
+	if err := c.Note(ctx, []connectors.Note{note}); err == nil {
+		t.Fatal("the lost answer was not reported")
+	}
+	if err := c.Task(ctx, []connectors.Task{task}); err == nil {
+		t.Fatal("the lost answer was not reported")
+	}
+	l.set(nil, false)
+	note.Fresh, task.Fresh = false, false
+	if err := c.Note(ctx, []connectors.Note{note}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Task(ctx, []connectors.Task{task}); err != nil {
+		t.Fatal(err)
+	}
+	if got := keyed(t, s, "notes"); got["k/esc/note"] != 1 {
+		t.Errorf("notes by key after the retry: %v", got)
+	}
+	if got := keyed(t, s, "tasks"); got["k/esc/task"] != 1 {
+		t.Errorf("tasks by key after the retry: %v", got)
+	}
+	shown := `Acme &lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt; &lt;a href="https://evil.example"&gt;https://good.example&lt;/a&gt; &amp; Co`
+	for kind, prop := range map[string]string{"notes": "hs_note_body", "tasks": "hs_task_body"} {
+		for _, r := range s.Records(kind) {
+			b := r.Properties[prop]
+			if strings.ContainsAny(b, "<>") || !strings.Contains(b, shown) {
+				t.Errorf("%s %s: %s = %q, want the markup escaped", kind, r.ID, prop, b)
+			}
+		}
+	}
+	for _, r := range s.Records("tasks") {
+		if want := "Northwind registered " + shown + ".\n\n- territory: fail\n\nregsync-key: k/esc/task"; r.Properties["hs_task_body"] != want {
+			t.Errorf("task body %q\nwant       %q", r.Properties["hs_task_body"], want)
+		}
+	}
+}

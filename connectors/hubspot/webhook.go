@@ -37,10 +37,11 @@ const webhookFutureSkew = time.Minute
 // timestamp; the timestamp must be at most webhook_max_age old and at most
 // a minute ahead. Legacy apps send X-HubSpot-Signature with
 // X-HubSpot-Signature-Version v1 (SHA-256 of secret + body) or v2 (of
-// secret + method + URI + body); these carry no timestamp, so they cannot
-// be checked for replay: the worker re-reads every record an event names,
-// so a replayed event changes nothing. Signatures are compared in constant
-// time.
+// secret + method + URI + body); these carry no timestamp, so a request
+// signed with one can be replayed by anyone who saw it, and they are
+// refused unless hubspot.webhook_signature_versions lists them (default:
+// v3 only). A request carrying both is checked by v3 when v3 is accepted.
+// Signatures are compared in constant time.
 //
 // The URI is hubspot.webhook_url when set; otherwise it is rebuilt from
 // the request: X-Forwarded-Proto (else the connection's scheme),
@@ -56,24 +57,37 @@ func (c *Client) VerifyWebhook(r *http.Request, body []byte) ([]connectors.Event
 		return nil, fmt.Errorf("hubspot webhook: %w: no client secret configured (hubspot.client_secret)", connectors.ErrWebhookSignature)
 	}
 	uri := c.webhookURI(r)
-	if sig := r.Header.Get(hdrSigV3); sig != "" {
-		if err := c.verifyV3(secret, r.Method, uri, body, sig, r.Header.Get(hdrTimestamp)); err != nil {
+	v3, legacy := r.Header.Get(hdrSigV3), r.Header.Get(hdrSig)
+	switch {
+	case v3 != "" && c.cfg.acceptsSignature(SignatureV3):
+		if err := c.verifyV3(secret, r.Method, uri, body, v3, r.Header.Get(hdrTimestamp)); err != nil {
 			return nil, err
 		}
-	} else if sig := r.Header.Get(hdrSig); sig != "" {
+	case legacy != "":
+		v := strings.ToLower(strings.TrimSpace(r.Header.Get(hdrSigVer)))
+		if v == "" {
+			v = SignatureV1
+		}
 		var want string
-		switch v := strings.ToLower(strings.TrimSpace(r.Header.Get(hdrSigVer))); v {
-		case "", "v1":
+		switch v {
+		case SignatureV1:
 			want = signV1(secret, body)
-		case "v2":
+		case SignatureV2:
 			want = signV2(secret, r.Method, uri, body)
 		default:
-			return nil, fmt.Errorf("hubspot webhook: %w: unknown signature version %q", connectors.ErrWebhookSignature, v)
+			return nil, fmt.Errorf("hubspot webhook: %w: unknown signature version %q", connectors.ErrWebhookSignature, clip(v, 10))
 		}
-		if !equalHex(sig, want) {
+		if !c.cfg.acceptsSignature(v) {
+			return nil, fmt.Errorf("hubspot webhook: %w: signature %s is not accepted: it signs no timestamp, so the request may be a replay (hubspot.webhook_signature_versions is %s)",
+				connectors.ErrWebhookSignature, v, strings.Join(c.cfg.WebhookSignatureVersions, ", "))
+		}
+		if !equalHex(legacy, want) {
 			return nil, fmt.Errorf("hubspot webhook: %w: signature does not match", connectors.ErrWebhookSignature)
 		}
-	} else {
+	case v3 != "":
+		return nil, fmt.Errorf("hubspot webhook: %w: signature v3 is not accepted (hubspot.webhook_signature_versions is %s)",
+			connectors.ErrWebhookSignature, strings.Join(c.cfg.WebhookSignatureVersions, ", "))
+	default:
 		return nil, fmt.Errorf("hubspot webhook: %w: no signature header", connectors.ErrWebhookSignature)
 	}
 	if c.cfg.Object == ObjectRegistration && !c.schema.known() && bytes.Contains(body, []byte(`"2-`)) {

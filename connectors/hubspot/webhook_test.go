@@ -54,11 +54,20 @@ func v3Request(target, body string) *http.Request {
 	return r
 }
 
+// legacyOK accepts the signature versions of legacy apps besides v3.
+func legacyOK(cfg *Config) { cfg.WebhookSignatureVersions = []string{"v1", "v2", "v3"} }
+
 func TestWebhookV1Vector(t *testing.T) {
-	c := webhookClient(t, time.Now(), nil)
 	r := httptest.NewRequest(http.MethodPost, "/webhooks/hubspot", strings.NewReader(vecV1Body))
 	r.Header.Set(hdrSig, vecV1Sig)
 	r.Header.Set(hdrSigVer, "v1")
+	// By default a v1 signature is refused however valid: it signs no
+	// timestamp, so the request may be a replay.
+	if _, err := webhookClient(t, time.Now(), nil).VerifyWebhook(r, []byte(vecV1Body)); !errors.Is(err, connectors.ErrWebhookSignature) ||
+		!strings.Contains(err.Error(), "signature v1 is not accepted") {
+		t.Errorf("v1 by default: %v", err)
+	}
+	c := webhookClient(t, time.Now(), legacyOK)
 	evs, err := c.VerifyWebhook(r, []byte(vecV1Body))
 	if err != nil {
 		t.Fatalf("v1 vector refused: %v", err)
@@ -75,10 +84,18 @@ func TestWebhookV1Vector(t *testing.T) {
 }
 
 func TestWebhookV2Vector(t *testing.T) {
-	c := webhookClient(t, time.Now(), nil)
 	r := httptest.NewRequest(http.MethodGet, "https://www.example.com/webhook_uri", nil)
 	r.Header.Set(hdrSig, vecV2Sig)
 	r.Header.Set(hdrSigVer, "v2")
+	if _, err := webhookClient(t, time.Now(), nil).VerifyWebhook(r, nil); !errors.Is(err, connectors.ErrWebhookSignature) ||
+		!strings.Contains(err.Error(), "signature v2 is not accepted") {
+		t.Errorf("v2 by default: %v", err)
+	}
+	// Listed in v1 only, v2 is refused too.
+	if _, err := webhookClient(t, time.Now(), func(cfg *Config) { cfg.WebhookSignatureVersions = []string{"v1"} }).VerifyWebhook(r, nil); !errors.Is(err, connectors.ErrWebhookSignature) {
+		t.Errorf("v2 with [v1]: %v", err)
+	}
+	c := webhookClient(t, time.Now(), legacyOK)
 	if uri := c.webhookURI(r); uri != "https://www.example.com/webhook_uri" {
 		t.Fatalf("uri %q", uri)
 	}
@@ -142,6 +159,9 @@ func TestWebhookV3(t *testing.T) {
 	r = v3Request("/webhooks/hubspot?portal=62515", v3Body)
 	r.Header.Del(hdrSigV3)
 	refuse("no signature", c, r, v3Body)
+
+	v1only := webhookClient(t, at.Add(time.Minute), func(cfg *Config) { cfg.WebhookSignatureVersions = []string{"v1"} })
+	refuse("v3 not listed", v1only, v3Request("/webhooks/hubspot?portal=62515", v3Body), v3Body)
 
 	stale := webhookClient(t, at.Add(5*time.Minute+time.Millisecond), nil)
 	refuse("stale timestamp", stale, v3Request("/webhooks/hubspot?portal=62515", v3Body), v3Body)

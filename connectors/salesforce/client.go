@@ -81,7 +81,8 @@ type Client struct {
 
 	cmu      sync.Mutex
 	describe map[string]*objectInfo // by object name
-	// describeFailed is when a describe last failed, by object name.
+	// describeFailed is, by object name, when a failed describe may be
+	// asked again.
 	describeFailed map[string]time.Time
 	users          map[string]string    // e-mail/username (lower case) → user id
 	stale          map[string][2]string // registration id → its match keys, to repair

@@ -78,8 +78,16 @@ type Config struct {
 	// OrganizationID is the org's 18-character id; outbound messages from
 	// any other org are refused. Required to accept outbound messages.
 	OrganizationID string `yaml:"organization_id"`
-	// WebhookSecret, when set, must appear as the query parameter
-	// "secret" of the outbound message's endpoint URL.
+	// OutboundMessages mounts POST /webhooks/salesforce, the push path of
+	// outbound messages. false: the endpoint is not mounted and changes
+	// arrive by polling alone.
+	OutboundMessages bool `yaml:"outbound_messages"`
+	// WebhookSecret must appear as the query parameter "secret" of the
+	// outbound message's endpoint URL (REGSYNC_SALESFORCE_WEBHOOK_SECRET,
+	// at least MinWebhookSecretLen characters). It is what authenticates a
+	// message: the organization id in it is no secret. Required while
+	// OutboundMessages is on (the configuration checks it; VerifyWebhook
+	// refuses every message without it).
 	WebhookSecret secret.Secret `yaml:"webhook_secret"`
 	// Object is the registration object's API name.
 	Object string `yaml:"object"`
@@ -125,6 +133,7 @@ func DefaultConfig() Config {
 		AccountDomainField:      "Website",
 		OpportunityPartnerField: "Partner_Id__c",
 		NoteObject:              NoteFeedItem,
+		OutboundMessages:        true,
 		PollInterval:            time.Minute,
 		PollOverlap:             time.Minute,
 		BulkThreshold:           2000,
@@ -134,6 +143,9 @@ func DefaultConfig() Config {
 		MaxRetries:              4,
 	}
 }
+
+// MinWebhookSecretLen is the shortest salesforce.webhook_secret accepted.
+const MinWebhookSecretLen = 16
 
 // maxSOQL is Salesforce's limit on the length of a SOQL statement.
 const maxSOQL = 100000
@@ -197,6 +209,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OrganizationID != "" && !validID(c.OrganizationID) {
 		errs = append(errs, yamlx.Errorf(p("organization_id"), "%q is not a 15- or 18-character Salesforce id", c.OrganizationID))
+	}
+	if c.WebhookSecret.IsSet() && len(c.WebhookSecret.Reveal()) < MinWebhookSecretLen {
+		errs = append(errs, yamlx.Errorf(p("webhook_secret"), "must be at least %d characters (try: openssl rand -hex 24)", MinWebhookSecretLen))
 	}
 	if !validAPIName(c.Object) {
 		errs = append(errs, yamlx.Errorf(p("object"), "%q is not an object API name", c.Object))

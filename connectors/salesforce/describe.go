@@ -73,8 +73,15 @@ func (o *objectInfo) clip(api, s string) string {
 	return string(r[:f.Length])
 }
 
-// describeRetry is how long a failed describe is not asked again.
-const describeRetry = 5 * time.Minute
+// describeRetry is how long a describe Salesforce refused (permanent: no
+// access, no such object) is not asked again; describeRetrySoon, after a
+// transient failure (a 5xx, a lost connection, a limit) — what waits for
+// the answer (an AE task's key field) should not wait minutes for one
+// unlucky call.
+const (
+	describeRetry     = 5 * time.Minute
+	describeRetrySoon = 10 * time.Second
+)
 
 // objectFields describes an object once per process (one call) and caches
 // it; nil when describe fails (the write then goes unclipped, and the next
@@ -87,14 +94,18 @@ func (c *Client) objectFields(ctx context.Context, object string) *objectInfo {
 	if oi != nil {
 		return oi
 	}
-	if !failed.IsZero() && c.now().Sub(failed) < describeRetry {
+	if !failed.IsZero() && c.now().Before(failed) {
 		return nil
 	}
 	var d objectInfo
 	if _, err := c.do(ctx, call{op: "describe", method: http.MethodGet, path: "/sobjects/" + object + "/describe"}, &d); err != nil {
 		c.log.Warn("salesforce: describe failed; text values are not clipped to field lengths", "object", object, "err", err)
+		again := describeRetrySoon
+		if connectors.ClassOf(err) == connectors.ClassPermanent {
+			again = describeRetry
+		}
 		c.cmu.Lock()
-		c.describeFailed[object] = c.now()
+		c.describeFailed[object] = c.now().Add(again) // not asked again before
 		c.cmu.Unlock()
 		return nil
 	}

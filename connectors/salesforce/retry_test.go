@@ -352,7 +352,7 @@ func TestNoSecretInErrorsOrLogs(t *testing.T) {
 		ClientSecret: clientSecret}, func(c *Config) {
 		c.ClientSecret = secret.New(clientSecret)
 		c.Username, c.Password, c.SecurityToken = "int@example.com", secret.New(password), secret.New(token)
-		c.WebhookSecret = secret.New("hook-secret-123")
+		c.WebhookSecret = secret.New("hook-secret-0123456")
 	})
 	ctx := ctxT(t)
 	var errs []error
@@ -383,7 +383,7 @@ func TestNoSecretInErrorsOrLogs(t *testing.T) {
 		}
 		text += "\n" + err.Error()
 	}
-	for _, s := range []string{clientSecret, password, token, accessToken, "hook-secret-123", "secret.person@"} {
+	for _, s := range []string{clientSecret, password, token, accessToken, "hook-secret-0123456", "secret.person@"} {
 		if strings.Contains(text, s) {
 			t.Errorf("%q leaked:\n%s", s, text)
 		}

@@ -100,6 +100,9 @@ func (c *Client) checkOrg(ctx context.Context, r *setupReport) {
 		r.warn("organization: cannot read the Organization record (%v): outbound messages cannot be checked", err)
 	case len(org.Records) != 1:
 		r.warn("organization: %d Organization records", len(org.Records))
+	case !c.cfg.OutboundMessages:
+		r.ok("organization %s (%s); outbound messages are off (salesforce.outbound_messages: false): changes arrive by polling",
+			org.Records[0].ID, org.Records[0].Name)
 	case c.cfg.OrganizationID == "":
 		r.warn("organization %s (%s): set salesforce.organization_id: %s to accept outbound messages", org.Records[0].ID, org.Records[0].Name, org.Records[0].ID)
 	case !sameID(org.Records[0].ID, c.cfg.OrganizationID):

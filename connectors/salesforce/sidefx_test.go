@@ -18,6 +18,7 @@ import (
 
 	"github.com/regsync/regsync/connectors"
 	"github.com/regsync/regsync/connectors/salesforce/salesforcetest"
+	"github.com/regsync/regsync/internal/crmfault"
 )
 
 // lossy lets the fake apply the requests lose picks and then loses their
@@ -395,5 +396,30 @@ func TestTaskUndescribed(t *testing.T) {
 	}
 	if got := keyCount(e, "Task"); got["u/task"] != 1 || len(got) != 1 {
 		t.Errorf("tasks: %v", got)
+	}
+}
+
+// TestTaskDescribeFailureIsShortLived: a Task describe lost to a transient
+// fault (a 5xx on every attempt) makes the task wait, but only seconds: the
+// describe is asked again 10 s later, not after five minutes (found by the
+// fault torture test: one unlucky describe held every AE task of the run
+// back past its deadline).
+func TestTaskDescribeFailureIsShortLived(t *testing.T) {
+	e := newEnv(t, salesforcetest.Options{}, nil)
+	ctx := ctxT(t)
+	ids := regs(t, e, 1)
+	e.sf.SetInjector(crmfault.New(crmfault.Spec{Rate: 1, Weights: map[crmfault.Kind]float64{crmfault.ServerErrorBefore: 1}}, 1,
+		crmfault.Options{Only: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/Task/describe") }}))
+	task := []connectors.Task{{RegistrationID: ids[0], Subject: "Review", Key: "k/1/task", Fresh: true}}
+	if err := e.c.Task(ctx, task); err == nil || !connectors.Retryable(err) {
+		t.Fatalf("task with the describe failing: %v, want a retryable error", err)
+	}
+	e.sf.SetInjector(nil)
+	if err := e.c.Task(ctx, task); err == nil {
+		t.Fatal("the failed describe was asked again at once")
+	}
+	e.advance(11 * time.Second)
+	if err := e.c.Task(ctx, task); err != nil {
+		t.Fatalf("task 11 s after a transient describe failure: %v", err)
 	}
 }

@@ -23,8 +23,9 @@ import (
 // is a soapenv:Envelope whose Body holds one notifications element in
 // Salesforce's outbound namespace; its OrganizationId is the configured
 // organization_id; the endpoint's "secret" query parameter matches
-// webhook_secret when one is set; and it carries 1 to 100 notifications,
-// each with a notification id and an sObject id.
+// webhook_secret, which must be set (the organization id is no secret:
+// anyone who has seen one of the org's URLs knows it); and it carries 1
+// to 100 notifications, each with a notification id and an sObject id.
 
 // MaxWebhookBytes bounds an outbound message.
 const MaxWebhookBytes = 4 << 20
@@ -87,19 +88,19 @@ func (c *Client) VerifyWebhook(r *http.Request, body []byte) ([]connectors.Event
 	if c.cfg.OrganizationID == "" {
 		return nil, refuse(false, "salesforce.organization_id is not configured, so no sender can be verified")
 	}
+	if !c.cfg.WebhookSecret.IsSet() {
+		return nil, refuse(false, "salesforce.webhook_secret is not configured, so no sender can be verified")
+	}
+	got := ""
+	if r != nil && r.URL != nil {
+		got = r.URL.Query().Get("secret")
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(c.cfg.WebhookSecret.Reveal())) != 1 {
+		return nil, refuse(false, "wrong or missing endpoint secret")
+	}
 	// proven: the endpoint secret matched, so what follows is the
 	// sender's mistake, not a forgery.
-	proven := false
-	if c.cfg.WebhookSecret.IsSet() {
-		got := ""
-		if r != nil && r.URL != nil {
-			got = r.URL.Query().Get("secret")
-		}
-		if subtle.ConstantTimeCompare([]byte(got), []byte(c.cfg.WebhookSecret.Reveal())) != 1 {
-			return nil, refuse(false, "wrong or missing endpoint secret")
-		}
-		proven = true
-	}
+	const proven = true
 	if len(body) == 0 {
 		return nil, refuse(proven, "empty body")
 	}

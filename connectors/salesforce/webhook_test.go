@@ -20,11 +20,19 @@ import (
 
 const testOrg = "00D5g000004SbxTEAS"
 
+// testHookSecret is webhook_secret of the test clients; hook is the query
+// of an endpoint URL that carries it.
+const (
+	testHookSecret = "outbound-endpoint-secret-42"
+	hook           = "?secret=" + testHookSecret
+)
+
 func webhookClient(t *testing.T, edit func(*Config)) *Client {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.ClientID, cfg.ClientSecret = "x", secret.New("y")
 	cfg.OrganizationID = testOrg
+	cfg.WebhookSecret = secret.New(testHookSecret)
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -50,7 +58,7 @@ func post(query string) *http.Request {
 
 func TestVerifyWebhookAcceptsSalesforceEnvelope(t *testing.T) {
 	c := webhookClient(t, nil)
-	evs, err := c.VerifyWebhook(post(""), readFile(t, "outbound_registration.xml"))
+	evs, err := c.VerifyWebhook(post(hook), readFile(t, "outbound_registration.xml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,25 +74,30 @@ func TestVerifyWebhookAcceptsSalesforceEnvelope(t *testing.T) {
 			t.Errorf("event %d: %+v, want %+v", i, evs[i], want[i])
 		}
 	}
-	evs, err = c.VerifyWebhook(post(""), readFile(t, "outbound_opportunity.xml"))
+	evs, err = c.VerifyWebhook(post(hook), readFile(t, "outbound_opportunity.xml"))
 	if err != nil || len(evs) != 1 || evs[0].Object != EventDeal || evs[0].RecordID != "0065g00000AbCdEAAV" {
 		t.Fatalf("opportunity: %+v %v", evs, err)
 	}
 	// The 15-character org id works as well.
 	c15 := webhookClient(t, func(cfg *Config) { cfg.OrganizationID = testOrg[:15] })
-	if _, err := c15.VerifyWebhook(post(""), readFile(t, "outbound_registration.xml")); err != nil {
+	if _, err := c15.VerifyWebhook(post(hook), readFile(t, "outbound_registration.xml")); err != nil {
 		t.Errorf("15-character organization_id: %v", err)
 	}
-	// With a path secret.
-	cs := webhookClient(t, func(cfg *Config) { cfg.WebhookSecret = secret.New("s3cret") })
-	if _, err := cs.VerifyWebhook(post("?secret=s3cret"), readFile(t, "outbound_registration.xml")); err != nil {
-		t.Errorf("right secret: %v", err)
-	}
-	if _, err := cs.VerifyWebhook(post("?secret=wrong"), readFile(t, "outbound_registration.xml")); !errors.Is(err, ErrWebhook) {
+	// The endpoint secret is what proves the sender: a wrong or missing
+	// one is refused, and so is every message while none is configured
+	// (the organization id alone is no proof).
+	if _, err := c.VerifyWebhook(post("?secret=wrong"), readFile(t, "outbound_registration.xml")); !errors.Is(err, ErrWebhook) {
 		t.Errorf("wrong secret: %v", err)
 	}
-	if _, err := cs.VerifyWebhook(post(""), readFile(t, "outbound_registration.xml")); !errors.Is(err, ErrWebhook) {
+	if _, err := c.VerifyWebhook(post(""), readFile(t, "outbound_registration.xml")); !errors.Is(err, ErrWebhook) {
 		t.Errorf("no secret: %v", err)
+	}
+	none := webhookClient(t, func(cfg *Config) { cfg.WebhookSecret = secret.Secret{} })
+	for _, q := range []string{"", "?secret=", hook} {
+		if _, err := none.VerifyWebhook(post(q), readFile(t, "outbound_registration.xml")); !errors.Is(err, connectors.ErrWebhookSignature) ||
+			!strings.Contains(err.Error(), "webhook_secret is not configured") {
+			t.Errorf("no webhook_secret configured, query %q: %v", q, err)
+		}
 	}
 }
 
@@ -110,27 +123,27 @@ func TestVerifyWebhookRefuses(t *testing.T) {
 		body []byte
 		cfg  func(*Config)
 	}{
-		"wrong OrganizationId":     {post(""), body(strings.ReplaceAll(good, testOrg, "00D5g000004SbxUEAS")), nil},
-		"no organization_id set":   {post(""), body(good), func(c *Config) { c.OrganizationID = "" }},
-		"other org configured":     {post(""), body(good), func(c *Config) { c.OrganizationID = "00D000000000001" }},
-		"malformed XML":            {post(""), body(good[:len(good)/2]), nil},
-		"not XML":                  {post(""), body(`{"OrganizationId":"00D5g000004SbxTEAS"}`), nil},
-		"empty":                    {post(""), nil, nil},
-		"billion laughs":           {post(""), body(laughs), nil},
-		"XXE":                      {post(""), body(xxe), nil},
-		"undeclared entity":        {post(""), body(undeclared), nil},
-		"processing instruction":   {post(""), body(strings.Replace(good, "<soapenv:Body>", `<?xml-stylesheet href="x"?><soapenv:Body>`, 1)), nil},
-		"Latin-1":                  {post(""), body(strings.Replace(good, `encoding="UTF-8"`, `encoding="ISO-8859-1"`, 1)), nil},
-		"too big":                  {post(""), body(good + strings.Repeat(" ", MaxWebhookBytes)), nil},
-		"too deep":                 {post(""), body(strings.Replace(good, "<sf:Status__c>approved</sf:Status__c>", strings.Repeat("<a>", 20)+strings.Repeat("</a>", 20), 1)), nil},
-		"no envelope":              {post(""), body(good[strings.Index(good, "<notifications") : strings.Index(good, "</notifications>")+len("</notifications>")]), nil},
-		"wrong namespace":          {post(""), body(strings.Replace(good, "http://soap.sforce.com/2005/09/outbound", "http://evil.example/outbound", 1)), nil},
-		"two notifications blocks": {post(""), body(strings.Replace(good, "</notifications>", "</notifications><notifications xmlns=\"http://soap.sforce.com/2005/09/outbound\"/>", 1)), nil},
-		"no notification":          {post(""), body(good[:strings.Index(good, "<Notification>")] + "</notifications></soapenv:Body></soapenv:Envelope>"), nil},
-		"101 notifications":        {post(""), body(many), nil},
-		"bad notification id":      {post(""), body(strings.Replace(good, "04l5g00000Gx7QzAAJ", "x", 1)), nil},
-		"bad record id":            {post(""), body(strings.Replace(good, "a0R5g00000Lm9XaEAJ", "a0R5g00000Lm9XaAAA", 1)), nil},
-		"other object":             {post(""), body(strings.Replace(good, "sf:Partner_Registration__c", "sf:Account", 1)), nil},
+		"wrong OrganizationId":     {post(hook), body(strings.ReplaceAll(good, testOrg, "00D5g000004SbxUEAS")), nil},
+		"no organization_id set":   {post(hook), body(good), func(c *Config) { c.OrganizationID = "" }},
+		"other org configured":     {post(hook), body(good), func(c *Config) { c.OrganizationID = "00D000000000001" }},
+		"malformed XML":            {post(hook), body(good[:len(good)/2]), nil},
+		"not XML":                  {post(hook), body(`{"OrganizationId":"00D5g000004SbxTEAS"}`), nil},
+		"empty":                    {post(hook), nil, nil},
+		"billion laughs":           {post(hook), body(laughs), nil},
+		"XXE":                      {post(hook), body(xxe), nil},
+		"undeclared entity":        {post(hook), body(undeclared), nil},
+		"processing instruction":   {post(hook), body(strings.Replace(good, "<soapenv:Body>", `<?xml-stylesheet href="x"?><soapenv:Body>`, 1)), nil},
+		"Latin-1":                  {post(hook), body(strings.Replace(good, `encoding="UTF-8"`, `encoding="ISO-8859-1"`, 1)), nil},
+		"too big":                  {post(hook), body(good + strings.Repeat(" ", MaxWebhookBytes)), nil},
+		"too deep":                 {post(hook), body(strings.Replace(good, "<sf:Status__c>approved</sf:Status__c>", strings.Repeat("<a>", 20)+strings.Repeat("</a>", 20), 1)), nil},
+		"no envelope":              {post(hook), body(good[strings.Index(good, "<notifications") : strings.Index(good, "</notifications>")+len("</notifications>")]), nil},
+		"wrong namespace":          {post(hook), body(strings.Replace(good, "http://soap.sforce.com/2005/09/outbound", "http://evil.example/outbound", 1)), nil},
+		"two notifications blocks": {post(hook), body(strings.Replace(good, "</notifications>", "</notifications><notifications xmlns=\"http://soap.sforce.com/2005/09/outbound\"/>", 1)), nil},
+		"no notification":          {post(hook), body(good[:strings.Index(good, "<Notification>")] + "</notifications></soapenv:Body></soapenv:Envelope>"), nil},
+		"101 notifications":        {post(hook), body(many), nil},
+		"bad notification id":      {post(hook), body(strings.Replace(good, "04l5g00000Gx7QzAAJ", "x", 1)), nil},
+		"bad record id":            {post(hook), body(strings.Replace(good, "a0R5g00000Lm9XaEAJ", "a0R5g00000Lm9XaAAA", 1)), nil},
+		"other object":             {post(hook), body(strings.Replace(good, "sf:Partner_Registration__c", "sf:Account", 1)), nil},
 	} {
 		cl := c
 		if tc.cfg != nil {
@@ -149,8 +162,8 @@ func TestVerifyWebhookRefuses(t *testing.T) {
 // organization, the sender is not verified (401).
 func TestVerifyWebhookRefusalKinds(t *testing.T) {
 	good := string(readFile(t, "outbound_registration.xml"))
-	plain := webhookClient(t, nil)
-	withSecret := webhookClient(t, func(cfg *Config) { cfg.WebhookSecret = secret.New("s3cret") })
+	plain := webhookClient(t, func(cfg *Config) { cfg.WebhookSecret = secret.Secret{} })
+	withSecret := webhookClient(t, func(cfg *Config) { cfg.WebhookSecret = secret.New("s3cret-of-16-chars") })
 	for _, tc := range []struct {
 		c     *Client
 		query string
@@ -158,10 +171,11 @@ func TestVerifyWebhookRefusalKinds(t *testing.T) {
 		kind  error
 	}{
 		{plain, "", good[:100], connectors.ErrWebhookSignature},
-		{plain, "", strings.ReplaceAll(good, testOrg, "00D5g000004SbxUEAS"), connectors.ErrWebhookSignature},
-		{withSecret, "?secret=s3cret", good[:100], connectors.ErrWebhookPayload},
-		{withSecret, "?secret=s3cret", strings.Replace(good, "04l5g00000Gx7QzAAJ", "x", 1), connectors.ErrWebhookPayload},
-		{withSecret, "?secret=s3cret", strings.ReplaceAll(good, testOrg, "00D5g000004SbxUEAS"), connectors.ErrWebhookSignature},
+		{plain, "?secret=s3cret-of-16-chars", good, connectors.ErrWebhookSignature},
+		{withSecret, "", good[:100], connectors.ErrWebhookSignature},
+		{withSecret, "?secret=s3cret-of-16-chars", good[:100], connectors.ErrWebhookPayload},
+		{withSecret, "?secret=s3cret-of-16-chars", strings.Replace(good, "04l5g00000Gx7QzAAJ", "x", 1), connectors.ErrWebhookPayload},
+		{withSecret, "?secret=s3cret-of-16-chars", strings.ReplaceAll(good, testOrg, "00D5g000004SbxUEAS"), connectors.ErrWebhookSignature},
 		{withSecret, "?secret=nope", good[:100], connectors.ErrWebhookSignature},
 	} {
 		_, err := tc.c.VerifyWebhook(post(tc.query), []byte(tc.body))
@@ -218,11 +232,11 @@ func TestOutboundMessagesEndToEnd(t *testing.T) {
 	}
 	good := webhookClient(t, func(cfg *Config) {
 		cfg.OrganizationID = sf.OrganizationID()
-		cfg.WebhookSecret = secret.New("pathsecret")
+		cfg.WebhookSecret = secret.New("path-secret-0123456")
 	})
 	srv := httptest.NewServer(handler(good))
 	t.Cleanup(srv.Close)
-	sf.SetOutbound(salesforcetest.OutboundMessage{Object: obj, URL: srv.URL + "/webhooks/salesforce?secret=pathsecret",
+	sf.SetOutbound(salesforcetest.OutboundMessage{Object: obj, URL: srv.URL + "/webhooks/salesforce?secret=path-secret-0123456",
 		Fields: []string{"Case_Number__c", "Status__c", "SystemModstamp"}})
 	id, err := sf.AsAE().Create(obj, map[string]any{"Case_Number__c": "R-0000000001", "Status__c": "submitted"})
 	if err != nil {

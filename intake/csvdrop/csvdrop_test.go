@@ -78,8 +78,10 @@ func TestReaderExcelSemicolonBOMCRLF(t *testing.T) {
 	if rows[2].Fields["company_name"] != "Initech; Inc." || rows[2].Fields["problem"] != `They said "yeah" to a pilot` {
 		t.Errorf("row 3 quoting: %+v", rows[2].Fields)
 	}
-	if rows[4].Invalid == nil || rows[4].Invalid.Error() != `company_name: starts with "=" like a spreadsheet formula` {
-		t.Errorf("row 5: %v", rows[4].Invalid)
+	// A formula is judged by the import, as every channel's values are
+	// (intake.SetField), not by the reader.
+	if rows[4].Invalid != nil || rows[4].Fields["company_name"] != `=HYPERLINK("http://evil.example";"click")` {
+		t.Errorf("row 5: %v %v", rows[4].Invalid, rows[4].Fields)
 	}
 	if !rows[6].Blank || !rows[7].Blank || rows[5].Blank {
 		t.Errorf("blank rows: %v %v %v", rows[5].Blank, rows[6].Blank, rows[7].Blank)
@@ -95,8 +97,8 @@ func TestReaderGoogleSheets(t *testing.T) {
 		rows[0].Fields["partner_email"] != "sam@northwind.example" || rows[0].Fields["contact_role"] != "Founder" {
 		t.Errorf("row 1: %+v", rows[0].Fields)
 	}
-	if rows[2].Invalid == nil || rows[2].Invalid.Field != "partner_email" {
-		t.Errorf("row 3 (@ cell): %v", rows[2].Invalid)
+	if rows[2].Invalid != nil || rows[2].Fields["partner_email"] != "@sam" {
+		t.Errorf("row 3 (@ cell, judged by the import): %v", rows[2].Invalid)
 	}
 	if rows[3].Fields["contact_name"] != "Road Runner" {
 		t.Errorf("last row without a final newline: %+v", rows[3])
@@ -132,8 +134,10 @@ func TestReaderRefusesFilesThatAreNotCSV(t *testing.T) {
 }
 
 func TestReaderJudgesCells(t *testing.T) {
+	// Formulas are the import's to judge (TestImportRefusesFormulaNames):
+	// the reader refuses junk only.
 	in := "Company,Website,Problem,Phone,Notes\n" +
-		"A,a.example,fine,+1 555 0100,=ignored column\n" + // formulas in ignored columns are never stored
+		"A,a.example,fine,+1 555 0100,=ignored column\n" +
 		"+B,b.example,x,,\n" +
 		"C,c.example,@SUM(1),,\n" +
 		"D,d.example,\"\tx\",,\n" +
@@ -141,14 +145,13 @@ func TestReaderJudgesCells(t *testing.T) {
 		"F,f.example,x,,ctrl\x01\n" +
 		"G,g.example\n" + // short row
 		"H,h.example,x,,,extra,cells\n" +
-		" =I,i.example,a leading space hides it in the sheet but not once trimmed,,\n"
+		" =I,i.example,x,,\n"
 	rd, err := NewReader(strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"", `company_name: starts with "+" like a spreadsheet formula`, `problem: starts with "@" like a spreadsheet formula`,
-		"problem: starts with a tab like a spreadsheet formula", "problem: binary or control characters",
-		"Notes: binary or control characters", "", "", `company_name: starts with "=" like a spreadsheet formula`}
+	want := []string{"", "", "", "", "problem: binary or control characters",
+		"Notes: binary or control characters", "", "", ""}
 	for i, w := range want {
 		r, err := rd.Next()
 		if err != nil {
@@ -294,6 +297,52 @@ func TestImportFixedPartnerRefusesOtherPartnersRows(t *testing.T) {
 	recs, _ := csv.NewReader(&out).ReadAll()
 	if recs[1][2] != "rejected" || recs[1][4] != "partner_id: this upload belongs to partner northwind" || recs[2][2] != "valid" || recs[3][2] != "valid" {
 		t.Errorf("%v", recs)
+	}
+}
+
+// TestImportRefusesFormulaNames: a name field that starts like a
+// spreadsheet formula rejects its row, with the field and the reason;
+// free text (the problem) and a column regsync does not read keep theirs.
+func TestImportRefusesFormulaNames(t *testing.T) {
+	in := "Company,Website,Contact,Role,Problem,Phone,Partner\n" +
+		"+B,b.example,,,x,,northwind\n" +
+		" =I,i.example,,,x,,northwind\n" + // a leading space hides it in the sheet, not once trimmed
+		"\"-2+3+cmd|' /C calc'!A0\",c.example,,,x,,northwind\n" +
+		"D,d.example,-A1*1,,x,,northwind\n" +
+		"E,e.example,,\"\t@SUM(1)\",x,,northwind\n" +
+		"F,f.example,,,x,,=northwind\n" +
+		"-ity Labs,g.example,- Ann Lee,,=> SSO; +1 on audit logs,+1 555 0100,northwind\n" +
+		"H,h.example,,,@SUM(1),=ignored column,northwind\n"
+	var out bytes.Buffer
+	if _, err := Import(t.Context(), strings.NewReader(in), &out, nil, Options{Partners: partners, DryRun: true, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&out).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`company_name: starts with "+" like a spreadsheet formula`,
+		`company_name: starts with "=" like a spreadsheet formula`,
+		`company_name: starts with "-" and formula syntax (a number, an operator, a cell reference, a function call, "|" or "!") like a spreadsheet formula`,
+		`contact_name: starts with "-" and formula syntax (a number, an operator, a cell reference, a function call, "|" or "!") like a spreadsheet formula`,
+		`contact_role: starts with "@" like a spreadsheet formula`,
+		"partner_id: not a partner id",
+		"",
+		"",
+	}
+	if len(recs) != len(want)+1 {
+		t.Fatalf("%d result rows:\n%s", len(recs), out.String())
+	}
+	for i, w := range want {
+		r := recs[i+1]
+		status, msg := "rejected", w
+		if w == "" {
+			status, msg = "valid", "would be registered"
+		}
+		if r[2] != status || r[4] != msg {
+			t.Errorf("row %d: %v, want %s %q", i+1, r, status, msg)
+		}
 	}
 }
 
@@ -539,7 +588,7 @@ func FuzzReader(f *testing.F) {
 				continue
 			}
 			for f, v := range row.Fields {
-				if IsFormula(v) || isJunk(v) || v != strings.TrimSpace(v) || v == "" {
+				if isJunk(v) || v != strings.TrimSpace(v) || v == "" {
 					t.Fatalf("row %d field %s holds %q", n, f, v)
 				}
 			}

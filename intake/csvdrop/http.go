@@ -29,6 +29,12 @@ type HandlerOptions struct {
 	Now       func() time.Time
 	// TempDir holds uploads while they are imported (default os.TempDir()).
 	TempDir string
+	// RequestDeadline, when positive, moves the request's read and write
+	// deadlines this far ahead once its token is checked: the file is
+	// registered (and its result CSV streamed back) while the request is
+	// open, longer than the server's own timeouts allow. A request without
+	// a valid token never gets it.
+	RequestDeadline time.Duration
 }
 
 // Handler is POST /intake/csv: a partner uploads a CSV file (the request
@@ -59,6 +65,16 @@ func NewHandler(o HandlerOptions) *Handler {
 	return h
 }
 
+// refuseUnread prepares the answer to a request refused before its body
+// is read: the connection closes after the answer, and nothing more is
+// read from it. Otherwise the server would read what is left of the body
+// (up to 256 KB, as slowly as the client sends it, within the server's
+// read timeout) before it lets the connection go.
+func refuseUnread(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+}
+
 // authenticate finds the partner whose token the request carries,
 // comparing against every token in constant time.
 func (h *Handler) authenticate(r *http.Request) (tokenEntry, bool) {
@@ -85,12 +101,14 @@ func (h *Handler) authenticate(r *http.Request) (tokenEntry, bool) {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
+		refuseUnread(w)
 		intake.WriteError(w, http.StatusMethodNotAllowed, intake.Refuse("method", "use POST"))
 		return
 	}
 	tok, ok := h.authenticate(r)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="regsync csv"`)
+		refuseUnread(w)
 		intake.WriteError(w, http.StatusUnauthorized, intake.Refuse("authorization", "a valid partner upload token is required (Authorization: Bearer TOKEN)"))
 		return
 	}
@@ -99,8 +117,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		max = int64(intake.DefaultConfig().CSV.MaxBytes)
 	}
 	if r.ContentLength > max {
+		refuseUnread(w)
 		intake.WriteError(w, http.StatusRequestEntityTooLarge, intake.Refuse("file", fmt.Sprintf("larger than %s", intake.ByteSize(max))))
 		return
+	}
+	if h.o.RequestDeadline > 0 {
+		rc := http.NewResponseController(w)
+		until := time.Now().Add(h.o.RequestDeadline)
+		_ = rc.SetReadDeadline(until)
+		_ = rc.SetWriteDeadline(until)
 	}
 	body := http.MaxBytesReader(w, r.Body, max+64<<10)
 	f, err := h.spool(r, body, max)

@@ -253,7 +253,7 @@ func (im *importer) judge(row Row) {
 		im.reject(row.N, ReasonInvalidRow, "partner_id: empty, and no partner e-mail names one")
 		return
 	}
-	if err := intake.CheckValue(partner); err != nil || len(partner) > 100 {
+	if intake.CheckValue(partner) != nil || intake.CheckFormula(partner) != nil || len(partner) > 100 {
 		im.reject(row.N, ReasonInvalidRow, "partner_id: not a partner id")
 		return
 	}

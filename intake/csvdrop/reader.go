@@ -207,18 +207,12 @@ func (r *Reader) Next() (Row, error) {
 			continue
 		}
 		v := decodeCell(cell)
-		if row.Invalid == nil {
-			switch {
-			case isJunk(v):
-				row.Invalid = intake.Refuse(col.Field, "binary or control characters")
-			case IsFormula(v):
-				row.Invalid = intake.Refuse(col.Field, "starts with "+formulaStart(v)+" like a spreadsheet formula")
-			case IsFormula(strings.TrimSpace(v)):
-				// " +1": harmless in the sheet, but the value stored (and
-				// echoed later) is trimmed, and would start a formula.
-				row.Invalid = intake.Refuse(col.Field, "starts with "+formulaStart(strings.TrimSpace(v))+" like a spreadsheet formula")
-			}
+		if row.Invalid == nil && isJunk(v) {
+			row.Invalid = intake.Refuse(col.Field, "binary or control characters")
 		}
+		// A value that starts like a spreadsheet formula is judged where
+		// every channel's is (intake.SetField: the name fields refuse it,
+		// free text keeps it).
 		if t := strings.TrimSpace(v); t != "" {
 			row.Fields[col.Field] = t
 		}
@@ -259,21 +253,6 @@ func isJunk(s string) bool {
 		}
 	}
 	return false
-}
-
-// IsFormula reports whether a cell starts like a spreadsheet formula: with
-// =, +, @ or a tab. Leading spaces are not skipped (a spreadsheet does not
-// evaluate " =1+1"), but the reader also refuses a cell whose trimmed value
-// — what would be stored — starts like one.
-func IsFormula(s string) bool {
-	return s != "" && strings.ContainsRune("=+@\t", rune(s[0]))
-}
-
-func formulaStart(s string) string {
-	if s[0] == '\t' {
-		return "a tab"
-	}
-	return `"` + s[:1] + `"`
 }
 
 // SafeCell makes a value safe to put in a CSV a spreadsheet will open: a

@@ -252,11 +252,12 @@ func (c *Channel) inferFromForward(rec *registration.Record, fw *Forwarded, part
 		return 0 // the partner forwarding their own colleague's mail
 	}
 	n := 0
-	if rec.ContactEmail == "" {
-		rec.ContactEmail = fw.FromAddress
+	// What the forwarded message says is input like the rest: the same
+	// checks (a display name "=HYPERLINK(…)" is not a contact name), and
+	// a value they refuse is left out rather than refusing the message.
+	if rec.ContactEmail == "" && intake.SetField(rec, "contact_email", fw.FromAddress) == nil && rec.ContactEmail != "" {
 		n++
-		if rec.ContactName == "" && fw.FromName != "" && intake.CheckValue(fw.FromName) == nil {
-			rec.ContactName = fw.FromName
+		if rec.ContactName == "" && fw.FromName != "" && intake.SetField(rec, "contact_name", fw.FromName) == nil {
 			n++
 		}
 	}

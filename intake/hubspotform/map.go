@@ -40,7 +40,10 @@ type Mapped struct {
 //     partner_id field (a configured form refuses a hidden field naming
 //     another partner: a visitor can edit hidden fields). partner_program
 //     becomes partner_type. partner_email is the hidden field, else the
-//     form's configured partner_email.
+//     form's configured partner_email (a visitor can edit it too: the
+//     worker mails only addresses at the partner's email_domains). A
+//     hidden partner_name is read but never kept: the worker names the
+//     partner as the policy does.
 //   - firstname and lastname (or a name field) make contact_name; email,
 //     company, website, jobtitle and message are the contact's and the
 //     company's; a consent checkbox ("consent", HubSpot's LEGAL_CONSENT.*
@@ -114,7 +117,7 @@ func Map(form intake.HubSpotForm, s hubspot.FormSubmission, freeMail *registrati
 	if partner == "" {
 		return m, intake.Refuse("partner_id", "the form has no partner_id hidden field and no partner is configured for it")
 	}
-	if err := intake.CheckValue(partner); err != nil || len(partner) > 100 {
+	if intake.CheckValue(partner) != nil || intake.CheckFormula(partner) != nil || len(partner) > 100 {
 		return m, intake.Refuse("partner_id", "not a partner id")
 	}
 	rec.PartnerID = partner

@@ -171,7 +171,7 @@ func (h *Handler) submit(ctx context.Context, w http.ResponseWriter, cb slack.In
 		text := "We could not check your account with Slack right now. Please try again in a minute."
 		switch {
 		case errors.As(err, &fe):
-			text = "Your Slack account's e-mail address is not at a partner of our program (" + fe.Reason + "). Register from your company's Slack account, or contact your partner manager."
+			text = "Your Slack account's e-mail address is not at a partner of our program (" + Escape(fe.Reason) + "). Register from your company's Slack account, or contact your partner manager."
 		case errors.Is(err, errNoEmail):
 			text = "We cannot see an e-mail address on your Slack account, so we cannot tell which partner you are with."
 		default:
@@ -193,7 +193,7 @@ func (h *Handler) submit(ctx context.Context, w http.ResponseWriter, cb slack.In
 	rc, err, done := h.within(ctx, key, rec, origin, later)
 	switch {
 	case !done:
-		writeView(w, slack.NewUpdateViewSubmissionResponse(infoModal("Registering", "Registering *"+slackEscape(rec.CompanyName)+"*… you will get the case number in Slack in a moment.")))
+		writeView(w, slack.NewUpdateViewSubmissionResponse(infoModal("Registering", "Registering *"+Escape(firstNonEmpty(rec.CompanyName, rec.CompanyDomain))+"*… you will get the case number in Slack in a moment.")))
 	case err != nil:
 		log.Error("slack: register", "err", err)
 		writeView(w, slack.NewUpdateViewSubmissionResponse(infoModal("Not registered", answer(rc, err))))
@@ -222,7 +222,14 @@ func capitalize(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// slackEscape escapes the three characters Slack's mrkdwn reserves.
-func slackEscape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+// Escape makes text safe to put in a Slack message: the three characters
+// Slack reserves — &, < and > — become &amp;, &lt; and &gt;
+// (https://api.slack.com/reference/surfaces/formatting#escaping), so that
+// partner text such as a company name cannot mention a channel
+// (<!channel>) or a user (<@U…>) or show a link under another label
+// (<https://evil|https://good>). Every partner-supplied string in a Slack
+// message — this channel's answers and posts, the daemon's AE webhook —
+// goes through it; links regsync builds itself are added after.
+func Escape(s string) string { return slackEscaper.Replace(s) }
+
+var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")

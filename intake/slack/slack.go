@@ -2,8 +2,9 @@
 // when given no text, a direct registration when given key=value pairs),
 // the modal's submission, the partner identified by their Slack user's
 // e-mail domain, ephemeral answers with the case number and the status
-// link, and PostStatus, which the daemon's notifier calls to post status
-// changes back to the channel, in one thread per registration.
+// link, and PostStatus and SendStatusLink, which the daemon's notifier
+// calls to post status changes back to the channel, in one thread per
+// registration, and the status link to the submitter alone.
 package slack
 
 import (
@@ -43,6 +44,10 @@ type Origin struct {
 	// ThreadTS is the status thread's first message, set by the first
 	// PostStatus.
 	ThreadTS string `json:"thread_ts,omitempty"`
+	// Private is set when ChannelID is the app's direct message with the
+	// user (PostStatus fell back to it, or SendStatusLink found the
+	// command was run there): status posts there carry the status link.
+	Private bool `json:"private,omitempty"`
 }
 
 // OriginStore remembers where each registration came from. The daemon
@@ -181,7 +186,7 @@ func (h *Handler) Commands() http.Handler {
 		}
 		fields, err := ParseCommand(cmd.Text)
 		if err != nil {
-			ephemeral(w, ":warning: "+err.Error()+"\n\n"+usage(h.o.Config.Command))
+			ephemeral(w, ":warning: "+Escape(err.Error())+"\n\n"+usage(h.o.Config.Command))
 			return
 		}
 		rec, errs := h.record(fields)
@@ -216,10 +221,12 @@ func usage(cmd string) string {
 		"`" + cmd + ` company="Globex Corp" domain=globex.com contact="Hank Scorpio" email=hank@globex.com role=CEO problem="reconciles stock by hand" consent=yes` + "`"
 }
 
+// joinErrors lists field errors for a Slack message; they quote what the
+// partner typed, so they are escaped.
 func joinErrors(errs []*intake.FieldError) string {
 	s := make([]string, len(errs))
 	for i, e := range errs {
-		s[i] = e.Error()
+		s[i] = Escape(e.Error())
 	}
 	return strings.Join(s, "; ")
 }
@@ -287,7 +294,7 @@ func (h *Handler) refusePartner(w http.ResponseWriter, err error, log *slog.Logg
 	switch {
 	case errors.As(err, &fe):
 		log.Info("slack: not a partner", "reason", fe.Reason)
-		ephemeral(w, ":no_entry: Your Slack account's e-mail address is not at a partner of our program ("+fe.Reason+"). Register from your company's Slack account, or contact your partner manager.")
+		ephemeral(w, ":no_entry: Your Slack account's e-mail address is not at a partner of our program ("+Escape(fe.Reason)+"). Register from your company's Slack account, or contact your partner manager.")
 	case errors.Is(err, errNoEmail):
 		ephemeral(w, ":no_entry: We cannot see an e-mail address on your Slack account, so we cannot tell which partner you are with.")
 	default:
@@ -360,7 +367,7 @@ func (h *Handler) registerAndAnswer(ctx context.Context, w http.ResponseWriter, 
 	}
 	rc, err, done := h.within(ctx, key, rec, origin, later)
 	if !done {
-		ephemeral(w, ":hourglass_flowing_sand: Registering "+rec.CompanyName+"… you will get the case number here in a moment.")
+		ephemeral(w, ":hourglass_flowing_sand: Registering "+Escape(firstNonEmpty(rec.CompanyName, rec.CompanyDomain))+"… you will get the case number here in a moment.")
 		return
 	}
 	if err != nil {
@@ -371,6 +378,15 @@ func (h *Handler) registerAndAnswer(ctx context.Context, w http.ResponseWriter, 
 	ephemeral(w, answer(rc, err))
 }
 
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
 // answer is the text of an answer about a receipt.
 func answer(rc intake.Receipt, err error) string {
 	if err != nil {
@@ -379,7 +395,7 @@ func answer(rc intake.Receipt, err error) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "*%s* — %s\n", rc.CaseNumber, intake.StatusLabel(rc.Status))
 	if m := strings.TrimSpace(rc.Message); m != "" {
-		b.WriteString(slackEscape(m) + "\n")
+		b.WriteString(Escape(m) + "\n")
 	} else if n := intake.NextSteps(rc.Status, rc.HoldUntil, rc.MeetingDue, time.Time{}); n != "" {
 		b.WriteString(n + "\n")
 	}

@@ -276,7 +276,7 @@ func TestPostStatusThreadsAndFallsBack(t *testing.T) {
 	h, api, _ := setup(t)
 	rc := intake.Receipt{CaseNumber: "R-7QK2M9XBHD", Status: registration.StatusApproved, Message: "Approved. Registered to you until Sat 3 May 2025 <yes>.", StatusURL: "https://partners.example.com/r/tok"}
 	o, err := h.PostStatus(t.Context(), Origin{TeamID: "T1", ChannelID: "C1", UserID: "U1"}, rc, "Globex & Co")
-	if err != nil || o.ThreadTS == "" || o.ChannelID != "C1" {
+	if err != nil || o.ThreadTS == "" || o.ChannelID != "C1" || o.Private {
 		t.Fatalf("first post: %+v %v", o, err)
 	}
 	rc.Status, rc.Message = registration.StatusMeetingBooked, ""
@@ -288,18 +288,36 @@ func TestPostStatusThreadsAndFallsBack(t *testing.T) {
 	if len(msgs) != 2 || msgs[0].ThreadTS != "" || msgs[1].ThreadTS != o.ThreadTS || msgs[1].Channel != "C1" {
 		t.Fatalf("messages %+v", msgs)
 	}
-	if msgs[0].Text != "*R-7QK2M9XBHD* (Globex &amp; Co): Approved\nApproved. Registered to you until Sat 3 May 2025 &lt;yes&gt;.\n<https://partners.example.com/r/tok|Status and next steps>" {
+	if msgs[0].Text != "*R-7QK2M9XBHD* (Globex &amp; Co): Approved\nApproved. Registered to you until Sat 3 May 2025 &lt;yes&gt;.\n_The status link was sent to the partner who registered it, by direct message._" {
 		t.Errorf("text %q", msgs[0].Text)
 	}
 	if !strings.Contains(msgs[1].Text, "Meeting booked\nYour first meeting is logged") {
 		t.Errorf("second text %q", msgs[1].Text)
 	}
+	// The link goes to the submitter alone.
+	o3, err := h.SendStatusLink(t.Context(), o, rc, "Globex & Co")
+	msgs = api.Messages()
+	if err != nil || o3 != o || len(msgs) != 3 || msgs[2].Channel != "D1" || msgs[2].ThreadTS != "" ||
+		!strings.HasSuffix(msgs[2].Text, "<https://partners.example.com/r/tok|Status and next steps>") {
+		t.Fatalf("status link: %+v %v %+v", o3, err, msgs)
+	}
 	// Not in the channel: a direct message to the user, which becomes the
-	// thread.
+	// (private) thread and carries the link itself.
 	api.NotInChannel("C2")
-	o3, err := h.PostStatus(t.Context(), Origin{TeamID: "T1", ChannelID: "C2", UserID: "U1"}, rc, "Initech")
-	if err != nil || o3.ChannelID != "D1" || o3.ThreadTS == "" {
-		t.Errorf("fallback: %+v %v", o3, err)
+	o4, err := h.PostStatus(t.Context(), Origin{TeamID: "T1", ChannelID: "C2", UserID: "U1"}, rc, "Initech")
+	msgs = api.Messages()
+	if err != nil || o4.ChannelID != "D1" || o4.ThreadTS == "" || !o4.Private || !strings.Contains(msgs[len(msgs)-1].Text, "/r/tok|") {
+		t.Errorf("fallback: %+v %v %+v", o4, err, msgs[len(msgs)-1])
+	}
+	if _, err := h.SendStatusLink(t.Context(), o4, rc, "Initech"); err != nil || len(api.Messages()) != len(msgs) {
+		t.Errorf("a second copy of the link in the private thread: %v", err)
+	}
+	// The command was run in the app's own direct message: the first link
+	// finds that out, and later posts there carry the link once.
+	dm := Origin{TeamID: "T1", ChannelID: "D1", UserID: "U1"}
+	dm, _ = h.PostStatus(t.Context(), dm, rc, "Hooli")
+	if dm, err = h.SendStatusLink(t.Context(), dm, rc, "Hooli"); err != nil || !dm.Private {
+		t.Errorf("app DM: %+v %v", dm, err)
 	}
 	// Rate limited: a retryable error.
 	api.RateLimit(1)
@@ -307,5 +325,10 @@ func TestPostStatusThreadsAndFallsBack(t *testing.T) {
 	var rl *slack.RateLimitedError
 	if !errors.As(err, &rl) {
 		t.Errorf("rate limited: %v", err)
+	}
+	api.RateLimit(1)
+	_, err = h.SendStatusLink(t.Context(), o, rc, "Globex")
+	if !errors.As(err, &rl) {
+		t.Errorf("rate limited link: %v", err)
 	}
 }

@@ -339,3 +339,5 @@ func TestOversizedAndMethod(t *testing.T) {
 		t.Errorf("DELETE: %d", rec.Code)
 	}
 }
+
+func netipMust(s string) netip.Addr { return netip.MustParseAddr(s) }

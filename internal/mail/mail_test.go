@@ -376,3 +376,29 @@ func TestRenderWithAttachment(t *testing.T) {
 		t.Errorf("bad attachment name: %v", err)
 	}
 }
+
+// TestOutboxPartialsAreNotMessages: a message being written is never an
+// .eml file, and one a crash left half-written is removed at start.
+func TestOutboxPartialsAreNotMessages(t *testing.T) {
+	dir := t.TempDir()
+	left := filepath.Join(dir, ".tmp-123.partial")
+	if err := os.WriteFile(left, []byte("X-Envelope-To: a@b.example\r\nSubj"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ob, err := mail.NewOutbox(dir, "", mail.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(left); !os.IsNotExist(err) {
+		t.Errorf("a partial message a crash left behind is still there: %v", err)
+	}
+	if err := ob.Send(context.Background(), &mail.Message{To: []netmail.Address{{Address: "p@partner.example"}}, Subject: "s", Text: "t", MessageID: "x@regsync.invalid"}); err != nil {
+		t.Fatal(err)
+	}
+	emls, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
+	all, _ := filepath.Glob(filepath.Join(dir, "*"))
+	hidden, _ := filepath.Glob(filepath.Join(dir, ".*"))
+	if len(emls) != 1 || len(all) != 1 || len(hidden) != 0 {
+		t.Errorf("outbox holds %v and %v, want one .eml", all, hidden)
+	}
+}

@@ -25,6 +25,10 @@ type Outbox struct {
 // configured.
 const DefaultOutboxFrom = "regsync <regsync@localhost.invalid>"
 
+// partialPattern names messages being written: never *.eml, so what
+// picks up the outbox's .eml files never reads half a message.
+const partialPattern = ".tmp-*.partial"
+
 // NewOutbox returns an outbox writing into dir (created if missing), with
 // from as the sender (DefaultOutboxFrom when empty).
 func NewOutbox(dir, from string, o Options) (*Outbox, error) {
@@ -40,6 +44,13 @@ func NewOutbox(dir, from string, o Options) (*Outbox, error) {
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("mail: outbox: %w", err)
+	}
+	// A message being written is a hidden .partial file until it is
+	// complete and renamed; one a crash left behind was never sent.
+	if stale, err := filepath.Glob(filepath.Join(dir, partialPattern)); err == nil {
+		for _, f := range stale {
+			_ = os.Remove(f)
+		}
 	}
 	ob := &Outbox{dir: dir, from: addr, log: o.Logger, now: o.Now}
 	if ob.log == nil {
@@ -66,7 +77,7 @@ func (o *Outbox) Send(ctx context.Context, m *Message) error {
 		return err
 	}
 	name := now.UTC().Format("20060102T150405.000000000Z") + "-" + fileSafe(m.MessageID) + ".eml"
-	tmp, err := os.CreateTemp(o.dir, ".tmp-*.eml")
+	tmp, err := os.CreateTemp(o.dir, partialPattern)
 	if err != nil {
 		return fmt.Errorf("mail: outbox: %w", err)
 	}

@@ -55,3 +55,28 @@ func TestUnmarshalAndFile(t *testing.T) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
+
+func TestRedactURLs(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"https://user:pass@host.example/x", "https://user:<secret>@host.example/x"},
+		{"https://regsync:TOKEN@host/intake/email", "https://regsync:<secret>@host/intake/email"},
+		{"https://ghp_token123@github.example/repo", "https://<secret>@github.example/repo"},
+		{"https://host/hook?token=abc&portal=1", "https://host/hook?token=<secret>&portal=<secret>"},
+		{"https://host/hook?abc123", "https://host/hook?<secret>"},
+		{"https://host/cb#access_token=xyz&state=s", "https://host/cb#access_token=<secret>&state=<secret>"},
+		{"https://host/page#section-2", "https://host/page#section-2"},
+		{"https://host/x?empty=&flag", "https://host/x?empty=&<secret>"},
+		{"http://127.0.0.1:8080/webhooks/hubspot", "http://127.0.0.1:8080/webhooks/hubspot"},
+		{`public_url: "ftp://a:b@h" is not an http(s) URL`, `public_url: "ftp://a:<secret>@h" is not an http(s) URL`},
+		{"see https://u:p@h/path?k=v.", "see https://u:<secret>@h/path?k=<secret>."},
+		{"(at https://h/x?k=v), then", "(at https://h/x?k=<secret>), then"},
+		{"postgres://admin:s3cr3t@db:5432/regsync?sslmode=disable", "postgres://admin:<secret>@db:5432/regsync?sslmode=<secret>"},
+		{"two: https://a:1@x and https://b:2@y", "two: https://a:<secret>@x and https://b:<secret>@y"},
+		{"no url here: host:port 127.0.0.1:993, mailto:a@b", "no url here: host:port 127.0.0.1:993, mailto:a@b"},
+		{"https://u:p@h?q=1#frag", "https://u:<secret>@h?q=<secret>#frag"},
+	} {
+		if got := RedactURLs(tc.in); got != tc.want {
+			t.Errorf("RedactURLs(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -46,6 +46,10 @@ const (
 	DefaultClientID       = "sandbox"
 	DefaultClientSecret   = "sandbox-secret"
 	DefaultOrganizationID = "00D5g0000000144EAA"
+	// DefaultWebhookSecret is the endpoint secret `regsync sandbox --crm
+	// salesforce` puts in the URL of its outbound messages (?secret=…),
+	// for salesforce.webhook_secret.
+	DefaultWebhookSecret = "sandbox-outbound-secret"
 )
 
 // Options configures a fake org. The zero value is a seeded org with the
