@@ -50,12 +50,12 @@ func TestIntakeWebFormRefusesFormulaNames(t *testing.T) {
 	form.Set("company_domain", "ity-labs.example")
 	form.Set("contact_email", "ann@ity-labs.example")
 	form.Set("problem", "=> they need SSO; +1 on audit logs; @finance wants exports")
-	resp, page := r.postForm("/register", form)
-	m := reCase.FindStringSubmatch(page)
-	if resp.StatusCode != 200 || m == nil {
-		t.Fatalf("-ity Labs: %d", resp.StatusCode)
+	resp, _ := r.postForm("/register", form)
+	if resp.StatusCode != 202 {
+		t.Fatalf("-ity Labs: %d, want 202 (held until the address is confirmed)", resp.StatusCode)
 	}
-	rec := r.waitCase(m[1], 5*time.Second, "in_review")
+	cn, _, _ := r.confirm(r.confirmLink("sam@northwind.example", "-ity Labs"))
+	rec := r.waitCase(cn, 5*time.Second, "in_review")
 	if rec["company_name"] != "-ity Labs" || rec["problem"] != "=> they need SSO; +1 on audit logs; @finance wants exports" {
 		t.Errorf("stored %q / %q", rec["company_name"], rec["problem"])
 	}
