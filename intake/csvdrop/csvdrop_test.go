@@ -2,6 +2,7 @@ package csvdrop
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -616,4 +617,49 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// stuckRegistrar never answers until its context ends (a CRM that hangs).
+type stuckRegistrar struct{ intake.Registrar }
+
+func (stuckRegistrar) Register(ctx context.Context, subs []intake.Submission) ([]intake.Receipt, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestHandlerImportStopsAtItsDeadline: an upload whose rows cannot be
+// registered stops when the request's deadline passes, also while the
+// client still waits (it held the connection and a goroutine for as long
+// as the CRM hung).
+func TestHandlerImportStopsAtItsDeadline(t *testing.T) {
+	cfg := intake.DefaultConfig().CSV
+	cfg.Enabled = true
+	cfg.MaxBytes = 1 << 20
+	cfg.Tokens = []intake.CSVToken{{Partner: "northwind", Token: secret.New("northwind-upload-token-1"), Submitter: "sam@northwind.example"}}
+	h := NewHandler(HandlerOptions{Config: cfg, Partners: partners, Now: now, Registrar: stuckRegistrar{}, RequestDeadline: 200 * time.Millisecond})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	req, _ := http.NewRequest("POST", srv.URL+Path, strings.NewReader("Company,Website,Contact email\nGlobex,globex.example,hank@globex.example\n"))
+	req.Header.Set("Authorization", "Bearer northwind-upload-token-1")
+	req.Header.Set("Content-Type", "text/csv")
+	done := make(chan int, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- -1
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	select {
+	case code := <-done:
+		if code == 200 {
+			t.Errorf("answered %d as if the rows were registered", code)
+		}
+	case <-time.After(5 * time.Second):
+		srv.CloseClientConnections() // let the handler go, so Close returns
+		t.Fatal("the import did not stop at its 200 ms deadline")
+	}
 }

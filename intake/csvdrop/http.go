@@ -1,6 +1,7 @@
 package csvdrop
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -121,11 +122,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		intake.WriteError(w, http.StatusRequestEntityTooLarge, intake.Refuse("file", fmt.Sprintf("larger than %s", intake.ByteSize(max))))
 		return
 	}
+	ctx := r.Context()
 	if h.o.RequestDeadline > 0 {
 		rc := http.NewResponseController(w)
 		until := time.Now().Add(h.o.RequestDeadline)
 		_ = rc.SetReadDeadline(until)
 		_ = rc.SetWriteDeadline(until)
+		// The import stops at the deadline too, not only when the client
+		// goes away: the result holds the rows done, and the same upload
+		// again goes on where it stopped.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, until)
+		defer cancel()
 	}
 	body := http.MaxBytesReader(w, r.Body, max+64<<10)
 	f, err := h.spool(r, body, max)
@@ -142,7 +150,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	lw := &lazyCSV{w: w}
 	w.Header().Set("Trailer", "X-Regsync-Import-Error")
-	sum, err := Import(r.Context(), f, lw, h.o.Registrar, Options{
+	sum, err := Import(ctx, f, lw, h.o.Registrar, Options{
 		PartnerID: tok.partner, Submitter: tok.submitter, Partners: h.o.Partners,
 		BatchSize: h.o.Config.BatchSize, Now: h.o.Now, Logger: h.o.Logger, TempDir: h.o.TempDir,
 	})
