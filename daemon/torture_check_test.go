@@ -388,8 +388,12 @@ func grantedWhileProtected(env *checkEnv, recs map[string]*regView, now map[stri
 		if env.policy == rules.FirstMeetingWins && o.status != string(registration.StatusMeetingBooked) {
 			continue // approved rivals race for the first meeting
 		}
-		if ended, ok := env.aeEnded[id]; ok && ended.Before(e.At) {
-			continue // an AE had declined it in the CRM; the audit log learns of it later
+		// An AE had declined it in the CRM; the audit log learns of it
+		// later. Audit instants are kept to the CRM's precision (whole
+		// seconds on Salesforce), so a grant within that second may be
+		// the later of the two.
+		if ended, ok := env.aeEnded[id]; ok && ended.Before(e.At.Add(time.Second)) {
+			continue
 		}
 		if o.byAE && e.At.Sub(o.since) < env.grace {
 			continue // regsync cannot have seen the AE's approval yet
