@@ -87,6 +87,7 @@ func TestQuickStartWebFormConfirmsThroughTheSandboxOutbox(t *testing.T) {
 	yml := string(example)
 	for old, repl := range map[string]string{
 		"  addr: 127.0.0.1:8080\n":  "  addr: \"127.0.0.1:0\"\n",
+		"  addr: 127.0.0.1:9091":    "  addr: " + freeAddr(t), // admin.addr
 		"    addr: 127.0.0.1:8081":  "    addr: " + freeAddr(t),
 		"  path: regsync.db\n":      "  path: " + filepath.Join(dir, "regsync.db") + "\n",
 		"    search_lag: 2s":        "    search_lag: 0s",
