@@ -129,51 +129,13 @@ func (db *DB) GetHold(key string, now time.Time) (*Hold, error) {
 // many, in small transactions (see PurgeExpired); n counts those committed
 // even when a later one fails.
 func (db *DB) PurgeHolds(now time.Time) (n int, err error) {
-	var after []byte
-	for {
-		var examined, deleted int
-		var last []byte
-		err := db.bdb.Update(func(tx *bolt.Tx) error {
-			examined, deleted, last = 0, 0, nil
-			b, err := bucket(tx, bucketHolds)
-			if err != nil {
-				return err
-			}
-			c := b.b.Cursor()
-			k, _ := c.First()
-			if after != nil {
-				k, _ = c.Seek(after)
-				if k != nil && string(k) == string(after) {
-					k, _ = c.Next()
-				}
-			}
-			var expired [][]byte
-			for ; k != nil && examined < purgeChunk; k, _ = c.Next() {
-				examined++
-				last = append(last[:0], k...)
-				var h Hold
-				if _, err := b.getJSON(k, &h); err != nil {
-					return err
-				}
-				if h.expired(now) {
-					expired = append(expired, append([]byte(nil), k...))
-				}
-			}
-			for _, k := range expired {
-				if err := b.b.Delete(k); err != nil {
-					return err
-				}
-			}
-			deleted = len(expired)
-			return nil
-		})
-		if err != nil {
-			return n, fmt.Errorf("state: purge holds: %w", err)
-		}
-		n += deleted
-		if examined < purgeChunk {
-			return n, nil
-		}
-		after = last
+	n, err = db.purge(bucketHolds, func(b bkt, k []byte) (bool, error) {
+		var h Hold
+		_, err := b.getJSON(k, &h)
+		return err == nil && h.expired(now), err
+	})
+	if err != nil {
+		return n, fmt.Errorf("state: purge holds: %w", err)
 	}
+	return n, nil
 }

@@ -104,13 +104,29 @@ const purgeChunk = 1000
 // one fails.
 func (db *DB) PurgeExpired() (n int, err error) {
 	now := db.now()
+	n, err = db.purge(bucketIdempotency, func(b bkt, k []byte) (bool, error) {
+		var rec idemRecord
+		_, err := b.getJSON(k, &rec)
+		return err == nil && rec.expired(now), err
+	})
+	if err != nil {
+		return n, fmt.Errorf("state: purge expired: %w", err)
+	}
+	return n, nil
+}
+
+// purge deletes the entries of a bucket that expired says are expired, in
+// transactions of at most purgeChunk entries examined (a long purge never
+// holds the database for long), and reports how many it deleted; n counts
+// those committed even when a later transaction fails.
+func (db *DB) purge(name []byte, expired func(b bkt, k []byte) (bool, error)) (n int, err error) {
 	var after []byte // last key examined
 	for {
 		var examined, deleted int
 		var last []byte
 		err := db.bdb.Update(func(tx *bolt.Tx) error {
 			examined, deleted, last = 0, 0, nil
-			b, err := bucket(tx, bucketIdempotency)
+			b, err := bucket(tx, name)
 			if err != nil {
 				return err
 			}
@@ -122,28 +138,28 @@ func (db *DB) PurgeExpired() (n int, err error) {
 					k, _ = c.Next()
 				}
 			}
-			var expired [][]byte
+			var gone [][]byte
 			for ; k != nil && examined < purgeChunk; k, _ = c.Next() {
 				examined++
 				last = append(last[:0], k...)
-				var rec idemRecord
-				if _, err := b.getJSON(k, &rec); err != nil {
+				ok, err := expired(b, k)
+				if err != nil {
 					return err
 				}
-				if rec.expired(now) {
-					expired = append(expired, append([]byte(nil), k...))
+				if ok {
+					gone = append(gone, append([]byte(nil), k...))
 				}
 			}
-			for _, k := range expired {
+			for _, k := range gone {
 				if err := b.b.Delete(k); err != nil {
 					return err
 				}
 			}
-			deleted = len(expired)
+			deleted = len(gone)
 			return nil
 		})
 		if err != nil {
-			return n, fmt.Errorf("state: purge expired: %w", err)
+			return n, err
 		}
 		n += deleted
 		if examined < purgeChunk {
