@@ -207,17 +207,25 @@ func loseSalesforceWrite(marker, value string) *crmfault.Injector {
 				r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/composite")) {
 				return true
 			}
-			if r.Method != http.MethodPatch || !strings.Contains(r.URL.Path, "/composite/sobjects") {
-				return false
-			}
-			body, _ := io.ReadAll(r.Body)
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			if strings.Contains(string(body), marker) && strings.Contains(string(body), value) {
+			if r.Method == http.MethodPatch && strings.Contains(r.URL.Path, "/composite/sobjects") && bodyHas(r, marker, value) {
 				hit.Store(true)
 				return true
 			}
 			return false
 		}})
+}
+
+// bodyHas reports whether r's body holds every one of texts; the body is
+// left for the fake to read.
+func bodyHas(r *http.Request, texts ...string) bool {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	for _, t := range texts {
+		if !strings.Contains(string(body), t) {
+			return false
+		}
+	}
+	return true
 }
 
 // auditOf lists a record's audit entries as "from>to by actor".
@@ -256,12 +264,7 @@ func TestNextDecisionWaitsForTheEarlierOnesSteps(t *testing.T) {
 		var notes atomic.Int64
 		setFaults(t, h.crm, crmfault.New(crmfault.Spec{Rate: 1, Weights: map[crmfault.Kind]float64{crmfault.ServerErrorBefore: 1}}, 1, crmfault.Options{
 			Only: func(r *http.Request) bool {
-				if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/composite/sobjects") {
-					return false
-				}
-				body, _ := io.ReadAll(r.Body)
-				r.Body = io.NopCloser(bytes.NewReader(body))
-				if strings.Contains(string(body), "FeedItem") {
+				if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/composite/sobjects") && bodyHas(r, "FeedItem") {
 					notes.Add(1)
 					return true
 				}
