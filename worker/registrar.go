@@ -113,7 +113,17 @@ func (g *Registrar) Register(ctx context.Context, subs []intake.Submission) ([]i
 				o = d
 				g.forget(o.Record.CaseNumber)
 			}
-			out[start+i] = g.receipt(o)
+			rc := g.receipt(o)
+			if rc.CaseNumber == "" && rc.Err == nil {
+				// Every submission has its case number (from its key): a
+				// receipt without one would tell the partner nothing.
+				g.e.log.Error("registrar: an outcome without its record", "case", recs[i].CaseNumber, "result", o.Result, "id", o.ID)
+				rc.CaseNumber, rc.StatusURL = recs[i].CaseNumber, g.StatusURL(recs[i].CaseNumber)
+				if rc.CaseNumber == "" {
+					rc.Err = errors.New("registrar: no case number for this submission")
+				}
+			}
+			out[start+i] = rc
 			g.e.m.IntakeSubmissions.WithLabelValues(subs[start+i].Channel, o.Result).Inc()
 		}
 	}

@@ -29,6 +29,9 @@ type fakeRegistrar struct {
 	recs  map[string]registration.Record
 	fail  error
 	calls int
+	// noCase answers this many Register calls with a receipt lacking its
+	// case number (as a registrar fault would).
+	noCase int
 }
 
 func (f *fakeRegistrar) Register(_ context.Context, subs []intake.Submission) ([]intake.Receipt, error) {
@@ -52,6 +55,10 @@ func (f *fakeRegistrar) Register(_ context.Context, subs []intake.Submission) ([
 			f.recs[cn] = r
 		}
 		out[i] = intake.Receipt{CaseNumber: cn, Status: registration.StatusSubmitted, StatusURL: f.StatusURL(cn), Created: !exists}
+		if f.noCase > 0 {
+			f.noCase--
+			out[i] = intake.Receipt{Status: registration.StatusSubmitted, Created: !exists}
+		}
 	}
 	return out, nil
 }
@@ -312,6 +319,32 @@ func TestHeldUntilConfirmed(t *testing.T) {
 		if strings.Contains(logs, secretText) {
 			t.Errorf("the logs hold %q:\n%s", secretText, logs)
 		}
+	}
+}
+
+// A receipt without a case number (a fault in the registrar) is never
+// shown as "received": the partner is asked to open the link again, the
+// hold keeps its form, and the next confirmation shows the case.
+func TestConfirmationWithoutCaseNumberIsRetried(t *testing.T) {
+	r := newConfirmRig(t, nil)
+	if rec := r.send(r.form(t, "sam@northwind.example"), nil); rec.Code != http.StatusAccepted {
+		t.Fatalf("held: %d", rec.Code)
+	}
+	link := r.mail.link(t, 0)
+	r.reg.mu.Lock()
+	r.reg.noCase = 1
+	r.reg.mu.Unlock()
+	rec := r.open("POST", link, nil)
+	if rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "Registration received") {
+		t.Fatalf("a receipt without a case: %d\n%s", rec.Code, rec.Body.String())
+	}
+	rec = r.open("POST", link, nil)
+	subs := r.reg.registered()
+	if rec.Code != 200 || len(subs) != 1 || !strings.Contains(rec.Body.String(), `<span class="case">`+registration.CaseNumberFor(subs[0].Key)+`</span>`) {
+		t.Fatalf("confirmed again: %d, %d registered\n%s", rec.Code, len(subs), rec.Body.String())
+	}
+	if rec := r.open("GET", link, nil); rec.Code != 200 || !strings.Contains(rec.Body.String(), "You confirmed this registration") {
+		t.Errorf("the used link: %d\n%s", rec.Code, rec.Body.String())
 	}
 }
 

@@ -393,6 +393,9 @@ func (h *Handler) registerRecord(r *http.Request, key string, rec registration.R
 	if err == nil && rcs[0].Err != nil {
 		err = rcs[0].Err
 	}
+	if err == nil && rcs[0].CaseNumber == "" {
+		err = errors.New("registrar returned a receipt without a case number")
+	}
 	if err != nil {
 		h.o.Logger.Error("webform: register", "case", rec.CaseNumber, "err", err)
 		return intake.Receipt{}, err

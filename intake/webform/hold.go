@@ -242,6 +242,11 @@ func (h *Handler) mailed(key string) error {
 // the form's fields are dropped (they are in the CRM now), the case number
 // kept until confirmedKeep has passed.
 func (h *Handler) markConfirmed(key, caseNumber string) error {
+	if caseNumber == "" {
+		// A hold marked with no case would read as unconfirmed and lose
+		// its form: refuse rather than forget the submission.
+		return errors.New("webform: mark a hold confirmed without its case number")
+	}
 	now := h.o.Now()
 	_, err := h.o.Store.ChangeHold(key, now, func(cur *state.Hold) (*state.Hold, error) {
 		d, err := decodeHeld(cur)
