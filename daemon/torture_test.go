@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -163,6 +164,7 @@ func (tr *tortureRun) finish() {
 	vs = append(vs, checkAudit(env, byID, entries)...)
 	vs = append(vs, tr.checkArrivals(final)...)
 	vs = append(vs, tr.checkEffects(final, entries, dead)...)
+	vs = append(vs, tr.checkLog()...)
 	tr.mu.Lock()
 	for k, v := range tr.sampleVio {
 		v.Detail += fmt.Sprintf(" [seen in %d of %d samples]", tr.sampleCnt[k], tr.sampled)
@@ -306,4 +308,20 @@ func (tr *tortureRun) report(vs []violation, byID map[string]*regView, entries [
 		}
 	}
 	return b.String()
+}
+
+// checkLog reads the daemon's log for what must never happen even when
+// the partner was answered well: a receipt the registrar had to mend.
+func (tr *tortureRun) checkLog() []violation {
+	b, err := os.ReadFile(tr.proc.log.Name())
+	if err != nil {
+		return []violation{{Kind: "log_unreadable", Where: "final", Detail: err.Error()}}
+	}
+	var vs []violation
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "registrar: an outcome without its record") {
+			vs = append(vs, violation{Kind: "receipt_without_case", Where: "final", Detail: line})
+		}
+	}
+	return vs
 }
