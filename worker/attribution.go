@@ -279,9 +279,9 @@ func (e *Engine) collect(outs []Outcome, err error, plans map[string]attrPlan, f
 		switch {
 		case o.Err != nil:
 			failed[pl.deal.ID] = fmt.Errorf("attribution: registration %s: %w", o.ID, o.Err)
-		case err != nil && o.Result != "missing":
+		case err != nil && o.Result != ResultMissing:
 			failed[pl.deal.ID] = fmt.Errorf("attribution: %w", err)
-		case o.Result == "decided" || o.Result == "resumed":
+		case o.Result == ResultDecided || o.Result == ResultResumed:
 			*done = append(*done, o.ID)
 		}
 	}

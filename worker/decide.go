@@ -28,12 +28,12 @@ func (e *Engine) decide(w *work, p *rules.Policy, now time.Time) bool {
 		var ok bool
 		d, w.extra, ok = w.custom(&w.rec)
 		if !ok {
-			w.out.Result = "observed"
+			w.out.Result = ResultObserved
 			return false
 		}
 		if err := registration.CheckTransition(w.rec.Status, d.Status, d.Reason); err != nil {
 			e.log.Warn("transition not allowed; left as it is", "case", w.rec.CaseNumber, "err", err)
-			w.out.Result = "observed"
+			w.out.Result = ResultObserved
 			return false
 		}
 		d.Changed = true
@@ -48,14 +48,14 @@ func (e *Engine) decide(w *work, p *rules.Policy, now time.Time) bool {
 			return false
 		}
 	default:
-		w.out.Result = "observed"
+		w.out.Result = ResultObserved
 		return false
 	}
 	w.decision = d
 	if !d.Changed {
-		w.out.Result = "observed"
+		w.out.Result = ResultObserved
 		if d.Escalate {
-			w.out.Result = "escalate"
+			w.out.Result = ResultEscalate
 			w.out.Decision = &w.decision
 		}
 		return false
@@ -133,7 +133,7 @@ func (e *Engine) recheckInFlight(works []*work) {
 	}
 	var items []state.Item
 	for _, w := range works {
-		if w.out.Result != "observed" || w.rec.Status != registration.StatusInReview || w.rec.StatusReason != rules.ReasonConflictPending {
+		if w.out.Result != ResultObserved || w.rec.Status != registration.StatusInReview || w.rec.StatusReason != rules.ReasonConflictPending {
 			continue
 		}
 		waits := strings.Split(w.rec.ConflictWith, ",")
@@ -152,7 +152,7 @@ func (e *Engine) recheckInFlight(works []*work) {
 // overridden audits a human's change the transition table forbids: kept,
 // never reverted.
 func (e *Engine) overridden(w *work, prev registration.Status, d rules.Decision, now time.Time) {
-	w.out.Result = "observed"
+	w.out.Result = ResultObserved
 	w.decision = d
 	e.log.Warn("status set by hand outside the transition table; kept", "case", w.rec.CaseNumber,
 		"from", prev, "to", w.rec.Status)

@@ -19,7 +19,7 @@ func (e *Engine) resume(ctx context.Context, ws []*work) {
 	for _, w := range ws {
 		var data planData
 		if err := json.Unmarshal(w.plan.Data, &data); err != nil {
-			w.out.Result, w.out.Err = "failed", fmt.Errorf("plan of %s: %w", w.key, err)
+			w.out.Result, w.out.Err = ResultFailed, fmt.Errorf("plan of %s: %w", w.key, err)
 			continue
 		}
 		w.data = data
@@ -31,16 +31,16 @@ func (e *Engine) resume(ctx context.Context, ws []*work) {
 			// (the write's answer was lost, or a crash came between the
 			// write and the commit's record of it).
 			if err := e.o.State.SetFingerprints(map[string]string{w.key: w.plan.Expect}); err != nil {
-				w.out.Result, w.out.Err = "failed", err
+				w.out.Result, w.out.Err = ResultFailed, err
 				continue
 			}
 			if err := e.o.State.FinishSteps([]string{w.key}, stepWrite); err != nil {
-				w.out.Result, w.out.Err = "failed", err
+				w.out.Result, w.out.Err = ResultFailed, err
 				continue
 			}
 			w.plan.Steps = slices.DeleteFunc(w.plan.Steps, func(s string) bool { return s == stepWrite })
 		}
-		w.out.Result = "resumed"
+		w.out.Result = ResultResumed
 		ok = append(ok, w)
 	}
 	if len(ok) > 0 {
@@ -65,13 +65,13 @@ func (e *Engine) sideEffects(ctx context.Context, ws []*work) {
 		}
 		if err := e.o.State.FinishSteps(keys, step); err != nil {
 			for _, w := range done {
-				w.out.Result, w.out.Err = "failed", err
+				w.out.Result, w.out.Err = ResultFailed, err
 			}
 		}
 	}
 	fail := func(group []*work, step string, err error) {
 		for _, w := range group {
-			w.out.Result, w.out.Err = "failed", fmt.Errorf("%s: %w", step, err)
+			w.out.Result, w.out.Err = ResultFailed, fmt.Errorf("%s: %w", step, err)
 		}
 	}
 	run := func(step string, want func(*work) bool, do func([]*work) error) {

@@ -164,13 +164,13 @@ func (e *Engine) hold(ctx context.Context, ids []string, mk func(r registration.
 	outs := make([]Outcome, len(ids))
 	byID := make(map[string]*Outcome, len(ids))
 	for i, id := range ids {
-		outs[i] = Outcome{ID: id, Result: "missing"}
+		outs[i] = Outcome{ID: id, Result: ResultMissing}
 		byID[id] = &outs[i]
 	}
 	unlock, err := e.lockRecords(ctx, ids)
 	if err != nil {
 		for i := range outs {
-			outs[i].Result = ""
+			outs[i].Result = resultPending
 		}
 		return outs, err
 	}
@@ -178,7 +178,7 @@ func (e *Engine) hold(ctx context.Context, ids []string, mk func(r registration.
 	recs, err := e.crm.Registrations(ctx, ids)
 	if err != nil {
 		for i := range outs {
-			outs[i].Result = ""
+			outs[i].Result = resultPending
 		}
 		return outs, fmt.Errorf("read %d registrations: %w", len(ids), err)
 	}
@@ -190,7 +190,7 @@ func (e *Engine) hold(ctx context.Context, ids []string, mk func(r registration.
 		if o == nil {
 			continue
 		}
-		o.Result = ""
+		o.Result = resultPending
 		works = append(works, mk(recs[i], o))
 	}
 	e.run(ctx, works)

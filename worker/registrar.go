@@ -95,7 +95,7 @@ func (g *Registrar) Register(ctx context.Context, subs []intake.Submission) ([]i
 		var wait []string
 		g.mu.Lock()
 		for i, o := range outs {
-			if o.Result == "created" {
+			if o.Result == ResultCreated {
 				g.created[o.Record.CaseNumber] = o.ID
 				if recs[i].Source != intake.ChannelCSV && answersInChannel(recs[i].Source) && g.w != nil {
 					wait = append(wait, o.Record.CaseNumber)
@@ -108,8 +108,8 @@ func (g *Registrar) Register(ctx context.Context, subs []intake.Submission) ([]i
 		}
 		decided := g.e.waits.wait(ctx, wait)
 		for i, o := range outs {
-			if d, ok := decided[o.Record.CaseNumber]; ok && o.Result == "created" {
-				d.Result = "created"
+			if d, ok := decided[o.Record.CaseNumber]; ok && o.Result == ResultCreated {
+				d.Result = ResultCreated
 				o = d
 				g.forget(o.Record.CaseNumber)
 			}
@@ -124,7 +124,7 @@ func (g *Registrar) Register(ctx context.Context, subs []intake.Submission) ([]i
 				}
 			}
 			out[start+i] = rc
-			g.e.m.IntakeSubmissions.WithLabelValues(subs[start+i].Channel, o.Result).Inc()
+			g.e.m.IntakeSubmissions.WithLabelValues(subs[start+i].Channel, string(o.Result)).Inc()
 		}
 	}
 	return out, nil
@@ -167,7 +167,7 @@ func (g *Registrar) Settle(ctx context.Context, caseNumbers []string) (map[strin
 			}
 			for _, r := range recs {
 				if r.Status != registration.StatusSubmitted {
-					out[r.CaseNumber] = g.receipt(Outcome{ID: r.ID, Record: r, Result: "created"})
+					out[r.CaseNumber] = g.receipt(Outcome{ID: r.ID, Record: r, Result: ResultCreated})
 					g.forget(r.CaseNumber)
 				}
 			}
@@ -198,12 +198,12 @@ func (g *Registrar) Settle(ctx context.Context, caseNumbers []string) (map[strin
 			}
 			for _, o := range outs {
 				switch o.Result {
-				case "waiting":
+				case ResultWaiting:
 					if soonest.IsZero() || o.Until.Before(soonest) {
 						soonest = o.Until
 					}
 					continue
-				case "failed":
+				case ResultFailed:
 					if Permanent(o.Err) {
 						delete(ids, o.ID)
 					}
@@ -211,7 +211,7 @@ func (g *Registrar) Settle(ctx context.Context, caseNumbers []string) (map[strin
 				}
 				c := ids[o.ID]
 				delete(ids, o.ID)
-				out[c] = g.receipt(Outcome{ID: o.ID, Record: o.Record, Decision: o.Decision, Result: "created"})
+				out[c] = g.receipt(Outcome{ID: o.ID, Record: o.Record, Decision: o.Decision, Result: ResultCreated})
 				g.forget(c)
 			}
 		}
@@ -236,7 +236,7 @@ func (g *Registrar) receipt(o Outcome) intake.Receipt {
 	r := o.Record
 	rc := intake.Receipt{ID: firstNonEmpty(o.ID, r.ID), CaseNumber: r.CaseNumber, Status: r.Status, Reason: r.StatusReason,
 		Message: r.StatusMessage, HoldUntil: r.HoldUntil, MeetingDue: r.MeetingDue,
-		Created: o.Result == "created" || o.Result == "decided", Err: o.Err}
+		Created: o.Result == ResultCreated || o.Result == ResultDecided, Err: o.Err}
 	if o.Decision != nil {
 		rc.Missing = o.Decision.Missing
 	} else if r.Status == registration.StatusNeedsInfo && r.StatusReason == rules.ReasonMissingFields {

@@ -49,7 +49,7 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 	p := e.o.Policy()
 	if err := e.loadLocal(works); err != nil {
 		for _, w := range works {
-			w.out.Result, w.out.Err = "failed", err
+			w.out.Result, w.out.Err = ResultFailed, err
 		}
 		return
 	}
@@ -77,7 +77,7 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 				// The write never landed (or someone changed the record
 				// before it could): the plan is void.
 				if err := e.o.State.DeletePlans(w.key); err != nil {
-					w.out.Result, w.out.Err = "failed", err
+					w.out.Result, w.out.Err = ResultFailed, err
 					continue
 				}
 				w.plan = nil
@@ -98,7 +98,7 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 				w.act = actSweep
 				continue
 			}
-			w.out.Result = "echo"
+			w.out.Result = ResultEcho
 			continue
 		}
 		w.act = e.classify(w)
@@ -113,15 +113,15 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 	// a record has one plan, and planning the next would drop what the
 	// earlier still owes (its note, audit entry, e-mail).
 	for w, prev := range earlier {
-		if prev.out.Err != nil && w.out.Result == "" {
-			w.out.Result, w.out.Err = "failed", fmt.Errorf("finish the earlier decision first: %w", prev.out.Err)
+		if prev.out.Err != nil && w.out.Result == resultPending {
+			w.out.Result, w.out.Err = ResultFailed, fmt.Errorf("finish the earlier decision first: %w", prev.out.Err)
 		}
 	}
 
 	// What is decided now, under the claim locks of its companies.
 	var deciding []*work
 	for _, w := range works {
-		if w.out.Result == "" && w.act != actNone {
+		if w.out.Result == resultPending && w.act != actNone {
 			e.identify(w, now)
 			deciding = append(deciding, w)
 		}
@@ -131,7 +131,7 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 		unlock, err := e.lockClaims(ctx, deciding)
 		if err != nil {
 			for _, w := range deciding {
-				w.out.Result, w.out.Err = "failed", err
+				w.out.Result, w.out.Err = ResultFailed, err
 			}
 			deciding = nil
 		} else {
@@ -144,7 +144,7 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 	// Gather facts for what the rules must look at.
 	var need []*work
 	for _, w := range deciding {
-		if w.out.Result == "" && needsFacts(w, p) {
+		if w.out.Result == resultPending && needsFacts(w, p) {
 			need = append(need, w)
 		}
 	}
@@ -156,7 +156,7 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 		facts, err := e.crm.Facts(ctx, recs)
 		if err != nil {
 			for _, w := range need {
-				w.out.Result, w.out.Err = "failed", fmt.Errorf("gather facts: %w", err)
+				w.out.Result, w.out.Err = ResultFailed, fmt.Errorf("gather facts: %w", err)
 			}
 		} else {
 			for i, w := range need {
@@ -180,7 +180,7 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 			}
 			more = true
 			w := g[round]
-			if w.out.Result != "" {
+			if w.out.Result != resultPending {
 				continue
 			}
 			if w.hasFacts {
@@ -192,7 +192,7 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 				continue
 			}
 			if until, wait := e.gate(w, p, now); wait {
-				w.out.Result, w.out.Until = "waiting", until
+				w.out.Result, w.out.Until = ResultWaiting, until
 				waiting = append(waiting, w)
 				continue
 			}
@@ -214,7 +214,7 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 	if e.o.State != nil {
 		fps := map[string]string{}
 		for _, w := range works {
-			if w.out.Result == "observed" {
+			if w.out.Result == ResultObserved {
 				fps[w.key] = fingerprintOf(&w.rec).String()
 			}
 		}
@@ -223,10 +223,10 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 		}
 	}
 	for _, w := range works {
-		if w.out.Result == "" {
-			w.out.Result = "observed"
+		if w.out.Result == resultPending {
+			w.out.Result = ResultObserved
 		}
 		w.out.Record = w.rec
-		e.m.Processed.WithLabelValues(w.out.Result).Inc()
+		e.m.Processed.WithLabelValues(string(w.out.Result)).Inc()
 	}
 }

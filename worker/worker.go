@@ -212,7 +212,7 @@ func (w *Worker) handle(ctx context.Context, items []state.Item) {
 		outs, err := w.e.ProcessSweeping(ctx, ids, sweep)
 		for i, it := range regs {
 			o := outs[i]
-			if err != nil && o.Err == nil && o.Result != "missing" {
+			if err != nil && o.Err == nil && o.Result != ResultMissing {
 				o.Err = err
 			}
 			if o.Err == nil {
@@ -418,11 +418,11 @@ func (w *Worker) sweep(ctx context.Context) (SweepResult, error) {
 		}
 		for _, o := range outs {
 			switch o.Result {
-			case "decided", "resumed":
+			case ResultDecided, ResultResumed:
 				res.Changed++
-			case "escalate":
+			case ResultEscalate:
 				escalate = append(escalate, o)
-			case "failed":
+			case ResultFailed:
 				res.Failed++
 				w.log.Warn("sweep: record failed; the next sweep tries again", "id", o.ID, "err", o.Err)
 			}

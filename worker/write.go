@@ -26,7 +26,7 @@ func (e *Engine) commit(ctx context.Context, ws []*work, now time.Time) []*work 
 			exp := expected(w.rec, w.update)
 			data, err := json.Marshal(w.data)
 			if err != nil {
-				w.out.Result, w.out.Err = "failed", err
+				w.out.Result, w.out.Err = ResultFailed, err
 				continue
 			}
 			pl := state.Plan{Key: w.key, Expect: fingerprintOf(&exp).String(), Data: data, At: now,
@@ -36,7 +36,7 @@ func (e *Engine) commit(ctx context.Context, ws []*work, now time.Time) []*work 
 		}
 		if err := e.o.State.PutPlans(plans...); err != nil {
 			for _, w := range ws {
-				w.out.Result, w.out.Err = "failed", err
+				w.out.Result, w.out.Err = ResultFailed, err
 			}
 			return nil
 		}
@@ -44,7 +44,7 @@ func (e *Engine) commit(ctx context.Context, ws []*work, now time.Time) []*work 
 	var batch []*work
 	var updates []connectors.Update
 	for _, w := range ws {
-		if w.out.Result != "" {
+		if w.out.Result != resultPending {
 			continue
 		}
 		batch = append(batch, w)
@@ -77,7 +77,7 @@ func (e *Engine) commit(ctx context.Context, ws []*work, now time.Time) []*work 
 			ok = append(ok, w)
 		case Permanent(res.Err):
 			// A definite refusal: nothing was written.
-			w.out.Result, w.out.Err = "failed", res.Err
+			w.out.Result, w.out.Err = ResultFailed, res.Err
 			refused = append(refused, w)
 		default:
 			// Not heard: the CRM may have applied it. The plan stays.
@@ -107,7 +107,7 @@ func (e *Engine) commit(ctx context.Context, ws []*work, now time.Time) []*work 
 	recs := make([]registration.Record, 0, len(ok))
 	var quiet []string
 	for _, w := range ok {
-		w.out.Result = "decided"
+		w.out.Result = ResultDecided
 		d := w.decision
 		w.out.Decision = &d
 		w.rec = expected(w.rec, w.update)
@@ -159,7 +159,7 @@ func (e *Engine) settleUnknown(ctx context.Context, ws []*work) []*work {
 	recs, err := e.crm.Registrations(ctx, ids)
 	if err != nil {
 		for _, w := range ws {
-			w.out.Result = "unknown"
+			w.out.Result = ResultUnknown
 			e.log.Warn("the CRM's answer to a decision was lost and the record cannot be read back; the plan waits for the next read",
 				"case", w.data.CaseNumber, "write", w.out.Err, "read", err)
 		}
@@ -178,7 +178,7 @@ func (e *Engine) settleUnknown(ctx context.Context, ws []*work) []*work {
 			landed = append(landed, w)
 			continue
 		}
-		w.out.Result = "failed"
+		w.out.Result = ResultFailed
 		void = append(void, w)
 	}
 	e.dropPlans(void)
