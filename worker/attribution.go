@@ -36,13 +36,6 @@ import (
 // attributable are the statuses of registrations a new deal credits.
 var attributable = []registration.Status{registration.StatusApproved, registration.StatusMeetingBooked}
 
-// Attribution messages, as rules.Manual words them.
-const (
-	msgConverted = "A deal was opened from this registration. Thank you!"
-	msgWon       = "The deal from this registration was won. Thank you!"
-	msgLost      = "The deal from this registration was closed lost."
-)
-
 // attribute follows deals that AEs create or move: it returns one error
 // per item (nil: done).
 func (w *Worker) attribute(ctx context.Context, items []state.Item) []error {

@@ -155,3 +155,20 @@ func (e *Engine) accept(recs []registration.Record) {
 		e.ov.claimLocked(now, *r)
 	}
 }
+
+// claim takes the claim locks of the companies the works decide on. It
+// returns the release (safe to call twice: run releases before the side
+// effects and defers it for a panic) and the works that hold their claims:
+// none when the locks could not be taken (they fail).
+func (e *Engine) claim(ctx context.Context, deciding []*work) (release func(), held []*work) {
+	if len(deciding) == 0 {
+		return func() {}, nil
+	}
+	unlock, err := e.lockClaims(ctx, deciding)
+	if err != nil {
+		failAll(deciding, err)
+		return func() {}, nil
+	}
+	var once sync.Once
+	return func() { once.Do(unlock) }, deciding
+}

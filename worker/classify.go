@@ -71,3 +71,84 @@ func sweepNeedsFacts(r *registration.Record, p *rules.Policy) bool {
 func manualLooking(r *registration.Record) bool {
 	return r.DecidedAt.IsZero() && r.Status != registration.StatusSubmitted
 }
+
+// sortOut settles the works' interrupted plans and classifies what the
+// rest need. It returns the works whose plan is to be resumed (a work of
+// its own for a plan whose record changed since), and for each changed
+// record the work finishing its earlier decision.
+func (e *Engine) sortOut(works []*work) (resume []*work, earlier map[*work]*work) {
+	earlier = map[*work]*work{}
+	for _, w := range works {
+		fp := fingerprintOf(&w.rec)
+		if w.plan != nil {
+			r, goOn := e.settlePlan(w, fp)
+			if r != nil {
+				resume = append(resume, r)
+				if r != w {
+					earlier[w] = r
+				}
+			}
+			if !goOn {
+				continue
+			}
+		}
+		classifyWork(e, w, fp)
+	}
+	return resume, earlier
+}
+
+// settlePlan looks at the interrupted plan of w's record. It returns the
+// work that finishes the plan (w itself when the record is the plan's
+// write, nil when the plan is void) and whether w's record goes on to be
+// classified (it changed since the plan).
+func (e *Engine) settlePlan(w *work, fp fingerprint) (finish *work, goOn bool) {
+	switch {
+	case samePrint(w.plan.Expect, fp):
+		return w, false
+	case !w.plan.Done(stepWrite) && e.writtenBeneath(&w.rec, w.plan):
+		// The write landed unheard, then someone (an AE) changed the
+		// record before regsync read it back: finish what we owe for our
+		// decision, then look at the change, from the decision's status.
+		prev := &work{rec: w.rec, key: w.key, plan: w.plan, out: &Outcome{}}
+		w.prevFP, w.hasFP = parseFingerprint(w.plan.Expect)
+		w.plan = nil
+		return prev, true
+	case !w.plan.Done(stepWrite):
+		// The write never landed (or someone changed the record before it
+		// could): the plan is void.
+		if err := e.o.State.DeletePlans(w.key); err != nil {
+			w.out.Result, w.out.Err = ResultFailed, err
+			return nil, false
+		}
+		w.plan = nil
+		return nil, true
+	default:
+		// Written, then changed by someone else: finish what we owe for
+		// our decision, then look at the change too.
+		prev := &work{rec: w.rec, key: w.key, plan: w.plan, out: &Outcome{}}
+		w.plan = nil
+		return prev, true
+	}
+}
+
+// classifyWork sets what w needs: the change of a Transition, a sweep, the
+// action its change calls for — or nothing, when the record is regsync's
+// own last write coming back (an echo).
+func classifyWork(e *Engine, w *work, fp fingerprint) {
+	if w.custom != nil {
+		w.act = actCustom
+		return
+	}
+	if w.hasFP && w.prevFP.Digest == fp.Digest {
+		if w.sweep {
+			w.act = actSweep
+			return
+		}
+		w.out.Result = ResultEcho
+		return
+	}
+	w.act = e.classify(w)
+	if w.sweep && w.act == actNone {
+		w.act = actSweep
+	}
+}

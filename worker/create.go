@@ -17,10 +17,6 @@ import (
 // (Recover finishes them).
 const intakePlanPrefix = "intake/"
 
-// MsgReceived is the status message of a registration created by an
-// intake channel, until it is decided.
-const MsgReceived = "Received — checking for earlier registrations of this company. The decision follows within moments."
-
 // Create registers new submissions: it gives each its place in line (the
 // instant regsync accepted it and its acceptance sequence, unless the
 // record carries them), asks the CRM what it already holds under their

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -170,4 +171,64 @@ func (e *Engine) overridden(w *work, prev registration.Status, d rules.Decision,
 	if err != nil {
 		e.log.Warn("audit manual override", "case", w.rec.CaseNumber, "err", err)
 	}
+}
+
+// rounds decides the works in rounds: each round decides at most one
+// registration of each group sharing a domain or a name (claims.go),
+// earliest in line first, and writes the round's decisions (commit) before
+// the next round merges them into its facts. It returns the works whose
+// decision was written and those waiting (gate).
+func (e *Engine) rounds(ctx context.Context, deciding []*work, p *rules.Policy, now time.Time) (written, waiting []*work) {
+	gs := groups(deciding)
+	for round := 0; ; round++ {
+		var writes []*work
+		more := false
+		for _, g := range gs {
+			if round >= len(g) {
+				continue
+			}
+			more = true
+			switch w := g[round]; e.decideOne(ctx, w, p, now) {
+			case toWrite:
+				writes = append(writes, w)
+			case toWait:
+				waiting = append(waiting, w)
+			}
+		}
+		if !more {
+			return written, waiting
+		}
+		written = append(written, e.commit(ctx, writes, now)...)
+	}
+}
+
+// verdict is what became of one decision.
+type verdict int
+
+const (
+	toNothing verdict = iota // nothing to write: the outcome says why
+	toWrite                  // planned: commit writes it
+	toWait                   // held back by gate: looked at again later
+)
+
+// decideOne decides w on its facts (merged with what this process knows
+// fresher) and plans its write.
+func (e *Engine) decideOne(ctx context.Context, w *work, p *rules.Policy, now time.Time) verdict {
+	if w.out.Result != resultPending {
+		return toNothing
+	}
+	if w.hasFacts {
+		e.ov.merge(now, &w.rec, &w.facts)
+		e.identifyRivals(&w.facts)
+		e.debugFacts(ctx, w)
+	}
+	if !e.decide(w, p, now) {
+		return toNothing
+	}
+	if until, wait := e.gate(w, p, now); wait {
+		w.out.Result, w.out.Until = ResultWaiting, until
+		return toWait
+	}
+	e.plan(w, p, now)
+	return toWrite
 }

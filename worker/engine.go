@@ -133,18 +133,13 @@ func Permanent(err error) bool {
 	return err != nil && connectors.ClassOf(err) == connectors.ClassPermanent
 }
 
-// Process looks at the registrations with these CRM ids: decides the new
-// ones, follows through what humans changed, finishes interrupted plans,
-// and writes everything back in batch. Outcomes are parallel to ids. The
-// error is for failures of the whole batch (the CRM could not be read);
-// per-record failures are in the outcomes.
-func (e *Engine) Process(ctx context.Context, ids []string) ([]Outcome, error) {
-	return e.ProcessSweeping(ctx, ids, nil)
-}
-
-// ProcessSweeping is Process where the records with sweep[id] set are
-// swept (rules.Sweep) even when they did not change: a rival they wait on
-// may have been decided, or time may have passed.
+// ProcessSweeping looks at the registrations with these CRM ids: decides
+// the new ones, follows through what humans changed, finishes interrupted
+// plans, and writes everything back in batch; the records with sweep[id]
+// set are swept (rules.Sweep) even when they did not change: a rival they
+// wait on may have been decided, or time may have passed. Outcomes are
+// parallel to ids. The error is for failures of the whole batch (the CRM
+// could not be read); per-record failures are in the outcomes.
 func (e *Engine) ProcessSweeping(ctx context.Context, ids []string, sweep map[string]bool) ([]Outcome, error) {
 	return e.hold(ctx, ids, func(r registration.Record, o *Outcome) *work {
 		return &work{rec: r, key: e.Key(r.ID), out: o, sweep: sweep[r.ID]}

@@ -2,11 +2,13 @@ package worker
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/regsync/regsync/registration"
+	"github.com/regsync/regsync/rules"
 )
 
 // identify gives w's record the identity regsync writes with its first
@@ -79,4 +81,35 @@ func (e *Engine) debugFacts(ctx context.Context, w *work) {
 		rv = append(rv, o.CaseNumber+"/"+o.ID+":"+string(o.Status))
 	}
 	e.log.Debug("facts", "case", w.rec.CaseNumber, "id", w.rec.ID, "rivals", strings.Join(rv, ","), "deals", len(w.facts.OpenDeals))
+}
+
+// gatherFacts reads, in one batch, the facts of what the rules must look
+// at around the works that need them (rivals, the company, its deals).
+func (e *Engine) gatherFacts(ctx context.Context, deciding []*work, p *rules.Policy) {
+	var need []*work
+	for _, w := range deciding {
+		if w.out.Result == resultPending && needsFacts(w, p) {
+			need = append(need, w)
+		}
+	}
+	if len(need) == 0 {
+		return
+	}
+	recs := make([]registration.Record, len(need))
+	for i, w := range need {
+		recs[i] = w.rec
+	}
+	facts, err := e.crm.Facts(ctx, recs)
+	if err != nil {
+		for _, w := range need {
+			w.out.Result, w.out.Err = ResultFailed, fmt.Errorf("gather facts: %w", err)
+		}
+		return
+	}
+	for i, w := range need {
+		if i < len(facts) {
+			w.facts = facts[i]
+		}
+		w.hasFacts = true
+	}
 }

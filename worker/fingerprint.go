@@ -117,3 +117,20 @@ func (e *Engine) loadLocal(works []*work) error {
 	}
 	return nil
 }
+
+// rememberObserved records what regsync saw on the records it left alone,
+// so their echo and unchanged re-reads are recognised.
+func (e *Engine) rememberObserved(works []*work) {
+	if e.o.State == nil {
+		return
+	}
+	fps := map[string]string{}
+	for _, w := range works {
+		if w.out.Result == ResultObserved {
+			fps[w.key] = fingerprintOf(&w.rec).String()
+		}
+	}
+	if err := e.o.State.SetFingerprints(fps); err != nil {
+		e.log.Warn("remember fingerprints", "records", len(fps), "err", err)
+	}
+}

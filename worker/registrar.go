@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -369,7 +368,7 @@ func (g *Registrar) Amend(ctx context.Context, caseNumber string, a intake.Amend
 	amended.Index()
 	g.e.ov.observe(g.e.now(), amended) // decisions on its company see it at once
 	if a.Note != "" {
-		note := fmt.Sprintf("Partner %s (%s): %s", a.Action, registration.MaskEmail(r.PartnerEmail), a.Note)
+		note := partnerNote(a.Action, r.PartnerEmail, a.Note)
 		if err := g.e.crm.Note(ctx, []connectors.Note{{RegistrationID: r.ID, Body: note, At: g.e.now(), Key: amendKey(g.e.Key(r.ID), r, a.Action)}}); err != nil {
 			g.e.log.Warn("record the partner's note", "case", caseNumber, "err", err)
 		}
@@ -388,12 +387,6 @@ func (g *Registrar) Amend(ctx context.Context, caseNumber string, a intake.Amend
 	return g.receipt(Outcome{Record: after}), nil
 }
 
-// AppealRefusal is the answer to an appeal the policy does not allow (past
-// rules.appeals.max or .within_days): why, and whom to contact instead.
-func AppealRefusal(p *rules.Policy, r *registration.Record, why string) *intake.Refused {
-	return &intake.Refused{Message: "No further appeal is possible: " + why + ". Please contact " + appealContact(p, r.PartnerID) + "."}
-}
-
 // AppealNote is what a declined registration's page or reply says about
 // appealing it: "" when the partner may appeal, else the refusal.
 func AppealNote(p *rules.Policy, r *registration.Record, now time.Time) string {
@@ -406,15 +399,6 @@ func AppealNote(p *rules.Policy, r *registration.Record, now time.Time) string {
 	return ""
 }
 
-// appealContact is whom a partner past the appeal limit should talk to:
-// their partner manager.
-func appealContact(p *rules.Policy, partnerID string) string {
-	if pt, ok := p.Partner(partnerID); ok && pt.Manager != "" {
-		return "your partner manager at " + pt.Manager
-	}
-	return "your partner manager"
-}
-
 // partnerEditable are the fields a partner may supply on the status page or
 // by e-mail.
 var partnerEditable = map[string]bool{
@@ -423,9 +407,6 @@ var partnerEditable = map[string]bool{
 	"region": true, "country": true, "segment": true, "product_interest": true, "target_revenue": true,
 	"competing_vendors": true,
 }
-
-// PartnerEditable reports whether a partner may supply this field.
-func PartnerEditable(field string) bool { return partnerEditable[field] }
 
 // waitFor waits until the inbox item is processed, up to Wait.
 func (g *Registrar) waitFor(ctx context.Context, key string) {
@@ -444,19 +425,3 @@ func (g *Registrar) waitFor(ctx context.Context, key string) {
 		}
 	}
 }
-
-// caseFromSubject finds a case number in free text such as an e-mail
-// subject ("Re: [R-7K3QH2XM01] Globex: needs info").
-func caseFromSubject(s string) string {
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool {
-		return !(r == '-' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z')
-	}) {
-		if registration.ValidCaseNumber(f) {
-			return f
-		}
-	}
-	return ""
-}
-
-// CaseInText finds a case number in free text, such as an e-mail subject.
-func CaseInText(s string) string { return caseFromSubject(s) }

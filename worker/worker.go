@@ -82,9 +82,6 @@ func New(o Options) (*Worker, error) {
 		wake: make(chan struct{}, 1)}, nil
 }
 
-// Engine returns the worker's engine.
-func (w *Worker) Engine() *Engine { return w.e }
-
 // Kick tells the drain loop that work arrived. It never blocks.
 func (w *Worker) Kick() {
 	select {
@@ -477,12 +474,10 @@ func (w *Worker) escalate(ctx context.Context, outs []Outcome) (int, error) {
 	var ns []Notification
 	for _, t := range todo {
 		r := t.o.Record
-		owner := r.OwnerID
-		tasks = append(tasks, connectors.Task{RegistrationID: r.ID, OwnerID: owner, Due: w.o.Now(), Key: t.key,
-			Subject: fmt.Sprintf("Overdue: answer partner registration %s (%s), due %s", r.CaseNumber,
-				firstNonEmpty(r.CompanyName, r.CompanyDomain), t.due.UTC().Format("2 Jan 2006 15:04 MST")),
-			Body: fmt.Sprintf("The partner was promised an answer by %s. Status: %s (%s).", t.due.UTC().Format(time.RFC1123),
-				r.Status, r.StatusReason)})
+
+		subject, body := escalationTask(&r, t.due)
+		tasks = append(tasks, connectors.Task{RegistrationID: r.ID, OwnerID: r.OwnerID, Due: w.o.Now(), Key: t.key,
+			Subject: subject, Body: body})
 		to := w.o.EscalationTo
 		partner := r.PartnerID
 		if pt, ok := p.Partner(r.PartnerID); ok {
@@ -492,12 +487,9 @@ func (w *Worker) escalate(ctx context.Context, outs []Outcome) (int, error) {
 			}
 		}
 		if len(to) > 0 {
+			subject, text := escalationNotice(&r, partner, t.due)
 			ns = append(ns, Notification{Kind: KindEscalation, CaseNumber: r.CaseNumber, RecordID: r.ID, PartnerID: r.PartnerID,
-				Status: r.Status, To: to, StatusURL: w.e.o.StatusURL(r.CaseNumber),
-				Subject: fmt.Sprintf("[%s] SLA missed: %s's registration of %s", r.CaseNumber, partner, firstNonEmpty(r.CompanyName, r.CompanyDomain)),
-				Text: fmt.Sprintf("%s's registration %s of %s (%s) has waited past its answer deadline (%s).\nStatus: %s (%s). Owner: %s.\n",
-					partner, r.CaseNumber, firstNonEmpty(r.CompanyName, r.CompanyDomain), r.CompanyDomain,
-					t.due.UTC().Format(time.RFC1123), r.Status, r.StatusReason, firstNonEmpty(owner, "unassigned"))})
+				Status: r.Status, To: to, StatusURL: w.e.o.StatusURL(r.CaseNumber), Subject: subject, Text: text})
 		}
 	}
 	if err := w.crm.Task(ctx, tasks); err != nil {
