@@ -308,55 +308,6 @@ func (w *Worker) Enqueue(object string, ids []string, reason string) error {
 	return nil
 }
 
-// PollCursor names the state cursor of the change feed.
-func (w *Worker) PollCursor() string { return "poll/" + w.crm.Name() + "/" + w.e.o.Object }
-
-// Poll reads the CRM's change feed once: every record changed since the
-// cursor goes into the inbox, and only then does the cursor move.
-func (w *Worker) Poll(ctx context.Context) (int, error) {
-	name := w.PollCursor()
-	cur, err := w.db.Cursor(name)
-	if err != nil {
-		return 0, err
-	}
-	ids, next, err := w.crm.Changed(ctx, cur)
-	if err != nil {
-		w.m.PollRuns.WithLabelValues(w.crm.Name(), "error").Inc()
-		return 0, fmt.Errorf("poll %s: %w", w.crm.Name(), err)
-	}
-	if err := w.Enqueue(w.e.o.Object, ids, "poll"); err != nil {
-		w.m.PollRuns.WithLabelValues(w.crm.Name(), "error").Inc()
-		return 0, err
-	}
-	if next != cur {
-		if err := w.db.SetCursor(name, next); err != nil {
-			return len(ids), err
-		}
-	}
-	w.m.PollRuns.WithLabelValues(w.crm.Name(), "ok").Inc()
-	return len(ids), nil
-}
-
-// PollLoop polls every interval until ctx ends.
-func (w *Worker) PollLoop(ctx context.Context, interval func() time.Duration) {
-	for {
-		if n, err := w.Poll(ctx); err != nil {
-			if ctx.Err() == nil {
-				w.log.Warn("poll failed; webhooks still work, the next poll catches up", "err", err)
-			}
-		} else {
-			w.log.Debug("poll", "changed", n)
-		}
-		t := time.NewTimer(interval())
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
-}
-
 // activeStatuses are what sweeps look at: everything time can change
 // (needs_info expires after rules.needs_info_expire_days).
 var activeStatuses = []registration.Status{
