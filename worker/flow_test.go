@@ -632,7 +632,7 @@ func TestChangeWaitsForTheEarlierPlan(t *testing.T) {
 		t.Fatalf("inbox item: attempts %d, last error %q", it.Attempts, it.LastError)
 	}
 	r.want(id, registration.StatusMeetingBooked, rules.ReasonApproved) // the AE's change, untouched
-	r.wantEffects(id, 0, 1)                                           // the approval's task; its note failed
+	r.wantEffects(id, 0, 1)                                            // the approval's task; its note failed
 	r.wantAudit(id)
 	if dead, _ := r.db.Dead(); len(dead) != 0 {
 		t.Fatalf("dead letters %+v", dead)
