@@ -39,7 +39,7 @@ type flowRig struct {
 	t      *testing.T
 	hs     *hubspottest.Server
 	clock  *hubspottest.Clock // the CRM's and the engine's clock
-	inbox  *testClock         // the inbox's clock (real time in the daemon)
+	inbox  *hubspottest.Clock // the inbox's clock (real time in the daemon)
 	typeID string
 	crm    *hubspot.Client
 	db     *state.DB
@@ -73,7 +73,7 @@ func newFlowRig(t *testing.T) *flowRig {
 	}
 	// The inbox runs on the real clock in the daemon (the engine defers on
 	// it); here it starts at the real now and moves only when told.
-	inbox := &testClock{now: time.Now()}
+	inbox := hubspottest.NewClock(time.Now())
 	db, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{Now: inbox.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -162,6 +162,17 @@ func (r *flowRig) deliver(ids ...string) int {
 	return r.drain()
 }
 
+// process runs the engine on one record, as the worker's batch does, and
+// returns its outcome.
+func (r *flowRig) process(id string) Outcome {
+	r.t.Helper()
+	outs, err := r.e.ProcessSweeping(r.t.Context(), []string{id}, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return outs[0]
+}
+
 func (r *flowRig) drain() int {
 	r.t.Helper()
 	n, err := r.w.Drain(r.t.Context())
@@ -225,6 +236,25 @@ func (r *flowRig) wantAudit(id string, want ...string) {
 	}
 }
 
+// wantTold checks the statuses the partner of a case was told of.
+func (r *flowRig) wantTold(caseNumber string, want ...registration.Status) {
+	r.t.Helper()
+	if got := r.sent.to(caseNumber); !slices.Equal(got, want) {
+		r.t.Fatalf("partner of %s told %v, want %v", caseNumber, got, want)
+	}
+}
+
+// wantApprovedOnce checks that a registration is approved in the CRM with
+// its side effects each done once: one note, one task, one audit entry by
+// regsync, one e-mail.
+func (r *flowRig) wantApprovedOnce(id, caseNumber string) {
+	r.t.Helper()
+	r.want(id, registration.StatusApproved, rules.ReasonApproved)
+	r.wantEffects(id, 1, 1)
+	r.wantAudit(id, "submitted>approved approved by regsync")
+	r.wantTold(caseNumber, registration.StatusApproved)
+}
+
 func (r *flowRig) key(id string) string { return state.ItemKey("hubspot", "partner_registration", id) }
 
 // faults injects crmfault's kind into the requests only accepts.
@@ -262,11 +292,7 @@ func TestPostponedApprovalIsDecidedAfterTheSettleTime(t *testing.T) {
 	submitted := r.clock.Now().Truncate(time.Second)
 	id, cn := r.register(1, "postpone.example", submitted)
 
-	outs, err := r.e.ProcessSweeping(t.Context(), []string{id}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o := outs[0]; o.Result != ResultWaiting || !o.Until.Equal(submitted.Add(settle)) {
+	if o := r.process(id); o.Result != ResultWaiting || !o.Until.Equal(submitted.Add(settle)) {
 		t.Fatalf("outcome %s until %s, want waiting until %s (err %v)", o.Result, o.Until, submitted.Add(settle), o.Err)
 	}
 	if rec := r.get(id); rec.Status != registration.StatusNone && rec.Status != registration.StatusSubmitted {
@@ -290,12 +316,7 @@ func TestPostponedApprovalIsDecidedAfterTheSettleTime(t *testing.T) {
 	if n := r.drain(); n != 1 {
 		t.Fatalf("drained %d items after the wait, want 1", n)
 	}
-	r.want(id, registration.StatusApproved, rules.ReasonApproved)
-	r.wantEffects(id, 1, 1)
-	r.wantAudit(id, "submitted>approved approved by regsync")
-	if got := r.sent.to(cn); !slices.Equal(got, []registration.Status{registration.StatusApproved}) {
-		t.Fatalf("partner told %v, want [approved]", got)
-	}
+	r.wantApprovedOnce(id, cn)
 	if _, err := r.db.Item(r.key(id)); err == nil {
 		t.Fatal("the decided registration is still in the inbox")
 	}
@@ -393,12 +414,7 @@ func TestTransientWriteFailureIsRetriedOnce(t *testing.T) {
 	if n := r.drain(); n != 1 {
 		t.Fatalf("drained %d on the retry, want 1", n)
 	}
-	r.want(id, registration.StatusApproved, rules.ReasonApproved)
-	r.wantEffects(id, 1, 1)
-	r.wantAudit(id, "submitted>approved approved by regsync")
-	if got := r.sent.to(cn); !slices.Equal(got, []registration.Status{registration.StatusApproved}) {
-		t.Fatalf("partner told %v, want [approved]", got)
-	}
+	r.wantApprovedOnce(id, cn)
 	if _, err := r.db.Item(r.key(id)); err == nil {
 		t.Fatal("the decided registration is still in the inbox")
 	}
@@ -425,11 +441,7 @@ func TestLostAnswerIsRecognisedAsOwnWrite(t *testing.T) {
 		return wrote.Load() && isRead(req)
 	})
 
-	outs, err := r.e.ProcessSweeping(t.Context(), []string{id}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o := outs[0]; o.Result != ResultUnknown || o.Err == nil || Permanent(o.Err) {
+	if o := r.process(id); o.Result != ResultUnknown || o.Err == nil || Permanent(o.Err) {
 		t.Fatalf("outcome %s (%v), want unknown with the write's error", o.Result, o.Err)
 	}
 	r.hs.SetInjector(nil) // the CRM answers again
@@ -442,28 +454,15 @@ func TestLostAnswerIsRecognisedAsOwnWrite(t *testing.T) {
 	r.wantEffects(id, 0, 0)
 	r.wantAudit(id)
 
-	outs, err = r.e.ProcessSweeping(t.Context(), []string{id}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o := outs[0]; o.Result != ResultResumed || o.Err != nil {
+	if o := r.process(id); o.Result != ResultResumed || o.Err != nil {
 		t.Fatalf("outcome %s (%v), want resumed", o.Result, o.Err)
 	}
-	r.want(id, registration.StatusApproved, rules.ReasonApproved)
-	r.wantEffects(id, 1, 1)
-	r.wantAudit(id, "submitted>approved approved by regsync")
-	if got := r.sent.to(cn); !slices.Equal(got, []registration.Status{registration.StatusApproved}) {
-		t.Fatalf("partner told %v, want [approved]", got)
-	}
+	r.wantApprovedOnce(id, cn)
 	if plans, err := r.db.Plans(r.key(id)); err != nil || len(plans) != 0 {
 		t.Fatalf("a finished plan is left: %v, %v", plans, err)
 	}
 
-	outs, err = r.e.ProcessSweeping(t.Context(), []string{id}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o := outs[0]; o.Result != ResultEcho {
+	if o := r.process(id); o.Result != ResultEcho {
 		t.Fatalf("the next read is %s, want echo", o.Result)
 	}
 	r.wantEffects(id, 1, 1)
@@ -484,19 +483,13 @@ func TestManualOverrideIsAuditedAndKept(t *testing.T) {
 	r.want(id, registration.StatusApproved, rules.ReasonApproved)
 
 	r.aeSets(id, map[string]string{"status": "declined", "status_reason": "duplicate"})
-	outs, err := r.e.ProcessSweeping(t.Context(), []string{id}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o := outs[0]; o.Result != ResultObserved || o.Err != nil {
+	if o := r.process(id); o.Result != ResultObserved || o.Err != nil {
 		t.Fatalf("outcome %s (%v), want observed", o.Result, o.Err)
 	}
 	r.want(id, registration.StatusDeclined, "duplicate")
 	r.wantEffects(id, 1, 1) // the approval's, no more
 	r.wantAudit(id, "submitted>approved approved by regsync", "approved>declined manual_override by crm")
-	if got := r.sent.to(cn); !slices.Equal(got, []registration.Status{registration.StatusApproved}) {
-		t.Fatalf("partner told %v, want [approved] only", got)
-	}
+	r.wantTold(cn, registration.StatusApproved)
 
 	if n := r.deliver(id); n != 1 {
 		t.Fatalf("drained %d", n)
@@ -544,9 +537,7 @@ func TestReconcileQueuesOnlyWhatChanged(t *testing.T) {
 	r.want(b, registration.StatusMeetingBooked, rules.ReasonMeetingLogged)
 	r.wantAudit(b, "submitted>approved approved by regsync", "approved>meeting_booked meeting_logged by crm")
 	r.wantAudit(a, "submitted>approved approved by regsync")
-	if got := r.sent.to(caseB); !slices.Equal(got, []registration.Status{registration.StatusApproved, registration.StatusMeetingBooked}) {
-		t.Fatalf("partner of %s told %v", caseB, got)
-	}
+	r.wantTold(caseB, registration.StatusApproved, registration.StatusMeetingBooked)
 	if got := r.sent.to(caseA); len(got) != 1 {
 		t.Fatalf("partner of %s told %v", caseA, got)
 	}
@@ -612,8 +603,8 @@ func TestChangeWaitsForTheEarlierPlan(t *testing.T) {
 		}
 		return wrote.Load() && isRead(req)
 	})
-	if outs, err := r.e.ProcessSweeping(t.Context(), []string{id}, nil); err != nil || outs[0].Result != ResultUnknown {
-		t.Fatalf("outcome %+v, %v: want unknown", outs[0], err)
+	if o := r.process(id); o.Result != ResultUnknown {
+		t.Fatalf("outcome %+v: want unknown", o)
 	}
 	r.aeSets(id, map[string]string{"status": "meeting_booked"})
 	isNote := func(req *http.Request) bool {
@@ -646,9 +637,7 @@ func TestChangeWaitsForTheEarlierPlan(t *testing.T) {
 	r.want(id, registration.StatusMeetingBooked, rules.ReasonMeetingLogged)
 	r.wantEffects(id, 2, 1) // the approval's note and task, the meeting's note
 	r.wantAudit(id, "submitted>approved approved by regsync", "approved>meeting_booked meeting_logged by crm")
-	if got := r.sent.to(cn); !slices.Equal(got, []registration.Status{registration.StatusApproved, registration.StatusMeetingBooked}) {
-		t.Fatalf("partner told %v, want [approved meeting_booked]", got)
-	}
+	r.wantTold(cn, registration.StatusApproved, registration.StatusMeetingBooked)
 	if plans, err := r.db.Plans(r.key(id)); err != nil || len(plans) != 0 {
 		t.Fatalf("plans left: %v, %v", plans, err)
 	}
