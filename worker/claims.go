@@ -84,14 +84,7 @@ func groups(ws []*work) [][]*work {
 				}
 				return 1
 			}
-			pa, pb := a.rec.Place(), b.rec.Place()
-			switch {
-			case pa.Before(pb):
-				return -1
-			case pb.Before(pa):
-				return 1
-			}
-			return 0
+			return inLine(&a.rec, &b.rec)
 		})
 		out = append(out, g)
 	}
@@ -171,4 +164,17 @@ func (e *Engine) claim(ctx context.Context, deciding []*work) (release func(), h
 	}
 	var once sync.Once
 	return func() { once.Do(unlock) }, deciding
+}
+
+// inLine orders two registrations by their place in line (for sorting):
+// -1 when a comes first, 1 when b does, 0 when neither.
+func inLine(a, b *registration.Record) int {
+	pa, pb := a.Place(), b.Place()
+	switch {
+	case pa.Before(pb):
+		return -1
+	case pb.Before(pa):
+		return 1
+	}
+	return 0
 }

@@ -263,6 +263,20 @@ func (r *flowRig) faults(kind crmfault.Kind, only func(*http.Request) bool) {
 		crmfault.Options{Only: only}))
 }
 
+// loseDecisionAnswer makes the CRM apply the decision's write but lose its
+// answer (the connection resets after the request was applied), and lose
+// every read after it too, until the injector is cleared.
+func (r *flowRig) loseDecisionAnswer() {
+	var wrote atomic.Bool
+	r.faults(crmfault.ResetAfter, func(req *http.Request) bool {
+		if isDecision(req) {
+			wrote.Store(true)
+			return true
+		}
+		return wrote.Load() && isRead(req)
+	})
+}
+
 func isUpdate(r *http.Request) bool {
 	return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/batch/update")
 }
@@ -432,14 +446,7 @@ func TestTransientWriteFailureIsRetriedOnce(t *testing.T) {
 func TestLostAnswerIsRecognisedAsOwnWrite(t *testing.T) {
 	r := newFlowRig(t)
 	id, cn := r.register(4, "lost.example", r.clock.Now().Add(-time.Minute))
-	var wrote atomic.Bool
-	r.faults(crmfault.ResetAfter, func(req *http.Request) bool {
-		if isDecision(req) {
-			wrote.Store(true)
-			return true
-		}
-		return wrote.Load() && isRead(req)
-	})
+	r.loseDecisionAnswer()
 
 	if o := r.process(id); o.Result != ResultUnknown || o.Err == nil || Permanent(o.Err) {
 		t.Fatalf("outcome %s (%v), want unknown with the write's error", o.Result, o.Err)
@@ -595,14 +602,7 @@ func TestFeedsQueueAndMoveTheirCursors(t *testing.T) {
 func TestChangeWaitsForTheEarlierPlan(t *testing.T) {
 	r := newFlowRig(t)
 	id, cn := r.register(9, "earlier.example", r.clock.Now().Add(-time.Minute))
-	var wrote atomic.Bool
-	r.faults(crmfault.ResetAfter, func(req *http.Request) bool {
-		if isDecision(req) {
-			wrote.Store(true)
-			return true
-		}
-		return wrote.Load() && isRead(req)
-	})
+	r.loseDecisionAnswer()
 	if o := r.process(id); o.Result != ResultUnknown {
 		t.Fatalf("outcome %+v: want unknown", o)
 	}
