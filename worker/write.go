@@ -17,30 +17,53 @@ import (
 // waiting for a decision). It returns the works whose decision landed: the
 // caller runs their side effects.
 func (e *Engine) commit(ctx context.Context, ws []*work, now time.Time) []*work {
-	if len(ws) == 0 {
+	if len(ws) == 0 || !e.storePlans(ws, now) {
 		return nil
 	}
-	if e.o.State != nil {
-		plans := make([]state.Plan, 0, len(ws))
-		for _, w := range ws {
-			exp := expected(w.rec, w.update)
-			data, err := json.Marshal(w.data)
-			if err != nil {
-				w.out.Result, w.out.Err = ResultFailed, err
-				continue
-			}
-			pl := state.Plan{Key: w.key, Expect: fingerprintOf(&exp).String(), Data: data, At: now,
-				Steps: []string{stepWrite, stepLink, stepTask, stepNote, stepAudit, stepNotify}}
-			plans = append(plans, pl)
-			w.plan = &plans[len(plans)-1]
-		}
-		if err := e.o.State.PutPlans(plans...); err != nil {
-			for _, w := range ws {
-				w.out.Result, w.out.Err = ResultFailed, err
-			}
-			return nil
-		}
+	ok, unknown := e.write(ctx, ws)
+	ok = append(ok, e.settleUnknown(ctx, unknown)...)
+	if len(ok) == 0 {
+		return nil
 	}
+	e.recordWritten(ok)
+	e.announce(ok, now)
+	return ok
+}
+
+// storePlans stores, before anything is written, each decision's plan: the
+// record as it will read back, and the side effects owed. It reports
+// false when the plans could not be stored (the works fail: nothing is
+// written without its plan).
+func (e *Engine) storePlans(ws []*work, now time.Time) bool {
+	if e.o.State == nil {
+		return true
+	}
+	// Sized for all, so the works' pointers into it stay put.
+	plans := make([]state.Plan, 0, len(ws))
+	for _, w := range ws {
+		exp := expected(w.rec, w.update)
+		data, err := json.Marshal(w.data)
+		if err != nil {
+			w.out.Result, w.out.Err = ResultFailed, err
+			continue
+		}
+		pl := state.Plan{Key: w.key, Expect: fingerprintOf(&exp).String(), Data: data, At: now,
+			Steps: []string{stepWrite, stepLink, stepTask, stepNote, stepAudit, stepNotify}}
+		plans = append(plans, pl)
+		w.plan = &plans[len(plans)-1]
+	}
+	if err := e.o.State.PutPlans(plans...); err != nil {
+		failAll(ws, err)
+		return false
+	}
+	return true
+}
+
+// write sends the planned updates in one batch. It returns the works whose
+// write landed (or had nothing to write) and those whose answer was not
+// heard; a definite refusal fails its work and drops its plan (nothing was
+// written).
+func (e *Engine) write(ctx context.Context, ws []*work) (ok, unknown []*work) {
 	var batch []*work
 	var updates []connectors.Update
 	for _, w := range ws {
@@ -52,18 +75,8 @@ func (e *Engine) commit(ctx context.Context, ws []*work, now time.Time) []*work 
 			updates = append(updates, connectors.Update{ID: w.rec.ID, Fields: w.update})
 		}
 	}
-	var results []connectors.Result
-	if len(updates) > 0 {
-		var err error
-		results, err = e.crm.Write(ctx, updates)
-		if err != nil && len(results) != len(updates) {
-			results = make([]connectors.Result, len(updates))
-			for i := range results {
-				results[i].Err = fmt.Errorf("write %d decisions: %w", len(updates), err)
-			}
-		}
-	}
-	var ok, refused, unknown []*work
+	results := e.writeUpdates(ctx, updates)
+	var refused []*work
 	j := 0
 	for _, w := range batch {
 		if len(w.update) == 0 {
@@ -86,24 +99,50 @@ func (e *Engine) commit(ctx context.Context, ws []*work, now time.Time) []*work 
 		}
 	}
 	e.dropPlans(refused)
-	ok = append(ok, e.settleUnknown(ctx, unknown)...)
-	if len(ok) == 0 {
+	return ok, unknown
+}
+
+// writeUpdates writes the updates in batch and returns one result per
+// update: a failure of the whole call is every update's.
+func (e *Engine) writeUpdates(ctx context.Context, updates []connectors.Update) []connectors.Result {
+	if len(updates) == 0 {
 		return nil
 	}
-	if e.o.State != nil {
-		keys := make([]string, len(ok))
-		fps := make(map[string]string, len(ok))
-		for i, w := range ok {
-			keys[i] = w.key
-			fps[w.key] = w.plan.Expect
-		}
-		if err := e.o.State.SetFingerprints(fps); err != nil {
-			e.log.Warn("remember fingerprints", "err", err)
-		}
-		if err := e.o.State.FinishSteps(keys, stepWrite); err != nil {
-			e.log.Warn("finish write step", "err", err)
+	results, err := e.crm.Write(ctx, updates)
+	if err != nil && len(results) != len(updates) {
+		results = make([]connectors.Result, len(updates))
+		for i := range results {
+			results[i].Err = fmt.Errorf("write %d decisions: %w", len(updates), err)
 		}
 	}
+	return results
+}
+
+// recordWritten remembers the written records' fingerprints (their echo is
+// recognised) and finishes their plans' write step.
+func (e *Engine) recordWritten(ok []*work) {
+	if e.o.State == nil {
+		return
+	}
+	keys := make([]string, len(ok))
+	fps := make(map[string]string, len(ok))
+	for i, w := range ok {
+		keys[i] = w.key
+		fps[w.key] = w.plan.Expect
+	}
+	if err := e.o.State.SetFingerprints(fps); err != nil {
+		e.log.Warn("remember fingerprints", "err", err)
+	}
+	if err := e.o.State.FinishSteps(keys, stepWrite); err != nil {
+		e.log.Warn("finish write step", "err", err)
+	}
+}
+
+// announce gives the written decisions their outcome, hands them to the
+// channels waiting to show them (whose partners then get no status
+// e-mail), counts and logs them, and puts them in the overlay: later
+// decisions see them at once, whatever the search says.
+func (e *Engine) announce(ok []*work, now time.Time) {
 	recs := make([]registration.Record, 0, len(ok))
 	var quiet []string
 	for _, w := range ok {
@@ -122,21 +161,25 @@ func (e *Engine) commit(ctx context.Context, ws []*work, now time.Time) []*work 
 		e.log.Info("decided", "case", w.data.CaseNumber, "from", w.data.From, "status", d.Status, "reason", d.Reason,
 			"partner", w.rec.PartnerID, "actor", w.data.Actor)
 	}
-	// The partner has seen these decisions in their channel: no status
-	// e-mail, also when the plan is resumed after a later step failed.
-	if e.o.State != nil && len(quiet) > 0 {
-		if err := e.o.State.FinishSteps(quiet, stepNotify); err != nil {
-			e.log.Warn("record decisions shown in the channel", "err", err)
-		}
-		for _, w := range ok {
-			if w.quiet && w.plan != nil {
-				w.plan.Steps = slices.DeleteFunc(w.plan.Steps, func(s string) bool { return s == stepNotify })
-			}
+	e.shownInChannel(ok, quiet)
+	e.ov.observe(now, recs...)
+}
+
+// shownInChannel records that the partners have seen these decisions in
+// their channel: no status e-mail, also when the plan is resumed after a
+// later step failed.
+func (e *Engine) shownInChannel(ok []*work, quiet []string) {
+	if e.o.State == nil || len(quiet) == 0 {
+		return
+	}
+	if err := e.o.State.FinishSteps(quiet, stepNotify); err != nil {
+		e.log.Warn("record decisions shown in the channel", "err", err)
+	}
+	for _, w := range ok {
+		if w.quiet && w.plan != nil {
+			w.plan.Steps = slices.DeleteFunc(w.plan.Steps, func(s string) bool { return s == stepNotify })
 		}
 	}
-	// Later decisions see these at once, whatever the search says.
-	e.ov.observe(now, recs...)
-	return ok
 }
 
 // settleUnknown finds out what became of writes whose answer regsync did
