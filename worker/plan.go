@@ -50,97 +50,145 @@ type planData struct {
 // plan turns a decision into the record's update and the side effects owed.
 func (e *Engine) plan(w *work, p *rules.Policy, now time.Time) {
 	r, d := &w.rec, w.decision
-	u := map[string]string{}
-	set := func(name, v string) {
-		if cur, _ := r.Get(name); cur != v {
-			u[name] = v
-		}
-	}
-	setTime := func(name string, t time.Time) {
-		if t.IsZero() {
-			set(name, "")
-			return
-		}
-		set(name, t.UTC().Truncate(e.prec).Format(time.RFC3339Nano))
-	}
-	from := r.Status
-	if w.act == actManual && w.hasFP && w.prevFP.Status.Valid() {
-		// A human changed the status in the CRM: the transition is from
-		// what regsync last saw, and the partner hears of it.
-		from = w.prevFP.Status
-	}
-	if from == registration.StatusNone {
-		from = registration.StatusSubmitted
-	}
-	actor := "regsync"
-	if w.act == actManual {
-		actor = "crm"
-	}
-	set("status", string(d.Status))
-	set("status_reason", d.Reason)
-	set("status_message", d.Message)
-	setTime("hold_until", d.HoldUntil)
-	setTime("meeting_due", d.MeetingDue)
-	if d.Status.Waiting() {
-		setTime("sla_due", d.SLADue)
-	}
-	if d.Owner != "" {
-		set("owner_id", d.Owner)
-	}
-	set("conflict_with", d.ConflictWith)
-	if d.Status == registration.StatusDeclined {
-		set("declined_reason", d.Reason) // kept when the partner appeals
-	}
+	from := transitionFrom(w)
+	u := fieldUpdate{r: r, u: map[string]string{}, prec: e.prec}
+	u.decision(d)
 	for k, v := range w.stamp {
-		u[k] = v // identity the CRM lacks (identify)
+		u.u[k] = v // identity the CRM lacks (identify)
 	}
-	decision := d.Status != from || w.act == actDecide || w.act == actManual
-	if decision && d.Status != registration.StatusSubmitted {
-		setTime("decided_at", now)
-		if r.FirstResponseAt.IsZero() {
-			setTime("first_response_at", now)
-		}
-	}
-	if d.Status == registration.StatusApproved && r.ApprovedAt.IsZero() {
-		setTime("approved_at", now)
-	}
-	if w.facts.Company != nil && r.CompanyID == "" {
-		set("company_id", w.facts.Company.ID)
-	}
-	// Links are made once, when regsync first learns the company or the
-	// partner's own deal: a lookup an AE set or changed is theirs.
-	linkCompany, linkDeal := "", ""
-	if w.facts.Company != nil && r.CompanyID == "" {
-		linkCompany = w.facts.Company.ID
-	}
-	if r.DealID == "" {
-		for _, dl := range w.facts.OpenDeals {
-			if dl.PartnerID != "" && dl.PartnerID == r.PartnerID {
-				linkDeal = dl.ID // the partner's own deal on the company
-				set("deal_id", linkDeal)
-				break
-			}
-		}
-	}
+	u.stamps(w, d, from, now)
+	linkCompany, linkDeal := u.links(w)
 	for k, v := range w.extra {
-		set(k, v)
+		u.set(k, v)
 	}
-	w.update = u
+	w.update = u.u
 
 	data := planData{
 		From: from, To: d.Status, Reason: d.Reason, Message: d.Message, Missing: d.Missing,
 		CaseNumber: r.CaseNumber, CompanyName: r.CompanyName, PartnerID: r.PartnerID, PartnerEmail: r.PartnerEmail,
 		Owner: firstNonEmpty(d.Owner, r.OwnerID), CompanyID: linkCompany, DealID: linkDeal, HoldUntil: d.HoldUntil, MeetingDue: d.MeetingDue,
-		SLADue: d.SLADue, Actor: actor, Trace: d.Trace, At: now,
+		SLADue: d.SLADue, Actor: actorOf(w), Trace: d.Trace, At: now,
 	}
 	data.Task = aeTask(p, r, d, data, now)
+	data.Rivals = rivalsToWake(p, w, data.CaseNumber)
+	w.data = data
+}
+
+// transitionFrom is the status a decision moves the record from: what
+// regsync last saw when a human changed the status in the CRM (the
+// partner hears of it), submitted for a record new to the CRM.
+func transitionFrom(w *work) registration.Status {
+	from := w.rec.Status
+	if w.act == actManual && w.hasFP && w.prevFP.Status.Valid() {
+		from = w.prevFP.Status
+	}
+	if from == registration.StatusNone {
+		from = registration.StatusSubmitted
+	}
+	return from
+}
+
+// actorOf is who decided, as the audit log says: a human in the CRM
+// (followed through by regsync), or regsync's rules.
+func actorOf(w *work) string {
+	if w.act == actManual {
+		return "crm"
+	}
+	return "regsync"
+}
+
+// fieldUpdate collects the fields a decision changes on a record: a field
+// whose value the record holds already is not written.
+type fieldUpdate struct {
+	r    *registration.Record
+	u    map[string]string
+	prec time.Duration // instants are written truncated to what the CRM keeps
+}
+
+func (f fieldUpdate) set(name, v string) {
+	if cur, _ := f.r.Get(name); cur != v {
+		f.u[name] = v
+	}
+}
+
+func (f fieldUpdate) setTime(name string, t time.Time) {
+	if t.IsZero() {
+		f.set(name, "")
+		return
+	}
+	f.set(name, t.UTC().Truncate(f.prec).Format(time.RFC3339Nano))
+}
+
+// decision sets the decision's own fields: status, reason, message, dates,
+// owner, conflicts.
+func (f fieldUpdate) decision(d rules.Decision) {
+	f.set("status", string(d.Status))
+	f.set("status_reason", d.Reason)
+	f.set("status_message", d.Message)
+	f.setTime("hold_until", d.HoldUntil)
+	f.setTime("meeting_due", d.MeetingDue)
+	if d.Status.Waiting() {
+		f.setTime("sla_due", d.SLADue)
+	}
+	if d.Owner != "" {
+		f.set("owner_id", d.Owner)
+	}
+	f.set("conflict_with", d.ConflictWith)
+	if d.Status == registration.StatusDeclined {
+		f.set("declined_reason", d.Reason) // kept when the partner appeals
+	}
+}
+
+// stamps sets the instants regsync alone writes: decided_at (by which a
+// plan's write is recognised beneath a later change, writtenBeneath),
+// first_response_at and approved_at.
+func (f fieldUpdate) stamps(w *work, d rules.Decision, from registration.Status, now time.Time) {
+	decision := d.Status != from || w.act == actDecide || w.act == actManual
+	if decision && d.Status != registration.StatusSubmitted {
+		f.setTime("decided_at", now)
+		if f.r.FirstResponseAt.IsZero() {
+			f.setTime("first_response_at", now)
+		}
+	}
+	if d.Status == registration.StatusApproved && f.r.ApprovedAt.IsZero() {
+		f.setTime("approved_at", now)
+	}
+}
+
+// links sets the company and the partner's own deal found in the facts,
+// and returns them to be associated. Links are made once, when regsync
+// first learns the company or the partner's own deal: a lookup an AE set
+// or changed is theirs.
+func (f fieldUpdate) links(w *work) (company, deal string) {
+	r := f.r
+	if w.facts.Company != nil && r.CompanyID == "" {
+		company = w.facts.Company.ID
+		f.set("company_id", company)
+	}
+	if r.DealID == "" {
+		for _, dl := range w.facts.OpenDeals {
+			if dl.PartnerID != "" && dl.PartnerID == r.PartnerID {
+				deal = dl.ID // the partner's own deal on the company
+				f.set("deal_id", deal)
+				break
+			}
+		}
+	}
+	return company, deal
+}
+
+// rivalsToWake are the registrations a decision may settle, looked at
+// again at once (effects: wakeRivals).
+func rivalsToWake(p *rules.Policy, w *work, caseNumber string) []string {
+	r, d := &w.rec, w.decision
+	var rivals []string
 	if d.Status != registration.StatusInReview || d.Reason != rules.ReasonConflictPending {
 		// A decision that takes this registration out of pending may settle
 		// rivals waiting on it.
 		for _, o := range w.facts.Registrations {
 			if o.Status == registration.StatusInReview && o.StatusReason == rules.ReasonConflictPending &&
-				o.ID != "" && slices.Contains(strings.Split(o.ConflictWith, ","), data.CaseNumber) {
-				data.Rivals = append(data.Rivals, o.ID)
+				o.ID != "" && slices.Contains(strings.Split(o.ConflictWith, ","), caseNumber) {
+				rivals = append(rivals, o.ID)
 			}
 		}
 	}
@@ -149,12 +197,12 @@ func (e *Engine) plan(w *work, p *rules.Policy, now time.Time) {
 		// company have lost it, now rather than at the next sweep.
 		for _, o := range w.facts.Registrations {
 			if o.Status == registration.StatusApproved && o.PartnerID != r.PartnerID && o.ID != "" &&
-				o.DomainKey != "" && o.DomainKey == r.DomainKey && !slices.Contains(data.Rivals, o.ID) {
-				data.Rivals = append(data.Rivals, o.ID)
+				o.DomainKey != "" && o.DomainKey == r.DomainKey && !slices.Contains(rivals, o.ID) {
+				rivals = append(rivals, o.ID)
 			}
 		}
 	}
-	w.data = data
+	return rivals
 }
 
 func firstNonEmpty(s ...string) string {
