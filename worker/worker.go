@@ -425,7 +425,6 @@ func (w *Worker) escalate(ctx context.Context, outs []Outcome) (int, error) {
 	var ns []Notification
 	for _, t := range todo {
 		r := t.o.Record
-
 		subject, body := escalationTask(&r, t.due)
 		tasks = append(tasks, connectors.Task{RegistrationID: r.ID, OwnerID: r.OwnerID, Due: w.o.Now(), Key: t.key,
 			Subject: subject, Body: body})
