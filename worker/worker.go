@@ -167,7 +167,25 @@ func (w *Worker) Drain(ctx context.Context) (int, error) {
 
 // handle processes one leased batch and acks, retries or buries each item.
 func (w *Worker) handle(ctx context.Context, items []state.Item) {
-	var regs, deals, other []state.Item
+	regs, deals, other := w.partition(items)
+	var ack []state.Item
+	ack = append(ack, w.handleDeals(ctx, deals)...)
+	for _, it := range other {
+		w.log.Debug("inbox item for an object regsync does not follow; dropped", "key", it.Key)
+		ack = append(ack, it)
+	}
+	ack = append(ack, w.handleRegistrations(ctx, regs)...)
+	if lost, err := w.db.AckAll(ack); err != nil {
+		w.log.Error("ack inbox items", "items", len(ack), "err", err)
+	} else if len(lost) > 0 {
+		w.log.Warn("inbox leases expired before their items were acked; they will be looked at again", "items", len(lost))
+	}
+	w.gauge()
+}
+
+// partition sorts a batch's items into registrations, deals (attribution)
+// and items of objects regsync does not follow.
+func (w *Worker) partition(items []state.Item) (regs, deals, other []state.Item) {
 	for _, it := range items {
 		switch {
 		case it.CRM != w.crm.Name():
@@ -180,51 +198,56 @@ func (w *Worker) handle(ctx context.Context, items []state.Item) {
 			other = append(other, it)
 		}
 	}
-	var ack []state.Item
-	if len(deals) > 0 {
-		errs := w.attribute(ctx, deals)
-		for i, it := range deals {
-			if errs[i] != nil {
-				w.fail(it, errs[i])
-			} else {
-				ack = append(ack, it)
+	return regs, deals, other
+}
+
+// handleDeals attributes the deals and returns the items done; the others
+// are failed (fail).
+func (w *Worker) handleDeals(ctx context.Context, deals []state.Item) (ack []state.Item) {
+	if len(deals) == 0 {
+		return nil
+	}
+	errs := w.attribute(ctx, deals)
+	for i, it := range deals {
+		if errs[i] != nil {
+			w.fail(it, errs[i])
+		} else {
+			ack = append(ack, it)
+		}
+	}
+	return ack
+}
+
+// handleRegistrations processes the registrations — swept when a rival
+// they wait on was decided or a re-check is due — and returns the items
+// done; the others are failed (fail).
+func (w *Worker) handleRegistrations(ctx context.Context, regs []state.Item) (ack []state.Item) {
+	if len(regs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(regs))
+	sweep := map[string]bool{}
+	for i, it := range regs {
+		ids[i] = it.RecordID
+		for _, r := range it.Reasons() {
+			if r == "recheck" || r == "rival_decided" {
+				sweep[it.RecordID] = true
 			}
 		}
 	}
-	for _, it := range other {
-		w.log.Debug("inbox item for an object regsync does not follow; dropped", "key", it.Key)
-		ack = append(ack, it)
-	}
-	if len(regs) > 0 {
-		ids := make([]string, len(regs))
-		sweep := map[string]bool{}
-		for i, it := range regs {
-			ids[i] = it.RecordID
-			for _, r := range it.Reasons() {
-				if r == "recheck" || r == "rival_decided" {
-					sweep[it.RecordID] = true
-				}
-			}
+	outs, err := w.e.ProcessSweeping(ctx, ids, sweep)
+	for i, it := range regs {
+		o := outs[i]
+		if err != nil && o.Err == nil && o.Result != ResultMissing {
+			o.Err = err
 		}
-		outs, err := w.e.ProcessSweeping(ctx, ids, sweep)
-		for i, it := range regs {
-			o := outs[i]
-			if err != nil && o.Err == nil && o.Result != ResultMissing {
-				o.Err = err
-			}
-			if o.Err == nil {
-				ack = append(ack, it)
-				continue
-			}
-			w.fail(it, o.Err)
+		if o.Err == nil {
+			ack = append(ack, it)
+			continue
 		}
+		w.fail(it, o.Err)
 	}
-	if lost, err := w.db.AckAll(ack); err != nil {
-		w.log.Error("ack inbox items", "items", len(ack), "err", err)
-	} else if len(lost) > 0 {
-		w.log.Warn("inbox leases expired before their items were acked; they will be looked at again", "items", len(lost))
-	}
-	w.gauge()
+	return ack
 }
 
 // fail decides what becomes of an item whose processing failed, by the
