@@ -36,13 +36,6 @@ import (
 // attributable are the statuses of registrations a new deal credits.
 var attributable = []registration.Status{registration.StatusApproved, registration.StatusMeetingBooked}
 
-// Attribution messages, as rules.Manual words them.
-const (
-	msgConverted = "A deal was opened from this registration. Thank you!"
-	msgWon       = "The deal from this registration was won. Thank you!"
-	msgLost      = "The deal from this registration was closed lost."
-)
-
 // attribute follows deals that AEs create or move: it returns one error
 // per item (nil: done).
 func (w *Worker) attribute(ctx context.Context, items []state.Item) []error {
@@ -98,9 +91,28 @@ func (e *Engine) attribute(ctx context.Context, dealIDs []string) (AttributionRe
 	// Oldest deal first: when two deals of one company arrive together,
 	// the first opened is the one the registration converts to.
 	sort.SliceStable(deals, func(i, j int) bool { return deals[i].CreatedAt.Before(deals[j].CreatedAt) })
+	c, err := e.candidates(ctx, deals)
+	if err != nil {
+		return res, failed, err
+	}
+	p := e.o.Policy()
+	m := e.match(p, deals, c)
+	res.Stamped = e.stamp(ctx, m, failed)
+	res.Converted = e.convertTo(ctx, p, m.convert, failed)
+	res.Closed = e.closeWith(ctx, p, m.closeBy, failed)
+	return res, failed, nil
+}
 
-	// The candidates: the registrations of every deal's company, and those
-	// associated with the deals, in batch.
+// attrCandidates are the registrations deals may credit: those of every
+// deal's company (attributable or converted), and those associated with
+// the deals.
+type attrCandidates struct {
+	byCompany map[string][]registration.Record
+	known     map[string]registration.Record // by id
+}
+
+// candidates reads the deals' candidate registrations, in batch.
+func (e *Engine) candidates(ctx context.Context, deals []registration.Deal) (attrCandidates, error) {
 	var companies, linked []string
 	for _, d := range deals {
 		if d.CompanyID != "" && !slices.Contains(companies, d.CompanyID) {
@@ -111,78 +123,74 @@ func (e *Engine) attribute(ctx context.Context, dealIDs []string) (AttributionRe
 	statuses := append(slices.Clone(attributable), registration.StatusConverted)
 	byCompany, err := e.crm.CompanyRegistrations(ctx, companies, statuses)
 	if err != nil {
-		return res, failed, fmt.Errorf("attribution: find the registrations of %d companies: %w", len(companies), err)
+		return attrCandidates{}, fmt.Errorf("attribution: find the registrations of %d companies: %w", len(companies), err)
 	}
-	known := map[string]registration.Record{}
+	c := attrCandidates{byCompany: byCompany, known: map[string]registration.Record{}}
 	for _, rs := range byCompany {
 		for _, r := range rs {
-			known[r.ID] = r
+			c.known[r.ID] = r
 		}
 	}
 	var read []string
 	for _, id := range linked {
-		if _, ok := known[id]; !ok && !slices.Contains(read, id) {
+		if _, ok := c.known[id]; !ok && !slices.Contains(read, id) {
 			read = append(read, id)
 		}
 	}
 	if len(read) > 0 {
 		rs, err := e.crm.Registrations(ctx, read)
 		if err != nil {
-			return res, failed, fmt.Errorf("attribution: read %d registrations of deals: %w", len(read), err)
+			return attrCandidates{}, fmt.Errorf("attribution: read %d registrations of deals: %w", len(read), err)
 		}
 		for _, r := range rs {
-			known[r.ID] = r
+			c.known[r.ID] = r
 		}
 	}
+	return c, nil
+}
 
-	now := e.now()
-	p := e.o.Policy()
-	convert := map[string]attrPlan{} // registration id → the deal it converts to
-	closeBy := map[string]attrPlan{} // registration id → its closed deal
-	var attrs []connectors.Attribution
+// of lists a deal's candidates: its company's registrations, then those
+// associated with it, each once.
+func (c attrCandidates) of(d registration.Deal) []registration.Record {
+	var regs []registration.Record
+	seen := map[string]bool{}
+	for _, r := range c.byCompany[d.CompanyID] {
+		if !seen[r.ID] {
+			seen[r.ID] = true
+			regs = append(regs, r)
+		}
+	}
+	for _, id := range d.RegistrationIDs {
+		if r, ok := c.known[id]; ok && !seen[id] {
+			seen[id] = true
+			regs = append(regs, r)
+		}
+	}
+	return regs
+}
+
+// attrMatch is what a batch of deals does: the stamps to write, the
+// registrations to convert and those to close.
+type attrMatch struct {
+	attrs   []connectors.Attribution
+	convert map[string]attrPlan // registration id → the deal it converts to
+	closeBy map[string]attrPlan // registration id → its closed deal
+}
+
+// match finds each deal's registration: the one already converted to it,
+// or the one it credits now (pickRegistration), each registration taken by
+// one deal of the batch at most.
+func (e *Engine) match(p *rules.Policy, deals []registration.Deal, c attrCandidates) attrMatch {
+	m := attrMatch{convert: map[string]attrPlan{}, closeBy: map[string]attrPlan{}}
 	taken := map[string]bool{}
 	for _, d := range deals {
-		var regs []registration.Record
-		seen := map[string]bool{}
-		for _, r := range byCompany[d.CompanyID] {
-			if !seen[r.ID] {
-				seen[r.ID] = true
-				regs = append(regs, r)
-			}
+		own, ok := e.dealRegistration(p, d, c.of(d), taken)
+		if !ok {
+			continue
 		}
-		for _, id := range d.RegistrationIDs {
-			if r, ok := known[id]; ok && !seen[id] {
-				seen[id] = true
-				regs = append(regs, r)
-			}
-		}
-		// Already converted to this deal: follow it to its close, and make
-		// sure the stamp is there.
-		var own *registration.Record
-		for i := range regs {
-			if regs[i].Status == registration.StatusConverted && sameID(regs[i].DealID, d.ID) {
-				own = &regs[i]
-				break
-			}
-		}
-		if own != nil {
-			if ok, why := e.credit(p, d, own); !ok {
-				e.notCredited(d, own, why)
-				continue
-			}
-		} else {
-			r, ok := pickRegistration(d, e.creditable(p, d, regs, taken), taken)
-			if !ok {
-				continue
-			}
-			if d.PartnerID != "" && !strings.EqualFold(d.PartnerID, r.PartnerID) {
-				e.log.Warn("attribution: deal stamped by hand with a partner holding no registration of its company; left as set",
-					"deal", d.ID, "stamped", d.PartnerID, "registration", r.CaseNumber, "partner", r.PartnerID)
-				continue
-			}
-			taken[r.ID] = true
-			own = &r
-			convert[r.ID] = attrPlan{d, r}
+		if own.Status != registration.StatusConverted || !sameID(own.DealID, d.ID) {
+			taken[own.ID] = true
+			m.convert[own.ID] = attrPlan{d, own}
 		}
 		switch {
 		case d.PartnerID != "" && !strings.EqualFold(d.PartnerID, own.PartnerID):
@@ -190,80 +198,120 @@ func (e *Engine) attribute(ctx context.Context, dealIDs []string) (AttributionRe
 			e.log.Warn("attribution: deal re-stamped by hand with another partner; left as set",
 				"deal", d.ID, "stamped", d.PartnerID, "registration", own.CaseNumber, "partner", own.PartnerID)
 		case d.PartnerID == "" || !slices.ContainsFunc(d.RegistrationIDs, func(id string) bool { return sameID(id, own.ID) }):
-			attrs = append(attrs, connectors.Attribution{DealID: d.ID, RegistrationID: own.ID, PartnerID: own.PartnerID})
+			m.attrs = append(m.attrs, connectors.Attribution{DealID: d.ID, RegistrationID: own.ID, PartnerID: own.PartnerID})
 		}
 		if d.Closed {
-			closeBy[own.ID] = attrPlan{d, *own}
+			m.closeBy[own.ID] = attrPlan{d, own}
 		}
 	}
+	return m
+}
 
-	// Stamp and associate first: the commission follows the CRM's deal.
-	if len(attrs) > 0 {
-		results, err := e.crm.Attribute(ctx, attrs)
-		for i, a := range attrs {
-			var ferr error
-			switch {
-			case i < len(results) && results[i].Err != nil:
-				ferr = results[i].Err
-			case i >= len(results) && err != nil:
-				ferr = err
+// dealRegistration is the registration a deal belongs to: the one already
+// converted to it (followed to its close, its stamp made sure of), else
+// the one it credits now. false: none (the reason is logged).
+func (e *Engine) dealRegistration(p *rules.Policy, d registration.Deal, regs []registration.Record, taken map[string]bool) (registration.Record, bool) {
+	for i := range regs {
+		if regs[i].Status == registration.StatusConverted && sameID(regs[i].DealID, d.ID) {
+			own := regs[i]
+			if ok, why := e.credit(p, d, &own); !ok {
+				e.notCredited(d, &own, why)
+				return registration.Record{}, false
 			}
-			if ferr != nil {
-				failed[a.DealID] = fmt.Errorf("attribution: stamp deal %s: %w", a.DealID, ferr)
-				delete(convert, a.RegistrationID)
-				delete(closeBy, a.RegistrationID)
-				continue
-			}
-			res.Stamped = append(res.Stamped, a.DealID)
-			e.log.Info("deal attributed", "deal", a.DealID, "partner", a.PartnerID, "registration", a.RegistrationID)
+			return own, true
 		}
 	}
-
-	// approved | meeting_booked → converted.
-	if len(convert) > 0 {
-		ids := sortedKeys(convert)
-		outs, err := e.Transition(ctx, ids, func(r *registration.Record) (rules.Decision, map[string]string, bool) {
-			pl, ok := convert[r.ID]
-			if !ok || !slices.Contains(attributable, r.Status) {
-				return rules.Decision{}, nil, false
-			}
-			credited, why := e.credit(p, pl.deal, r)
-			if !credited {
-				e.notCredited(pl.deal, r, why) // the registration changed since it was read
-				return rules.Decision{}, nil, false
-			}
-			d := carry(r, registration.StatusConverted, rules.ReasonDealCreated, msgConverted,
-				fmt.Sprintf("deal %s%s opened for company %s; credited to partner %s: %s", pl.deal.ID, dealName(pl.deal), pl.deal.CompanyID, r.PartnerID, why))
-			fields := map[string]string{"deal_id": pl.deal.ID, "attributed_at": now.Format(time.RFC3339Nano)}
-			if !r.AttributedAt.IsZero() {
-				delete(fields, "attributed_at") // set once, like approved_at
-			}
-			return d, fields, true
-		})
-		e.collect(outs, err, convert, failed, &res.Converted)
+	r, ok := pickRegistration(d, e.creditable(p, d, regs, taken), taken)
+	if !ok {
+		return registration.Record{}, false
 	}
-
-	// converted → won | lost, for the deals that closed.
-	if len(closeBy) > 0 {
-		ids := sortedKeys(closeBy)
-		outs, err := e.Transition(ctx, ids, func(r *registration.Record) (rules.Decision, map[string]string, bool) {
-			pl, ok := closeBy[r.ID]
-			if !ok || r.Status != registration.StatusConverted || !sameID(r.DealID, pl.deal.ID) {
-				return rules.Decision{}, nil, false
-			}
-			if credited, why := e.credit(p, pl.deal, r); !credited {
-				e.notCredited(pl.deal, r, why)
-				return rules.Decision{}, nil, false
-			}
-			to, reason, msg := registration.StatusLost, rules.ReasonLost, msgLost
-			if pl.deal.Won {
-				to, reason, msg = registration.StatusWon, rules.ReasonWon, msgWon
-			}
-			return carry(r, to, reason, msg, fmt.Sprintf("deal %s%s closed %s (stage %s)", pl.deal.ID, dealName(pl.deal), reason, pl.deal.Stage)), nil, true
-		})
-		e.collect(outs, err, closeBy, failed, &res.Closed)
+	if d.PartnerID != "" && !strings.EqualFold(d.PartnerID, r.PartnerID) {
+		e.log.Warn("attribution: deal stamped by hand with a partner holding no registration of its company; left as set",
+			"deal", d.ID, "stamped", d.PartnerID, "registration", r.CaseNumber, "partner", r.PartnerID)
+		return registration.Record{}, false
 	}
-	return res, failed, nil
+	return r, true
+}
+
+// stamp stamps and associates the deals first: the commission follows the
+// CRM's deal. A deal whose stamp failed is neither converted nor closed.
+func (e *Engine) stamp(ctx context.Context, m attrMatch, failed map[string]error) (stamped []string) {
+	if len(m.attrs) == 0 {
+		return nil
+	}
+	results, err := e.crm.Attribute(ctx, m.attrs)
+	for i, a := range m.attrs {
+		var ferr error
+		switch {
+		case i < len(results) && results[i].Err != nil:
+			ferr = results[i].Err
+		case i >= len(results) && err != nil:
+			ferr = err
+		}
+		if ferr != nil {
+			failed[a.DealID] = fmt.Errorf("attribution: stamp deal %s: %w", a.DealID, ferr)
+			delete(m.convert, a.RegistrationID)
+			delete(m.closeBy, a.RegistrationID)
+			continue
+		}
+		stamped = append(stamped, a.DealID)
+		e.log.Info("deal attributed", "deal", a.DealID, "partner", a.PartnerID, "registration", a.RegistrationID)
+	}
+	return stamped
+}
+
+// convertTo moves the registrations a deal was opened for from approved or
+// meeting_booked to converted.
+func (e *Engine) convertTo(ctx context.Context, p *rules.Policy, convert map[string]attrPlan, failed map[string]error) (done []string) {
+	if len(convert) == 0 {
+		return nil
+	}
+	now := e.now()
+	outs, err := e.Transition(ctx, sortedKeys(convert), func(r *registration.Record) (rules.Decision, map[string]string, bool) {
+		pl, ok := convert[r.ID]
+		if !ok || !slices.Contains(attributable, r.Status) {
+			return rules.Decision{}, nil, false
+		}
+		credited, why := e.credit(p, pl.deal, r)
+		if !credited {
+			e.notCredited(pl.deal, r, why) // the registration changed since it was read
+			return rules.Decision{}, nil, false
+		}
+		d := carry(r, registration.StatusConverted, rules.ReasonDealCreated, msgConverted,
+			fmt.Sprintf("deal %s%s opened for company %s; credited to partner %s: %s", pl.deal.ID, dealName(pl.deal), pl.deal.CompanyID, r.PartnerID, why))
+		fields := map[string]string{"deal_id": pl.deal.ID, "attributed_at": now.Format(time.RFC3339Nano)}
+		if !r.AttributedAt.IsZero() {
+			delete(fields, "attributed_at") // set once, like approved_at
+		}
+		return d, fields, true
+	})
+	e.collect(outs, err, convert, failed, &done)
+	return done
+}
+
+// closeWith follows converted registrations to won or lost when their deal
+// closed.
+func (e *Engine) closeWith(ctx context.Context, p *rules.Policy, closeBy map[string]attrPlan, failed map[string]error) (done []string) {
+	if len(closeBy) == 0 {
+		return nil
+	}
+	outs, err := e.Transition(ctx, sortedKeys(closeBy), func(r *registration.Record) (rules.Decision, map[string]string, bool) {
+		pl, ok := closeBy[r.ID]
+		if !ok || r.Status != registration.StatusConverted || !sameID(r.DealID, pl.deal.ID) {
+			return rules.Decision{}, nil, false
+		}
+		if credited, why := e.credit(p, pl.deal, r); !credited {
+			e.notCredited(pl.deal, r, why)
+			return rules.Decision{}, nil, false
+		}
+		to, reason, msg := registration.StatusLost, rules.ReasonLost, msgLost
+		if pl.deal.Won {
+			to, reason, msg = registration.StatusWon, rules.ReasonWon, msgWon
+		}
+		return carry(r, to, reason, msg, fmt.Sprintf("deal %s%s closed %s (stage %s)", pl.deal.ID, dealName(pl.deal), reason, pl.deal.Stage)), nil, true
+	})
+	e.collect(outs, err, closeBy, failed, &done)
+	return done
 }
 
 // attrPlan is a registration and the deal it converts to or closes with.
@@ -279,9 +327,9 @@ func (e *Engine) collect(outs []Outcome, err error, plans map[string]attrPlan, f
 		switch {
 		case o.Err != nil:
 			failed[pl.deal.ID] = fmt.Errorf("attribution: registration %s: %w", o.ID, o.Err)
-		case err != nil && o.Result != "missing":
+		case err != nil && o.Result != ResultMissing:
 			failed[pl.deal.ID] = fmt.Errorf("attribution: %w", err)
-		case o.Result == "decided" || o.Result == "resumed":
+		case o.Result == ResultDecided || o.Result == ResultResumed:
 			*done = append(*done, o.ID)
 		}
 	}

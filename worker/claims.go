@@ -84,14 +84,7 @@ func groups(ws []*work) [][]*work {
 				}
 				return 1
 			}
-			pa, pb := a.rec.Place(), b.rec.Place()
-			switch {
-			case pa.Before(pb):
-				return -1
-			case pb.Before(pa):
-				return 1
-			}
-			return 0
+			return inLine(&a.rec, &b.rec)
 		})
 		out = append(out, g)
 	}
@@ -154,4 +147,34 @@ func (e *Engine) accept(recs []registration.Record) {
 		r.SubmittedAt = r.SubmittedAt.UTC().Truncate(e.prec)
 		e.ov.claimLocked(now, *r)
 	}
+}
+
+// claim takes the claim locks of the companies the works decide on. It
+// returns the release (safe to call twice: run releases before the side
+// effects and defers it for a panic) and the works that hold their claims:
+// none when the locks could not be taken (they fail).
+func (e *Engine) claim(ctx context.Context, deciding []*work) (release func(), held []*work) {
+	if len(deciding) == 0 {
+		return func() {}, nil
+	}
+	unlock, err := e.lockClaims(ctx, deciding)
+	if err != nil {
+		failAll(deciding, err)
+		return func() {}, nil
+	}
+	var once sync.Once
+	return func() { once.Do(unlock) }, deciding
+}
+
+// inLine orders two registrations by their place in line (for sorting):
+// -1 when a comes first, 1 when b does, 0 when neither.
+func inLine(a, b *registration.Record) int {
+	pa, pb := a.Place(), b.Place()
+	switch {
+	case pa.Before(pb):
+		return -1
+	case pb.Before(pa):
+		return 1
+	}
+	return 0
 }

@@ -17,10 +17,6 @@ import (
 // (Recover finishes them).
 const intakePlanPrefix = "intake/"
 
-// MsgReceived is the status message of a registration created by an
-// intake channel, until it is decided.
-const MsgReceived = "Received — checking for earlier registrations of this company. The decision follows within moments."
-
 // Create registers new submissions: it gives each its place in line (the
 // instant regsync accepted it and its acceptance sequence, unless the
 // record carries them), asks the CRM what it already holds under their
@@ -51,7 +47,7 @@ func (e *Engine) Create(ctx context.Context, recs []registration.Record, awaitUn
 	for i := range recs {
 		r := &recs[i]
 		if strings.TrimSpace(r.SubmissionKey) == "" {
-			outs[i] = Outcome{Result: "failed", Err: fmt.Errorf("submission %d has no submission key", i+1)}
+			outs[i] = Outcome{Result: ResultFailed, Err: fmt.Errorf("submission %d has no submission key", i+1)}
 			continue
 		}
 		if r.CaseNumber == "" {
@@ -113,7 +109,7 @@ func (e *Engine) Create(ctx context.Context, recs []registration.Record, awaitUn
 		r := &recs[i]
 		if ex, ok := existing[r.CaseNumber]; ok {
 			e.ov.drop(r.CaseNumber)
-			outs[i] = Outcome{ID: ex.ID, Result: "exists", Record: ex}
+			outs[i] = Outcome{ID: ex.ID, Result: ResultExists, Record: ex}
 			continue
 		}
 		create = append(create, i)
@@ -131,8 +127,8 @@ func (e *Engine) Create(ctx context.Context, recs []registration.Record, awaitUn
 func (e *Engine) copyDups(outs []Outcome, recs []registration.Record, dups []int, first map[string]int) {
 	for _, i := range dups {
 		outs[i] = outs[first[recs[i].CaseNumber]]
-		if outs[i].Result == "created" {
-			outs[i].Result = "exists"
+		if outs[i].Result == ResultCreated {
+			outs[i].Result = ResultExists
 		}
 	}
 }
@@ -193,7 +189,7 @@ func (e *Engine) createSubmitted(ctx context.Context, recs []registration.Record
 		res := results[j]
 		if res.Err != nil {
 			e.ov.drop(r.CaseNumber)
-			outs[i] = Outcome{Result: "failed", Err: res.Err}
+			outs[i] = Outcome{Result: ResultFailed, Err: res.Err}
 			continue
 		}
 		if res.Exists {
@@ -205,7 +201,7 @@ func (e *Engine) createSubmitted(ctx context.Context, recs []registration.Record
 				ex.ID = res.ID
 			}
 			e.ov.observe(now, ex)
-			outs[i] = Outcome{ID: res.ID, Result: "exists", Record: ex}
+			outs[i] = Outcome{ID: res.ID, Result: ResultExists, Record: ex}
 			// Its own earlier attempt may have created it: the worker
 			// decides it if it is still undecided (and leaves it else).
 			items = append(items, state.Item{CRM: e.crm.Name(), Object: e.o.Object, RecordID: res.ID, Reason: "intake"})
@@ -213,7 +209,7 @@ func (e *Engine) createSubmitted(ctx context.Context, recs []registration.Record
 			continue
 		}
 		r.ID = res.ID
-		outs[i] = Outcome{ID: r.ID, Result: "created", Record: *r}
+		outs[i] = Outcome{ID: r.ID, Result: ResultCreated, Record: *r}
 		created = append(created, *r)
 		items = append(items, state.Item{CRM: e.crm.Name(), Object: e.o.Object, RecordID: r.ID, Reason: "intake"})
 		e.log.Info("registered", "case", r.CaseNumber, "id", r.ID, "source", r.Source, "partner", r.PartnerID,

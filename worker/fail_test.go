@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
 	"github.com/regsync/regsync/registration"
 	"github.com/regsync/regsync/rules"
 	"github.com/regsync/regsync/state"
@@ -31,26 +32,9 @@ func (f *failingCRM) Registrations(context.Context, []string) ([]registration.Re
 	return nil, f.next()
 }
 
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-func failWorker(t *testing.T, crm *failingCRM) (*Worker, *state.DB, *testClock) {
+func failWorker(t *testing.T, crm *failingCRM) (*Worker, *state.DB, *hubspottest.Clock) {
 	t.Helper()
-	clock := &testClock{now: time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)}
+	clock := hubspottest.NewClock(time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC))
 	db, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -208,38 +208,6 @@ func (e *Engine) templates() templates {
 	return e.tmpl
 }
 
-func fmtDay(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format("2 January 2006")
-}
-
-// next says what happens next and by when, for a status.
-func next(d planData) string {
-	switch d.To {
-	case registration.StatusApproved:
-		return fmt.Sprintf("log a first meeting with the prospect by %s; the company is registered to you until %s.",
-			fmtDay(d.MeetingDue), fmtDay(d.HoldUntil))
-	case registration.StatusMeetingBooked:
-		return fmt.Sprintf("the company stays registered to you until %s.", fmtDay(d.HoldUntil))
-	case registration.StatusInReview:
-		if !d.SLADue.IsZero() {
-			return fmt.Sprintf("an account executive reviews it; you will hear from us by %s.", d.SLADue.UTC().Format("2 January 2006 15:04 MST"))
-		}
-		return "an account executive reviews it and we will get back to you."
-	case registration.StatusNeedsInfo:
-		return "reply with the missing details and we will decide it right away."
-	case registration.StatusDeclined:
-		return "if you think this is wrong, you can appeal from the status page."
-	case registration.StatusAppealed:
-		return "an account executive decides the appeal."
-	case registration.StatusExpired:
-		return "you may register the company again if the opportunity comes back."
-	}
-	return ""
-}
-
 func (e *Engine) partnerName(id string) string {
 	if pt, ok := e.o.Policy().Partner(id); ok {
 		return pt.Name

@@ -185,16 +185,7 @@ func (o *overlay) merge(now time.Time, r *registration.Record, f *registration.F
 		}
 	}
 	// In line order, so the facts read the same whatever the map's order.
-	slices.SortFunc(cand, func(a, b *ovEntry) int {
-		pa, pb := a.rec.Place(), b.rec.Place()
-		switch {
-		case pa.Before(pb):
-			return -1
-		case pb.Before(pa):
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(cand, func(a, b *ovEntry) int { return inLine(&a.rec, &b.rec) })
 	for _, e := range cand {
 		x := &e.rec
 		switch {

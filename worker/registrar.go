@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -95,7 +94,7 @@ func (g *Registrar) Register(ctx context.Context, subs []intake.Submission) ([]i
 		var wait []string
 		g.mu.Lock()
 		for i, o := range outs {
-			if o.Result == "created" {
+			if o.Result == ResultCreated {
 				g.created[o.Record.CaseNumber] = o.ID
 				if recs[i].Source != intake.ChannelCSV && answersInChannel(recs[i].Source) && g.w != nil {
 					wait = append(wait, o.Record.CaseNumber)
@@ -108,8 +107,8 @@ func (g *Registrar) Register(ctx context.Context, subs []intake.Submission) ([]i
 		}
 		decided := g.e.waits.wait(ctx, wait)
 		for i, o := range outs {
-			if d, ok := decided[o.Record.CaseNumber]; ok && o.Result == "created" {
-				d.Result = "created"
+			if d, ok := decided[o.Record.CaseNumber]; ok && o.Result == ResultCreated {
+				d.Result = ResultCreated
 				o = d
 				g.forget(o.Record.CaseNumber)
 			}
@@ -124,7 +123,7 @@ func (g *Registrar) Register(ctx context.Context, subs []intake.Submission) ([]i
 				}
 			}
 			out[start+i] = rc
-			g.e.m.IntakeSubmissions.WithLabelValues(subs[start+i].Channel, o.Result).Inc()
+			g.e.m.IntakeSubmissions.WithLabelValues(subs[start+i].Channel, string(o.Result)).Inc()
 		}
 	}
 	return out, nil
@@ -167,7 +166,7 @@ func (g *Registrar) Settle(ctx context.Context, caseNumbers []string) (map[strin
 			}
 			for _, r := range recs {
 				if r.Status != registration.StatusSubmitted {
-					out[r.CaseNumber] = g.receipt(Outcome{ID: r.ID, Record: r, Result: "created"})
+					out[r.CaseNumber] = g.receipt(Outcome{ID: r.ID, Record: r, Result: ResultCreated})
 					g.forget(r.CaseNumber)
 				}
 			}
@@ -198,12 +197,12 @@ func (g *Registrar) Settle(ctx context.Context, caseNumbers []string) (map[strin
 			}
 			for _, o := range outs {
 				switch o.Result {
-				case "waiting":
+				case ResultWaiting:
 					if soonest.IsZero() || o.Until.Before(soonest) {
 						soonest = o.Until
 					}
 					continue
-				case "failed":
+				case ResultFailed:
 					if Permanent(o.Err) {
 						delete(ids, o.ID)
 					}
@@ -211,7 +210,7 @@ func (g *Registrar) Settle(ctx context.Context, caseNumbers []string) (map[strin
 				}
 				c := ids[o.ID]
 				delete(ids, o.ID)
-				out[c] = g.receipt(Outcome{ID: o.ID, Record: o.Record, Decision: o.Decision, Result: "created"})
+				out[c] = g.receipt(Outcome{ID: o.ID, Record: o.Record, Decision: o.Decision, Result: ResultCreated})
 				g.forget(c)
 			}
 		}
@@ -236,7 +235,7 @@ func (g *Registrar) receipt(o Outcome) intake.Receipt {
 	r := o.Record
 	rc := intake.Receipt{ID: firstNonEmpty(o.ID, r.ID), CaseNumber: r.CaseNumber, Status: r.Status, Reason: r.StatusReason,
 		Message: r.StatusMessage, HoldUntil: r.HoldUntil, MeetingDue: r.MeetingDue,
-		Created: o.Result == "created" || o.Result == "decided", Err: o.Err}
+		Created: o.Result == ResultCreated || o.Result == ResultDecided, Err: o.Err}
 	if o.Decision != nil {
 		rc.Missing = o.Decision.Missing
 	} else if r.Status == registration.StatusNeedsInfo && r.StatusReason == rules.ReasonMissingFields {
@@ -369,7 +368,7 @@ func (g *Registrar) Amend(ctx context.Context, caseNumber string, a intake.Amend
 	amended.Index()
 	g.e.ov.observe(g.e.now(), amended) // decisions on its company see it at once
 	if a.Note != "" {
-		note := fmt.Sprintf("Partner %s (%s): %s", a.Action, registration.MaskEmail(r.PartnerEmail), a.Note)
+		note := partnerNote(a.Action, r.PartnerEmail, a.Note)
 		if err := g.e.crm.Note(ctx, []connectors.Note{{RegistrationID: r.ID, Body: note, At: g.e.now(), Key: amendKey(g.e.Key(r.ID), r, a.Action)}}); err != nil {
 			g.e.log.Warn("record the partner's note", "case", caseNumber, "err", err)
 		}
@@ -388,12 +387,6 @@ func (g *Registrar) Amend(ctx context.Context, caseNumber string, a intake.Amend
 	return g.receipt(Outcome{Record: after}), nil
 }
 
-// AppealRefusal is the answer to an appeal the policy does not allow (past
-// rules.appeals.max or .within_days): why, and whom to contact instead.
-func AppealRefusal(p *rules.Policy, r *registration.Record, why string) *intake.Refused {
-	return &intake.Refused{Message: "No further appeal is possible: " + why + ". Please contact " + appealContact(p, r.PartnerID) + "."}
-}
-
 // AppealNote is what a declined registration's page or reply says about
 // appealing it: "" when the partner may appeal, else the refusal.
 func AppealNote(p *rules.Policy, r *registration.Record, now time.Time) string {
@@ -406,15 +399,6 @@ func AppealNote(p *rules.Policy, r *registration.Record, now time.Time) string {
 	return ""
 }
 
-// appealContact is whom a partner past the appeal limit should talk to:
-// their partner manager.
-func appealContact(p *rules.Policy, partnerID string) string {
-	if pt, ok := p.Partner(partnerID); ok && pt.Manager != "" {
-		return "your partner manager at " + pt.Manager
-	}
-	return "your partner manager"
-}
-
 // partnerEditable are the fields a partner may supply on the status page or
 // by e-mail.
 var partnerEditable = map[string]bool{
@@ -423,9 +407,6 @@ var partnerEditable = map[string]bool{
 	"region": true, "country": true, "segment": true, "product_interest": true, "target_revenue": true,
 	"competing_vendors": true,
 }
-
-// PartnerEditable reports whether a partner may supply this field.
-func PartnerEditable(field string) bool { return partnerEditable[field] }
 
 // waitFor waits until the inbox item is processed, up to Wait.
 func (g *Registrar) waitFor(ctx context.Context, key string) {
@@ -444,19 +425,3 @@ func (g *Registrar) waitFor(ctx context.Context, key string) {
 		}
 	}
 }
-
-// caseFromSubject finds a case number in free text such as an e-mail
-// subject ("Re: [R-7K3QH2XM01] Globex: needs info").
-func caseFromSubject(s string) string {
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool {
-		return !(r == '-' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z')
-	}) {
-		if registration.ValidCaseNumber(f) {
-			return f
-		}
-	}
-	return ""
-}
-
-// CaseInText finds a case number in free text, such as an e-mail subject.
-func CaseInText(s string) string { return caseFromSubject(s) }

@@ -27,7 +27,7 @@ func sideKey(w *work, step string) string {
 // time: its decision was written in this very call, so no earlier attempt
 // can have reached the CRM and connectors need not look for one. A plan
 // resumed (after a failed step or a crash) may have been partly applied.
-func firstTry(w *work) bool { return w.out != nil && w.out.Result == "decided" }
+func firstTry(w *work) bool { return w.out != nil && w.out.Result == ResultDecided }
 
 // amendKey is the key of the note recording a partner's amendment of r:
 // one per action on the version of the record it amended.

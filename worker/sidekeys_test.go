@@ -39,7 +39,7 @@ func TestSideEffectKeys(t *testing.T) {
 	at := time.Date(2026, 3, 2, 15, 0, 0, 123456789, time.FixedZone("EST", -5*3600))
 	data := planData{From: registration.StatusSubmitted, To: registration.StatusInReview, Reason: rules.ReasonConflictPending,
 		CaseNumber: "R-1", At: at, Task: &connectors.Task{Subject: "Review R-1", OwnerID: "ae-na"}}
-	fresh := &work{rec: registration.Record{ID: "101"}, key: e.Key("101"), data: data, out: &Outcome{Result: "decided"}}
+	fresh := &work{rec: registration.Record{ID: "101"}, key: e.Key("101"), data: data, out: &Outcome{Result: ResultDecided}}
 	e.sideEffects(context.Background(), []*work{fresh})
 
 	js, err := json.Marshal(data)
@@ -50,12 +50,12 @@ func TestSideEffectKeys(t *testing.T) {
 	if err := json.Unmarshal(js, &back); err != nil {
 		t.Fatal(err)
 	}
-	resumed := &work{rec: registration.Record{ID: "101"}, key: e.Key("101"), data: back, out: &Outcome{Result: "resumed"}}
+	resumed := &work{rec: registration.Record{ID: "101"}, key: e.Key("101"), data: back, out: &Outcome{Result: ResultResumed}}
 	e.sideEffects(context.Background(), []*work{resumed})
 
 	next := data
 	next.At, next.To = at.Add(time.Hour), registration.StatusApproved
-	later := &work{rec: registration.Record{ID: "101"}, key: e.Key("101"), data: next, out: &Outcome{Result: "decided"}}
+	later := &work{rec: registration.Record{ID: "101"}, key: e.Key("101"), data: next, out: &Outcome{Result: ResultDecided}}
 	e.sideEffects(context.Background(), []*work{later})
 
 	if len(crm.tasks) != 3 || len(crm.notes) != 3 {

@@ -107,18 +107,6 @@ func TestNextSaysWhatAndWhen(t *testing.T) {
 	}
 }
 
-func TestCaseInText(t *testing.T) {
-	c := registration.CaseNumberFor("k")
-	for _, s := range []string{"Re: [" + c + "] Globex: needs info", c, "RE:" + c + ":x"} {
-		if got := CaseInText(s); got != c {
-			t.Errorf("CaseInText(%q) = %q", s, got)
-		}
-	}
-	if CaseInText("Re: R-12 Globex") != "" {
-		t.Error("an old-style number matched")
-	}
-}
-
 func TestAETask(t *testing.T) {
 	p, err := rules.NewPolicy([]rules.Partner{{ID: "northwind", Name: "Northwind Consulting"}}, rules.DefaultRules())
 	if err != nil {

@@ -82,9 +82,6 @@ func New(o Options) (*Worker, error) {
 		wake: make(chan struct{}, 1)}, nil
 }
 
-// Engine returns the worker's engine.
-func (w *Worker) Engine() *Engine { return w.e }
-
 // Kick tells the drain loop that work arrived. It never blocks.
 func (w *Worker) Kick() {
 	select {
@@ -170,7 +167,25 @@ func (w *Worker) Drain(ctx context.Context) (int, error) {
 
 // handle processes one leased batch and acks, retries or buries each item.
 func (w *Worker) handle(ctx context.Context, items []state.Item) {
-	var regs, deals, other []state.Item
+	regs, deals, other := w.partition(items)
+	var ack []state.Item
+	ack = append(ack, w.handleDeals(ctx, deals)...)
+	for _, it := range other {
+		w.log.Debug("inbox item for an object regsync does not follow; dropped", "key", it.Key)
+		ack = append(ack, it)
+	}
+	ack = append(ack, w.handleRegistrations(ctx, regs)...)
+	if lost, err := w.db.AckAll(ack); err != nil {
+		w.log.Error("ack inbox items", "items", len(ack), "err", err)
+	} else if len(lost) > 0 {
+		w.log.Warn("inbox leases expired before their items were acked; they will be looked at again", "items", len(lost))
+	}
+	w.gauge()
+}
+
+// partition sorts a batch's items into registrations, deals (attribution)
+// and items of objects regsync does not follow.
+func (w *Worker) partition(items []state.Item) (regs, deals, other []state.Item) {
 	for _, it := range items {
 		switch {
 		case it.CRM != w.crm.Name():
@@ -183,51 +198,56 @@ func (w *Worker) handle(ctx context.Context, items []state.Item) {
 			other = append(other, it)
 		}
 	}
-	var ack []state.Item
-	if len(deals) > 0 {
-		errs := w.attribute(ctx, deals)
-		for i, it := range deals {
-			if errs[i] != nil {
-				w.fail(it, errs[i])
-			} else {
-				ack = append(ack, it)
+	return regs, deals, other
+}
+
+// handleDeals attributes the deals and returns the items done; the others
+// are failed (fail).
+func (w *Worker) handleDeals(ctx context.Context, deals []state.Item) (ack []state.Item) {
+	if len(deals) == 0 {
+		return nil
+	}
+	errs := w.attribute(ctx, deals)
+	for i, it := range deals {
+		if errs[i] != nil {
+			w.fail(it, errs[i])
+		} else {
+			ack = append(ack, it)
+		}
+	}
+	return ack
+}
+
+// handleRegistrations processes the registrations — swept when a rival
+// they wait on was decided or a re-check is due — and returns the items
+// done; the others are failed (fail).
+func (w *Worker) handleRegistrations(ctx context.Context, regs []state.Item) (ack []state.Item) {
+	if len(regs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(regs))
+	sweep := map[string]bool{}
+	for i, it := range regs {
+		ids[i] = it.RecordID
+		for _, r := range it.Reasons() {
+			if r == "recheck" || r == "rival_decided" {
+				sweep[it.RecordID] = true
 			}
 		}
 	}
-	for _, it := range other {
-		w.log.Debug("inbox item for an object regsync does not follow; dropped", "key", it.Key)
-		ack = append(ack, it)
-	}
-	if len(regs) > 0 {
-		ids := make([]string, len(regs))
-		sweep := map[string]bool{}
-		for i, it := range regs {
-			ids[i] = it.RecordID
-			for _, r := range it.Reasons() {
-				if r == "recheck" || r == "rival_decided" {
-					sweep[it.RecordID] = true
-				}
-			}
+	outs, err := w.e.ProcessSweeping(ctx, ids, sweep)
+	for i, it := range regs {
+		o := outs[i]
+		if err != nil && o.Err == nil && o.Result != ResultMissing {
+			o.Err = err
 		}
-		outs, err := w.e.ProcessSweeping(ctx, ids, sweep)
-		for i, it := range regs {
-			o := outs[i]
-			if err != nil && o.Err == nil && o.Result != "missing" {
-				o.Err = err
-			}
-			if o.Err == nil {
-				ack = append(ack, it)
-				continue
-			}
-			w.fail(it, o.Err)
+		if o.Err == nil {
+			ack = append(ack, it)
+			continue
 		}
+		w.fail(it, o.Err)
 	}
-	if lost, err := w.db.AckAll(ack); err != nil {
-		w.log.Error("ack inbox items", "items", len(ack), "err", err)
-	} else if len(lost) > 0 {
-		w.log.Warn("inbox leases expired before their items were acked; they will be looked at again", "items", len(lost))
-	}
-	w.gauge()
+	return ack
 }
 
 // fail decides what becomes of an item whose processing failed, by the
@@ -311,55 +331,6 @@ func (w *Worker) Enqueue(object string, ids []string, reason string) error {
 	return nil
 }
 
-// PollCursor names the state cursor of the change feed.
-func (w *Worker) PollCursor() string { return "poll/" + w.crm.Name() + "/" + w.e.o.Object }
-
-// Poll reads the CRM's change feed once: every record changed since the
-// cursor goes into the inbox, and only then does the cursor move.
-func (w *Worker) Poll(ctx context.Context) (int, error) {
-	name := w.PollCursor()
-	cur, err := w.db.Cursor(name)
-	if err != nil {
-		return 0, err
-	}
-	ids, next, err := w.crm.Changed(ctx, cur)
-	if err != nil {
-		w.m.PollRuns.WithLabelValues(w.crm.Name(), "error").Inc()
-		return 0, fmt.Errorf("poll %s: %w", w.crm.Name(), err)
-	}
-	if err := w.Enqueue(w.e.o.Object, ids, "poll"); err != nil {
-		w.m.PollRuns.WithLabelValues(w.crm.Name(), "error").Inc()
-		return 0, err
-	}
-	if next != cur {
-		if err := w.db.SetCursor(name, next); err != nil {
-			return len(ids), err
-		}
-	}
-	w.m.PollRuns.WithLabelValues(w.crm.Name(), "ok").Inc()
-	return len(ids), nil
-}
-
-// PollLoop polls every interval until ctx ends.
-func (w *Worker) PollLoop(ctx context.Context, interval func() time.Duration) {
-	for {
-		if n, err := w.Poll(ctx); err != nil {
-			if ctx.Err() == nil {
-				w.log.Warn("poll failed; webhooks still work, the next poll catches up", "err", err)
-			}
-		} else {
-			w.log.Debug("poll", "changed", n)
-		}
-		t := time.NewTimer(interval())
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
-}
-
 // activeStatuses are what sweeps look at: everything time can change
 // (needs_info expires after rules.needs_info_expire_days).
 var activeStatuses = []registration.Status{
@@ -418,11 +389,11 @@ func (w *Worker) sweep(ctx context.Context) (SweepResult, error) {
 		}
 		for _, o := range outs {
 			switch o.Result {
-			case "decided", "resumed":
+			case ResultDecided, ResultResumed:
 				res.Changed++
-			case "escalate":
+			case ResultEscalate:
 				escalate = append(escalate, o)
-			case "failed":
+			case ResultFailed:
 				res.Failed++
 				w.log.Warn("sweep: record failed; the next sweep tries again", "id", o.ID, "err", o.Err)
 			}
@@ -477,12 +448,9 @@ func (w *Worker) escalate(ctx context.Context, outs []Outcome) (int, error) {
 	var ns []Notification
 	for _, t := range todo {
 		r := t.o.Record
-		owner := r.OwnerID
-		tasks = append(tasks, connectors.Task{RegistrationID: r.ID, OwnerID: owner, Due: w.o.Now(), Key: t.key,
-			Subject: fmt.Sprintf("Overdue: answer partner registration %s (%s), due %s", r.CaseNumber,
-				firstNonEmpty(r.CompanyName, r.CompanyDomain), t.due.UTC().Format("2 Jan 2006 15:04 MST")),
-			Body: fmt.Sprintf("The partner was promised an answer by %s. Status: %s (%s).", t.due.UTC().Format(time.RFC1123),
-				r.Status, r.StatusReason)})
+		subject, body := escalationTask(&r, t.due)
+		tasks = append(tasks, connectors.Task{RegistrationID: r.ID, OwnerID: r.OwnerID, Due: w.o.Now(), Key: t.key,
+			Subject: subject, Body: body})
 		to := w.o.EscalationTo
 		partner := r.PartnerID
 		if pt, ok := p.Partner(r.PartnerID); ok {
@@ -492,12 +460,9 @@ func (w *Worker) escalate(ctx context.Context, outs []Outcome) (int, error) {
 			}
 		}
 		if len(to) > 0 {
+			subject, text := escalationNotice(&r, partner, t.due)
 			ns = append(ns, Notification{Kind: KindEscalation, CaseNumber: r.CaseNumber, RecordID: r.ID, PartnerID: r.PartnerID,
-				Status: r.Status, To: to, StatusURL: w.e.o.StatusURL(r.CaseNumber),
-				Subject: fmt.Sprintf("[%s] SLA missed: %s's registration of %s", r.CaseNumber, partner, firstNonEmpty(r.CompanyName, r.CompanyDomain)),
-				Text: fmt.Sprintf("%s's registration %s of %s (%s) has waited past its answer deadline (%s).\nStatus: %s (%s). Owner: %s.\n",
-					partner, r.CaseNumber, firstNonEmpty(r.CompanyName, r.CompanyDomain), r.CompanyDomain,
-					t.due.UTC().Format(time.RFC1123), r.Status, r.StatusReason, firstNonEmpty(owner, "unassigned"))})
+				Status: r.Status, To: to, StatusURL: w.e.o.StatusURL(r.CaseNumber), Subject: subject, Text: text})
 		}
 	}
 	if err := w.crm.Task(ctx, tasks); err != nil {
