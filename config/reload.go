@@ -24,16 +24,6 @@ const (
 	Restart
 )
 
-func (w When) String() string {
-	switch w {
-	case Live:
-		return "live"
-	case Restart:
-		return "restart"
-	}
-	return "unknown"
-}
-
 // reloadRule says when a change to a dotted key, or to every key of a
 // section (a Key ending in "."), takes effect. The most specific rule wins:
 // an exact key over its section, a section over the one around it.

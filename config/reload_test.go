@@ -40,7 +40,7 @@ func TestReloadTableCoversEveryKey(t *testing.T) {
 			t.Errorf("reload rule %q decides no key: a setting it named is gone, or a more specific rule overrides it everywhere", r.Key)
 		}
 		if r.When != Live && r.When != Restart {
-			t.Errorf("reload rule %q: When %v", r.Key, r.When)
+			t.Errorf("reload rule %q: When %d is neither Live nor Restart", r.Key, r.When)
 		}
 		if !strings.HasSuffix(r.Why, ".") || len(r.Why) < 20 {
 			t.Errorf("reload rule %q: say why in a sentence, not %q", r.Key, r.Why)
@@ -67,7 +67,7 @@ func TestChangesReportsEachKeyInItsList(t *testing.T) {
 				want, other = live, restart
 			}
 			if !slices.Equal(want, []string{s.key}) || len(other) != 0 {
-				t.Errorf("changing %s (%s) reported live %v, restart %v", s.key, r.When, live, restart)
+				t.Errorf("changing %s (rule %q) reported live %v, restart %v", s.key, r.Key, live, restart)
 			}
 		})
 	}
