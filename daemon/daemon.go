@@ -285,7 +285,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 	startReportLoops(d, workCtx, &wg)
 	startIntakeLoops(d, workCtx, &wg)
-	if err := d.startCron(workCtx, cfg); err != nil {
+	if err := d.startSchedules(workCtx); err != nil {
 		stopWork()
 		wg.Wait()
 		return errors.Join(err, d.shutdown())

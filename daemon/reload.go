@@ -95,6 +95,15 @@ func scheduleChanged(keys []string) bool {
 	return false
 }
 
+// startSchedules starts the cron from the configuration in force. It
+// holds the reload lock, so that a reload while the daemon starts is
+// either in the configuration it reads or reschedules the cron it started.
+func (d *Daemon) startSchedules(ctx context.Context) error {
+	d.rl.mu.Lock()
+	defer d.rl.mu.Unlock()
+	return d.startCron(ctx, d.cfg.Load())
+}
+
 // reschedule rebuilds the cron from cfg (which must be in force: the
 // summaries job reads it) once Run has started it; before, Run starts it
 // from the configuration in force anyway.
