@@ -404,35 +404,22 @@ func (c *Config) Effective() ([]byte, error) {
 
 var secretType = reflect.TypeFor[secret.Secret]()
 
-// leaves lists the dotted keys of every scalar setting reachable through
-// nested structs (lists and maps are not overridable from the environment).
-func leaves(t reflect.Type, prefix string, out *[]leaf, index []int) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "" || name == "-" || !f.IsExported() {
-			continue
+// envSettings lists the settings a REGSYNC_* variable can override: the
+// scalars and secrets (lists and maps are not overridable from the
+// environment).
+func envSettings() []setting {
+	var out []setting
+	for _, s := range allSettings {
+		switch s.typ.Kind() {
+		case reflect.String, reflect.Int, reflect.Bool, reflect.Float64, reflect.Int64, reflect.Uint64:
+		default:
+			if s.typ != secretType {
+				continue
+			}
 		}
-		key := name
-		if prefix != "" {
-			key = prefix + "." + name
-		}
-		idx := append(append([]int(nil), index...), i)
-		switch {
-		case f.Type == secretType:
-			*out = append(*out, leaf{key, idx})
-		case f.Type.Kind() == reflect.Struct:
-			leaves(f.Type, key, out, idx)
-		case f.Type.Kind() == reflect.String, f.Type.Kind() == reflect.Int, f.Type.Kind() == reflect.Bool,
-			f.Type.Kind() == reflect.Float64, f.Type.Kind() == reflect.Int64, f.Type.Kind() == reflect.Uint64:
-			*out = append(*out, leaf{key, idx})
-		}
+		out = append(out, s)
 	}
-}
-
-type leaf struct {
-	key   string
-	index []int
+	return out
 }
 
 // EnvName is the environment variable that overrides a dotted key:
@@ -443,8 +430,7 @@ func EnvName(key string) string {
 
 // EnvKeys lists every key that a REGSYNC_* variable can override.
 func EnvKeys() []string {
-	var ls []leaf
-	leaves(reflect.TypeFor[Config](), "", &ls, nil)
+	ls := envSettings()
 	keys := make([]string, len(ls))
 	for i, l := range ls {
 		keys[i] = l.key
@@ -455,12 +441,10 @@ func EnvKeys() []string {
 // applyEnv applies the REGSYNC_* variables and returns the keys they set.
 func applyEnv(c *Config) (map[string]bool, error) {
 	v := viper.New()
-	var ls []leaf
-	leaves(reflect.TypeFor[Config](), "", &ls, nil)
 	var errs []error
 	set := map[string]bool{}
 	root := reflect.ValueOf(c).Elem()
-	for _, l := range ls {
+	for _, l := range envSettings() {
 		name := EnvName(l.key)
 		if err := v.BindEnv(l.key, name); err != nil {
 			return nil, err

@@ -72,7 +72,6 @@ type Daemon struct {
 	engine  *worker.Engine
 	worker  *worker.Worker
 	server  *server.Server
-	cron    *cron.Cron
 	addr    net.Addr
 	admAddr net.Addr // the admin API's listener (addr itself when shared)
 	public  string
@@ -80,11 +79,11 @@ type Daemon struct {
 
 	in  intakeSide // the intake channels, status pages and mail (intake.go)
 	rep reportSide // the dashboard, the deal feed and the partner summaries (report.go)
+	rl  reloadSide // the started configuration and the cron (reload.go)
 
 	readyMu   sync.Mutex
 	readyAt   time.Time
 	readyErr  error
-	reloadMu  sync.Mutex
 	closeOnce sync.Once
 }
 
@@ -107,6 +106,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (d *Daemon, err err
 	d = &Daemon{o: o, log: o.Logger, reg: o.Registry, now: o.Now}
 	d.m = metrics.New(o.Registry)
 	d.cfg.Store(cfg)
+	d.rl.started = cfg
 	d.policy.Store(cfg.Policy)
 	d.m.ConfigReloadOK.Set(1)
 	d.m.ConfigReloadTime.Set(float64(time.Now().Unix()))
@@ -187,7 +187,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (d *Daemon, err err
 	}
 
 	d.engine, err = worker.NewEngine(worker.EngineOptions{
-		CRM: d.crm, Object: d.object, DealObject: dealObject(d.crm), Policy: d.policy.Load, State: d.db, Notifier: d.notifier(cfg),
+		CRM: d.crm, Object: d.object, DealObject: dealObject(d.crm), Policy: d.policy.Load, State: d.db, Notifier: d.engineNotifier(cfg),
 		StatusURL: d.statusURL, RecheckAfter: cfg.Worker.RecheckAfter, Logger: o.Logger, Metrics: d.m, Now: o.Now,
 	})
 	if err != nil {
@@ -285,7 +285,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 	startReportLoops(d, workCtx, &wg)
 	startIntakeLoops(d, workCtx, &wg)
-	if err := d.startCron(workCtx, cfg); err != nil {
+	if err := d.startSchedules(workCtx); err != nil {
 		stopWork()
 		wg.Wait()
 		return errors.Join(err, d.shutdown())
@@ -307,7 +307,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 
 	// Shut down in reverse order, under one deadline.
-	deadline := cfg.Server.ShutdownTimeout
+	deadline := d.cfg.Load().Server.ShutdownTimeout // reloadable
 	sctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	var errs []error
@@ -315,12 +315,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.server.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop http server: %w", err))
 	}
-	if d.cron != nil {
-		select {
-		case <-d.cron.Stop().Done():
-		case <-sctx.Done():
-			errs = append(errs, errors.New("a cron job was still running at the shutdown deadline"))
-		}
+	select {
+	case <-d.rl.stopCron().Done():
+	case <-sctx.Done():
+		errs = append(errs, errors.New("a cron job was still running at the shutdown deadline"))
 	}
 	stopWork()
 	done := make(chan struct{})
@@ -537,58 +535,6 @@ func (d *Daemon) ready(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Reload re-reads the configuration file. A bad file keeps the old
-// configuration in force (and says why); settings that need a restart
-// (addresses, the state file, the CRM) are reported, not applied.
-func (d *Daemon) Reload() error {
-	d.reloadMu.Lock()
-	defer d.reloadMu.Unlock()
-	old := d.cfg.Load()
-	next, err := config.Load(old.File)
-	if err != nil {
-		d.m.ConfigReloadOK.Set(0)
-		d.log.Error("configuration reload failed; the old configuration stays in force", "file", old.File, "err", err)
-		return err
-	}
-	if err := d.engine.SetTemplates(next.Notify.Templates); err != nil {
-		d.m.ConfigReloadOK.Set(0)
-		return err
-	}
-	var restart []string
-	if next.Server.Addr != old.Server.Addr {
-		restart = append(restart, "server.addr")
-	}
-	if next.State.Path != old.State.Path {
-		restart = append(restart, "state.path")
-	}
-	if next.CRM.Kind != old.CRM.Kind {
-		restart = append(restart, "crm.kind")
-	}
-	if next.Admin.Addr != old.Admin.Addr {
-		restart = append(restart, "admin.addr")
-	}
-	if next.Admin.Public != old.Admin.Public {
-		restart = append(restart, "admin.public")
-	}
-	if next.Admin.Token.Reveal() != old.Admin.Token.Reveal() {
-		restart = append(restart, "admin.token")
-	}
-	if next.Salesforce.OutboundMessages != old.Salesforce.OutboundMessages {
-		restart = append(restart, "salesforce.outbound_messages")
-	}
-	next.File = old.File
-	d.cfg.Store(next)
-	d.policy.Store(next.Policy)
-	reloadIntake(d, next)
-	d.m.ConfigReloadOK.Set(1)
-	d.m.ConfigReloadTime.Set(float64(time.Now().Unix()))
-	d.log.Info("configuration reloaded", "file", old.File, "partners", len(next.Partners))
-	if len(restart) > 0 {
-		d.log.Warn("these settings changed but take effect only after a restart", "keys", strings.Join(restart, ", "))
-	}
-	return nil
-}
-
 func (d *Daemon) startCron(ctx context.Context, cfg *config.Config) error {
 	loc, err := time.LoadLocation(cfg.Schedule.Timezone)
 	if err != nil {
@@ -630,8 +576,7 @@ func (d *Daemon) startCron(ctx context.Context, cfg *config.Config) error {
 	if err := addReportJobs(d, c); err != nil {
 		return err
 	}
-	d.cron = c
-	c.Start()
+	d.rl.runCron(ctx, c) // in place of the one a reload replaces
 	return nil
 }
 
@@ -657,7 +602,6 @@ func (i inbox) Enqueue(items ...state.Item) error {
 // admin adapts the daemon to server.Admin.
 type admin struct{ d *Daemon }
 
-func (a admin) Reload() error    { return a.d.Reload() }
 func (a admin) State() *state.DB { return a.d.db }
 func (a admin) Sweep(ctx context.Context) (any, error) {
 	return a.d.worker.Sweep(ctx)

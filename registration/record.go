@@ -11,50 +11,37 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unique"
-	"unsafe"
 )
 
 // Record is one Partner Registration. Every exported field with a `field` tag
 // is a CRM field; the tag is its canonical name (the default HubSpot property
-// name, and the name used in YAML rule tests and field mappings).
-//
-// The fields that matching reads for every one of thousands of other
-// registrations come first, so that they share a few cache lines; Fields
-// lists them in the canonical order of ARCHITECTURE.md.
+// name, and the name used in YAML rule tests and field mappings). The fields
+// are grouped by meaning; Fields lists them in the canonical order of
+// ARCHITECTURE.md.
 type Record struct {
-	Status Status `field:"status"`
-	// ixStatus and ixCode are what Index read of Status: the string and
-	// its Code (see StatusCode). Not CRM fields.
-	ixStatus Status
-	ixCode   uint8
-	// DomainKey is the registrable domain of CompanyDomain ("globex.example"
-	// for "https://eu.globex.example/x"); empty when the domain is blank or
-	// invalid. Set by Index; not a CRM field.
-	DomainKey string `yaml:"-" json:"-"`
-	PartnerID string `field:"partner_id"`
-	// NameKey is CompanyName normalised for matching (see CompanyKey). Set by
-	// Index; not a CRM field.
-	NameKey        string    `yaml:"-" json:"-"`
-	HoldUntil      time.Time `field:"hold_until"`
-	SubmittedAt    time.Time `field:"submitted_at"`
-	FirstMeetingAt time.Time `field:"first_meeting_at"`
-	MeetingDue     time.Time `field:"meeting_due"`
-	CaseNumber     string    `field:"case_number"`
 	// ID is the CRM's own object id (HubSpot hs_object_id, Salesforce Id).
-	ID              string `field:"id"`
-	Segment         string `field:"segment"`
-	ProductInterest string `field:"product_interest"`
-
+	ID            string `field:"id"`
+	CaseNumber    string `field:"case_number"`
 	SubmissionKey string `field:"submission_key"`
-	StatusReason  string `field:"status_reason"`
-	StatusMessage string `field:"status_message"`
 	Source        string `field:"source"`
 
+	// The decision.
+	Status        Status `field:"status"`
+	StatusReason  string `field:"status_reason"`
+	StatusMessage string `field:"status_message"`
+	// DeclinedReason is the reason code of the last decline, kept when
+	// the partner appeals it (status_reason then reads appealed).
+	DeclinedReason string `field:"declined_reason"`
+	// AppealCount is how many times the partner appealed a decline.
+	AppealCount float64 `field:"appeal_count"`
+
+	// The partner who registers.
+	PartnerID    string `field:"partner_id"`
 	PartnerName  string `field:"partner_name"`
 	PartnerEmail string `field:"partner_email"`
 	PartnerType  string `field:"partner_type"`
 
+	// The prospect and what the partner says about it.
 	CompanyName      string  `field:"company_name"`
 	CompanyDomain    string  `field:"company_domain"`
 	ContactName      string  `field:"contact_name"`
@@ -67,15 +54,24 @@ type Record struct {
 	Consent          bool    `field:"consent"`
 	Region           string  `field:"region"`
 	Country          string  `field:"country"`
+	Segment          string  `field:"segment"`
+	ProductInterest  string  `field:"product_interest"`
 	TargetRevenue    float64 `field:"target_revenue"`
 	CompetingVendors string  `field:"competing_vendors"`
 
+	// The registration's clock: when it came, was answered and decided,
+	// and the deadlines of its protection.
+	SubmittedAt     time.Time `field:"submitted_at"`
 	FirstResponseAt time.Time `field:"first_response_at"`
 	DecidedAt       time.Time `field:"decided_at"`
 	ApprovedAt      time.Time `field:"approved_at"`
+	HoldUntil       time.Time `field:"hold_until"`
+	MeetingDue      time.Time `field:"meeting_due"`
 	SLADue          time.Time `field:"sla_due"`
+	FirstMeetingAt  time.Time `field:"first_meeting_at"`
 	AttributedAt    time.Time `field:"attributed_at"`
 
+	// Links to the CRM's other objects.
 	OwnerID      string `field:"owner_id"`
 	CompanyID    string `field:"company_id"`
 	DealID       string `field:"deal_id"`
@@ -87,11 +83,6 @@ type Record struct {
 	// submitted within the CRM's time precision. Zero for records created
 	// in the CRM by anything else.
 	SubmissionSeq float64 `field:"submission_seq"`
-	// AppealCount is how many times the partner appealed a decline.
-	AppealCount float64 `field:"appeal_count"`
-	// DeclinedReason is the reason code of the last decline, kept when
-	// the partner appeals it (status_reason then reads appealed).
-	DeclinedReason string `field:"declined_reason"`
 
 	// CreatedAt and ModifiedAt are the CRM's own timestamps of the record
 	// (HubSpot createdAt / hs_lastmodifieddate, Salesforce CreatedDate /
@@ -100,10 +91,12 @@ type Record struct {
 	CreatedAt  time.Time `yaml:"-" json:"-"`
 	ModifiedAt time.Time `yaml:"-" json:"-"`
 
-	// ixDomain and ixHost are what Index read of CompanyDomain: the string
-	// and, when it is valid, its NormalizeDomain (see CompanyHost). Not CRM
-	// fields.
-	ixDomain, ixHost string
+	// DomainKey is the registrable domain of CompanyDomain ("globex.example"
+	// for "https://eu.globex.example/x"); empty when the domain is blank or
+	// invalid. NameKey is CompanyName normalised for matching (see
+	// CompanyKey). Both are set by Index; not CRM fields.
+	DomainKey string `yaml:"-" json:"-"`
+	NameKey   string `yaml:"-" json:"-"`
 }
 
 // canonicalOrder is the order of ARCHITECTURE.md ("CRM objects and field
@@ -121,58 +114,24 @@ var canonicalOrder = []string{
 // Index computes the derived match keys DomainKey and NameKey from the
 // record's company domain and name. Code that builds records (connectors,
 // intake channels, rule tests) calls it once, so that matching a record
-// against thousands of others never normalises the same value twice.
-//
-// The keys are interned (package unique): the many records that share a key
-// share its storage, so comparing them is a pointer check.
-//
-// Index also keeps, in unexported fields, the status code (StatusCode) and
-// the normalised company host (CompanyHost) it computed on the way. Those are
-// tied to the very strings Index read: once Status or CompanyDomain is
-// assigned again, even an equal value, they are computed afresh, so they can
-// never be stale.
+// against thousands of others never normalises the same value twice. A
+// record whose domain or name changes afterwards must be indexed again.
 func (r *Record) Index() {
-	r.DomainKey, r.ixDomain, r.ixHost = "", "", ""
+	r.DomainKey = ""
 	if d, err := NormalizeDomain(r.CompanyDomain); err == nil {
-		r.ixDomain, r.ixHost = r.CompanyDomain, d
 		if reg, err := RegistrableDomain(d); err == nil {
-			r.DomainKey = unique.Make(reg).Value()
+			r.DomainKey = reg
 		}
 	}
-	r.NameKey = unique.Make(CompanyKey(r.CompanyName)).Value()
-	r.ixStatus, r.ixCode = r.Status, r.Status.Code()
+	r.NameKey = CompanyKey(r.CompanyName)
 }
 
-// StatusCode is r.Status.Code(), taken from Index while Status is the string
-// Index read. Matching calls it for each of thousands of other registrations
-// per decision: it saves reading each one's status text.
-func (r *Record) StatusCode() uint8 {
-	// identical(r.Status, r.ixStatus), written out: this method must stay
-	// within the compiler's inlining budget to pay off in a loop.
-	if len(r.Status) == len(r.ixStatus) && unsafe.StringData(string(r.Status)) == unsafe.StringData(string(r.ixStatus)) {
-		return r.ixCode
-	}
-	return r.Status.Code()
-}
+// StatusCode is r.Status.Code(): what matching switches on for each of the
+// other registrations.
+func (r *Record) StatusCode() uint8 { return r.Status.Code() }
 
-// CompanyHost is NormalizeDomain(r.CompanyDomain), taken from Index while
-// CompanyDomain is the string Index read and was valid.
-func (r *Record) CompanyHost() (string, error) {
-	if r.ixHost != "" && identical(r.CompanyDomain, r.ixDomain) {
-		return r.ixHost, nil
-	}
-	return NormalizeDomain(r.CompanyDomain)
-}
-
-// identical reports whether a and b are the same string in memory: the same
-// length at the same address. Strings are immutable and the field that keeps
-// a cached string keeps its bytes alive, so identical strings are equal.
-// Equal strings need not be identical (a value read again from the CRM or
-// assigned anew): then a cache is not used. The check is two integer
-// compares, where a == b reads both strings.
-func identical(a, b string) bool {
-	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
-}
+// CompanyHost is NormalizeDomain(r.CompanyDomain).
+func (r *Record) CompanyHost() (string, error) { return NormalizeDomain(r.CompanyDomain) }
 
 // FieldKind is the type of a record field's value.
 type FieldKind int

@@ -239,10 +239,10 @@ func scanReference(x *decider, key, name string) scanResult {
 	return s
 }
 
-// The status class scan reads through the code Index caches is classify's,
-// for every status and any other text, whether the record was indexed or
-// not, and after Status changed (to another value, or to an equal string
-// elsewhere in memory).
+// The status class scan reads through StatusCode is classify's, for every
+// status and any other text, whether the record was indexed or not, and
+// after Status changed (to another value, or to an equal string elsewhere
+// in memory).
 func TestStatusClassMatchesClassify(t *testing.T) {
 	for i, s := range registration.Statuses {
 		if got := s.Code(); got != uint8(i+1) {

@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/regsync/regsync/registration"
 )
@@ -517,7 +516,7 @@ func (sv *sieve) next(regs []registration.Record, i int) int {
 				continue
 			}
 		case clsApproved, clsMeeting:
-			if sv.key != "" && o.DomainKey != "" && sameKey(o.DomainKey, sv.key) && o.PartnerID != sv.partner {
+			if sv.key != "" && o.DomainKey != "" && o.DomainKey == sv.key && o.PartnerID != sv.partner {
 				// A window that has ended (!o.HoldUntil.After(now)) — not
 				// the zero time, a window not written yet, which is open.
 				sec := o.HoldUntil.Unix()
@@ -533,13 +532,6 @@ func (sv *sieve) next(regs []registration.Record, i int) int {
 
 // zeroUnix is the Unix time of the zero time.Time (a test checks it).
 const zeroUnix = -62135596800
-
-// sameKey reports whether two match keys are equal. Interned keys (see
-// registration.Record.Index) that are equal share their bytes, so the
-// address check answers most comparisons without reading them.
-func sameKey(a, b string) bool {
-	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
-}
 
 // self reports whether o is the registration being decided.
 func (x *decider) self(o *registration.Record) bool {

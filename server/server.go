@@ -41,7 +41,8 @@ type Inbox interface {
 
 // Admin is what the operator endpoints drive.
 type Admin interface {
-	Reload() error
+	// Reload re-reads the configuration and says what it applied.
+	Reload() (Reloaded, error)
 	Sweep(ctx context.Context) (any, error)
 	Reconcile(ctx context.Context) (any, error)
 	Poll(ctx context.Context) (any, error)
@@ -364,12 +365,23 @@ func (s *Server) admin(h http.HandlerFunc) http.Handler {
 	})
 }
 
+// Reloaded is what a configuration reload did: the dotted keys whose
+// change it applied, and those that changed but take effect only after a
+// restart. Only names: some of the values are secrets.
+type Reloaded struct {
+	Applied         []string `json:"applied"`
+	RestartRequired []string `json:"restart_required"`
+}
+
 func (s *Server) reload(w http.ResponseWriter, _ *http.Request) {
-	if err := s.o.Admin.Reload(); err != nil {
+	res, err := s.o.Admin.Reload()
+	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"reloaded": false, "error": err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"reloaded": true})
+	// Lists, never null: a client reads "nothing to restart" as [].
+	writeJSON(w, http.StatusOK, map[string]any{"reloaded": true,
+		"applied": append([]string{}, res.Applied...), "restart_required": append([]string{}, res.RestartRequired...)})
 }
 
 func (s *Server) run(f func(ctx context.Context) (any, error)) http.HandlerFunc {

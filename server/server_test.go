@@ -2,10 +2,12 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,14 +16,15 @@ import (
 )
 
 type fakeAdmin struct {
-	db      *state.DB
-	reloads int
-	fail    error
+	db       *state.DB
+	reloads  int
+	fail     error
+	reloaded Reloaded
 }
 
-func (a *fakeAdmin) Reload() error {
+func (a *fakeAdmin) Reload() (Reloaded, error) {
 	a.reloads++
-	return a.fail
+	return a.reloaded, a.fail
 }
 func (a *fakeAdmin) State() *state.DB                       { return a.db }
 func (a *fakeAdmin) Sweep(context.Context) (any, error)     { return map[string]int{"looked": 3}, nil }
@@ -102,9 +105,23 @@ func TestOperatorEndpoints(t *testing.T) {
 	if a.reloads != 0 {
 		t.Fatal("an unauthenticated request reloaded the configuration")
 	}
-	if code, _ := do("POST", "/-/reload", "tok-123", ""); code != 200 || a.reloads != 1 {
-		t.Errorf("/-/reload = %d (%d reloads)", code, a.reloads)
+	if code, body := do("POST", "/-/reload", "tok-123", ""); code != 200 || a.reloads != 1 ||
+		!strings.Contains(body, `"applied": []`) || !strings.Contains(body, `"restart_required": []`) {
+		t.Errorf("/-/reload = %d %s (%d reloads)", code, body, a.reloads)
 	}
+	// The answer lists what was applied and what waits for a restart.
+	a.reloaded = Reloaded{Applied: []string{"schedule.sweep"}, RestartRequired: []string{"worker.concurrency", "hubspot.token"}}
+	code, body := do("POST", "/-/reload", "tok-123", "")
+	var got struct {
+		OK              bool     `json:"reloaded"`
+		Applied         []string `json:"applied"`
+		RestartRequired []string `json:"restart_required"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); code != 200 || err != nil || !got.OK ||
+		!slices.Equal(got.Applied, a.reloaded.Applied) || !slices.Equal(got.RestartRequired, a.reloaded.RestartRequired) {
+		t.Errorf("/-/reload with changes = %d %s", code, body)
+	}
+	a.reloaded = Reloaded{}
 	a.fail = errors.New("regsync.yaml:3: field hold_windw not found")
 	if code, body := do("POST", "/-/reload", "tok-123", ""); code != 400 || !strings.Contains(body, "hold_windw") {
 		t.Errorf("a bad reload = %d %s", code, body)
