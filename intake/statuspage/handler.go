@@ -279,7 +279,7 @@ func (h *Handler) annotate(p *page, errs []*intake.FieldError, r *http.Request) 
 			name := e.Field
 			label := map[string]string{"appeal": "Appeal", "confirm": "Withdraw", "status": "Status"}[name]
 			if label == "" {
-				label = fieldLabel(name)
+				label = registration.FieldInfo(name).Prompt
 			}
 			p.Errors = append(p.Errors, field{Name: name, Label: label, Error: e.Reason})
 			delete(byField, e.Field)

@@ -134,19 +134,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// The form's fields, in order.
-var formFields = []struct {
+// formField is one input of the form.
+type formField struct {
 	name, label, hint, typ, autocomplete string
 	required                             bool
-}{
-	{"company_name", "Company name", "", "text", "off", true},
-	{"company_domain", "Company website", "Such as globex.com.", "text", "off", true},
-	{"contact_name", "Contact's name", "The person at the prospect you spoke with.", "text", "off", true},
-	{"contact_email", "Contact's e-mail", "", "email", "off", true},
-	{"contact_role", "Contact's role", "Optional, such as CFO.", "text", "off", false},
-	{"problem", "The problem, in a sentence", "What does the prospect need?", "textarea", "off", true},
-	{"partner_email", "Your work e-mail", "We check that it belongs to a partner, e-mail you a link to confirm it, and send updates there.", "email", "email", true},
 }
+
+// formFields are the form's fields, in order: the registry's quick form
+// (registration.QuickForm), then the submitter's address.
+var formFields = func() []formField {
+	var out []formField
+	for _, name := range registration.QuickForm() {
+		in := registration.FieldInfo(name)
+		f := formField{name: name, label: in.Prompt, hint: in.Hint, typ: in.Input.HTMLType(), autocomplete: "off", required: !registration.QuickFormOptional(name)}
+		if !f.required {
+			// The page says "every field is required unless it says optional".
+			f.hint = "Optional" + strings.TrimSuffix(", "+strings.ToLower(f.hint[:1])+f.hint[1:], ", ")
+		}
+		out = append(out, f)
+	}
+	pe := registration.FieldInfo(registration.FieldPartnerEmail)
+	return append(out, formField{name: pe.Name, label: pe.Prompt, typ: pe.Input.HTMLType(), autocomplete: "email", required: true,
+		hint: "We check that it belongs to a partner, e-mail you a link to confirm it, and send updates there."})
+}()
 
 type input struct {
 	Name, Label, Hint, Type, Autocomplete, Value, Error string
@@ -157,6 +167,7 @@ type formPage struct {
 	Title, Program   string
 	Inputs           []input
 	Consent          bool
+	ConsentLabel     string
 	ConsentError     string
 	Nonce            string
 	Errors           []input // the error summary
@@ -185,7 +196,8 @@ type formPage struct {
 }
 
 func (h *Handler) blank() *formPage {
-	p := &formPage{Title: h.o.Config.Title, Program: h.o.ProgramName, Nonce: h.nonces.issue(h.o.Now())}
+	p := &formPage{Title: h.o.Config.Title, Program: h.o.ProgramName, Nonce: h.nonces.issue(h.o.Now()),
+		ConsentLabel: registration.FieldInfo(registration.FieldConsent).Prompt}
 	if p.Title == "" {
 		p.Title = "Register a prospect"
 	}
@@ -638,7 +650,7 @@ var tmpl = webui.Parse("webform", `
 {{if .Remembered}}<p class="hint">This browser confirmed {{.Remembered}}: registrations from that address count at once.</p>{{end}}{{end}}
 <div class="field">
 <div class="check"><input type="checkbox" id="f-consent" name="consent" value="yes"{{if .Consent}} checked{{end}} required{{if .ConsentError}} aria-invalid="true" aria-describedby="e-consent"{{end}}>
-<label for="f-consent">The prospect agreed to be contacted about this</label></div>
+<label for="f-consent">{{.ConsentLabel}}</label></div>
 {{if .ConsentError}}<span class="error" id="e-consent">{{.ConsentError}}</span>{{end}}
 </div>
 </fieldset>
