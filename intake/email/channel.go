@@ -74,6 +74,12 @@ func New(o Options) *Channel {
 	return &Channel{o: o}
 }
 
+// funnel is the way the channel's registrations go (built from the
+// options each time: tests swap the Registrar).
+func (c *Channel) funnel() *intake.Funnel {
+	return &intake.Funnel{Registrar: c.o.Registrar, Partners: c.o.Partners, FreeMail: c.o.FreeMail}
+}
+
 // What a message asks for.
 const (
 	ActionRegister = "register" // a new registration
@@ -220,14 +226,12 @@ func (c *Channel) Plan(raw []byte, hints Hints) (*Plan, error) {
 		}
 		given++
 	}
-	// A contact at the partner's own company is the partner's signature,
-	// not the prospect.
-	if rec.ContactEmail != "" {
-		if pt, ok := c.o.Partners.ForDomain(registration.EmailDomain(rec.ContactEmail)); ok && pt.ID == partner.ID {
-			p.Problems = append(p.Problems, intake.Refuse("contact_email", "that is an address at your own company; give the prospect's address"))
-			rec.ContactEmail = ""
-		}
-	}
+	// The checks every channel shares, before a forwarded message fills
+	// what they refused: a contact at the partner's own company is the
+	// partner's signature, not the prospect; a free-mail website names no
+	// company. The reply names them; the registration goes ahead without.
+	f := c.funnel()
+	p.Problems = append(p.Problems, f.Check(&rec)...)
 	if fw := in.Parts.Forwarded; fw != nil && fw.FromAddress != "" {
 		given += c.inferFromForward(&rec, fw, partner)
 	}
@@ -235,11 +239,8 @@ func (c *Channel) Plan(raw []byte, hints Hints) (*Plan, error) {
 		p.Action, p.Reason = ActionHelp, "no registration fields found"
 		return p, nil
 	}
-	rec.SubmissionKey = in.SubmissionKey()
-	rec.CaseNumber = registration.CaseNumberFor(rec.SubmissionKey)
-	rec.Index()
-	p.Action = ActionRegister
-	p.Submission = intake.Submission{Key: rec.SubmissionKey, Channel: intake.ChannelEmail, Record: rec}
+	sub, problems := f.Submission(intake.ChannelEmail, rec, in.keyMaterial()...)
+	p.Action, p.Submission, p.Problems = ActionRegister, sub, append(p.Problems, problems...)
 	return p, nil
 }
 
@@ -312,17 +313,10 @@ func (c *Channel) Execute(ctx context.Context, p *Plan) (Outcome, error) {
 		if err := c.useLegacyKey(ctx, p); err != nil {
 			return out, err
 		}
-		rcs, err := c.o.Registrar.Register(ctx, []intake.Submission{p.Submission})
-		if err == nil && len(rcs) != 1 {
-			err = fmt.Errorf("registrar returned %d receipts for 1 submission", len(rcs))
-		}
-		if err == nil && rcs[0].Err != nil {
-			err = rcs[0].Err
-		}
+		rc, err := c.funnel().RegisterOne(ctx, p.Submission)
 		if err != nil {
 			return out, fmt.Errorf("email: register %s: %w", p.Submission.Record.CaseNumber, err)
 		}
-		rc := rcs[0]
 		if !rc.Created {
 			// Already registered: only ever the partner's own registration
 			// is told (the key names the sender; this holds whatever the
@@ -375,7 +369,7 @@ func (c *Channel) Execute(ctx context.Context, p *Plan) (Outcome, error) {
 		var results bytes.Buffer
 		a := p.In.CSV[0]
 		sum, err := csvdrop.Import(ctx, bytes.NewReader(a.Data), &results, c.o.Registrar, csvdrop.Options{
-			PartnerID: p.Partner.ID, Submitter: p.In.From, Partners: c.o.Partners, Now: c.o.Now, Logger: c.o.Logger,
+			PartnerID: p.Partner.ID, Submitter: p.In.From, Partners: c.o.Partners, FreeMail: c.o.FreeMail, Now: c.o.Now, Logger: c.o.Logger,
 		})
 		var fe *intake.FieldError
 		if errors.As(err, &fe) {

@@ -53,13 +53,17 @@ type Mapped struct {
 // It fails with a *intake.FieldError when the submission cannot be a
 // registration: no conversion id, no partner.
 func Map(form intake.HubSpotForm, s hubspot.FormSubmission, freeMail *registration.FreeMail) (Mapped, error) {
+	return mapWith(intake.NewFunnel(nil, nil, freeMail), form, s)
+}
+
+// mapWith is Map through a funnel (the poller's knows the partners: it
+// names them and refuses a contact at the partner's own company).
+func mapWith(f *intake.Funnel, form intake.HubSpotForm, s hubspot.FormSubmission) (Mapped, error) {
 	var m Mapped
 	if strings.TrimSpace(s.ConversionID) == "" {
 		return m, intake.Refuse("conversion_id", "the submission has no conversion id")
 	}
-	if freeMail == nil {
-		freeMail = registration.NewFreeMail(nil, nil)
-	}
+	freeMail := f.FreeMail
 	rec := registration.Record{Source: intake.ChannelHubSpotForm, SubmittedAt: s.SubmittedAt.UTC()}
 	values := map[string]string{}
 	var first, last string
@@ -144,10 +148,8 @@ func Map(form intake.HubSpotForm, s hubspot.FormSubmission, freeMail *registrati
 			rec.CompanyDomain = d
 		}
 	}
-	key := "hubspot_form:" + form.GUID + ":" + s.ConversionID
-	rec.SubmissionKey, rec.CaseNumber = key, registration.CaseNumberFor(key)
-	rec.Index()
-	m.Submission = intake.Submission{Key: key, Channel: intake.ChannelHubSpotForm, Record: rec}
+	sub, problems := f.Submission(intake.ChannelHubSpotForm, rec, form.GUID, s.ConversionID)
+	m.Submission, m.Problems = sub, append(m.Problems, problems...)
 	return m, nil
 }
 

@@ -189,16 +189,24 @@ func (h *Handler) submit(ctx context.Context, w http.ResponseWriter, cb slack.In
 		return
 	}
 	h.fillPartner(&rec, pt, email)
+	sub, ferrs := h.funnel().Submission(intake.ChannelSlack, rec, cb.Team.ID, cb.View.ID)
+	if len(ferrs) > 0 {
+		for _, fe := range ferrs {
+			errs[fe.Field] = capitalize(fe.Reason)
+		}
+		writeView(w, slack.NewErrorsViewSubmissionResponse(errs))
+		return
+	}
+	rec = sub.Record
 	var md metadata
 	_ = json.Unmarshal([]byte(cb.View.PrivateMetadata), &md)
 	origin := Origin{TeamID: cb.Team.ID, ChannelID: md.Channel, UserID: cb.User.ID}
-	key := "slack:" + cb.Team.ID + ":" + cb.View.ID
 	later := func(rc intake.Receipt, err error) {
 		if err := h.tell(context.Background(), origin, answer(rc, err)); err != nil {
 			log.Error("slack: late answer", "err", err)
 		}
 	}
-	rc, err, done := h.within(ctx, key, rec, origin, later)
+	rc, err, done := h.within(ctx, sub, origin, later)
 	switch {
 	case !done:
 		writeView(w, slack.NewUpdateViewSubmissionResponse(infoModal("Registering", "Registering *"+Escape(firstNonEmpty(rec.CompanyName, rec.CompanyDomain))+"*… you will get the case number in Slack in a moment.")))

@@ -136,7 +136,7 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 				": it works until "+when(d.Expires)+", and your registration counts from when it goes through.")
 		return
 	}
-	rc, err := h.registerRecord(r, key, rec)
+	rc, err := h.registerRecord(r, id, rec)
 	if err != nil {
 		h.perPartner.refund(rec.PartnerID)
 		h.gone(w, http.StatusServiceUnavailable, "Please try again", againLater)

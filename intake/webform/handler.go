@@ -369,9 +369,8 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusUnprocessableEntity, p)
 		return
 	}
-	key := holdKey(id)
 	if !known && h.o.Config.ConfirmEmail {
-		h.holdForConfirmation(w, r, p, key, rec)
+		h.holdForConfirmation(w, r, p, holdKey(id), rec)
 		return
 	}
 
@@ -380,7 +379,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		h.o.Logger.Warn("webform: partner rate limited", "partner", rec.PartnerID)
 		return
 	}
-	rc, err := h.registerRecord(r, key, rec)
+	rc, err := h.registerRecord(r, id, rec)
 	if err != nil {
 		h.perPartner.refund(rec.PartnerID)
 		p.Notice = "We could not register this right now. Please send the form again in a minute; it will not be registered twice."
@@ -394,25 +393,15 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 }
 
 // registerRecord registers a submission the form believes (a known
-// submitter, or one just confirmed) through the Registrar.
-func (h *Handler) registerRecord(r *http.Request, key string, rec registration.Record) (intake.Receipt, error) {
-	rec.SubmissionKey, rec.CaseNumber = key, registration.CaseNumberFor(key)
-	rec.Index()
-	rcs, err := h.o.Registrar.Register(r.Context(), []intake.Submission{{Key: key, Channel: intake.ChannelWebForm, Record: rec}})
-	if err == nil && len(rcs) != 1 {
-		err = errors.New("registrar returned no receipt")
-	}
-	if err == nil && rcs[0].Err != nil {
-		err = rcs[0].Err
-	}
-	if err == nil && rcs[0].CaseNumber == "" {
-		err = errors.New("registrar returned a receipt without a case number")
-	}
+// submitter, or one just confirmed) through the funnel, under the hold's
+// key.
+func (h *Handler) registerRecord(r *http.Request, id string, rec registration.Record) (intake.Receipt, error) {
+	sub, _ := h.funnel().Submission(intake.ChannelWebForm, rec, id) // validate checked it
+	rc, err := h.funnel().RegisterOne(r.Context(), sub)
 	if err != nil {
-		h.o.Logger.Error("webform: register", "case", rec.CaseNumber, "err", err)
+		h.o.Logger.Error("webform: register", "case", sub.Record.CaseNumber, "err", err)
 		return intake.Receipt{}, err
 	}
-	rc := rcs[0]
 	h.o.Logger.Info("webform: registered", "case", rc.CaseNumber, "partner", rec.PartnerID, "partner_email", registration.MaskEmail(rec.PartnerEmail), "status", rc.Status, "created", rc.Created)
 	return rc, nil
 }
@@ -553,22 +542,15 @@ func (h *Handler) validate(form url.Values, link *linkClaims) (registration.Reco
 			errs = append(errs, fe)
 		}
 	}
-	if rec.CompanyDomain != "" && h.o.FreeMail.IsFreeHost(rec.CompanyDomain) {
-		bad("company_domain", rec.CompanyDomain+" is a free e-mail provider: enter the company's own website")
-	}
 	if rec.PartnerEmail != "" {
-		pt, err := h.o.Partners.ForEmail("partner_email", rec.PartnerEmail)
+		pt, err := h.o.Partners.ForEmail(registration.FieldPartnerEmail, rec.PartnerEmail)
 		if err != nil {
-			bad("partner_email", "use the work address of a partner in our program ("+registration.EmailDomain(rec.PartnerEmail)+" is not one)")
+			bad(registration.FieldPartnerEmail, "use the work address of a partner in our program ("+registration.EmailDomain(rec.PartnerEmail)+" is not one)")
 		} else {
 			rec.PartnerID, rec.PartnerName, rec.PartnerType = pt.ID, pt.Name, pt.Type
-			if rec.ContactEmail != "" {
-				if cp, ok := h.o.Partners.ForDomain(registration.EmailDomain(rec.ContactEmail)); ok && cp.ID == pt.ID {
-					bad("contact_email", "that is an address at your own company: enter the prospect's address")
-				}
-			}
 		}
 	}
+	errs = append(errs, h.funnel().Check(&rec)...)
 	if link != nil && rec.PartnerID != link.Partner {
 		bad("partner_email", "your personal link is no longer valid; ask your partner manager for a new one")
 	}
@@ -668,3 +650,9 @@ var tmpl = webui.Parse("webform", `
 {{else}}<input type="{{.Type}}" id="f-{{.Name}}" name="{{.Name}}" value="{{.Value}}" autocomplete="{{.Autocomplete}}" maxlength="300"{{if eq .Type "email"}} inputmode="email" spellcheck="false"{{end}}{{if .Required}} required{{end}}{{if .Error}} aria-invalid="true"{{end}}{{if or .Hint .Error}} aria-describedby="{{if .Hint}}h-{{.Name}}{{end}}{{if and .Hint .Error}} {{end}}{{if .Error}}e-{{.Name}}{{end}}"{{end}}>{{end}}
 </div>{{end}}
 `)
+
+// funnel is the way the channel's submissions go (built from the options
+// each time: tests swap the Registrar).
+func (h *Handler) funnel() *intake.Funnel {
+	return &intake.Funnel{Registrar: h.o.Registrar, Partners: h.o.Partners, FreeMail: h.o.FreeMail}
+}
