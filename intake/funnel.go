@@ -15,8 +15,8 @@ import (
 //
 //   - derives the submission key from the channel and the channel's key
 //     material (SubmissionKey) and the case number from the key;
-//   - names the partner as the partner list does (partner_name,
-//     partner_type), whatever the input said;
+//   - names the partner as the partner list does (partner_name, and
+//     partner_type when the list gives one), whatever the input said;
 //   - applies the business checks (Check): a company website at a
 //     free-mail provider is refused, so is a contact at the partner's own
 //     company;
@@ -95,8 +95,8 @@ func (f *Funnel) freeMail() *registration.FreeMail {
 
 // Submission makes a channel's record a submission: its source (the
 // channel, unless set), its submission key (SubmissionKey of the channel
-// and material) and case number, the partner's name and type from the
-// partner list, its match keys (Record.Index), after Check. The refusals
+// and material) and case number, the partner's name (and type, when it
+// has one) from the partner list, its match keys (Record.Index), after Check. The refusals
 // are Check's; the submission holds the record without the refused values.
 func (f *Funnel) Submission(channel string, rec registration.Record, material ...string) (Submission, []*FieldError) {
 	key := SubmissionKey(channel, material...)
@@ -105,7 +105,10 @@ func (f *Funnel) Submission(channel string, rec registration.Record, material ..
 	}
 	if f.Partners != nil {
 		if p, ok := f.Partners.ByID(rec.PartnerID); ok {
-			rec.PartnerName, rec.PartnerType = p.Name, p.Type
+			rec.PartnerName = p.Name
+			if p.Type != "" {
+				rec.PartnerType = p.Type
+			}
 		}
 	}
 	errs := f.Check(&rec)
