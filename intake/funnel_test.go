@@ -100,7 +100,9 @@ type countingRegistrar struct {
 	err error
 }
 
-func (c countingRegistrar) Register(context.Context, []Submission) ([]Receipt, error) { return c.rcs, c.err }
+func (c countingRegistrar) Register(context.Context, []Submission) ([]Receipt, error) {
+	return c.rcs, c.err
+}
 
 // A Registrar that answers for fewer submissions than it was given, or
 // without a case number, is an error, never a receipt.
