@@ -223,10 +223,12 @@ func TestAnswers(t *testing.T) {
 	if got := NextSteps(registration.StatusSubmitted, time.Time{}, time.Time{}, meet); got != "Received — checking for earlier registrations of this company. The decision follows within moments, on the status page and by e-mail." {
 		t.Errorf("submitted: %q", got)
 	}
-	got := Summary(Receipt{CaseNumber: "R-7QK2M9XBHD", Status: registration.StatusNeedsInfo, Missing: []string{"company_domain", "consent"}, StatusURL: "https://x.example/r/t"})
-	want := "Registration R-7QK2M9XBHD: Needs info\nStill needed: company website domain; confirmation that the prospect agreed to be contacted.\nSend the missing details and we will check your registration again right away.\nStatus: https://x.example/r/t\n"
-	if got != want {
-		t.Errorf("Summary:\n%q\nwant\n%q", got, want)
+	// (intake.Summary, which put these together, was used by no channel.)
+	if got, want := MissingList([]string{"company_domain", "consent"}), "company website domain; confirmation that the prospect agreed to be contacted"; got != want {
+		t.Errorf("MissingList: %q, want %q", got, want)
+	}
+	if got, want := NextSteps(registration.StatusNeedsInfo, time.Time{}, time.Time{}, time.Time{}), "Send the missing details and we will check your registration again right away."; got != want {
+		t.Errorf("needs info: %q, want %q", got, want)
 	}
 }
 

@@ -87,10 +87,6 @@ var messages = map[string]string{
 	ReasonNoTerritory:              "Your registration is with our team for review. We will get back to you shortly.",
 }
 
-// Message returns the default partner-safe message for a reason code that
-// needs no details ("" for those that do).
-func Message(reason string) string { return messages[reason] }
-
 // FieldLabel is a partner-friendly name for a record field (the
 // registry's label, registration.FieldLabel).
 func FieldLabel(name string) string { return registration.FieldLabel(name) }

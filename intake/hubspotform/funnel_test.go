@@ -24,7 +24,7 @@ func TestFormSubmissionRefusesWhatEveryChannelRefuses(t *testing.T) {
 		{"own-company contact", "contact_email", "that is an address at your own company; give the prospect's address",
 			map[string]string{"email": "sam@northwind.example", "company": "Globex", "website": "globex.example", "partner_id": "northwind"}},
 	} {
-		m, err := mapWith(p.funnel, intake.HubSpotForm{GUID: "guid-1"}, sub("conv-9", tc.values))
+		m, err := Map(intake.HubSpotForm{GUID: "guid-1"}, sub("conv-9", tc.values), p.funnel)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -52,18 +52,22 @@ type Mapped struct {
 //
 // It fails with a *intake.FieldError when the submission cannot be a
 // registration: no conversion id, no partner.
-func Map(form intake.HubSpotForm, s hubspot.FormSubmission, freeMail *registration.FreeMail) (Mapped, error) {
-	return mapWith(intake.NewFunnel(nil, nil, freeMail), form, s)
-}
-
-// mapWith is Map through a funnel (the poller's knows the partners: it
-// names them and refuses a contact at the partner's own company).
-func mapWith(f *intake.Funnel, form intake.HubSpotForm, s hubspot.FormSubmission) (Mapped, error) {
+//
+// The submission goes through f (the poller's knows the partners: it names
+// them and refuses a contact at the partner's own company); nil is a
+// funnel with the embedded free-mail list and no partners.
+func Map(form intake.HubSpotForm, s hubspot.FormSubmission, f *intake.Funnel) (Mapped, error) {
+	if f == nil {
+		f = intake.NewFunnel(nil, nil, nil)
+	}
 	var m Mapped
 	if strings.TrimSpace(s.ConversionID) == "" {
 		return m, intake.Refuse("conversion_id", "the submission has no conversion id")
 	}
 	freeMail := f.FreeMail
+	if freeMail == nil {
+		freeMail = registration.NewFreeMail(nil, nil)
+	}
 	rec := registration.Record{Source: intake.ChannelHubSpotForm, SubmittedAt: s.SubmittedAt.UTC()}
 	values := map[string]string{}
 	var first, last string

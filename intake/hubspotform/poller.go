@@ -182,7 +182,7 @@ func (p *Poller) PollForm(ctx context.Context, form intake.HubSpotForm) (Result,
 		fresh = fresh[n:]
 		var subs []intake.Submission
 		for _, s := range batch {
-			m, err := mapWith(p.funnel, form, s)
+			m, err := Map(form, s, p.funnel)
 			if err != nil {
 				res.Skipped++
 				p.o.Logger.Info("hubspot form submission skipped", "form", form.GUID, "conversion", s.ConversionID, "reason", err.Error())
