@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/regsync/regsync/registration"
 )
@@ -33,15 +35,13 @@ type Funnel struct {
 	// Partners names the partner of a record (and its e-mail domains);
 	// nil skips both the naming and the own-company check.
 	Partners *Directory
-	// FreeMail tells free-mail domains; nil: the embedded list.
+	// FreeMail tells free-mail domains; nil (as for every
+	// *registration.FreeMail) is the embedded list.
 	FreeMail *registration.FreeMail
 }
 
 // NewFunnel returns a funnel; freeMail nil is the embedded list.
 func NewFunnel(reg Registrar, partners *Directory, freeMail *registration.FreeMail) *Funnel {
-	if freeMail == nil {
-		freeMail = registration.NewFreeMail(nil, nil)
-	}
 	return &Funnel{Registrar: reg, Partners: partners, FreeMail: freeMail}
 }
 
@@ -73,7 +73,7 @@ const (
 //     email_domains): that is the partner's signature, not the prospect.
 func (f *Funnel) Check(rec *registration.Record) []*FieldError {
 	var errs []*FieldError
-	if rec.CompanyDomain != "" && f.freeMail().IsFreeHost(rec.CompanyDomain) {
+	if rec.CompanyDomain != "" && f.FreeMail.IsFreeHost(rec.CompanyDomain) {
 		errs = append(errs, Refuse(registration.FieldCompanyDomain, rec.CompanyDomain+reasonFreeMail))
 		rec.CompanyDomain = ""
 	}
@@ -84,13 +84,6 @@ func (f *Funnel) Check(rec *registration.Record) []*FieldError {
 		}
 	}
 	return errs
-}
-
-func (f *Funnel) freeMail() *registration.FreeMail {
-	if f.FreeMail == nil {
-		f.FreeMail = registration.NewFreeMail(nil, nil)
-	}
-	return f.FreeMail
 }
 
 // Submission makes a channel's record a submission: its source (the
@@ -144,4 +137,22 @@ func (f *Funnel) RegisterOne(ctx context.Context, sub Submission) (Receipt, erro
 		return Receipt{}, errors.New("registrar returned a receipt without a case number")
 	}
 	return rcs[0], nil
+}
+
+// QuietIfNil is l, or a logger that discards everything when l is nil
+// (the channels' options default).
+func QuietIfNil(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}
+
+// ClockOr is now, or time.Now when now is nil (the channels' options
+// default).
+func ClockOr(now func() time.Time) func() time.Time {
+	if now == nil {
+		return time.Now
+	}
+	return now
 }

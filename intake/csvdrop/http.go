@@ -57,9 +57,7 @@ type tokenEntry struct {
 
 // NewHandler returns the handler.
 func NewHandler(o HandlerOptions) *Handler {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o.Logger = intake.QuietIfNil(o.Logger)
 	h := &Handler{o: o}
 	for _, t := range o.Config.Tokens {
 		if t.Token.IsSet() {

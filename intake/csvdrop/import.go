@@ -110,12 +110,8 @@ func Import(ctx context.Context, r io.Reader, w io.Writer, reg intake.Registrar,
 	if o.BatchSize <= 0 || o.BatchSize > MaxBatch {
 		o.BatchSize = MaxBatch
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o.Now = intake.ClockOr(o.Now)
+	o.Logger = intake.QuietIfNil(o.Logger)
 	src, digest, cleanup, err := digestOf(r, o.TempDir)
 	if err != nil {
 		return sum, err

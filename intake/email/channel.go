@@ -59,15 +59,8 @@ type Channel struct {
 
 // New returns the channel.
 func New(o Options) *Channel {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.FreeMail == nil {
-		o.FreeMail = registration.NewFreeMail(nil, nil)
-	}
+	o.Logger = intake.QuietIfNil(o.Logger)
+	o.Now = intake.ClockOr(o.Now)
 	if o.ProgramName == "" {
 		o.ProgramName = "The partner program"
 	}

@@ -65,9 +65,6 @@ func Map(form intake.HubSpotForm, s hubspot.FormSubmission, f *intake.Funnel) (M
 		return m, intake.Refuse("conversion_id", "the submission has no conversion id")
 	}
 	freeMail := f.FreeMail
-	if freeMail == nil {
-		freeMail = registration.NewFreeMail(nil, nil)
-	}
 	rec := registration.Record{Source: intake.ChannelHubSpotForm, SubmittedAt: s.SubmittedAt.UTC()}
 	values := map[string]string{}
 	var first, last string

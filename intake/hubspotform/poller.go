@@ -54,9 +54,7 @@ type Poller struct {
 
 // NewPoller returns the poller.
 func NewPoller(o Options) *Poller {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o.Logger = intake.QuietIfNil(o.Logger)
 	if o.MaxPages <= 0 {
 		o.MaxPages = 200
 	}

@@ -86,12 +86,8 @@ type Handler struct {
 
 // New returns the channel.
 func New(o Options) *Handler {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Logger = intake.QuietIfNil(o.Logger)
+	o.Now = intake.ClockOr(o.Now)
 	if o.HTTPClient == nil {
 		timeout := o.Config.Timeout
 		if timeout <= 0 {
@@ -108,9 +104,6 @@ func New(o Options) *Handler {
 	}
 	if !strings.HasSuffix(base, "/") {
 		base += "/"
-	}
-	if o.FreeMail == nil {
-		o.FreeMail = registration.NewFreeMail(nil, nil)
 	}
 	h := &Handler{o: o}
 	h.api = slack.New(o.Config.BotToken.Reveal(), slack.OptionAPIURL(base), slack.OptionHTTPClient(o.HTTPClient))

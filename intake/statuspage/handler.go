@@ -43,9 +43,7 @@ type Handler struct {
 
 // New returns the handler.
 func New(o Options) *Handler {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o.Logger = intake.QuietIfNil(o.Logger)
 	if o.ProgramName == "" {
 		o.ProgramName = "Partner program"
 	}

@@ -76,15 +76,8 @@ type Handler struct {
 // New returns the handler. Options.Config is expected valid (see
 // intake.Config.Validate).
 func New(o Options) *Handler {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.FreeMail == nil {
-		o.FreeMail = registration.NewFreeMail(nil, nil)
-	}
+	o.Logger = intake.QuietIfNil(o.Logger)
+	o.Now = intake.ClockOr(o.Now)
 	if o.ProgramName == "" {
 		o.ProgramName = "Partner program"
 	}
