@@ -127,7 +127,7 @@ func SetField(r *registration.Record, field, value string) error {
 		}
 	}
 	switch field {
-	case "company_domain":
+	case registration.FieldCompanyDomain:
 		if value != "" {
 			d, err := registration.NormalizeDomain(value)
 			if err != nil {
@@ -135,7 +135,7 @@ func SetField(r *registration.Record, field, value string) error {
 			}
 			value = d
 		}
-	case "contact_email", "partner_email":
+	case registration.FieldContactEmail, registration.FieldPartnerEmail:
 		if value != "" {
 			a, err := registration.ParseEmail(value)
 			if err != nil {
@@ -143,7 +143,7 @@ func SetField(r *registration.Record, field, value string) error {
 			}
 			value = a
 		}
-	case "consent":
+	case registration.FieldConsent:
 		if _, ok := registration.ParseBool(value); !ok {
 			return &FieldError{Field: field, Reason: "answer yes or no"}
 		}

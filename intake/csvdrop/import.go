@@ -124,10 +124,10 @@ func Import(ctx context.Context, r io.Reader, w io.Writer, reg intake.Registrar,
 		return sum, err
 	}
 	sum.Ignored = rd.Ignored
-	if !rd.Has("company_name") && !rd.Has("company_domain") {
+	if !rd.Has(registration.FieldCompanyName) && !rd.Has(registration.FieldCompanyDomain) {
 		return sum, intake.Refuse("file", "no company column: add a Company or Website column")
 	}
-	if o.PartnerID == "" && !rd.Has("partner_id") && !(rd.Has("partner_email") && o.Partners != nil) {
+	if o.PartnerID == "" && !rd.Has(registration.FieldPartnerID) && !(rd.Has(registration.FieldPartnerEmail) && o.Partners != nil) {
 		return sum, intake.Refuse("file", "no partner column: add a Partner (partner id) or Partner email column")
 	}
 
@@ -209,11 +209,11 @@ func (im *importer) judge(row Row) {
 	}
 	rec := registration.Record{Source: intake.ChannelCSV}
 	for _, f := range sortedFields(row.Fields) {
-		if f == "partner_id" || f == "partner_email" {
+		if f == registration.FieldPartnerID || f == registration.FieldPartnerEmail {
 			continue
 		}
 		v := row.Fields[f]
-		if f == "consent" {
+		if f == registration.FieldConsent {
 			v = normalizeConsent(v)
 		}
 		if err := intake.SetField(&rec, f, v); err != nil {
@@ -225,12 +225,12 @@ func (im *importer) judge(row Row) {
 		im.reject(row.N, ReasonInvalidRow, "company_name: a row needs a company name or website")
 		return
 	}
-	partner, email := row.Fields["partner_id"], row.Fields["partner_email"]
+	partner, email := row.Fields[registration.FieldPartnerID], row.Fields[registration.FieldPartnerEmail]
 	if email == "" {
 		email = im.o.Submitter
 	}
 	if email != "" {
-		if err := intake.SetField(&rec, "partner_email", email); err != nil {
+		if err := intake.SetField(&rec, registration.FieldPartnerEmail, email); err != nil {
 			im.reject(row.N, ReasonInvalidRow, err.Error())
 			return
 		}
@@ -243,7 +243,7 @@ func (im *importer) judge(row Row) {
 		}
 		partner = im.o.PartnerID
 	case partner == "" && rec.PartnerEmail != "" && im.o.Partners != nil:
-		p, err := im.o.Partners.ForEmail("partner_email", rec.PartnerEmail)
+		p, err := im.o.Partners.ForEmail(registration.FieldPartnerEmail, rec.PartnerEmail)
 		if err != nil {
 			im.reject(row.N, ReasonInvalidRow, err.Error())
 			return

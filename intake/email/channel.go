@@ -174,7 +174,7 @@ func (c *Channel) Plan(raw []byte, hints Hints) (*Plan, error) {
 				continue
 			}
 			v := form.Fields[f]
-			if f == "consent" {
+			if f == registration.FieldConsent {
 				v = normalizeConsent(v)
 			}
 			if err := intake.SetField(&scratch, f, v); err != nil {
@@ -210,7 +210,7 @@ func (c *Channel) Plan(raw []byte, hints Hints) (*Plan, error) {
 			continue // partner_* come from the authenticated sender
 		}
 		v := form.Fields[f]
-		if f == "consent" {
+		if f == registration.FieldConsent {
 			v = normalizeConsent(v)
 		}
 		if err := intake.SetField(&rec, f, v); err != nil {
@@ -249,9 +249,9 @@ func (c *Channel) inferFromForward(rec *registration.Record, fw *Forwarded, part
 	// What the forwarded message says is input like the rest: the same
 	// checks (a display name "=HYPERLINK(…)" is not a contact name), and
 	// a value they refuse is left out rather than refusing the message.
-	if rec.ContactEmail == "" && intake.SetField(rec, "contact_email", fw.FromAddress) == nil && rec.ContactEmail != "" {
+	if rec.ContactEmail == "" && intake.SetField(rec, registration.FieldContactEmail, fw.FromAddress) == nil && rec.ContactEmail != "" {
 		n++
-		if rec.ContactName == "" && fw.FromName != "" && intake.SetField(rec, "contact_name", fw.FromName) == nil {
+		if rec.ContactName == "" && fw.FromName != "" && intake.SetField(rec, registration.FieldContactName, fw.FromName) == nil {
 			n++
 		}
 	}

@@ -129,11 +129,11 @@ func ModalValues(v slack.View) map[string]string {
 		if !ok {
 			continue
 		}
-		if block == "consent" {
-			out["consent"] = "false"
+		if block == registration.FieldConsent {
+			out[registration.FieldConsent] = "false"
 			for _, o := range a.SelectedOptions {
 				if o.Value == "yes" {
-					out["consent"] = "true"
+					out[registration.FieldConsent] = "true"
 				}
 			}
 			continue
@@ -154,8 +154,8 @@ func (h *Handler) submit(ctx context.Context, w http.ResponseWriter, cb slack.In
 			errs[f.field] = "Required"
 		}
 	}
-	if values["consent"] != "true" {
-		errs["consent"] = "Register only prospects who agreed to be contacted"
+	if values[registration.FieldConsent] != "true" {
+		errs[registration.FieldConsent] = "Register only prospects who agreed to be contacted"
 	}
 	fields := map[string]string{}
 	for k, v := range values {

@@ -243,7 +243,7 @@ func (h *Handler) record(fields map[string]string) (registration.Record, []*inta
 		if !ok {
 			continue
 		}
-		if f == "consent" {
+		if f == registration.FieldConsent {
 			if b, ok := registration.ParseBool(v); ok {
 				v = fmt.Sprint(b)
 			}

@@ -241,9 +241,9 @@ func (h *Handler) checkSupply(rec *registration.Record, am intake.Amendment) []*
 		if !intake.IsProspectField(f) {
 			continue
 		}
-		if v, ok := am.Fields[f]; !ok || v == "" || (f == "consent" && v != "true") {
+		if v, ok := am.Fields[f]; !ok || v == "" || (f == registration.FieldConsent && v != "true") {
 			reason := "required"
-			if f == "consent" {
+			if f == registration.FieldConsent {
 				reason = "tick the box once the prospect has agreed to be contacted"
 			}
 			errs = append(errs, intake.Refuse(f, reason))

@@ -64,7 +64,7 @@ func missingFields(required []string) func(*registration.Record) []string {
 			}
 		}
 		if r.StatusReason == rules.ReasonFreeEmailDomain {
-			add("company_domain")
+			add(registration.FieldCompanyDomain)
 		}
 		for _, name := range required {
 			f, ok := registration.LookupField(name)
@@ -76,11 +76,11 @@ func missingFields(required []string) func(*registration.Record) []string {
 				continue
 			}
 			switch name {
-			case "company_domain":
+			case registration.FieldCompanyDomain:
 				if _, err := registration.NormalizeDomain(r.CompanyDomain); err != nil {
 					add(name)
 				}
-			case "contact_email", "partner_email":
+			case registration.FieldContactEmail, registration.FieldPartnerEmail:
 				v, _ := r.Get(name)
 				if _, err := registration.ParseEmail(v); err != nil {
 					add(name)
@@ -120,7 +120,7 @@ func (h *Handler) build(rec *registration.Record, token string) *page {
 			}
 			in := registration.FieldInfo(f)
 			v, _ := rec.Get(f)
-			if f == "consent" || f == "company_domain" && rec.StatusReason == rules.ReasonFreeEmailDomain {
+			if f == registration.FieldConsent || f == registration.FieldCompanyDomain && rec.StatusReason == rules.ReasonFreeEmailDomain {
 				v = ""
 			}
 			p.Supply = append(p.Supply, field{Name: f, Label: in.Prompt, Hint: in.Hint, Type: in.Input.HTMLType(), Value: v})

@@ -110,7 +110,7 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 		p := &confirmPage{State: "ask", Heading: "Confirm your registration", Email: d.Email, Expires: when(d.Expires), Action: ConfirmPrefix + token,
 			Remember: h.o.Config.RememberConfirmed > 0}
 		for _, f := range formFields {
-			if v := form.Get(f.name); v != "" && f.name != "partner_email" {
+			if v := form.Get(f.name); v != "" && f.name != registration.FieldPartnerEmail {
 				p.Summary = append(p.Summary, summaryLine{f.label, v})
 			}
 		}

@@ -196,7 +196,7 @@ func (h *Handler) blank() *formPage {
 	}
 	for _, f := range formFields {
 		in := input{Name: f.name, Label: f.label, Hint: f.hint, Type: f.typ, Autocomplete: f.autocomplete, Required: f.required}
-		if f.name == "partner_email" && !h.o.Config.ConfirmEmail {
+		if f.name == registration.FieldPartnerEmail && !h.o.Config.ConfirmEmail {
 			in.Hint = "We check that it belongs to a partner and send updates there."
 		}
 		p.Inputs = append(p.Inputs, in)
@@ -218,7 +218,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		}
 	} else if a := h.remembered(r); a != "" {
 		p.Remembered = a
-		h.setValue(p, "partner_email", a)
+		h.setValue(p, registration.FieldPartnerEmail, a)
 	}
 	h.render(w, http.StatusOK, p)
 }
@@ -236,7 +236,7 @@ func (h *Handler) withLink(p *formPage, tok string) bool {
 		return true
 	case errors.Is(err, errLinkExpired):
 		p.Notice = "Your personal link expired on " + when(time.Unix(c.Expires, 0)) + ". Ask your partner manager for a new one — or use this form: we will e-mail you a link to confirm your address."
-		h.setValue(p, "partner_email", c.Email)
+		h.setValue(p, registration.FieldPartnerEmail, c.Email)
 	case errors.Is(err, errLinkPartner):
 		p.Notice = "Your personal link is no longer valid: its address is not one of a partner's any more. Ask your partner manager for a new one."
 	default:
@@ -303,14 +303,14 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		}
 		c, _ := h.readLink(tok)
 		link = &c
-		if typed := strings.TrimSpace(r.PostForm.Get("partner_email")); typed != "" && addrKey(typed) != addrKey(c.Email) {
+		if typed := strings.TrimSpace(r.PostForm.Get(registration.FieldPartnerEmail)); typed != "" && addrKey(typed) != addrKey(c.Email) {
 			h.o.Logger.Warn("webform: a posted partner_email differs from the personal link's; the link's stands",
 				"link_partner", c.Partner, "partner_email", registration.MaskEmail(typed))
 		}
-		h.setValue(p, "partner_email", c.Email)
+		h.setValue(p, registration.FieldPartnerEmail, c.Email)
 	}
 	remembered := h.remembered(r)
-	known := link != nil || (remembered != "" && addrKey(remembered) == addrKey(r.PostForm.Get("partner_email")))
+	known := link != nil || (remembered != "" && addrKey(remembered) == addrKey(r.PostForm.Get(registration.FieldPartnerEmail)))
 	if !known {
 		if ok, wait := h.perClient.allow(clientKey(ip)); !ok {
 			h.limited(w, p, wait, "Too many registrations from your network in a short time.")
@@ -508,7 +508,7 @@ func (h *Handler) fill(p *formPage, r *http.Request) {
 	for i := range p.Inputs {
 		p.Inputs[i].Value = r.PostForm.Get(p.Inputs[i].Name)
 	}
-	p.Consent = r.PostForm.Get("consent") == "yes"
+	p.Consent = r.PostForm.Get(registration.FieldConsent) == "yes"
 }
 
 // validate checks every field on the server and builds the record. With
@@ -520,7 +520,7 @@ func (h *Handler) validate(form url.Values, link *linkClaims) (registration.Reco
 	bad := func(f, reason string) { errs = append(errs, intake.Refuse(f, reason)) }
 	for _, f := range formFields {
 		v := strings.TrimSpace(form.Get(f.name))
-		if f.name == "partner_email" && link != nil {
+		if f.name == registration.FieldPartnerEmail && link != nil {
 			v = link.Email
 		}
 		if v == "" {
@@ -545,10 +545,10 @@ func (h *Handler) validate(form url.Values, link *linkClaims) (registration.Reco
 	}
 	errs = append(errs, h.funnel().Check(&rec)...)
 	if link != nil && rec.PartnerID != link.Partner {
-		bad("partner_email", "your personal link is no longer valid; ask your partner manager for a new one")
+		bad(registration.FieldPartnerEmail, "your personal link is no longer valid; ask your partner manager for a new one")
 	}
-	if form.Get("consent") != "yes" {
-		bad("consent", "confirm that the prospect agreed to be contacted")
+	if form.Get(registration.FieldConsent) != "yes" {
+		bad(registration.FieldConsent, "confirm that the prospect agreed to be contacted")
 	} else {
 		rec.Consent = true
 	}
@@ -564,9 +564,9 @@ func (h *Handler) annotate(p *formPage, errs []*intake.FieldError) {
 		}
 		seen[e.Field] = true
 		switch e.Field {
-		case "consent":
+		case registration.FieldConsent:
 			p.ConsentError = e.Reason
-			p.Errors = append(p.Errors, input{Name: "consent", Label: "Consent", Error: e.Reason})
+			p.Errors = append(p.Errors, input{Name: registration.FieldConsent, Label: "Consent", Error: e.Reason})
 		case "captcha":
 			p.CaptchaError = e.Reason
 			p.Errors = append(p.Errors, input{Name: "captcha", Label: "Check", Error: e.Reason})

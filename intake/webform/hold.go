@@ -172,8 +172,8 @@ func heldForm(form url.Values) url.Values {
 			out.Set(f.name, v)
 		}
 	}
-	if form.Get("consent") == "yes" {
-		out.Set("consent", "yes")
+	if form.Get(registration.FieldConsent) == "yes" {
+		out.Set(registration.FieldConsent, "yes")
 	}
 	return out
 }
