@@ -11,8 +11,10 @@ import (
 	"github.com/regsync/regsync/registration"
 )
 
-// formTemplate is the form a partner fills in to register by e-mail.
-var formTemplate = []string{registration.FieldCompanyName, registration.FieldCompanyDomain, registration.FieldContactName, registration.FieldContactEmail, registration.FieldContactRole, registration.FieldProblem, registration.FieldConsent}
+// formTemplate is the form a partner fills in to register by e-mail: the
+// registry's quick form (as the web form and the Slack modal ask it) and
+// consent, each under its registry FormLabel.
+var formTemplate = append(registration.QuickForm(), registration.FieldConsent)
 
 // replySubject keeps the thread's subject, adds "Re:" and the case number.
 func replySubject(subject, caseNumber string) string {
