@@ -186,6 +186,10 @@ func (p *Poller) PollForm(ctx context.Context, form intake.HubSpotForm) (Result,
 				p.o.Logger.Info("hubspot form submission skipped", "form", form.GUID, "conversion", s.ConversionID, "reason", err.Error())
 				continue
 			}
+			for _, pr := range m.Problems {
+				// Left blank: the rules ask the partner for it.
+				p.o.Logger.Info("hubspot form submission value left out", "form", form.GUID, "conversion", s.ConversionID, "field", pr.Field, "reason", pr.Reason)
+			}
 			subs = append(subs, m.Submission)
 		}
 		if len(subs) > 0 {
