@@ -197,11 +197,11 @@ func (in *intakeSide) build(d *Daemon, cfg *config.Config) *channels {
 			Logger: log.With("channel", intake.ChannelWebForm), Now: d.now})
 	}
 	if ic.Slack.Enabled {
-		c.slack = islack.New(islack.Options{Config: ic.Slack, Registrar: reg, Partners: in.dir, Origins: origins{d},
+		c.slack = islack.New(islack.Options{Config: ic.Slack, Registrar: reg, Partners: in.dir, FreeMail: c.freeMail, Origins: origins{d},
 			Logger: log.With("channel", intake.ChannelSlack), Now: d.now})
 	}
 	if ic.CSV.Enabled {
-		c.csv = csvdrop.NewHandler(csvdrop.HandlerOptions{Config: ic.CSV, Registrar: reg, Partners: in.dir,
+		c.csv = csvdrop.NewHandler(csvdrop.HandlerOptions{Config: ic.CSV, Registrar: reg, Partners: in.dir, FreeMail: c.freeMail,
 			Logger: log.With("channel", intake.ChannelCSV), Now: d.now, RequestDeadline: csvRequestDeadline})
 	}
 	if ic.HubSpotForm.Enabled {
@@ -210,7 +210,7 @@ func (in *intakeSide) build(d *Daemon, cfg *config.Config) *channels {
 			log.Error("intake.hubspot_form is enabled but the CRM is not HubSpot: HubSpot forms are not polled", "crm", d.crm.Name())
 		} else {
 			c.forms = hubspotform.NewPoller(hubspotform.Options{Config: ic.HubSpotForm, Source: src, Cursors: formCursors{d},
-				Registrar: reg, FreeMail: c.freeMail, Logger: log.With("channel", intake.ChannelHubSpotForm)})
+				Registrar: reg, Partners: in.dir, FreeMail: c.freeMail, Logger: log.With("channel", intake.ChannelHubSpotForm)})
 		}
 	}
 	return c

@@ -115,24 +115,3 @@ func MissingList(fields []string) string {
 	}
 	return strings.Join(labels, "; ")
 }
-
-// Summary is the plain-text answer to a partner about one receipt: the
-// case number and status, the partner-safe message, what happens next, the
-// missing fields (for needs_info) and the status link.
-func Summary(rc Receipt) string {
-	var b strings.Builder
-	b.WriteString("Registration " + rc.CaseNumber + ": " + StatusLabel(rc.Status) + "\n")
-	if m := strings.TrimSpace(rc.Message); m != "" {
-		b.WriteString(m + "\n")
-	}
-	if rc.Status == registration.StatusNeedsInfo && len(rc.Missing) > 0 {
-		b.WriteString("Still needed: " + MissingList(rc.Missing) + ".\n")
-	}
-	if n := NextSteps(rc.Status, rc.HoldUntil, rc.MeetingDue, time.Time{}); n != "" && strings.TrimSpace(rc.Message) == "" {
-		b.WriteString(n + "\n")
-	}
-	if rc.StatusURL != "" {
-		b.WriteString("Status: " + rc.StatusURL + "\n")
-	}
-	return b.String()
-}

@@ -497,8 +497,6 @@ func (c *Config) Validate(partners []rules.Partner) error {
 	return errors.Join(errs...)
 }
 
-func settable(f string) bool { return slices.Contains(partnerSettable, f) }
-
 func checkBaseURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -10,84 +10,39 @@ import (
 )
 
 // labelAliases are the ways partners name the fields in a form, a CSV
-// header or a Slack command, keyed by their folded form (see foldLabel).
-// Canonical field names and their underscore-less forms are added in init.
+// header or a Slack command, keyed by their folded form (see foldLabel):
+// the registry's aliases (registration.Info.Aliases) and the canonical
+// names of the fields a partner may send, with or without underscores.
 var labelAliases = map[string]string{}
 
 func init() {
-	add := func(field string, labels ...string) {
-		for _, l := range labels {
-			labelAliases[foldLabel(l)] = field
+	var settable []string
+	for _, in := range registration.Infos() {
+		for _, l := range in.Aliases {
+			labelAliases[foldLabel(l)] = in.Name
+		}
+		if in.FromPartner() {
+			settable = append(settable, in.Name)
 		}
 	}
-	add("company_name", "Company", "Company name", "Company legal name", "Organisation", "Organization",
-		"Organisation name", "Organization name", "Account", "Account name", "Customer", "Customer name",
-		"Prospect", "Prospect company", "Prospect name company", "Client", "Client name", "Business", "Business name",
-		"End customer", "End user company")
-	add("company_domain", "Website", "Web site", "Domain", "Company website", "Company web site", "Company domain",
-		"Company URL", "URL", "Web", "Site", "Homepage", "Home page", "Web address", "Website URL", "Prospect website",
-		"Prospect domain", "Company website domain")
-	add("contact_name", "Contact", "Contact name", "Contact person", "Name", "Full name", "Prospect contact",
-		"Prospect contact name", "Customer contact", "Main contact", "Primary contact", "Decision maker", "Contact full name")
-	add("contact_email", "Email", "E-mail", "Mail", "Email address", "E-mail address", "Contact email",
-		"Contact e-mail", "Contact email address", "Contact mail", "Prospect email", "Customer email", "Work email")
-	add("contact_role", "Role", "Title", "Job title", "Position", "Job", "Contact role", "Contact title",
-		"Contact job title", "Jobtitle", "Function")
-	add("problem", "Problem", "The problem", "Problem statement", "Need", "Needs", "Pain", "Pain point", "Pain points",
-		"Use case", "Usecase", "Challenge", "Description", "Opportunity", "Opportunity description", "Details",
-		"What they need", "The problem in a sentence", "A sentence on the problem", "Message")
-	add("stage_guess", "Stage", "Deal stage", "Sales stage", "Stage guess", "Opportunity stage", "Buying stage")
-	add("consent", "Consent", "Consent given", "Consent to contact", "Agreed to be contacted", "Prospect consent",
-		"Opt in", "Opt-in", "Permission", "GDPR consent", "Contact consent",
-		"Confirmation that the prospect agreed to be contacted", "Prospect agreed to be contacted")
-	add("solution_fit", "Solution", "Solution fit", "Fit", "Proposed solution")
-	add("services_needed", "Services", "Services needed", "Service needed", "Service")
-	add("region", "Region", "Area", "Geo", "Territory")
-	add("country", "Country", "Country code", "Nation")
-	add("segment", "Segment", "Customer segment", "Market segment", "Company size", "Size")
-	add("product_interest", "Product", "Products", "Product interest", "Interest", "Interested in", "Product line")
-	add("target_revenue", "Target revenue", "Revenue", "Budget", "Deal size", "Deal value", "Estimated value",
-		"Opportunity value", "Value", "Amount", "Est value", "Estimated deal size")
-	add("competing_vendors", "Competitors", "Competition", "Competing vendors", "Competing vendor", "Other vendors",
-		"Incumbent", "Alternatives")
-	// The same in the languages of the spreadsheets partners export.
-	add("company_name", "Firma", "Firmenname", "Unternehmen", "Kunde", "Entreprise", "Société", "Societe",
-		"Empresa", "Azienda", "Bedrijf", "Bedrijfsnaam")
-	add("company_domain", "Webseite", "Internetseite", "Site web", "Site internet", "Sitio web", "Sito web", "Domaine", "Dominio")
-	add("contact_name", "Ansprechpartner", "Kontakt", "Kontaktperson", "Nom", "Nombre", "Nome", "Contactpersoon")
-	add("contact_email", "Courriel", "Correo", "Correo electrónico", "Adresse e-mail", "E-Mail-Adresse")
-	add("contact_role", "Rolle", "Funktion", "Fonction", "Poste", "Cargo", "Ruolo", "Functie")
-	add("problem", "Problème", "Probleme", "Problema", "Bedarf", "Besoin", "Necesidad", "Beschreibung")
-	add("consent", "Einwilligung", "Zustimmung", "Consentement", "Consentimiento", "Consenso", "Toestemming")
-	add("partner_id", "Partner", "Partner id", "Partner code", "Partner key")
-	add("partner_email", "Partner email", "Partner e-mail", "Your email", "Your e-mail", "Your email address", "Your e-mail address", "Submitted by",
-		"Submitter", "Submitter email", "Partner contact email", "Rep email", "Registered by")
-	add("partner_name", "Partner name", "Partner company", "Your company")
-	add("partner_type", "Partner type", "Partner program", "Program")
-	for _, f := range partnerSettable {
+	for _, f := range settable {
 		if _, ok := labelAliases[foldLabel(f)]; !ok {
 			labelAliases[foldLabel(f)] = f
 		}
 	}
 }
 
-// partnerSettable are the record fields an intake channel may fill from
-// what a partner sends.
-var partnerSettable = []string{
-	"company_name", "company_domain", "contact_name", "contact_email", "contact_role", "problem",
-	"solution_fit", "services_needed", "stage_guess", "consent", "region", "country", "segment",
-	"product_interest", "target_revenue", "competing_vendors",
-	"partner_id", "partner_email", "partner_name", "partner_type",
+// settable reports whether an intake channel may fill the field from what
+// a partner sends (registration.Info.FromPartner).
+func settable(f string) bool {
+	_, ok := registration.LookupField(f)
+	return ok && registration.FieldInfo(f).FromPartner()
 }
 
 // ProspectFields are the fields about the prospect that a partner may
 // give or supply later; the partner_* fields identify the sender and are
 // set only by a channel that has authenticated it.
-var ProspectFields = []string{
-	"company_name", "company_domain", "contact_name", "contact_email", "contact_role", "problem",
-	"solution_fit", "services_needed", "stage_guess", "consent", "region", "country", "segment",
-	"product_interest", "target_revenue", "competing_vendors",
-}
+var ProspectFields = registration.ProspectFields()
 
 // IsProspectField reports whether field is one of ProspectFields.
 func IsProspectField(field string) bool { return slices.Contains(ProspectFields, field) }
@@ -147,46 +102,17 @@ func foldLabel(s string) string {
 }
 
 // Label is the partner-friendly name of a field, for answers that list
-// what is missing ("company website domain").
-func Label(field string) string {
-	if l, ok := shortLabels[field]; ok {
-		return l
-	}
-	return strings.ReplaceAll(field, "_", " ")
-}
+// what is missing ("company website domain"; registration.Info.Label).
+func Label(field string) string { return registration.FieldLabel(field) }
 
 // FormLabel is the label a partner writes in a reply to supply a field
 // ("Website"); FieldForLabel maps it back.
-func FormLabel(field string) string {
-	if l, ok := formLabels[field]; ok {
-		return l
-	}
-	s := strings.ReplaceAll(field, "_", " ")
-	r, n := utf8.DecodeRuneInString(s)
-	return string(unicode.ToUpper(r)) + s[n:]
-}
-
-var shortLabels = map[string]string{
-	"company_name": "company name", "company_domain": "company website domain", "contact_name": "contact name",
-	"contact_email": "contact e-mail", "contact_role": "contact role", "problem": "a sentence on the problem",
-	"partner_id": "your partner id", "partner_email": "your e-mail address", "partner_name": "your company name",
-	"consent": "confirmation that the prospect agreed to be contacted", "stage_guess": "deal stage",
-	"product_interest": "product interest", "target_revenue": "estimated deal size", "competing_vendors": "competing vendors",
-	"services_needed": "services needed", "solution_fit": "solution fit",
-}
-
-var formLabels = map[string]string{
-	"company_name": "Company", "company_domain": "Website", "contact_name": "Contact", "contact_email": "Email",
-	"contact_role": "Role", "problem": "Problem", "stage_guess": "Stage", "consent": "Consent",
-	"product_interest": "Product", "target_revenue": "Deal size", "competing_vendors": "Competitors",
-	"services_needed": "Services", "solution_fit": "Solution", "partner_email": "Partner email",
-	"partner_id": "Partner", "partner_name": "Partner name",
-}
+func FormLabel(field string) string { return registration.FieldInfo(field).FormLabel }
 
 // SetField parses value into the record's field, after the checks every
 // channel shares: the value is valid UTF-8, holds no control characters
 // other than line breaks and tabs, and is at most MaxValueLen bytes; a
-// name field (NameFields) does not start like a spreadsheet formula
+// name field (IsNameField) does not start like a spreadsheet formula
 // (CheckFormula). A company domain is stored normalised
 // ("https://www.Globex.example/x" → "globex.example"), e-mail addresses
 // bare. It returns a *FieldError naming the field.
@@ -201,7 +127,7 @@ func SetField(r *registration.Record, field, value string) error {
 		}
 	}
 	switch field {
-	case "company_domain":
+	case registration.FieldCompanyDomain:
 		if value != "" {
 			d, err := registration.NormalizeDomain(value)
 			if err != nil {
@@ -209,7 +135,7 @@ func SetField(r *registration.Record, field, value string) error {
 			}
 			value = d
 		}
-	case "contact_email", "partner_email":
+	case registration.FieldContactEmail, registration.FieldPartnerEmail:
 		if value != "" {
 			a, err := registration.ParseEmail(value)
 			if err != nil {
@@ -217,7 +143,7 @@ func SetField(r *registration.Record, field, value string) error {
 			}
 			value = a
 		}
-	case "consent":
+	case registration.FieldConsent:
 		if _, ok := registration.ParseBool(value); !ok {
 			return &FieldError{Field: field, Reason: "answer yes or no"}
 		}
@@ -253,22 +179,19 @@ type errorString string
 
 func (e errorString) Error() string { return string(e) }
 
-// NameFields are the fields that become names and short values in the CRM
-// — the company, its website, the contact and their role, the partner's
-// id, name, type and address, and the short classifying values — and so
-// columns of every export RevOps opens in a spreadsheet. SetField refuses
-// a value of theirs that starts like a formula (CheckFormula). The free
-// text fields (problem, solution_fit, services_needed) keep what the
-// partner wrote: a problem may well start with "=>", "+1" or "- ";
-// consent and target_revenue are parsed as a yes/no and a number.
-var NameFields = []string{
-	"partner_id", "company_name", "company_domain", "contact_name", "contact_email", "contact_role",
-	"partner_name", "partner_email", "partner_type",
-	"stage_guess", "region", "country", "segment", "product_interest", "competing_vendors",
+// IsNameField reports whether field becomes a name or short value in the
+// CRM — the company, its website, the contact and their role, the
+// partner's id, name, type and address, and the short classifying values
+// (registration.Info.Short) — and so a column of every export RevOps opens
+// in a spreadsheet. SetField refuses a value of theirs that starts like a
+// formula (CheckFormula). The free text fields (problem, solution_fit,
+// services_needed) keep what the partner wrote: a problem may well start
+// with "=>", "+1" or "- "; consent and target_revenue are parsed as a
+// yes/no and a number.
+func IsNameField(field string) bool {
+	_, ok := registration.LookupField(field)
+	return ok && registration.FieldInfo(field).Short
 }
-
-// IsNameField reports whether field is one of NameFields.
-func IsNameField(field string) bool { return slices.Contains(NameFields, field) }
 
 // CheckFormula refuses a value a spreadsheet would read as a formula (CSV
 // or formula injection: a cell that runs a command through DDE, or sends

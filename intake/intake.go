@@ -1,8 +1,11 @@
 // Package intake is what the no-portal channels (intake/email,
 // intake/webform, intake/slack, intake/hubspotform, intake/csvdrop) share:
-// the submission a channel extracts from a partner's input, the receipt the
-// partner is told, and the Registrar that creates registrations in the CRM
-// and decides them with the daemon's own pipeline.
+// the submission a channel extracts from a partner's input, the Funnel every
+// submission goes through (its key and case number, the shared checks), the
+// receipt the partner is told, and the Registrar that creates registrations
+// in the CRM and decides them with the daemon's own pipeline. The fields'
+// names, labels and form prompts come from the field registry
+// (registration.Info).
 package intake
 
 import (
@@ -28,7 +31,8 @@ type Submission struct {
 	// form's conversion id, a CSV row's partner, file digest and row), so a
 	// retried or repeated submission upserts the same record and never
 	// creates a second one. The case number is derived from it
-	// (registration.CaseNumberFor).
+	// (registration.CaseNumberFor). Funnel.Submission makes both, the same
+	// way for every channel (SubmissionKey).
 	Key string
 	// Channel is one of the Channel constants.
 	Channel string

@@ -65,12 +65,6 @@ func freeMailEntry(e string) (string, error) {
 	return d, nil
 }
 
-// DefaultFreeMailDomains returns the embedded free-mail list, normalised
-// (see NormalizeDomain), without duplicates, sorted.
-func DefaultFreeMailDomains() []string {
-	return defaultFreeMail().Domains()
-}
-
 // NewFreeMail returns the embedded list plus extra minus allow. Entries are
 // normalised with NormalizeDomain, so "GMail.com", "@gmail.com" and
 // "https://gmail.com/" are all "gmail.com"; entries that are not valid

@@ -324,3 +324,7 @@ func TestIsFreeHostMatchesIsFree(t *testing.T) {
 		t.Error("IsFreeHost ignores extra/allow")
 	}
 }
+
+// DefaultFreeMailDomains is the embedded free-mail list, normalised (see
+// NormalizeDomain), without duplicates, sorted.
+func DefaultFreeMailDomains() []string { return defaultFreeMail().Domains() }

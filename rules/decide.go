@@ -178,7 +178,7 @@ func Decide(p *Policy, r *registration.Record, f Facts, now time.Time) Decision 
 	host := in.host
 	if p.freeMail.IsFreeHost(host) {
 		x.trace("free_email", Fail, host, " is a free-mail domain")
-		x.d.Missing = []string{"company_domain"}
+		x.d.Missing = []string{registration.FieldCompanyDomain}
 		return x.decide(registration.StatusNeedsInfo, ReasonFreeEmailDomain, messages[ReasonFreeEmailDomain])
 	}
 	x.trace("free_email", Pass, host, " is not a free-mail domain")
@@ -308,13 +308,13 @@ func (in *parsed) missing(f registration.Field, r *registration.Record) bool {
 		return true
 	}
 	switch f.Name {
-	case "consent":
+	case registration.FieldConsent:
 		return !r.Consent
-	case "company_domain":
+	case registration.FieldCompanyDomain:
 		return in.hostErr != nil
-	case "contact_email":
+	case registration.FieldContactEmail:
 		return in.contactErr != nil
-	case "partner_email":
+	case registration.FieldPartnerEmail:
 		return in.partnerDomain == ""
 	}
 	return false
@@ -610,7 +610,7 @@ func protects(c uint8, o *registration.Record, meetingWins bool, now time.Time) 
 func open(deadline, now time.Time) bool { return deadline.IsZero() || deadline.After(now) }
 
 func splitValue(r *registration.Record, on string) string {
-	if on == "product_interest" {
+	if on == registration.FieldProductInterest {
 		return strings.TrimSpace(r.ProductInterest)
 	}
 	return strings.TrimSpace(r.Segment)

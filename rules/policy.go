@@ -127,8 +127,8 @@ const (
 
 // DefaultRequired is the default list of required fields.
 var DefaultRequired = []string{
-	"company_name", "company_domain", "contact_name", "contact_email", "problem",
-	"partner_id", "partner_email", "consent",
+	registration.FieldCompanyName, registration.FieldCompanyDomain, registration.FieldContactName, registration.FieldContactEmail, registration.FieldProblem,
+	registration.FieldPartnerID, registration.FieldPartnerEmail, registration.FieldConsent,
 }
 
 // DefaultRules returns the rules that apply when a key is absent. Decode YAML
@@ -137,7 +137,7 @@ func DefaultRules() Rules {
 	return Rules{
 		Required:            slices.Clone(DefaultRequired),
 		ExistingDeal:        ExistingDealDecline,
-		Conflict:            Conflict{Policy: FirstApprovedWins, SplitOn: "segment"},
+		Conflict:            Conflict{Policy: FirstApprovedWins, SplitOn: registration.FieldSegment},
 		Unassigned:          UnassignedReview,
 		HoldWindow:          HoldWindow{Days: 60, MeetingWithinDays: 14, ExtendOnMeetingDays: 30, MaxDays: 180},
 		SLA:                 SLA{RespondWithinBusinessDays: 2, Calendar: "US", Timezone: "UTC"},
@@ -253,7 +253,7 @@ func NewPolicy(partners []Partner, rules Rules) (*Policy, error) {
 		bad(yamlx.Path("rules", "conflict", "policy"),
 			"must be first_approved_wins, first_meeting_wins or split_by_segment, not %q", r.Conflict.Policy)
 	}
-	if r.Conflict.SplitOn != "segment" && r.Conflict.SplitOn != "product_interest" {
+	if r.Conflict.SplitOn != registration.FieldSegment && r.Conflict.SplitOn != registration.FieldProductInterest {
 		bad(yamlx.Path("rules", "conflict", "split_on"), "must be segment or product_interest, not %q", r.Conflict.SplitOn)
 	}
 	if r.Caps.ActivePerPartner < 0 {

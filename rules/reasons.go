@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/regsync/regsync/registration"
 )
 
 // Reason codes. They are written to the CRM's status_reason field and are a
@@ -85,25 +87,9 @@ var messages = map[string]string{
 	ReasonNoTerritory:              "Your registration is with our team for review. We will get back to you shortly.",
 }
 
-// Message returns the default partner-safe message for a reason code that
-// needs no details ("" for those that do).
-func Message(reason string) string { return messages[reason] }
-
-var fieldLabels = map[string]string{
-	"company_name": "company name", "company_domain": "company website domain", "contact_name": "contact name",
-	"contact_email": "contact e-mail", "contact_role": "contact role", "problem": "a sentence on the problem",
-	"partner_id": "your partner id", "partner_email": "your e-mail address", "partner_name": "your company name",
-	"consent": "confirmation that the prospect agreed to be contacted", "country": "country", "region": "region",
-	"segment": "segment", "product_interest": "product interest", "target_revenue": "target revenue",
-}
-
-// FieldLabel is a partner-friendly name for a record field.
-func FieldLabel(name string) string {
-	if l, ok := fieldLabels[name]; ok {
-		return l
-	}
-	return strings.ReplaceAll(name, "_", " ")
-}
+// FieldLabel is a partner-friendly name for a record field (the
+// registry's label, registration.FieldLabel).
+func FieldLabel(name string) string { return registration.FieldLabel(name) }
 
 func msgMissing(fields []string) string {
 	labels := make([]string, len(fields))

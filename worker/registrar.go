@@ -314,7 +314,7 @@ func (g *Registrar) Amend(ctx context.Context, caseNumber string, a intake.Amend
 		c := r
 		for k, v := range a.Fields {
 			f, ok := registration.LookupField(k)
-			if !ok || !partnerEditable[k] {
+			if !ok || !registration.FieldInfo(k).Prospect() {
 				return intake.Receipt{}, fmt.Errorf("field %q cannot be supplied by a partner", k)
 			}
 			if err := f.Set(&c, v); err != nil {
@@ -399,14 +399,6 @@ func AppealNote(p *rules.Policy, r *registration.Record, now time.Time) string {
 	return ""
 }
 
-// partnerEditable are the fields a partner may supply on the status page or
-// by e-mail.
-var partnerEditable = map[string]bool{
-	"company_name": true, "company_domain": true, "contact_name": true, "contact_email": true, "contact_role": true,
-	"problem": true, "solution_fit": true, "services_needed": true, "stage_guess": true, "consent": true,
-	"region": true, "country": true, "segment": true, "product_interest": true, "target_revenue": true,
-	"competing_vendors": true,
-}
 
 // waitFor waits until the inbox item is processed, up to Wait.
 func (g *Registrar) waitFor(ctx context.Context, key string) {

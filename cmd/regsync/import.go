@@ -156,8 +156,12 @@ func runImport(ctx context.Context, g *globals, cfg *config.Config, log *slog.Lo
 
 	w := &lazyFile{path: a.out, std: g.stdout}
 	started := time.Now()
+	var freeMail *registration.FreeMail
+	if cfg.Policy != nil {
+		freeMail = registration.NewFreeMail(cfg.Policy.Rules.FreeEmailDomains.Extra, cfg.Policy.Rules.FreeEmailDomains.Allow)
+	}
 	sum, err := csvdrop.Import(ctx, in, w, reg, csvdrop.Options{
-		PartnerID: a.partner, Submitter: a.submitter, Partners: intake.NewDirectory(cfg.Partners), BatchSize: cfg.Intake.CSV.BatchSize,
+		PartnerID: a.partner, Submitter: a.submitter, Partners: intake.NewDirectory(cfg.Partners), FreeMail: freeMail, BatchSize: cfg.Intake.CSV.BatchSize,
 		DryRun: a.dryRun, Logger: log, Now: time.Now,
 	})
 	if cerr := w.Close(); err == nil && cerr != nil {

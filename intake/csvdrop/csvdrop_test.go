@@ -58,8 +58,8 @@ func readAll(t *testing.T, name string) (*Reader, []Row) {
 
 func TestReaderExcelSemicolonBOMCRLF(t *testing.T) {
 	rd, rows := readAll(t, "excel_semicolon_bom_crlf.csv")
-	if rd.Delimiter() != ';' {
-		t.Errorf("delimiter %q", rd.Delimiter())
+	if rd.delim != ';' {
+		t.Errorf("delimiter %q", rd.delim)
 	}
 	if got := strings.Join(rd.Ignored, ","); got != "Telefon" {
 		t.Errorf("ignored columns %q", got)
@@ -91,8 +91,8 @@ func TestReaderExcelSemicolonBOMCRLF(t *testing.T) {
 
 func TestReaderGoogleSheets(t *testing.T) {
 	rd, rows := readAll(t, "google_sheets.csv")
-	if rd.Delimiter() != ',' || len(rows) != 4 {
-		t.Fatalf("delimiter %q, %d rows", rd.Delimiter(), len(rows))
+	if rd.delim != ',' || len(rows) != 4 {
+		t.Fatalf("delimiter %q, %d rows", rd.delim, len(rows))
 	}
 	if rows[0].Fields["problem"] != "Needs faster delivery\nof rocket skates" || rows[0].Fields["consent"] != "TRUE" ||
 		rows[0].Fields["partner_email"] != "sam@northwind.example" || rows[0].Fields["contact_role"] != "Founder" {
@@ -113,8 +113,8 @@ func TestReaderWindows1252AndUTF16(t *testing.T) {
 		t.Errorf("windows-1252: %+v", rows)
 	}
 	rd, rows := readAll(t, "excel_unicode_text.txt")
-	if rd.Delimiter() != '\t' || len(rows) != 1 || rows[0].Fields["company_name"] != "Tōkyō Trading" || rows[0].Fields["consent"] != "yes" {
-		t.Errorf("utf-16: delimiter %q rows %+v", rd.Delimiter(), rows)
+	if rd.delim != '\t' || len(rows) != 1 || rows[0].Fields["company_name"] != "Tōkyō Trading" || rows[0].Fields["consent"] != "yes" {
+		t.Errorf("utf-16: delimiter %q rows %+v", rd.delim, rows)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/intake"
+	"github.com/regsync/regsync/registration"
 )
 
 // Path is where the CSV drop is mounted.
@@ -26,8 +27,10 @@ type HandlerOptions struct {
 	Config    intake.CSVConfig
 	Registrar intake.Registrar
 	Partners  *intake.Directory
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// FreeMail tells free-mail domains; default: the embedded list.
+	FreeMail *registration.FreeMail
+	Logger   *slog.Logger
+	Now      func() time.Time
 	// TempDir holds uploads while they are imported (default os.TempDir()).
 	TempDir string
 	// RequestDeadline, when positive, moves the request's read and write
@@ -54,9 +57,7 @@ type tokenEntry struct {
 
 // NewHandler returns the handler.
 func NewHandler(o HandlerOptions) *Handler {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o.Logger = intake.QuietIfNil(o.Logger)
 	h := &Handler{o: o}
 	for _, t := range o.Config.Tokens {
 		if t.Token.IsSet() {
@@ -151,7 +152,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	lw := &lazyCSV{w: w}
 	w.Header().Set("Trailer", "X-Regsync-Import-Error")
 	sum, err := Import(ctx, f, lw, h.o.Registrar, Options{
-		PartnerID: tok.partner, Submitter: tok.submitter, Partners: h.o.Partners,
+		PartnerID: tok.partner, Submitter: tok.submitter, Partners: h.o.Partners, FreeMail: h.o.FreeMail,
 		BatchSize: h.o.Config.BatchSize, Now: h.o.Now, Logger: h.o.Logger, TempDir: h.o.TempDir,
 	})
 	if err != nil {

@@ -50,8 +50,12 @@ type Options struct {
 	PartnerID string
 	// Submitter is the partner_email of rows that carry none.
 	Submitter string
-	// Partners resolves partner_email to a partner when PartnerID is empty.
+	// Partners resolves partner_email to a partner when PartnerID is empty,
+	// and names each row's partner.
 	Partners *intake.Directory
+	// FreeMail tells free-mail domains (not a company website). Default:
+	// the embedded list.
+	FreeMail *registration.FreeMail
 	// BatchSize is how many rows one Register call carries (default and
 	// most: MaxBatch).
 	BatchSize int
@@ -106,12 +110,8 @@ func Import(ctx context.Context, r io.Reader, w io.Writer, reg intake.Registrar,
 	if o.BatchSize <= 0 || o.BatchSize > MaxBatch {
 		o.BatchSize = MaxBatch
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o.Now = intake.ClockOr(o.Now)
+	o.Logger = intake.QuietIfNil(o.Logger)
 	src, digest, cleanup, err := digestOf(r, o.TempDir)
 	if err != nil {
 		return sum, err
@@ -124,14 +124,14 @@ func Import(ctx context.Context, r io.Reader, w io.Writer, reg intake.Registrar,
 		return sum, err
 	}
 	sum.Ignored = rd.Ignored
-	if !rd.Has("company_name") && !rd.Has("company_domain") {
+	if !rd.Has(registration.FieldCompanyName) && !rd.Has(registration.FieldCompanyDomain) {
 		return sum, intake.Refuse("file", "no company column: add a Company or Website column")
 	}
-	if o.PartnerID == "" && !rd.Has("partner_id") && !(rd.Has("partner_email") && o.Partners != nil) {
+	if o.PartnerID == "" && !rd.Has(registration.FieldPartnerID) && !(rd.Has(registration.FieldPartnerEmail) && o.Partners != nil) {
 		return sum, intake.Refuse("file", "no partner column: add a Partner (partner id) or Partner email column")
 	}
 
-	im := &importer{o: o, reg: reg, sum: &sum, digest: digest, seen: map[[16]byte]int32{}, w: csv.NewWriter(w)}
+	im := &importer{o: o, funnel: intake.NewFunnel(reg, o.Partners, o.FreeMail), sum: &sum, digest: digest, seen: map[[16]byte]int32{}, w: csv.NewWriter(w)}
 	if err := im.w.Write(ResultHeader); err != nil {
 		return sum, err
 	}
@@ -179,7 +179,7 @@ type result struct {
 
 type importer struct {
 	o       Options
-	reg     intake.Registrar
+	funnel  *intake.Funnel
 	sum     *Summary
 	digest  string
 	seen    map[[16]byte]int32
@@ -209,11 +209,11 @@ func (im *importer) judge(row Row) {
 	}
 	rec := registration.Record{Source: intake.ChannelCSV}
 	for _, f := range sortedFields(row.Fields) {
-		if f == "partner_id" || f == "partner_email" {
+		if f == registration.FieldPartnerID || f == registration.FieldPartnerEmail {
 			continue
 		}
 		v := row.Fields[f]
-		if f == "consent" {
+		if f == registration.FieldConsent {
 			v = normalizeConsent(v)
 		}
 		if err := intake.SetField(&rec, f, v); err != nil {
@@ -225,12 +225,12 @@ func (im *importer) judge(row Row) {
 		im.reject(row.N, ReasonInvalidRow, "company_name: a row needs a company name or website")
 		return
 	}
-	partner, email := row.Fields["partner_id"], row.Fields["partner_email"]
+	partner, email := row.Fields[registration.FieldPartnerID], row.Fields[registration.FieldPartnerEmail]
 	if email == "" {
 		email = im.o.Submitter
 	}
 	if email != "" {
-		if err := intake.SetField(&rec, "partner_email", email); err != nil {
+		if err := intake.SetField(&rec, registration.FieldPartnerEmail, email); err != nil {
 			im.reject(row.N, ReasonInvalidRow, err.Error())
 			return
 		}
@@ -243,7 +243,7 @@ func (im *importer) judge(row Row) {
 		}
 		partner = im.o.PartnerID
 	case partner == "" && rec.PartnerEmail != "" && im.o.Partners != nil:
-		p, err := im.o.Partners.ForEmail("partner_email", rec.PartnerEmail)
+		p, err := im.o.Partners.ForEmail(registration.FieldPartnerEmail, rec.PartnerEmail)
 		if err != nil {
 			im.reject(row.N, ReasonInvalidRow, err.Error())
 			return
@@ -258,12 +258,12 @@ func (im *importer) judge(row Row) {
 		return
 	}
 	rec.PartnerID = partner
-	if im.o.Partners != nil {
-		if p, ok := im.o.Partners.ByID(partner); ok {
-			rec.PartnerName, rec.PartnerType = p.Name, p.Type
-		}
+	sub, errs := im.funnel.Submission(intake.ChannelCSV, rec, partner, im.digest[:32], strconv.Itoa(row.N))
+	if len(errs) > 0 {
+		im.reject(row.N, ReasonInvalidRow, errs[0].Error())
+		return
 	}
-	rec.Index()
+	rec = sub.Record
 	if rec.DomainKey != "" {
 		k := dupKey(rec.DomainKey, partner)
 		if first, dup := im.seen[k]; dup {
@@ -272,10 +272,8 @@ func (im *importer) judge(row Row) {
 		}
 		im.seen[k] = int32(row.N)
 	}
-	key := "csv:" + partner + ":" + im.digest[:32] + ":" + strconv.Itoa(row.N)
-	rec.SubmissionKey = key
 	im.pending = append(im.pending, result{n: row.N, sub: len(im.subs)})
-	im.subs = append(im.subs, intake.Submission{Key: key, Channel: intake.ChannelCSV, Record: rec})
+	im.subs = append(im.subs, sub)
 }
 
 func dupKey(domain, partner string) [16]byte {
@@ -289,15 +287,12 @@ func dupKey(domain, partner string) [16]byte {
 func (im *importer) flush(ctx context.Context) error {
 	var receipts []intake.Receipt
 	if len(im.subs) > 0 && !im.o.DryRun {
-		if im.reg == nil {
+		if im.funnel.Registrar == nil {
 			return errors.New("csv: import: no registrar to register rows with")
 		}
 		var err error
 		im.sum.Calls++
-		receipts, err = im.reg.Register(ctx, im.subs)
-		if err == nil && len(receipts) != len(im.subs) {
-			err = fmt.Errorf("registrar returned %d receipts for %d submissions", len(receipts), len(im.subs))
-		}
+		receipts, err = im.funnel.Register(ctx, im.subs)
 		if err != nil {
 			return fmt.Errorf("csv: register rows %d–%d: %w", im.pending[firstSub(im.pending)].n, im.pending[len(im.pending)-1].n, err)
 		}
@@ -332,7 +327,7 @@ func (im *importer) flush(ctx context.Context) error {
 		im.done = append(im.done, p)
 	}
 	im.pending, im.subs = im.pending[:0], im.subs[:0]
-	if _, later := im.reg.(intake.Settler); later && !im.o.DryRun {
+	if _, later := im.funnel.Registrar.(intake.Settler); later && !im.o.DryRun {
 		return nil // written by settle, once decided
 	}
 	return im.write()
@@ -341,7 +336,7 @@ func (im *importer) flush(ctx context.Context) error {
 // settle collects the decisions of the rows registered as submitted (the
 // daemon decides them after Register returns) and writes every row.
 func (im *importer) settle(ctx context.Context) error {
-	st, ok := im.reg.(intake.Settler)
+	st, ok := im.funnel.Registrar.(intake.Settler)
 	if ok && !im.o.DryRun {
 		var cases []string
 		for _, p := range im.done {

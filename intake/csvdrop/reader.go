@@ -164,12 +164,6 @@ func sniff(b []byte) rune {
 	return rune(best)
 }
 
-// Delimiter is the sniffed delimiter.
-func (r *Reader) Delimiter() rune { return r.delim }
-
-// Columns lists the header's columns.
-func (r *Reader) Columns() []Column { return append([]Column(nil), r.cols...) }
-
 // Has reports whether a column maps to field.
 func (r *Reader) Has(field string) bool { _, ok := r.byField[field]; return ok }
 

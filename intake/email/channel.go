@@ -59,19 +59,18 @@ type Channel struct {
 
 // New returns the channel.
 func New(o Options) *Channel {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.FreeMail == nil {
-		o.FreeMail = registration.NewFreeMail(nil, nil)
-	}
+	o.Logger = intake.QuietIfNil(o.Logger)
+	o.Now = intake.ClockOr(o.Now)
 	if o.ProgramName == "" {
 		o.ProgramName = "The partner program"
 	}
 	return &Channel{o: o}
+}
+
+// funnel is the way the channel's registrations go (built from the
+// options each time: tests swap the Registrar).
+func (c *Channel) funnel() *intake.Funnel {
+	return &intake.Funnel{Registrar: c.o.Registrar, Partners: c.o.Partners, FreeMail: c.o.FreeMail}
 }
 
 // What a message asks for.
@@ -175,7 +174,7 @@ func (c *Channel) Plan(raw []byte, hints Hints) (*Plan, error) {
 				continue
 			}
 			v := form.Fields[f]
-			if f == "consent" {
+			if f == registration.FieldConsent {
 				v = normalizeConsent(v)
 			}
 			if err := intake.SetField(&scratch, f, v); err != nil {
@@ -211,7 +210,7 @@ func (c *Channel) Plan(raw []byte, hints Hints) (*Plan, error) {
 			continue // partner_* come from the authenticated sender
 		}
 		v := form.Fields[f]
-		if f == "consent" {
+		if f == registration.FieldConsent {
 			v = normalizeConsent(v)
 		}
 		if err := intake.SetField(&rec, f, v); err != nil {
@@ -220,14 +219,12 @@ func (c *Channel) Plan(raw []byte, hints Hints) (*Plan, error) {
 		}
 		given++
 	}
-	// A contact at the partner's own company is the partner's signature,
-	// not the prospect.
-	if rec.ContactEmail != "" {
-		if pt, ok := c.o.Partners.ForDomain(registration.EmailDomain(rec.ContactEmail)); ok && pt.ID == partner.ID {
-			p.Problems = append(p.Problems, intake.Refuse("contact_email", "that is an address at your own company; give the prospect's address"))
-			rec.ContactEmail = ""
-		}
-	}
+	// The checks every channel shares, before a forwarded message fills
+	// what they refused: a contact at the partner's own company is the
+	// partner's signature, not the prospect; a free-mail website names no
+	// company. The reply names them; the registration goes ahead without.
+	f := c.funnel()
+	p.Problems = append(p.Problems, f.Check(&rec)...)
 	if fw := in.Parts.Forwarded; fw != nil && fw.FromAddress != "" {
 		given += c.inferFromForward(&rec, fw, partner)
 	}
@@ -235,11 +232,8 @@ func (c *Channel) Plan(raw []byte, hints Hints) (*Plan, error) {
 		p.Action, p.Reason = ActionHelp, "no registration fields found"
 		return p, nil
 	}
-	rec.SubmissionKey = in.SubmissionKey()
-	rec.CaseNumber = registration.CaseNumberFor(rec.SubmissionKey)
-	rec.Index()
-	p.Action = ActionRegister
-	p.Submission = intake.Submission{Key: rec.SubmissionKey, Channel: intake.ChannelEmail, Record: rec}
+	sub, problems := f.Submission(intake.ChannelEmail, rec, in.keyMaterial()...)
+	p.Action, p.Submission, p.Problems = ActionRegister, sub, append(p.Problems, problems...)
 	return p, nil
 }
 
@@ -255,9 +249,9 @@ func (c *Channel) inferFromForward(rec *registration.Record, fw *Forwarded, part
 	// What the forwarded message says is input like the rest: the same
 	// checks (a display name "=HYPERLINK(…)" is not a contact name), and
 	// a value they refuse is left out rather than refusing the message.
-	if rec.ContactEmail == "" && intake.SetField(rec, "contact_email", fw.FromAddress) == nil && rec.ContactEmail != "" {
+	if rec.ContactEmail == "" && intake.SetField(rec, registration.FieldContactEmail, fw.FromAddress) == nil && rec.ContactEmail != "" {
 		n++
-		if rec.ContactName == "" && fw.FromName != "" && intake.SetField(rec, "contact_name", fw.FromName) == nil {
+		if rec.ContactName == "" && fw.FromName != "" && intake.SetField(rec, registration.FieldContactName, fw.FromName) == nil {
 			n++
 		}
 	}
@@ -312,17 +306,10 @@ func (c *Channel) Execute(ctx context.Context, p *Plan) (Outcome, error) {
 		if err := c.useLegacyKey(ctx, p); err != nil {
 			return out, err
 		}
-		rcs, err := c.o.Registrar.Register(ctx, []intake.Submission{p.Submission})
-		if err == nil && len(rcs) != 1 {
-			err = fmt.Errorf("registrar returned %d receipts for 1 submission", len(rcs))
-		}
-		if err == nil && rcs[0].Err != nil {
-			err = rcs[0].Err
-		}
+		rc, err := c.funnel().RegisterOne(ctx, p.Submission)
 		if err != nil {
 			return out, fmt.Errorf("email: register %s: %w", p.Submission.Record.CaseNumber, err)
 		}
-		rc := rcs[0]
 		if !rc.Created {
 			// Already registered: only ever the partner's own registration
 			// is told (the key names the sender; this holds whatever the
@@ -375,7 +362,7 @@ func (c *Channel) Execute(ctx context.Context, p *Plan) (Outcome, error) {
 		var results bytes.Buffer
 		a := p.In.CSV[0]
 		sum, err := csvdrop.Import(ctx, bytes.NewReader(a.Data), &results, c.o.Registrar, csvdrop.Options{
-			PartnerID: p.Partner.ID, Submitter: p.In.From, Partners: c.o.Partners, Now: c.o.Now, Logger: c.o.Logger,
+			PartnerID: p.Partner.ID, Submitter: p.In.From, Partners: c.o.Partners, FreeMail: c.o.FreeMail, Now: c.o.Now, Logger: c.o.Logger,
 		})
 		var fe *intake.FieldError
 		if errors.As(err, &fe) {

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/regsync/regsync/intake"
+	"github.com/regsync/regsync/registration"
 )
 
 // Form is what ParseForm reads from the partner's own text.
@@ -30,9 +31,12 @@ const (
 
 // multiLine are the fields whose value may continue on the next lines;
 // every other field takes one line.
-var multiLine = map[string]bool{
-	"problem": true, "solution_fit": true, "services_needed": true, "competing_vendors": true,
-	"product_interest": true,
+var multiLine = map[string]bool{}
+
+func init() {
+	for _, in := range registration.Infos() {
+		multiLine[in.Name] = in.MultiLine
+	}
 }
 
 // ParseForm reads the forgiving "Field: value" form from the partner's own

@@ -393,13 +393,18 @@ func eachID(v string, f func(string) bool) {
 // date, subject and text, so the same message delivered twice still has
 // one key.
 func (in *Inbound) SubmissionKey() string {
+	return intake.SubmissionKey(intake.ChannelEmail, in.keyMaterial()...)
+}
+
+// keyMaterial is what the submission key is made of after "email:".
+func (in *Inbound) keyMaterial() []string {
 	h := sha256.New()
 	if in.MessageID != "" {
 		fmt.Fprintf(h, "regsync email submission key v2\x00%s\x00%s", strings.ToLower(in.From), in.MessageID)
-		return "email:v2:" + hex.EncodeToString(h.Sum(nil)[:16])
+		return []string{"v2", hex.EncodeToString(h.Sum(nil)[:16])}
 	}
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s", strings.ToLower(in.From), in.Header.Get("Date"), in.Subject, strings.TrimSpace(in.Text))
-	return "email:sha256:" + hex.EncodeToString(h.Sum(nil)[:16])
+	return []string{"sha256", hex.EncodeToString(h.Sum(nil)[:16])}
 }
 
 // LegacySubmissionKey is the key earlier versions gave a message with a
@@ -410,7 +415,7 @@ func (in *Inbound) LegacySubmissionKey() string {
 	if in.MessageID == "" {
 		return ""
 	}
-	return "email:" + in.MessageID
+	return intake.SubmissionKey(intake.ChannelEmail, in.MessageID)
 }
 
 // CaseNumber finds the case number a message refers to: in its subject

@@ -11,8 +11,10 @@ import (
 	"github.com/regsync/regsync/registration"
 )
 
-// formTemplate is the form a partner fills in to register by e-mail.
-var formTemplate = []string{"company_name", "company_domain", "contact_name", "contact_email", "contact_role", "problem", "consent"}
+// formTemplate is the form a partner fills in to register by e-mail: the
+// registry's quick form (as the web form and the Slack modal ask it) and
+// consent, each under its registry FormLabel.
+var formTemplate = append(registration.QuickForm(), registration.FieldConsent)
 
 // replySubject keeps the thread's subject, adds "Re:" and the case number.
 func replySubject(subject, caseNumber string) string {
@@ -60,7 +62,7 @@ func writeProblems(b *strings.Builder, problems []*intake.FieldError) {
 func fillIn(b *strings.Builder, fields []string) {
 	for _, f := range fields {
 		line := intake.FormLabel(f) + ": "
-		if f == "consent" {
+		if f == registration.FieldConsent {
 			line += "yes / no"
 		}
 		b.WriteString(line + "\n")
@@ -141,7 +143,7 @@ func (c *Channel) helpReply(p *Plan) *regmail.Message {
 	if p.Action == ActionHelp && p.CaseNumber != "" {
 		fmt.Fprintf(&b, "We could not find anything to add to case %s in your e-mail.\n", p.CaseNumber)
 		b.WriteString("Reply with the missing lines filled in, such as:\n\n")
-		fillIn(&b, []string{"company_domain", "consent"})
+		fillIn(&b, []string{registration.FieldCompanyDomain, registration.FieldConsent})
 		b.WriteString("\nor with \"Withdraw\" to withdraw it, or \"Appeal:\" and your reason to appeal a decline.\n\n")
 	} else {
 		b.WriteString("We could not find a registration in your e-mail.\n")

@@ -19,10 +19,10 @@ import (
 // fields carry) to canonical fields. Other names go through
 // intake.FieldForLabel; a form's configured fields win over both.
 var builtin = map[string]string{
-	"email": "contact_email", "company": "company_name", "website": "company_domain", "domain": "company_domain",
-	"company_domain": "company_domain", "jobtitle": "contact_role", "job_title": "contact_role", "message": "problem",
-	"country": "country", "state": "region", "partner_id": "partner_id", "partner_program": "partner_type",
-	"partner_email": "partner_email", "partner_name": "partner_name",
+	"email": registration.FieldContactEmail, "company": registration.FieldCompanyName, "website": registration.FieldCompanyDomain, "domain": registration.FieldCompanyDomain,
+	"company_domain": registration.FieldCompanyDomain, "jobtitle": registration.FieldContactRole, "job_title": registration.FieldContactRole, "message": registration.FieldProblem,
+	"country": registration.FieldCountry, "state": registration.FieldRegion, "partner_id": registration.FieldPartnerID, "partner_program": registration.FieldPartnerType,
+	"partner_email": registration.FieldPartnerEmail, "partner_name": registration.FieldPartnerName,
 }
 
 // Mapped is a form submission turned into a registration.
@@ -52,14 +52,19 @@ type Mapped struct {
 //
 // It fails with a *intake.FieldError when the submission cannot be a
 // registration: no conversion id, no partner.
-func Map(form intake.HubSpotForm, s hubspot.FormSubmission, freeMail *registration.FreeMail) (Mapped, error) {
+//
+// The submission goes through f (the poller's knows the partners: it names
+// them and refuses a contact at the partner's own company); nil is a
+// funnel with the embedded free-mail list and no partners.
+func Map(form intake.HubSpotForm, s hubspot.FormSubmission, f *intake.Funnel) (Mapped, error) {
+	if f == nil {
+		f = intake.NewFunnel(nil, nil, nil)
+	}
 	var m Mapped
 	if strings.TrimSpace(s.ConversionID) == "" {
 		return m, intake.Refuse("conversion_id", "the submission has no conversion id")
 	}
-	if freeMail == nil {
-		freeMail = registration.NewFreeMail(nil, nil)
-	}
+	freeMail := f.FreeMail
 	rec := registration.Record{Source: intake.ChannelHubSpotForm, SubmittedAt: s.SubmittedAt.UTC()}
 	values := map[string]string{}
 	var first, last string
@@ -100,31 +105,31 @@ func Map(form intake.HubSpotForm, s hubspot.FormSubmission, freeMail *registrati
 			}
 		}
 	}
-	if _, ok := values["contact_name"]; !ok {
+	if _, ok := values[registration.FieldContactName]; !ok {
 		if n := strings.TrimSpace(first + " " + last); n != "" {
-			values["contact_name"] = n
+			values[registration.FieldContactName] = n
 		}
 	}
 	// The partner.
-	hidden := values["partner_id"]
+	hidden := values[registration.FieldPartnerID]
 	partner := form.PartnerID
 	switch {
 	case partner != "" && hidden != "" && hidden != partner:
-		return m, intake.Refuse("partner_id", "the hidden field names "+clip(hidden)+", but this form belongs to partner "+partner)
+		return m, intake.Refuse(registration.FieldPartnerID, "the hidden field names "+clip(hidden)+", but this form belongs to partner "+partner)
 	case partner == "":
 		partner = hidden
 	}
 	if partner == "" {
-		return m, intake.Refuse("partner_id", "the form has no partner_id hidden field and no partner is configured for it")
+		return m, intake.Refuse(registration.FieldPartnerID, "the form has no partner_id hidden field and no partner is configured for it")
 	}
 	if intake.CheckValue(partner) != nil || intake.CheckFormula(partner) != nil || len(partner) > 100 {
-		return m, intake.Refuse("partner_id", "not a partner id")
+		return m, intake.Refuse(registration.FieldPartnerID, "not a partner id")
 	}
 	rec.PartnerID = partner
-	if values["partner_email"] == "" && form.PartnerEmail != "" {
-		values["partner_email"] = form.PartnerEmail
+	if values[registration.FieldPartnerEmail] == "" && form.PartnerEmail != "" {
+		values[registration.FieldPartnerEmail] = form.PartnerEmail
 	}
-	delete(values, "partner_id")
+	delete(values, registration.FieldPartnerID)
 	for _, f := range registration.FieldNames() {
 		v, ok := values[f]
 		if !ok {
@@ -144,10 +149,8 @@ func Map(form intake.HubSpotForm, s hubspot.FormSubmission, freeMail *registrati
 			rec.CompanyDomain = d
 		}
 	}
-	key := "hubspot_form:" + form.GUID + ":" + s.ConversionID
-	rec.SubmissionKey, rec.CaseNumber = key, registration.CaseNumberFor(key)
-	rec.Index()
-	m.Submission = intake.Submission{Key: key, Channel: intake.ChannelHubSpotForm, Record: rec}
+	sub, problems := f.Submission(intake.ChannelHubSpotForm, rec, form.GUID, s.ConversionID)
+	m.Submission, m.Problems = sub, append(m.Problems, problems...)
 	return m, nil
 }
 

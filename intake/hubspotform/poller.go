@@ -34,8 +34,11 @@ type Options struct {
 	Source    Source
 	Cursors   Cursors
 	Registrar intake.Registrar
-	FreeMail  *registration.FreeMail
-	Logger    *slog.Logger
+	// Partners names each submission's partner and knows their e-mail
+	// domains (a contact there is refused); nil: neither.
+	Partners *intake.Directory
+	FreeMail *registration.FreeMail
+	Logger   *slog.Logger
 	// MaxPages bounds the pages (of 50) one poll reads per form; default
 	// 200. When a poll stops there before reaching its cursor (more than
 	// 10,000 new submissions, or a form's first poll), the older
@@ -45,18 +48,17 @@ type Options struct {
 
 // Poller polls the configured forms.
 type Poller struct {
-	o Options
+	o      Options
+	funnel *intake.Funnel
 }
 
 // NewPoller returns the poller.
 func NewPoller(o Options) *Poller {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o.Logger = intake.QuietIfNil(o.Logger)
 	if o.MaxPages <= 0 {
 		o.MaxPages = 200
 	}
-	return &Poller{o: o}
+	return &Poller{o: o, funnel: intake.NewFunnel(o.Registrar, o.Partners, o.FreeMail)}
 }
 
 // Result counts what one poll of one form did.
@@ -178,19 +180,20 @@ func (p *Poller) PollForm(ctx context.Context, form intake.HubSpotForm) (Result,
 		fresh = fresh[n:]
 		var subs []intake.Submission
 		for _, s := range batch {
-			m, err := Map(form, s, p.o.FreeMail)
+			m, err := Map(form, s, p.funnel)
 			if err != nil {
 				res.Skipped++
 				p.o.Logger.Info("hubspot form submission skipped", "form", form.GUID, "conversion", s.ConversionID, "reason", err.Error())
 				continue
 			}
+			for _, pr := range m.Problems {
+				// Left blank: the rules ask the partner for it.
+				p.o.Logger.Info("hubspot form submission value left out", "form", form.GUID, "conversion", s.ConversionID, "field", pr.Field, "reason", pr.Reason)
+			}
 			subs = append(subs, m.Submission)
 		}
 		if len(subs) > 0 {
-			rcs, err := p.o.Registrar.Register(ctx, subs)
-			if err == nil && len(rcs) != len(subs) {
-				err = fmt.Errorf("registrar returned %d receipts for %d submissions", len(rcs), len(subs))
-			}
+			rcs, err := p.funnel.Register(ctx, subs)
 			if err != nil {
 				return res, fmt.Errorf("hubspot form %s: register %d submissions: %w", form.GUID, len(subs), err)
 			}

@@ -12,23 +12,30 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/regsync/regsync/intake"
+	"github.com/regsync/regsync/registration"
 )
 
 // CallbackID marks regsync's registration modal.
 const CallbackID = "regsync_register"
 
-// modalFields are the modal's inputs; each block id is the canonical field.
-var modalFields = []struct {
+// modalField is one input of the modal; its block id is the canonical
+// field.
+type modalField struct {
 	field, label, hint string
 	multiline, opt     bool
-}{
-	{"company_name", "Company name", "", false, false},
-	{"company_domain", "Company website", "Such as globex.com", false, false},
-	{"contact_name", "Contact's name", "", false, false},
-	{"contact_email", "Contact's e-mail", "", false, false},
-	{"contact_role", "Contact's role", "Such as CFO", false, true},
-	{"problem", "The problem, in a sentence", "What does the prospect need?", true, false},
 }
+
+// modalFields are the modal's inputs: the registry's quick form
+// (registration.QuickForm).
+var modalFields = func() []modalField {
+	var out []modalField
+	for _, name := range registration.QuickForm() {
+		in := registration.FieldInfo(name)
+		out = append(out, modalField{field: name, label: in.Prompt, hint: in.Hint,
+			multiline: in.Input == registration.InputTextarea, opt: registration.QuickFormOptional(name)})
+	}
+	return out
+}()
 
 type metadata struct {
 	Channel string `json:"c"`
@@ -54,8 +61,9 @@ func registrationModal(md metadata) slack.ModalViewRequest {
 		}
 		blocks = append(blocks, slack.NewInputBlock(f.field, plain(f.label), hint, el).WithOptional(f.opt))
 	}
-	consent := slack.NewCheckboxGroupsBlockElement("value", slack.NewOptionBlockObject("yes", plain("The prospect agreed to be contacted about this"), nil))
-	blocks = append(blocks, slack.NewInputBlock("consent", plain("Consent"), nil, consent))
+	ci := registration.FieldInfo(registration.FieldConsent)
+	consent := slack.NewCheckboxGroupsBlockElement("value", slack.NewOptionBlockObject("yes", plain(ci.Prompt), nil))
+	blocks = append(blocks, slack.NewInputBlock(ci.Name, plain(ci.FormLabel), nil, consent))
 	meta, _ := json.Marshal(md)
 	return slack.ModalViewRequest{
 		Type: slack.VTModal, CallbackID: CallbackID, Title: plain("Register a prospect"),
@@ -121,11 +129,11 @@ func ModalValues(v slack.View) map[string]string {
 		if !ok {
 			continue
 		}
-		if block == "consent" {
-			out["consent"] = "false"
+		if block == registration.FieldConsent {
+			out[registration.FieldConsent] = "false"
 			for _, o := range a.SelectedOptions {
 				if o.Value == "yes" {
-					out["consent"] = "true"
+					out[registration.FieldConsent] = "true"
 				}
 			}
 			continue
@@ -146,8 +154,8 @@ func (h *Handler) submit(ctx context.Context, w http.ResponseWriter, cb slack.In
 			errs[f.field] = "Required"
 		}
 	}
-	if values["consent"] != "true" {
-		errs["consent"] = "Register only prospects who agreed to be contacted"
+	if values[registration.FieldConsent] != "true" {
+		errs[registration.FieldConsent] = "Register only prospects who agreed to be contacted"
 	}
 	fields := map[string]string{}
 	for k, v := range values {
@@ -181,16 +189,24 @@ func (h *Handler) submit(ctx context.Context, w http.ResponseWriter, cb slack.In
 		return
 	}
 	h.fillPartner(&rec, pt, email)
+	sub, ferrs := h.funnel().Submission(intake.ChannelSlack, rec, cb.Team.ID, cb.View.ID)
+	if len(ferrs) > 0 {
+		for _, fe := range ferrs {
+			errs[fe.Field] = capitalize(fe.Reason)
+		}
+		writeView(w, slack.NewErrorsViewSubmissionResponse(errs))
+		return
+	}
+	rec = sub.Record
 	var md metadata
 	_ = json.Unmarshal([]byte(cb.View.PrivateMetadata), &md)
 	origin := Origin{TeamID: cb.Team.ID, ChannelID: md.Channel, UserID: cb.User.ID}
-	key := "slack:" + cb.Team.ID + ":" + cb.View.ID
 	later := func(rc intake.Receipt, err error) {
 		if err := h.tell(context.Background(), origin, answer(rc, err)); err != nil {
 			log.Error("slack: late answer", "err", err)
 		}
 	}
-	rc, err, done := h.within(ctx, key, rec, origin, later)
+	rc, err, done := h.within(ctx, sub, origin, later)
 	switch {
 	case !done:
 		writeView(w, slack.NewUpdateViewSubmissionResponse(infoModal("Registering", "Registering *"+Escape(firstNonEmpty(rec.CompanyName, rec.CompanyDomain))+"*… you will get the case number in Slack in a moment.")))

@@ -63,6 +63,9 @@ type Options struct {
 	Registrar intake.Registrar
 	Partners  *intake.Directory
 	Origins   OriginStore
+	// FreeMail tells free-mail domains (not a company website). Default:
+	// the embedded list.
+	FreeMail *registration.FreeMail
 	// HTTPClient calls Slack's Web API and response URLs.
 	HTTPClient *http.Client
 	// AnswerWithin is how long a command or a modal waits for the
@@ -83,12 +86,8 @@ type Handler struct {
 
 // New returns the channel.
 func New(o Options) *Handler {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Logger = intake.QuietIfNil(o.Logger)
+	o.Now = intake.ClockOr(o.Now)
 	if o.HTTPClient == nil {
 		timeout := o.Config.Timeout
 		if timeout <= 0 {
@@ -200,9 +199,13 @@ func (h *Handler) Commands() http.Handler {
 			return
 		}
 		h.fillPartner(&rec, pt, email)
-		key := "slack:" + cmd.TeamID + ":" + cmd.TriggerID
+		sub, errs := h.funnel().Submission(intake.ChannelSlack, rec, cmd.TeamID, cmd.TriggerID)
+		if len(errs) > 0 {
+			ephemeral(w, ":warning: "+joinErrors(errs)+"\n\n"+usage(h.o.Config.Command))
+			return
+		}
 		origin := Origin{TeamID: cmd.TeamID, ChannelID: cmd.ChannelID, UserID: cmd.UserID}
-		h.registerAndAnswer(r.Context(), w, key, rec, origin, cmd.ResponseURL, log)
+		h.registerAndAnswer(r.Context(), w, sub, origin, cmd.ResponseURL, log)
 	})
 }
 
@@ -240,7 +243,7 @@ func (h *Handler) record(fields map[string]string) (registration.Record, []*inta
 		if !ok {
 			continue
 		}
-		if f == "consent" {
+		if f == registration.FieldConsent {
 			if b, ok := registration.ParseBool(v); ok {
 				v = fmt.Sprint(b)
 			}
@@ -309,37 +312,29 @@ type result struct {
 }
 
 // register registers one submission and remembers its origin.
-func (h *Handler) register(ctx context.Context, key string, rec registration.Record, origin Origin) (intake.Receipt, error) {
-	rec.SubmissionKey, rec.CaseNumber = key, registration.CaseNumberFor(key)
-	rec.Index()
-	rcs, err := h.o.Registrar.Register(ctx, []intake.Submission{{Key: key, Channel: intake.ChannelSlack, Record: rec}})
-	if err == nil && len(rcs) != 1 {
-		err = errors.New("registrar returned no receipt")
-	}
-	if err == nil && rcs[0].Err != nil {
-		err = rcs[0].Err
-	}
+func (h *Handler) register(ctx context.Context, sub intake.Submission, origin Origin) (intake.Receipt, error) {
+	rc, err := h.funnel().RegisterOne(ctx, sub)
 	if err != nil {
 		return intake.Receipt{}, err
 	}
 	if h.o.Origins != nil {
-		if err := h.o.Origins.Remember(ctx, rcs[0].CaseNumber, origin); err != nil {
-			h.o.Logger.Error("slack: remember origin", "case", rcs[0].CaseNumber, "err", err)
+		if err := h.o.Origins.Remember(ctx, rc.CaseNumber, origin); err != nil {
+			h.o.Logger.Error("slack: remember origin", "case", rc.CaseNumber, "err", err)
 		}
 	}
-	return rcs[0], nil
+	return rc, nil
 }
 
 // within runs the registration and waits up to AnswerWithin for it. When
 // it takes longer, later is called with the result in the background.
-func (h *Handler) within(ctx context.Context, key string, rec registration.Record, origin Origin, later func(intake.Receipt, error)) (intake.Receipt, error, bool) {
+func (h *Handler) within(ctx context.Context, sub intake.Submission, origin Origin, later func(intake.Receipt, error)) (intake.Receipt, error, bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	done := make(chan result, 1)
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
 		defer cancel()
-		rc, err := h.register(ctx, key, rec, origin)
+		rc, err := h.register(ctx, sub, origin)
 		done <- result{rc, err}
 	}()
 	t := time.NewTimer(h.o.AnswerWithin)
@@ -358,14 +353,15 @@ func (h *Handler) within(ctx context.Context, key string, rec registration.Recor
 	}
 }
 
-func (h *Handler) registerAndAnswer(ctx context.Context, w http.ResponseWriter, key string, rec registration.Record, origin Origin, responseURL string, log *slog.Logger) {
+func (h *Handler) registerAndAnswer(ctx context.Context, w http.ResponseWriter, sub intake.Submission, origin Origin, responseURL string, log *slog.Logger) {
+	rec := sub.Record
 	later := func(rc intake.Receipt, err error) {
 		text := answer(rc, err)
 		if err := h.respond(context.Background(), responseURL, text); err != nil {
 			log.Error("slack: late answer", "err", err)
 		}
 	}
-	rc, err, done := h.within(ctx, key, rec, origin, later)
+	rc, err, done := h.within(ctx, sub, origin, later)
 	if !done {
 		ephemeral(w, ":hourglass_flowing_sand: Registering "+Escape(firstNonEmpty(rec.CompanyName, rec.CompanyDomain))+"… you will get the case number here in a moment.")
 		return
@@ -470,4 +466,10 @@ func (c *userCache) email(ctx context.Context, team, user string, fetch func(con
 		c.mu.Unlock()
 	}
 	return email, nil
+}
+
+// funnel is the way the channel's submissions go (built from the options
+// each time: tests swap the Registrar).
+func (h *Handler) funnel() *intake.Funnel {
+	return &intake.Funnel{Registrar: h.o.Registrar, Partners: h.o.Partners, FreeMail: h.o.FreeMail}
 }

@@ -43,9 +43,7 @@ type Handler struct {
 
 // New returns the handler.
 func New(o Options) *Handler {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o.Logger = intake.QuietIfNil(o.Logger)
 	if o.ProgramName == "" {
 		o.ProgramName = "Partner program"
 	}
@@ -243,9 +241,9 @@ func (h *Handler) checkSupply(rec *registration.Record, am intake.Amendment) []*
 		if !intake.IsProspectField(f) {
 			continue
 		}
-		if v, ok := am.Fields[f]; !ok || v == "" || (f == "consent" && v != "true") {
+		if v, ok := am.Fields[f]; !ok || v == "" || (f == registration.FieldConsent && v != "true") {
 			reason := "required"
-			if f == "consent" {
+			if f == registration.FieldConsent {
 				reason = "tick the box once the prospect has agreed to be contacted"
 			}
 			errs = append(errs, intake.Refuse(f, reason))
@@ -279,7 +277,7 @@ func (h *Handler) annotate(p *page, errs []*intake.FieldError, r *http.Request) 
 			name := e.Field
 			label := map[string]string{"appeal": "Appeal", "confirm": "Withdraw", "status": "Status"}[name]
 			if label == "" {
-				label = fieldLabel(name)
+				label = registration.FieldInfo(name).Prompt
 			}
 			p.Errors = append(p.Errors, field{Name: name, Label: label, Error: e.Reason})
 			delete(byField, e.Field)

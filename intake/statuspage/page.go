@@ -64,7 +64,7 @@ func missingFields(required []string) func(*registration.Record) []string {
 			}
 		}
 		if r.StatusReason == rules.ReasonFreeEmailDomain {
-			add("company_domain")
+			add(registration.FieldCompanyDomain)
 		}
 		for _, name := range required {
 			f, ok := registration.LookupField(name)
@@ -76,11 +76,11 @@ func missingFields(required []string) func(*registration.Record) []string {
 				continue
 			}
 			switch name {
-			case "company_domain":
+			case registration.FieldCompanyDomain:
 				if _, err := registration.NormalizeDomain(r.CompanyDomain); err != nil {
 					add(name)
 				}
-			case "contact_email", "partner_email":
+			case registration.FieldContactEmail, registration.FieldPartnerEmail:
 				v, _ := r.Get(name)
 				if _, err := registration.ParseEmail(v); err != nil {
 					add(name)
@@ -89,16 +89,6 @@ func missingFields(required []string) func(*registration.Record) []string {
 		}
 		return out
 	}
-}
-
-var inputs = map[string]struct{ typ, hint string }{
-	"company_name":   {"text", ""},
-	"company_domain": {"text", "The prospect's own website, such as globex.com (not a free e-mail provider)."},
-	"contact_name":   {"text", ""},
-	"contact_email":  {"email", "The prospect's work address."},
-	"contact_role":   {"text", ""},
-	"problem":        {"textarea", "One or two sentences on what the prospect needs."},
-	"consent":        {"checkbox", ""},
 }
 
 func (h *Handler) build(rec *registration.Record, token string) *page {
@@ -124,20 +114,16 @@ func (h *Handler) build(rec *registration.Record, token string) *page {
 	if rec.Status == registration.StatusNeedsInfo {
 		var other []string
 		for _, f := range h.o.Missing(rec) {
-			in, ok := inputs[f]
-			if !ok || !intake.IsProspectField(f) {
-				if ok || intake.IsProspectField(f) {
-					in = struct{ typ, hint string }{"text", ""}
-				} else {
-					other = append(other, f)
-					continue
-				}
+			if !intake.IsProspectField(f) {
+				other = append(other, f)
+				continue
 			}
+			in := registration.FieldInfo(f)
 			v, _ := rec.Get(f)
-			if f == "consent" || f == "company_domain" && rec.StatusReason == rules.ReasonFreeEmailDomain {
+			if f == registration.FieldConsent || f == registration.FieldCompanyDomain && rec.StatusReason == rules.ReasonFreeEmailDomain {
 				v = ""
 			}
-			p.Supply = append(p.Supply, field{Name: f, Label: fieldLabel(f), Hint: in.hint, Type: in.typ, Value: v})
+			p.Supply = append(p.Supply, field{Name: f, Label: in.Prompt, Hint: in.Hint, Type: in.Input.HTMLType(), Value: v})
 		}
 		if len(other) > 0 {
 			p.SupplyNote = "For " + intake.MissingList(other) + ", please contact your partner manager."
@@ -151,19 +137,6 @@ func (h *Handler) build(rec *registration.Record, token string) *page {
 		}
 	}
 	return p
-}
-
-func fieldLabel(f string) string {
-	switch f {
-	case "consent":
-		return "The prospect agreed to be contacted"
-	case "company_domain":
-		return "Company website"
-	case "problem":
-		return "The problem, in a sentence"
-	}
-	l := intake.Label(f)
-	return strings.ToUpper(l[:1]) + l[1:]
 }
 
 func slaIfWaiting(r *registration.Record) time.Time {

@@ -161,7 +161,7 @@ func TestPageNeverShowsOtherPartiesAndEscapes(t *testing.T) {
 	h, _ := handler(t)
 	out := render(t, h, registration.Record{
 		Status: registration.StatusDeclined, StatusReason: rules.ReasonConflictProtected,
-		StatusMessage: rules.Message(rules.ReasonConflictProtected),
+		StatusMessage: "This company is already protected by another registration, so we cannot accept yours.", // rules' message for conflict_protected
 		CompanyName:   `Globex <script>alert(1)</script>`, CompanyDomain: "globex.example",
 		ConflictWith: "R-RIVALCASE1", OwnerID: "owner-42", DealID: "deal-9", PartnerID: "northwind", SubmittedAt: day("2025-03-04"), DecidedAt: day("2025-03-05"),
 	})

@@ -110,7 +110,7 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 		p := &confirmPage{State: "ask", Heading: "Confirm your registration", Email: d.Email, Expires: when(d.Expires), Action: ConfirmPrefix + token,
 			Remember: h.o.Config.RememberConfirmed > 0}
 		for _, f := range formFields {
-			if v := form.Get(f.name); v != "" && f.name != "partner_email" {
+			if v := form.Get(f.name); v != "" && f.name != registration.FieldPartnerEmail {
 				p.Summary = append(p.Summary, summaryLine{f.label, v})
 			}
 		}
@@ -136,7 +136,7 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 				": it works until "+when(d.Expires)+", and your registration counts from when it goes through.")
 		return
 	}
-	rc, err := h.registerRecord(r, key, rec)
+	rc, err := h.registerRecord(r, id, rec)
 	if err != nil {
 		h.perPartner.refund(rec.PartnerID)
 		h.gone(w, http.StatusServiceUnavailable, "Please try again", againLater)

@@ -76,15 +76,8 @@ type Handler struct {
 // New returns the handler. Options.Config is expected valid (see
 // intake.Config.Validate).
 func New(o Options) *Handler {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.FreeMail == nil {
-		o.FreeMail = registration.NewFreeMail(nil, nil)
-	}
+	o.Logger = intake.QuietIfNil(o.Logger)
+	o.Now = intake.ClockOr(o.Now)
 	if o.ProgramName == "" {
 		o.ProgramName = "Partner program"
 	}
@@ -134,19 +127,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// The form's fields, in order.
-var formFields = []struct {
+// formField is one input of the form.
+type formField struct {
 	name, label, hint, typ, autocomplete string
 	required                             bool
-}{
-	{"company_name", "Company name", "", "text", "off", true},
-	{"company_domain", "Company website", "Such as globex.com.", "text", "off", true},
-	{"contact_name", "Contact's name", "The person at the prospect you spoke with.", "text", "off", true},
-	{"contact_email", "Contact's e-mail", "", "email", "off", true},
-	{"contact_role", "Contact's role", "Optional, such as CFO.", "text", "off", false},
-	{"problem", "The problem, in a sentence", "What does the prospect need?", "textarea", "off", true},
-	{"partner_email", "Your work e-mail", "We check that it belongs to a partner, e-mail you a link to confirm it, and send updates there.", "email", "email", true},
 }
+
+// formFields are the form's fields, in order: the registry's quick form
+// (registration.QuickForm), then the submitter's address.
+var formFields = func() []formField {
+	var out []formField
+	for _, name := range registration.QuickForm() {
+		in := registration.FieldInfo(name)
+		f := formField{name: name, label: in.Prompt, hint: in.Hint, typ: in.Input.HTMLType(), autocomplete: "off", required: !registration.QuickFormOptional(name)}
+		if !f.required {
+			// The page says "every field is required unless it says optional".
+			f.hint = "Optional" + strings.TrimSuffix(", "+strings.ToLower(f.hint[:1])+f.hint[1:], ", ")
+		}
+		out = append(out, f)
+	}
+	pe := registration.FieldInfo(registration.FieldPartnerEmail)
+	return append(out, formField{name: pe.Name, label: pe.Prompt, typ: pe.Input.HTMLType(), autocomplete: "email", required: true,
+		hint: "We check that it belongs to a partner, e-mail you a link to confirm it, and send updates there."})
+}()
 
 type input struct {
 	Name, Label, Hint, Type, Autocomplete, Value, Error string
@@ -157,6 +160,7 @@ type formPage struct {
 	Title, Program   string
 	Inputs           []input
 	Consent          bool
+	ConsentLabel     string
 	ConsentError     string
 	Nonce            string
 	Errors           []input // the error summary
@@ -185,13 +189,14 @@ type formPage struct {
 }
 
 func (h *Handler) blank() *formPage {
-	p := &formPage{Title: h.o.Config.Title, Program: h.o.ProgramName, Nonce: h.nonces.issue(h.o.Now())}
+	p := &formPage{Title: h.o.Config.Title, Program: h.o.ProgramName, Nonce: h.nonces.issue(h.o.Now()),
+		ConsentLabel: registration.FieldInfo(registration.FieldConsent).Prompt}
 	if p.Title == "" {
 		p.Title = "Register a prospect"
 	}
 	for _, f := range formFields {
 		in := input{Name: f.name, Label: f.label, Hint: f.hint, Type: f.typ, Autocomplete: f.autocomplete, Required: f.required}
-		if f.name == "partner_email" && !h.o.Config.ConfirmEmail {
+		if f.name == registration.FieldPartnerEmail && !h.o.Config.ConfirmEmail {
 			in.Hint = "We check that it belongs to a partner and send updates there."
 		}
 		p.Inputs = append(p.Inputs, in)
@@ -213,7 +218,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		}
 	} else if a := h.remembered(r); a != "" {
 		p.Remembered = a
-		h.setValue(p, "partner_email", a)
+		h.setValue(p, registration.FieldPartnerEmail, a)
 	}
 	h.render(w, http.StatusOK, p)
 }
@@ -231,7 +236,7 @@ func (h *Handler) withLink(p *formPage, tok string) bool {
 		return true
 	case errors.Is(err, errLinkExpired):
 		p.Notice = "Your personal link expired on " + when(time.Unix(c.Expires, 0)) + ". Ask your partner manager for a new one — or use this form: we will e-mail you a link to confirm your address."
-		h.setValue(p, "partner_email", c.Email)
+		h.setValue(p, registration.FieldPartnerEmail, c.Email)
 	case errors.Is(err, errLinkPartner):
 		p.Notice = "Your personal link is no longer valid: its address is not one of a partner's any more. Ask your partner manager for a new one."
 	default:
@@ -298,14 +303,14 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		}
 		c, _ := h.readLink(tok)
 		link = &c
-		if typed := strings.TrimSpace(r.PostForm.Get("partner_email")); typed != "" && addrKey(typed) != addrKey(c.Email) {
+		if typed := strings.TrimSpace(r.PostForm.Get(registration.FieldPartnerEmail)); typed != "" && addrKey(typed) != addrKey(c.Email) {
 			h.o.Logger.Warn("webform: a posted partner_email differs from the personal link's; the link's stands",
 				"link_partner", c.Partner, "partner_email", registration.MaskEmail(typed))
 		}
-		h.setValue(p, "partner_email", c.Email)
+		h.setValue(p, registration.FieldPartnerEmail, c.Email)
 	}
 	remembered := h.remembered(r)
-	known := link != nil || (remembered != "" && addrKey(remembered) == addrKey(r.PostForm.Get("partner_email")))
+	known := link != nil || (remembered != "" && addrKey(remembered) == addrKey(r.PostForm.Get(registration.FieldPartnerEmail)))
 	if !known {
 		if ok, wait := h.perClient.allow(clientKey(ip)); !ok {
 			h.limited(w, p, wait, "Too many registrations from your network in a short time.")
@@ -357,9 +362,8 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusUnprocessableEntity, p)
 		return
 	}
-	key := holdKey(id)
 	if !known && h.o.Config.ConfirmEmail {
-		h.holdForConfirmation(w, r, p, key, rec)
+		h.holdForConfirmation(w, r, p, holdKey(id), rec)
 		return
 	}
 
@@ -368,7 +372,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		h.o.Logger.Warn("webform: partner rate limited", "partner", rec.PartnerID)
 		return
 	}
-	rc, err := h.registerRecord(r, key, rec)
+	rc, err := h.registerRecord(r, id, rec)
 	if err != nil {
 		h.perPartner.refund(rec.PartnerID)
 		p.Notice = "We could not register this right now. Please send the form again in a minute; it will not be registered twice."
@@ -382,25 +386,15 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 }
 
 // registerRecord registers a submission the form believes (a known
-// submitter, or one just confirmed) through the Registrar.
-func (h *Handler) registerRecord(r *http.Request, key string, rec registration.Record) (intake.Receipt, error) {
-	rec.SubmissionKey, rec.CaseNumber = key, registration.CaseNumberFor(key)
-	rec.Index()
-	rcs, err := h.o.Registrar.Register(r.Context(), []intake.Submission{{Key: key, Channel: intake.ChannelWebForm, Record: rec}})
-	if err == nil && len(rcs) != 1 {
-		err = errors.New("registrar returned no receipt")
-	}
-	if err == nil && rcs[0].Err != nil {
-		err = rcs[0].Err
-	}
-	if err == nil && rcs[0].CaseNumber == "" {
-		err = errors.New("registrar returned a receipt without a case number")
-	}
+// submitter, or one just confirmed) through the funnel, under the hold's
+// key.
+func (h *Handler) registerRecord(r *http.Request, id string, rec registration.Record) (intake.Receipt, error) {
+	sub, _ := h.funnel().Submission(intake.ChannelWebForm, rec, id) // validate checked it
+	rc, err := h.funnel().RegisterOne(r.Context(), sub)
 	if err != nil {
-		h.o.Logger.Error("webform: register", "case", rec.CaseNumber, "err", err)
+		h.o.Logger.Error("webform: register", "case", sub.Record.CaseNumber, "err", err)
 		return intake.Receipt{}, err
 	}
-	rc := rcs[0]
 	h.o.Logger.Info("webform: registered", "case", rc.CaseNumber, "partner", rec.PartnerID, "partner_email", registration.MaskEmail(rec.PartnerEmail), "status", rc.Status, "created", rc.Created)
 	return rc, nil
 }
@@ -514,7 +508,7 @@ func (h *Handler) fill(p *formPage, r *http.Request) {
 	for i := range p.Inputs {
 		p.Inputs[i].Value = r.PostForm.Get(p.Inputs[i].Name)
 	}
-	p.Consent = r.PostForm.Get("consent") == "yes"
+	p.Consent = r.PostForm.Get(registration.FieldConsent) == "yes"
 }
 
 // validate checks every field on the server and builds the record. With
@@ -526,7 +520,7 @@ func (h *Handler) validate(form url.Values, link *linkClaims) (registration.Reco
 	bad := func(f, reason string) { errs = append(errs, intake.Refuse(f, reason)) }
 	for _, f := range formFields {
 		v := strings.TrimSpace(form.Get(f.name))
-		if f.name == "partner_email" && link != nil {
+		if f.name == registration.FieldPartnerEmail && link != nil {
 			v = link.Email
 		}
 		if v == "" {
@@ -541,27 +535,20 @@ func (h *Handler) validate(form url.Values, link *linkClaims) (registration.Reco
 			errs = append(errs, fe)
 		}
 	}
-	if rec.CompanyDomain != "" && h.o.FreeMail.IsFreeHost(rec.CompanyDomain) {
-		bad("company_domain", rec.CompanyDomain+" is a free e-mail provider: enter the company's own website")
-	}
 	if rec.PartnerEmail != "" {
-		pt, err := h.o.Partners.ForEmail("partner_email", rec.PartnerEmail)
+		pt, err := h.o.Partners.ForEmail(registration.FieldPartnerEmail, rec.PartnerEmail)
 		if err != nil {
-			bad("partner_email", "use the work address of a partner in our program ("+registration.EmailDomain(rec.PartnerEmail)+" is not one)")
+			bad(registration.FieldPartnerEmail, "use the work address of a partner in our program ("+registration.EmailDomain(rec.PartnerEmail)+" is not one)")
 		} else {
 			rec.PartnerID, rec.PartnerName, rec.PartnerType = pt.ID, pt.Name, pt.Type
-			if rec.ContactEmail != "" {
-				if cp, ok := h.o.Partners.ForDomain(registration.EmailDomain(rec.ContactEmail)); ok && cp.ID == pt.ID {
-					bad("contact_email", "that is an address at your own company: enter the prospect's address")
-				}
-			}
 		}
 	}
+	errs = append(errs, h.funnel().Check(&rec)...)
 	if link != nil && rec.PartnerID != link.Partner {
-		bad("partner_email", "your personal link is no longer valid; ask your partner manager for a new one")
+		bad(registration.FieldPartnerEmail, "your personal link is no longer valid; ask your partner manager for a new one")
 	}
-	if form.Get("consent") != "yes" {
-		bad("consent", "confirm that the prospect agreed to be contacted")
+	if form.Get(registration.FieldConsent) != "yes" {
+		bad(registration.FieldConsent, "confirm that the prospect agreed to be contacted")
 	} else {
 		rec.Consent = true
 	}
@@ -577,9 +564,9 @@ func (h *Handler) annotate(p *formPage, errs []*intake.FieldError) {
 		}
 		seen[e.Field] = true
 		switch e.Field {
-		case "consent":
+		case registration.FieldConsent:
 			p.ConsentError = e.Reason
-			p.Errors = append(p.Errors, input{Name: "consent", Label: "Consent", Error: e.Reason})
+			p.Errors = append(p.Errors, input{Name: registration.FieldConsent, Label: "Consent", Error: e.Reason})
 		case "captcha":
 			p.CaptchaError = e.Reason
 			p.Errors = append(p.Errors, input{Name: "captcha", Label: "Check", Error: e.Reason})
@@ -638,7 +625,7 @@ var tmpl = webui.Parse("webform", `
 {{if .Remembered}}<p class="hint">This browser confirmed {{.Remembered}}: registrations from that address count at once.</p>{{end}}{{end}}
 <div class="field">
 <div class="check"><input type="checkbox" id="f-consent" name="consent" value="yes"{{if .Consent}} checked{{end}} required{{if .ConsentError}} aria-invalid="true" aria-describedby="e-consent"{{end}}>
-<label for="f-consent">The prospect agreed to be contacted about this</label></div>
+<label for="f-consent">{{.ConsentLabel}}</label></div>
 {{if .ConsentError}}<span class="error" id="e-consent">{{.ConsentError}}</span>{{end}}
 </div>
 </fieldset>
@@ -656,3 +643,9 @@ var tmpl = webui.Parse("webform", `
 {{else}}<input type="{{.Type}}" id="f-{{.Name}}" name="{{.Name}}" value="{{.Value}}" autocomplete="{{.Autocomplete}}" maxlength="300"{{if eq .Type "email"}} inputmode="email" spellcheck="false"{{end}}{{if .Required}} required{{end}}{{if .Error}} aria-invalid="true"{{end}}{{if or .Hint .Error}} aria-describedby="{{if .Hint}}h-{{.Name}}{{end}}{{if and .Hint .Error}} {{end}}{{if .Error}}e-{{.Name}}{{end}}"{{end}}>{{end}}
 </div>{{end}}
 `)
+
+// funnel is the way the channel's submissions go (built from the options
+// each time: tests swap the Registrar).
+func (h *Handler) funnel() *intake.Funnel {
+	return &intake.Funnel{Registrar: h.o.Registrar, Partners: h.o.Partners, FreeMail: h.o.FreeMail}
+}

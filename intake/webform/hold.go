@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/regsync/regsync/intake"
 	regmail "github.com/regsync/regsync/internal/mail"
 	"github.com/regsync/regsync/registration"
 	"github.com/regsync/regsync/state"
@@ -87,8 +88,8 @@ func encodeHeld(key string, d *held, expires time.Time) (*state.Hold, error) {
 }
 
 // holdKey is the hold's key (and its submission's): "webform:" + the
-// form's nonce id.
-func holdKey(id string) string { return "webform:" + id }
+// form's nonce id (intake.SubmissionKey).
+func holdKey(id string) string { return intake.SubmissionKey(intake.ChannelWebForm, id) }
 
 // A confirmation token is the hold's id (16 bytes), a secret (16 random
 // bytes) and the link's expiry (8 bytes; read only to say "expired" once
@@ -171,8 +172,8 @@ func heldForm(form url.Values) url.Values {
 			out.Set(f.name, v)
 		}
 	}
-	if form.Get("consent") == "yes" {
-		out.Set("consent", "yes")
+	if form.Get(registration.FieldConsent) == "yes" {
+		out.Set(registration.FieldConsent, "yes")
 	}
 	return out
 }

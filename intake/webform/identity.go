@@ -136,7 +136,7 @@ func (h *Handler) readLink(tok string) (linkClaims, error) {
 	if !h.o.Now().Before(time.Unix(c.Expires, 0)) {
 		return c, errLinkExpired
 	}
-	if pt, err := h.o.Partners.ForEmail("partner_email", c.Email); err != nil || pt.ID != c.Partner {
+	if pt, err := h.o.Partners.ForEmail(registration.FieldPartnerEmail, c.Email); err != nil || pt.ID != c.Partner {
 		return c, errLinkPartner
 	}
 	return c, nil
