@@ -630,7 +630,7 @@ func TestFairPlaceholderDoesNotJumpTheQueue(t *testing.T) {
 func (r *fairRig) statusLink(id string) (string, string) {
 	r.t.Helper()
 	p := r.crm.Get(r.t, id)
-	u := statusLink(r.d, p["case_number"])
+	u := r.d.links.URL(p["case_number"])
 	return p["case_number"], strings.TrimPrefix(u, r.base)
 }
 

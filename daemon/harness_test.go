@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/regsync/regsync/config"
+	"github.com/regsync/regsync/dashboard"
 )
 
 // t0 is a Monday afternoon.
@@ -132,6 +133,8 @@ type harness struct {
 	cfg  *config.Config
 	dir  string
 	logs *syncBuffer
+	// dashData is the dashboard's data as refreshDashboard last left it.
+	dashData *dashboard.Data
 
 	cancel context.CancelFunc
 	done   chan error

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
+	"github.com/regsync/regsync/intake/channels"
 )
 
 // A partner's HubSpot form with hidden fields: polled, registered once —
@@ -44,11 +45,11 @@ func TestIntakeHubSpotFormPolled(t *testing.T) {
 
 	// More polls, then a lost cursor: every submission is read again.
 	time.Sleep(300 * time.Millisecond)
-	if err := r.d.State().SetCursor(hubspotFormPrefix+rigFormGUID, ""); err != nil {
+	if err := r.d.State().SetCursor(channels.HubSpotFormPrefix+rigFormGUID, ""); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(500 * time.Millisecond)
-	if cur, _ := r.d.State().Cursor(hubspotFormPrefix + rigFormGUID); cur == "" {
+	if cur, _ := r.d.State().Cursor(channels.HubSpotFormPrefix + rigFormGUID); cur == "" {
 		t.Error("the cursor was not stored again")
 	}
 	if n := r.records(); n != 1 {

@@ -339,9 +339,9 @@ func TestIntakeReloadTurnsChannelsOff(t *testing.T) {
 		t.Errorf("csv off: %d %s", resp.StatusCode, b)
 	}
 	// Links given out before the reload still work.
-	link := statusLink(r.d, "R-0000000000")
+	link := r.d.links.URL("R-0000000000")
 	reloadIntake(r.d, &cfg)
-	if statusLink(r.d, "R-0000000000") != link {
+	if r.d.links.URL("R-0000000000") != link {
 		t.Error("a reload changed the status links")
 	}
 	if resp, _ := r.do("GET", "/register", "", nil, nil); resp.StatusCode != 200 {

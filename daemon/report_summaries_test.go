@@ -46,7 +46,7 @@ func TestWeeklySummariesOncePerPartnerAndWeek(t *testing.T) {
 			extra: `summaries: {unsubscribed: [contoso], program: "Acme Partners"}`})
 		summaryFixture(h)
 		ctx := summariesCtx(t)
-		res, err := h.d.SendSummaries(ctx)
+		res, err := h.d.summaries.Send(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +67,7 @@ func TestWeeklySummariesOncePerPartnerAndWeek(t *testing.T) {
 			t.Errorf("the unsubscribed partner got %v", lee)
 		}
 
-		res, err = h.d.SendSummaries(ctx)
+		res, err = h.d.summaries.Send(ctx)
 		if err != nil || res.Sent != 0 || res.AlreadySent != 2 {
 			t.Errorf("second run %+v %v, want nothing sent again", res, err)
 		}
@@ -77,7 +77,7 @@ func TestWeeklySummariesOncePerPartnerAndWeek(t *testing.T) {
 
 		// The next week, they go out again.
 		h.crm.Advance(7 * 24 * time.Hour)
-		if res, err := h.d.SendSummaries(ctx); err != nil || res.Week != "2026-W11" || res.Sent != 2 {
+		if res, err := h.d.summaries.Send(ctx); err != nil || res.Week != "2026-W11" || res.Sent != 2 {
 			t.Errorf("next week %+v %v", res, err)
 		}
 	})
@@ -95,7 +95,7 @@ func TestSummaryRetrySendsTheSameMessage(t *testing.T) {
 	if _, _, err := h.d.State().Remember("summary/northwind/2026-W10", string(js), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	res, err := h.d.SendSummaries(summariesCtx(t))
+	res, err := h.d.summaries.Send(summariesCtx(t))
 	if err != nil || res.Sent != 3 {
 		t.Fatalf("%+v %v, want 3 sent", res, err)
 	}
@@ -115,7 +115,7 @@ func TestSummariesRunOnTheirSchedule(t *testing.T) {
 	cfg.Schedule.Summaries = "@every 1s"
 	h.d.cfg.Store(&cfg)
 	c := cron.New()
-	if err := addReportJobs(h.d, c); err != nil {
+	if err := h.d.summaries.Schedule(c); err != nil {
 		t.Fatal(err)
 	}
 	c.Start()
@@ -134,7 +134,7 @@ func TestSummariesRunOnTheirSchedule(t *testing.T) {
 	bad := cfg
 	bad.Schedule.Summaries = "every day"
 	h.d.cfg.Store(&bad)
-	if err := addReportJobs(h.d, cron.New()); err == nil || !strings.Contains(err.Error(), "schedule.summaries") {
+	if err := h.d.summaries.Schedule(cron.New()); err == nil || !strings.Contains(err.Error(), "schedule.summaries") {
 		t.Errorf("a bad schedule: %v", err)
 	}
 }
