@@ -220,22 +220,10 @@ func (d *Daemon) AdminAddr() net.Addr { return d.admAddr }
 // PublicURL is the base URL partners and the CRM reach the daemon at.
 func (d *Daemon) PublicURL() string { return d.public }
 
-// State is the daemon's state file.
-func (d *Daemon) State() *state.DB { return d.db }
-
-// CRM is the daemon's connector.
-func (d *Daemon) CRM() connectors.CRM { return d.crm }
-
 // Sandbox is the embedded fake HubSpot of kind sandbox (nil otherwise).
 func (d *Daemon) Sandbox() *hubspottest.Server {
 	return d.conn.Sandbox()
 }
-
-// Worker is the daemon's worker.
-func (d *Daemon) Worker() *worker.Worker { return d.worker }
-
-// Config is the configuration in force.
-func (d *Daemon) Config() *config.Config { return d.cfg.Load() }
 
 // Run starts the server, the worker, the poller and the cron, and blocks
 // until ctx ends; then it stops them in reverse order within
@@ -365,10 +353,6 @@ func (d *Daemon) closeAll() error {
 	return errors.Join(errs...)
 }
 
-// Close releases everything without running (for a daemon that New built
-// but Run never started).
-func (d *Daemon) Close() error { return d.shutdown() }
-
 // pollInterval is the change-feed poll interval in force.
 func (d *Daemon) pollInterval() time.Duration {
 	if iv := d.conn.PollInterval(d.cfg.Load()); iv > 0 {
@@ -477,17 +461,7 @@ func (d *Daemon) startCron(ctx context.Context, cfg *config.Config) error {
 	}
 	logger := cronLogger{d.log}
 	c := cron.New(cron.WithLocation(loc), cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)))
-	add := func(name, spec string, job func()) error {
-		if spec == "" || spec == "off" {
-			return nil
-		}
-		s, err := config.ParseSchedule(spec, loc)
-		if err != nil {
-			return fmt.Errorf("schedule.%s: %w", name, err)
-		}
-		c.Schedule(s, cron.FuncJob(job))
-		return nil
-	}
+	add := func(name, spec string, job func()) error { return schedule(c, loc, name, spec, job) }
 	if err := add("sweep", cfg.Schedule.Sweep, func() {
 		res, err := d.worker.Sweep(ctx)
 		if err != nil && ctx.Err() == nil {
@@ -508,11 +482,25 @@ func (d *Daemon) startCron(ctx context.Context, cfg *config.Config) error {
 	}); err != nil {
 		return err
 	}
-	if err := d.summaries.Schedule(c); err != nil {
+	if err := add("summaries", cfg.Schedule.Summaries, d.summaries.Kick); err != nil {
 		return err
 	}
 	d.cron = c
 	c.Start()
+	return nil
+}
+
+// schedule adds job to c at schedule.<name> (none when spec is empty or
+// "off").
+func schedule(c *cron.Cron, loc *time.Location, name, spec string, job func()) error {
+	if spec == "" || spec == "off" {
+		return nil
+	}
+	s, err := config.ParseSchedule(spec, loc)
+	if err != nil {
+		return fmt.Errorf("schedule.%s: %w", name, err)
+	}
+	c.Schedule(s, cron.FuncJob(job))
 	return nil
 }
 

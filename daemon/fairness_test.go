@@ -776,7 +776,7 @@ func TestNeedsInfoExpires(t *testing.T) {
 		}
 		h.settle(5 * time.Second)
 		h.crm.Advance(29 * 24 * time.Hour)
-		if _, err := h.d.Worker().Sweep(context.Background()); err != nil {
+		if _, err := h.d.worker.Sweep(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		h.settle(5 * time.Second)
@@ -784,7 +784,7 @@ func TestNeedsInfoExpires(t *testing.T) {
 			t.Fatalf("after 29 days: %v", p)
 		}
 		h.crm.Advance(2 * 24 * time.Hour)
-		if _, err := h.d.Worker().Sweep(context.Background()); err != nil {
+		if _, err := h.d.worker.Sweep(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		h.settle(5 * time.Second)

@@ -27,7 +27,7 @@ func TestReloadKeepsTheOldConfigOnError(t *testing.T) {
 	if v := testutil.ToFloat64(h.d.m.ConfigReloadOK); v != 0 {
 		t.Errorf("regsync_config_last_reload_successful = %v after a failed reload", v)
 	}
-	if h.d.Config().Rules.HoldWindow.Days != 60 {
+	if h.d.cfg.Load().Rules.HoldWindow.Days != 60 {
 		t.Errorf("the old configuration is not in force")
 	}
 	// A good change: 45-day windows from now on.

@@ -216,7 +216,9 @@ func TestDashboardFollowsTheChangeFeed(t *testing.T) {
 			"submitted_at": t0.Format(time.RFC3339)}) // missing fields: needs_info
 		h.waitDecided(first, 5*time.Second)
 		h.settle(5 * time.Second)
-		time.Sleep(300 * time.Millisecond) // the worker's cursor is past it
+		// The worker's cursor is past it: a whole poll has run since.
+		polls := h.pollRuns()
+		waitUntil(t, 5*time.Second, "a poll after the decision", func() bool { return h.pollRuns() >= polls+2 })
 		if err := h.refreshDashboard(); err != nil {
 			t.Fatal(err)
 		}

@@ -92,7 +92,7 @@ func TestSummaryRetrySendsTheSameMessage(t *testing.T) {
 	kept := worker.Notification{Kind: worker.KindSummary, PartnerID: "northwind", To: []string{"jo@northwind.example"},
 		Subject: "Your registrations — composed before the crash", Text: "kept body\n", RecordID: "summary/northwind/2026-W10"}
 	js, _ := json.Marshal(kept)
-	if _, _, err := h.d.State().Remember("summary/northwind/2026-W10", string(js), time.Hour); err != nil {
+	if _, _, err := h.d.db.Remember("summary/northwind/2026-W10", string(js), time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	res, err := h.d.summaries.Send(summariesCtx(t))
@@ -111,11 +111,11 @@ func TestSummaryRetrySendsTheSameMessage(t *testing.T) {
 func TestSummariesRunOnTheirSchedule(t *testing.T) {
 	h := startHarness(t, crms[0], harnessOpts{webhooks: true})
 	summaryFixture(h)
-	cfg := *h.d.Config()
+	cfg := *h.d.cfg.Load()
 	cfg.Schedule.Summaries = "@every 1s"
 	h.d.cfg.Store(&cfg)
 	c := cron.New()
-	if err := h.d.summaries.Schedule(c); err != nil {
+	if err := schedule(c, time.UTC, "summaries", cfg.Schedule.Summaries, h.d.summaries.Kick); err != nil {
 		t.Fatal(err)
 	}
 	c.Start()
@@ -127,14 +127,17 @@ func TestSummariesRunOnTheirSchedule(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(1500 * time.Millisecond) // another tick: nothing more
+	// Another tick: the sender runs again and finds every partner sent.
+	waitUntil(t, 10*time.Second, "a second summaries run", func() bool {
+		return strings.Contains(h.logs.String(), `msg="partner summaries"`) && strings.Contains(h.logs.String(), "already_sent=3")
+	})
 	if n := len(h.outboxWith("Your registrations")); n != 3 {
 		t.Errorf("%d summaries after two ticks, want 3", n)
 	}
 	bad := cfg
 	bad.Schedule.Summaries = "every day"
 	h.d.cfg.Store(&bad)
-	if err := h.d.summaries.Schedule(cron.New()); err == nil || !strings.Contains(err.Error(), "schedule.summaries") {
+	if err := schedule(cron.New(), time.UTC, "summaries", bad.Schedule.Summaries, h.d.summaries.Kick); err == nil || !strings.Contains(err.Error(), "schedule.summaries") {
 		t.Errorf("a bad schedule: %v", err)
 	}
 }

@@ -12,8 +12,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/regsync/regsync/config"
 	"github.com/regsync/regsync/registration"
 	"github.com/regsync/regsync/report"
@@ -60,29 +58,14 @@ type Result struct {
 	Skipped     []report.Skip `json:"skipped,omitempty"`
 }
 
-// Schedule adds schedule.summaries to c. The job only wakes Loop, so a
-// retry waiting for its turn never holds the cron (and the shutdown) up.
-func (s *Sender) Schedule(c *cron.Cron) error {
-	cfg := s.o.Config()
-	spec := cfg.Schedule.Summaries
-	if spec == "" || spec == "off" {
-		return nil
+// Kick wakes Loop to send the summaries: the job of schedule.summaries.
+// It never blocks, so a retry waiting for its turn never holds the cron
+// (and the shutdown) up; kicks while a run is pending are one.
+func (s *Sender) Kick() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
 	}
-	loc, err := time.LoadLocation(cfg.Schedule.Timezone)
-	if err != nil {
-		return err
-	}
-	sch, err := config.ParseSchedule(spec, loc)
-	if err != nil {
-		return fmt.Errorf("schedule.summaries: %w", err)
-	}
-	c.Schedule(sch, cron.FuncJob(func() {
-		select {
-		case s.kick <- struct{}{}:
-		default:
-		}
-	}))
-	return nil
 }
 
 // retries are the waits before the retries of a summaries run that failed
