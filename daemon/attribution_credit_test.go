@@ -174,7 +174,7 @@ func (h *harness) waitAudit(id, step string, within time.Duration) []string {
 // oldest first.
 func (h *harness) auditSteps(id string) []string {
 	h.t.Helper()
-	entries, err := h.d.State().AuditFor(h.auditKey(id), 0)
+	entries, err := h.d.db.AuditFor(h.auditKey(id), 0)
 	if err != nil {
 		h.t.Fatal(err)
 	}

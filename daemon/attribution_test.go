@@ -156,7 +156,7 @@ func TestAttributionEndToEnd(t *testing.T) {
 		h.settle(10 * time.Second)
 
 		// Audited, noted in the CRM and told to the partner, once each.
-		entries, err := h.d.State().AuditFor(h.auditKey(id), 10)
+		entries, err := h.d.db.AuditFor(h.auditKey(id), 10)
 		if err != nil {
 			t.Fatal(err)
 		}

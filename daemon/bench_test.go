@@ -30,7 +30,7 @@ func BenchmarkDecidedPerMinute(b *testing.B) {
 		hf.hs.ResetCalls()
 		b.StartTimer()
 		start := time.Now()
-		if _, err := h.d.Worker().Poll(context.Background()); err != nil {
+		if _, err := h.d.worker.Poll(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 		h.settle(10 * time.Minute)

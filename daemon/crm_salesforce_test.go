@@ -357,7 +357,7 @@ func TestSalesforceOutboundMessageRefusals(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 	pending := func() int {
-		st, err := h.d.State().InboxStats()
+		st, err := h.d.db.InboxStats()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -442,7 +442,7 @@ func TestSalesforceTransientLimitsNeverReachTheWorker(t *testing.T) {
 	if n := testutil.ToFloat64(h.d.m.Processed.WithLabelValues("failed")); n != 0 {
 		t.Errorf("%v records failed", n)
 	}
-	if dead, _ := h.d.State().Dead(); len(dead) != 0 {
+	if dead, _ := h.d.db.Dead(); len(dead) != 0 {
 		t.Errorf("%d dead letters", len(dead))
 	}
 	for _, id := range ids {
@@ -450,7 +450,7 @@ func TestSalesforceTransientLimitsNeverReachTheWorker(t *testing.T) {
 			t.Errorf("%s: %s/%s with %d writes", p["case_number"], p["status"], p["status_reason"], h.crm.WriteCount(id))
 		}
 	}
-	if u := h.d.CRM().Usage(); u.RateLimited != 2 {
+	if u := h.d.crm.Usage(); u.RateLimited != 2 {
 		t.Errorf("the connector counted %d limit refusals, want 2", u.RateLimited)
 	}
 }

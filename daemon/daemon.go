@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,14 +28,19 @@ import (
 
 	"github.com/regsync/regsync/config"
 	"github.com/regsync/regsync/connectors"
-	"github.com/regsync/regsync/connectors/hubspot"
 	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
+	"github.com/regsync/regsync/dashboard"
 	"github.com/regsync/regsync/intake"
+	"github.com/regsync/regsync/intake/channels"
+	islack "github.com/regsync/regsync/intake/slack"
+	"github.com/regsync/regsync/internal/connect"
 	"github.com/regsync/regsync/internal/metrics"
 	"github.com/regsync/regsync/internal/secret"
+	"github.com/regsync/regsync/notify"
 	"github.com/regsync/regsync/rules"
 	"github.com/regsync/regsync/server"
 	"github.com/regsync/regsync/state"
+	"github.com/regsync/regsync/summary"
 	"github.com/regsync/regsync/worker"
 )
 
@@ -56,30 +60,29 @@ type Options struct {
 
 // Daemon is a running regsync serve.
 type Daemon struct {
-	o   Options
 	log *slog.Logger
-	reg *prometheus.Registry
 	m   *metrics.Metrics
 	now func() time.Time
 
 	cfg    atomic.Pointer[config.Config]
 	policy atomic.Pointer[rules.Policy]
 
-	db      *state.DB
-	crm     connectors.CRM
-	object  string
-	sandbox *sandbox
-	engine  *worker.Engine
-	worker  *worker.Worker
-	server  *server.Server
-	addr    net.Addr
-	admAddr net.Addr // the admin API's listener (addr itself when shared)
-	public  string
-	token   secret.Secret
-
-	in  intakeSide // the intake channels, status pages and mail (intake.go)
-	rep reportSide // the dashboard, the deal feed and the partner summaries (report.go)
-	rl  reloadSide // the started configuration and the cron (reload.go)
+	db        *state.DB
+	conn      *connect.Conn
+	crm       connectors.CRM
+	object    string
+	links     *channels.Links
+	mail      *channels.Mail
+	engine    *worker.Engine
+	worker    *worker.Worker
+	intake    *channels.Set
+	dash      *dashboard.Cache
+	summaries *summary.Sender
+	server    *server.Server
+	addr      net.Addr
+	admAddr   net.Addr // the admin API's listener (addr itself when shared)
+	public    string
+	rl        reloadSide // the started configuration and the cron (reload.go)
 
 	readyMu   sync.Mutex
 	readyAt   time.Time
@@ -103,17 +106,18 @@ func New(ctx context.Context, cfg *config.Config, o Options) (d *Daemon, err err
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
-	d = &Daemon{o: o, log: o.Logger, reg: o.Registry, now: o.Now}
-	d.m = metrics.New(o.Registry)
+	d = &Daemon{log: o.Logger, now: o.Now, m: metrics.New(o.Registry)}
 	d.cfg.Store(cfg)
 	d.rl.started = cfg
 	d.policy.Store(cfg.Policy)
 	d.m.ConfigReloadOK.Set(1)
 	d.m.ConfigReloadTime.Set(float64(time.Now().Unix()))
 	self := d // d is nil when New fails
+	var lns listeners
 	defer func() {
 		if err != nil {
-			self.closeAll()
+			lns.close()
+			_ = self.closeAll()
 		}
 	}()
 
@@ -124,8 +128,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (d *Daemon, err err
 	}
 	// The inbox runs on the real clock: leases and backoff are about
 	// processes and networks, not about the business time of decisions.
-	d.db, err = openState(ctx, cfg, d.log)
-	if err != nil {
+	if d.db, err = openState(ctx, cfg, d.log); err != nil {
 		return nil, err
 	}
 	if n, err := d.db.ReleaseLeases(); err != nil {
@@ -133,93 +136,80 @@ func New(ctx context.Context, cfg *config.Config, o Options) (d *Daemon, err err
 	} else if n > 0 {
 		d.log.Info("took back inbox items a previous process held when it stopped", "items", n)
 	}
-	if err := d.adminToken(cfg); err != nil {
-		return nil, err
-	}
-
-	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	token, err := adminToken(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("listen on server.addr %s: %w", cfg.Server.Addr, err)
-	}
-	d.addr = ln.Addr()
-	// Where the public listener really is (the configured address may be
-	// :0).
-	if err := writePrivate(AddrFile(cfg.State.Path), []byte(d.addr.String()+"\n")); err != nil {
-		_ = ln.Close()
-		return nil, fmt.Errorf("write the daemon's address to %s: %w", AddrFile(cfg.State.Path), err)
-	}
-	d.public = strings.TrimRight(cfg.Server.PublicURL, "/")
-	if d.public == "" {
-		d.public = "http://" + d.addr.String()
-	}
-	// The admin API has a listener of its own (loopback unless
-	// admin.public), or shares the public one when admin.public allows
-	// admin.addr to be server.addr.
-	var adminLn net.Listener
-	if cfg.AdminShared() {
-		d.admAddr = d.addr
-	} else {
-		adminLn, err = net.Listen("tcp", cfg.Admin.Addr)
-		if err != nil {
-			_ = ln.Close()
-			return nil, fmt.Errorf("listen on admin.addr %s: %w", cfg.Admin.Addr, err)
-		}
-		d.admAddr = adminLn.Addr()
-	}
-	closeLns := func() {
-		_ = ln.Close()
-		if adminLn != nil {
-			_ = adminLn.Close()
-		}
-	}
-	if err := writePrivate(AdminAddrFile(cfg.State.Path), []byte(d.admAddr.String()+"\n")); err != nil {
-		closeLns()
-		return nil, fmt.Errorf("write the admin API's address to %s: %w", AdminAddrFile(cfg.State.Path), err)
-	}
-
-	if err := d.connect(ctx, cfg); err != nil {
-		closeLns()
 		return nil, err
 	}
+	if lns, err = listen(cfg); err != nil {
+		return nil, err
+	}
+	d.addr, d.admAddr = lns.addr(), lns.adminAddr()
+	d.public = publicURL(cfg, d.addr.String())
+
+	// The leaves: the CRM, the status links, the mail sender, the partner
+	// directory.
+	if d.conn, err = connect.Open(ctx, cfg, connect.SandboxEmbedded, connect.Env{Logger: d.log, Now: d.now, Public: d.public, Out: o.Out}); err != nil {
+		return nil, err
+	}
+	d.crm, d.object = d.conn.CRM, d.conn.Object
 	if err := metrics.RegisterUsage(o.Registry, d.crm.Name(), d.crm.Usage); err != nil {
-		closeLns()
 		return nil, err
 	}
+	intakeLog := d.log.With("component", "intake")
+	d.links = channels.NewLinks(cfg, d.public, d.log)
+	d.mail = channels.NewMail(cfg, intakeLog, d.now)
+	partners := intake.NewDirectory(cfg.Partners)
+	origins := notify.NewOrigins(d.db)
 
-	d.engine, err = worker.NewEngine(worker.EngineOptions{
-		CRM: d.crm, Object: d.object, DealObject: dealObject(d.crm), Policy: d.policy.Load, State: d.db, Notifier: d.engineNotifier(cfg),
-		StatusURL: d.statusURL, RecheckAfter: cfg.Worker.RecheckAfter, Logger: o.Logger, Metrics: d.m, Now: o.Now,
+	// The notifier looks the Slack channel up at each sending: the one
+	// edge that points back (Slack takes registrations and is told their
+	// outcome), and a reload replaces the channel anyway.
+	nopts := notify.Options{Config: d.cfg.Load, Mail: d.mail.Sender, Slack: d.slack, Origins: origins, Metrics: d.m, Logger: d.log}
+	// The worker's notifier reads notify.enabled at every notification, so
+	// a reload turns notifications on as well as off.
+	notifier := notify.Build(nopts)
+	if d.engine, err = newEngine(cfg, d.conn, engineDeps{policy: d.policy.Load, state: d.db, notifier: notifier,
+		statusURL: d.links.URL, log: d.log, metrics: d.m, now: d.now}); err != nil {
+		return nil, err
+	}
+	if d.worker, err = newWorker(cfg, d.engine, d.db); err != nil {
+		return nil, err
+	}
+	registrar := worker.NewRegistrar(d.engine, d.worker)
+	d.intake = channels.New(channels.Options{Config: cfg, PublicURL: d.public, Registrar: registrar, Partners: partners,
+		Links: d.links, Mail: d.mail, State: d.db, Origins: origins, CRM: d.crm, Logger: d.log, Now: d.now})
+	d.dash = dashboard.NewCache(dashboard.CacheOptions{
+		Config: func() *dashboard.Config { return &d.cfg.Load().Dashboard }, Policy: func() *rules.Policy { return d.cfg.Load().Policy },
+		CRM: d.crm, State: d.db, RegCursor: d.worker.PollCursor(), DealCursor: dealCursor(d), DealFeed: dealObject(d.crm) != d.object,
+		Logger: d.log, Now: d.now,
 	})
-	if err != nil {
-		closeLns()
-		return nil, err
-	}
-	if err := d.engine.SetTemplates(cfg.Notify.Templates); err != nil {
-		closeLns()
-		return nil, err
-	}
-	d.worker, err = worker.New(worker.Options{Engine: d.engine, State: d.db, BatchSize: cfg.Worker.BatchSize,
-		Concurrency: cfg.Worker.Concurrency, EscalationTo: cfg.Notify.EscalationTo})
-	if err != nil {
-		closeLns()
-		return nil, err
-	}
+	d.summaries = summary.New(summary.Options{Config: d.cfg.Load, Registrations: d.crm.All, State: d.db, StatusURL: d.links.URL,
+		Logger: d.log, Now: d.now, Notifier: func(cfg *config.Config) worker.Notifier {
+			if !cfg.Notify.Enabled {
+				return nil // no summary is sent, nor marked sent
+			}
+			return notifier
+		}})
 
-	webhooks := map[string]connectors.CRM{d.crm.Name(): d.crm}
-	if cfg.CRM.Kind == config.KindSalesforce && !cfg.Salesforce.OutboundMessages {
-		delete(webhooks, d.crm.Name()) // polling alone: no endpoint to forge messages to
+	webhooks := map[string]connectors.CRM{}
+	if d.conn.Webhooks {
+		webhooks[d.crm.Name()] = d.crm
 	}
 	d.server = server.New(server.Options{
 		Addr: cfg.Server.Addr, Logger: o.Logger, Metrics: d.m, Gatherer: o.Registry,
-		Webhooks: webhooks, Inbox: inbox{d}, Admin: admin{d}, AdminToken: d.token, AdminOnPublic: cfg.AdminShared(),
-		Registrations: registrations{d}, Ready: d.ready, BeforeScrape: d.worker.Gauge, Mount: d.mount,
+		Webhooks: webhooks, Inbox: inbox{d.db, d.worker}, Admin: admin{d.db, d.worker, d.reload}, AdminToken: token,
+		AdminOnPublic: cfg.AdminShared(), Registrations: registrar, Ready: d.ready, BeforeScrape: d.worker.Gauge,
+		Mount: func(mux *http.ServeMux) {
+			d.intake.Mount(mux)
+			mux.Handle("GET /dashboard", d.dash)
+		},
 	})
-	d.setListener(ln)
-	if adminLn != nil {
-		d.server.SetAdminListener(adminLn)
-	}
+	lns.hand(d.server)
 	return d, nil
 }
+
+// slack is the Slack intake channel in force, for the notifier.
+func (d *Daemon) slack() *islack.Handler { return d.intake.Slack() }
 
 // Addr is the public HTTP listener's address.
 func (d *Daemon) Addr() net.Addr { return d.addr }
@@ -231,25 +221,10 @@ func (d *Daemon) AdminAddr() net.Addr { return d.admAddr }
 // PublicURL is the base URL partners and the CRM reach the daemon at.
 func (d *Daemon) PublicURL() string { return d.public }
 
-// State is the daemon's state file.
-func (d *Daemon) State() *state.DB { return d.db }
-
-// CRM is the daemon's connector.
-func (d *Daemon) CRM() connectors.CRM { return d.crm }
-
 // Sandbox is the embedded fake HubSpot of kind sandbox (nil otherwise).
 func (d *Daemon) Sandbox() *hubspottest.Server {
-	if d.sandbox == nil {
-		return nil
-	}
-	return d.sandbox.hs
+	return d.conn.Sandbox()
 }
-
-// Worker is the daemon's worker.
-func (d *Daemon) Worker() *worker.Worker { return d.worker }
-
-// Config is the configuration in force.
-func (d *Daemon) Config() *config.Config { return d.cfg.Load() }
 
 // Run starts the server, the worker, the poller and the cron, and blocks
 // until ctx ends; then it stops them in reverse order within
@@ -284,7 +259,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.worker.PollLoop(workCtx, func() time.Duration { return d.pollInterval() })
 	}()
 	startReportLoops(d, workCtx, &wg)
-	startIntakeLoops(d, workCtx, &wg)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.intake.Run(workCtx)
+	}()
 	if err := d.startSchedules(workCtx); err != nil {
 		stopWork()
 		wg.Wait()
@@ -362,8 +341,8 @@ func openState(ctx context.Context, cfg *config.Config, log *slog.Logger) (*stat
 
 func (d *Daemon) closeAll() error {
 	var errs []error
-	if d.sandbox != nil {
-		d.sandbox.close()
+	if d.conn != nil {
+		d.conn.Close()
 	}
 	if d.db != nil {
 		if err := d.db.Close(); err != nil {
@@ -373,70 +352,9 @@ func (d *Daemon) closeAll() error {
 	return errors.Join(errs...)
 }
 
-// Close releases everything without running (for a daemon that New built
-// but Run never started).
-func (d *Daemon) Close() error { return d.shutdown() }
-
-func (d *Daemon) setListener(ln net.Listener) { d.server.SetListener(ln) }
-
-// connect builds the CRM connector; kind sandbox starts the embedded fake
-// HubSpot first and points a real HubSpot client at it.
-func (d *Daemon) connect(ctx context.Context, cfg *config.Config) error {
-	switch cfg.CRM.Kind {
-	case config.KindSandbox:
-		sb, hcfg, err := startSandbox(ctx, cfg, d.public, d.log, d.now, d.o.Out)
-		if err != nil {
-			return err
-		}
-		d.sandbox = sb
-		c, err := hubspot.New(hcfg, hubspot.Options{Logger: d.log.With("connector", "hubspot"), Now: d.now})
-		if err != nil {
-			return err
-		}
-		if err := sb.setup(ctx, c, d.o.Out); err != nil {
-			return err
-		}
-		d.crm, d.object = c, hcfg.Object
-		return nil
-	}
-	crm, object, err := Connect(cfg, d.log, d.now)
-	if err != nil {
-		return err
-	}
-	d.crm, d.object = crm, object
-	return nil
-}
-
-// ErrSandboxNeedsServe is returned by Connect for crm.kind sandbox: the
-// sandbox CRM lives inside `regsync serve`.
-var ErrSandboxNeedsServe = errors.New("crm.kind is sandbox: the sandbox CRM lives inside `regsync serve` — start it first (or run `regsync sandbox` and point hubspot.base_url at it with crm.kind: hubspot)")
-
-// Connect builds the connector of a real CRM (kinds hubspot and
-// salesforce) and returns it with the registrations' object name. It makes
-// no network call. Commands that work from the CRM alone (import, report,
-// setup, sweep without a daemon) use it.
-func Connect(cfg *config.Config, log *slog.Logger, now func() time.Time) (connectors.CRM, string, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	switch cfg.CRM.Kind {
-	case config.KindHubSpot:
-		c, err := hubspot.New(cfg.HubSpot, hubspot.Options{Logger: log.With("connector", "hubspot"), Now: now})
-		if err != nil {
-			return nil, "", err
-		}
-		return c, cfg.HubSpot.Object, nil
-	case config.KindSalesforce:
-		return connectSalesforce(cfg, log, now)
-	case config.KindSandbox:
-		return nil, "", ErrSandboxNeedsServe
-	}
-	return nil, "", fmt.Errorf("crm.kind %q is not supported", cfg.CRM.Kind)
-}
-
+// pollInterval is the change-feed poll interval in force.
 func (d *Daemon) pollInterval() time.Duration {
-	cfg := d.cfg.Load()
-	if iv := pollIntervalOf(cfg); iv > 0 {
+	if iv := d.conn.PollInterval(d.cfg.Load()); iv > 0 {
 		return iv
 	}
 	return 30 * time.Second
@@ -444,72 +362,20 @@ func (d *Daemon) pollInterval() time.Duration {
 
 // adminToken takes admin.token, or generates one and writes it beside the
 // state file for the CLI.
-func (d *Daemon) adminToken(cfg *config.Config) error {
+func adminToken(cfg *config.Config) (secret.Secret, error) {
 	if cfg.Admin.Token.IsSet() {
-		d.token = cfg.Admin.Token
-		return nil
+		return cfg.Admin.Token, nil
 	}
 	var b [24]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return err
+		return secret.Secret{}, err
 	}
 	tok := base64.RawURLEncoding.EncodeToString(b[:])
 	path := AdminTokenFile(cfg.State.Path)
 	if err := writePrivate(path, []byte(tok+"\n")); err != nil {
-		return fmt.Errorf("write the admin token to %s: %w", path, err)
+		return secret.Secret{}, fmt.Errorf("write the admin token to %s: %w", path, err)
 	}
-	d.token = secret.New(tok)
-	return nil
-}
-
-// writePrivate replaces the file at path with data, readable by its owner
-// only (0600) whatever the mode of a file that was there (os.WriteFile
-// keeps an existing file's mode) and without following a symlink there:
-// the data goes to a new file in the same directory, renamed over path.
-func writePrivate(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	err = f.Chmod(0o600) // CreateTemp makes 0600 already; say so
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-	}
-	return err
-}
-
-// loopbackAddr reports whether a listener's address is on loopback.
-func loopbackAddr(a net.Addr) bool {
-	ta, ok := a.(*net.TCPAddr)
-	return ok && ta.IP.IsLoopback()
-}
-
-// AdminTokenFile is where serve writes a generated admin token.
-func AdminTokenFile(statePath string) string { return statePath + ".admin-token" }
-
-// AddrFile is where serve writes the address its public listener got.
-func AddrFile(statePath string) string { return statePath + ".addr" }
-
-// AdminAddrFile is where serve writes the address its admin API listens
-// on, for the commands beside it (admin.addr may say :0).
-func AdminAddrFile(statePath string) string { return statePath + ".admin-addr" }
-
-// statusURL is a registration's login-free status link.
-func (d *Daemon) statusURL(caseNumber string) string {
-	return statusLink(d, caseNumber)
+	return secret.New(tok), nil
 }
 
 // ready reports what keeps the daemon from being ready: the state file,
@@ -542,17 +408,7 @@ func (d *Daemon) startCron(ctx context.Context, cfg *config.Config) error {
 	}
 	logger := cronLogger{d.log}
 	c := cron.New(cron.WithLocation(loc), cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)))
-	add := func(name, spec string, job func()) error {
-		if spec == "" || spec == "off" {
-			return nil
-		}
-		s, err := config.ParseSchedule(spec, loc)
-		if err != nil {
-			return fmt.Errorf("schedule.%s: %w", name, err)
-		}
-		c.Schedule(s, cron.FuncJob(job))
-		return nil
-	}
+	add := func(name, spec string, job func()) error { return schedule(c, loc, name, spec, job) }
 	if err := add("sweep", cfg.Schedule.Sweep, func() {
 		res, err := d.worker.Sweep(ctx)
 		if err != nil && ctx.Err() == nil {
@@ -573,10 +429,24 @@ func (d *Daemon) startCron(ctx context.Context, cfg *config.Config) error {
 	}); err != nil {
 		return err
 	}
-	if err := addReportJobs(d, c); err != nil {
+	if err := add("summaries", cfg.Schedule.Summaries, d.summaries.Kick); err != nil {
 		return err
 	}
 	d.rl.runCron(ctx, c) // in place of the one a reload replaces
+	return nil
+}
+
+// schedule adds job to c at schedule.<name> (none when spec is empty or
+// "off").
+func schedule(c *cron.Cron, loc *time.Location, name, spec string, job func()) error {
+	if spec == "" || spec == "off" {
+		return nil
+	}
+	s, err := config.ParseSchedule(spec, loc)
+	if err != nil {
+		return fmt.Errorf("schedule.%s: %w", name, err)
+	}
+	c.Schedule(s, cron.FuncJob(job))
 	return nil
 }
 
@@ -589,52 +459,44 @@ func (c cronLogger) Error(err error, msg string, kv ...any) {
 }
 
 // inbox adapts the worker to server.Inbox.
-type inbox struct{ d *Daemon }
+type inbox struct {
+	db *state.DB
+	w  *worker.Worker
+}
 
 func (i inbox) Enqueue(items ...state.Item) error {
-	if err := i.d.db.Enqueue(items...); err != nil {
+	if err := i.db.Enqueue(items...); err != nil {
 		return err
 	}
-	i.d.worker.Kick()
+	i.w.Kick()
 	return nil
 }
 
-// admin adapts the daemon to server.Admin.
-type admin struct{ d *Daemon }
+// admin adapts the worker and Reload to server.Admin.
+type admin struct {
+	db     *state.DB
+	w      *worker.Worker
+	reload func() (server.Reloaded, error)
+}
 
-func (a admin) State() *state.DB { return a.d.db }
+func (a admin) Reload() (server.Reloaded, error) { return a.reload() }
+func (a admin) State() *state.DB                 { return a.db }
 func (a admin) Sweep(ctx context.Context) (any, error) {
-	return a.d.worker.Sweep(ctx)
+	return a.w.Sweep(ctx)
 }
 func (a admin) Reconcile(ctx context.Context) (any, error) {
-	n, err := a.d.worker.Reconcile(ctx)
+	n, err := a.w.Reconcile(ctx)
 	return map[string]int{"queued": n}, err
 }
 func (a admin) Poll(ctx context.Context) (any, error) {
-	n, err := a.d.worker.Poll(ctx)
+	n, err := a.w.Poll(ctx)
 	return map[string]int{"changed": n}, err
 }
 
-// registrations adapts the daemon's intake to server.Registrations.
-type registrations struct{ d *Daemon }
-
-var errNoIntake = errors.New("the daemon's intake is not ready")
-
-func (r registrations) Register(ctx context.Context, subs []intake.Submission) ([]intake.Receipt, error) {
-	reg := r.d.in.registrar
-	if reg == nil {
-		return nil, errNoIntake
-	}
-	return reg.Register(ctx, subs)
+// reloadIntake sets the leaves (status links, mail) and then the intake
+// channels built over them to a new configuration.
+func reloadIntake(d *Daemon, cfg *config.Config) {
+	d.links.Set(cfg)
+	d.mail.Set(cfg)
+	d.intake.Reload(cfg)
 }
-
-func (r registrations) Settle(ctx context.Context, cases []string) (map[string]intake.Receipt, error) {
-	reg := r.d.in.registrar
-	if reg == nil {
-		return nil, errNoIntake
-	}
-	return reg.Settle(ctx, cases)
-}
-
-// mount adds the intake channels, status pages and dashboard.
-func (d *Daemon) mount(mux *http.ServeMux) { mountExtras(d, mux) }

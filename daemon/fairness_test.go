@@ -630,7 +630,7 @@ func TestFairPlaceholderDoesNotJumpTheQueue(t *testing.T) {
 func (r *fairRig) statusLink(id string) (string, string) {
 	r.t.Helper()
 	p := r.crm.Get(r.t, id)
-	u := statusLink(r.d, p["case_number"])
+	u := r.d.links.URL(p["case_number"])
 	return p["case_number"], strings.TrimPrefix(u, r.base)
 }
 
@@ -776,7 +776,7 @@ func TestNeedsInfoExpires(t *testing.T) {
 		}
 		h.settle(5 * time.Second)
 		h.crm.Advance(29 * 24 * time.Hour)
-		if _, err := h.d.Worker().Sweep(context.Background()); err != nil {
+		if _, err := h.d.worker.Sweep(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		h.settle(5 * time.Second)
@@ -784,7 +784,7 @@ func TestNeedsInfoExpires(t *testing.T) {
 			t.Fatalf("after 29 days: %v", p)
 		}
 		h.crm.Advance(2 * 24 * time.Hour)
-		if _, err := h.d.Worker().Sweep(context.Background()); err != nil {
+		if _, err := h.d.worker.Sweep(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		h.settle(5 * time.Second)

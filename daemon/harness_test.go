@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/regsync/regsync/config"
+	"github.com/regsync/regsync/dashboard"
 )
 
 // t0 is a Monday afternoon.
@@ -132,6 +134,8 @@ type harness struct {
 	cfg  *config.Config
 	dir  string
 	logs *syncBuffer
+	// dashData is the dashboard's data as refreshDashboard last left it.
+	dashData *dashboard.Data
 
 	cancel context.CancelFunc
 	done   chan error
@@ -315,11 +319,11 @@ func (h *harness) settle(within time.Duration) {
 	h.t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		st, err := h.d.State().InboxStats()
+		st, err := h.d.db.InboxStats()
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		plans, err := h.d.State().AllPlans()
+		plans, err := h.d.db.AllPlans()
 		if err != nil {
 			h.t.Fatal(err)
 		}
@@ -345,4 +349,23 @@ func clean(n int, domain string) map[string]string {
 		"submitted_at": t0.Add(time.Duration(n) * time.Second).Format(time.RFC3339),
 		"case_number":  fmt.Sprintf("R-%d", 1000+n),
 	}
+}
+
+// waitUntil waits for cond — the sign that the daemon has done something:
+// a metric, a log line, a request the fake counted — and fails the test
+// when it has not come within.
+func waitUntil(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// pollRuns is how many polls (registrations and deals) have succeeded.
+func (h *harness) pollRuns() float64 {
+	return testutil.ToFloat64(h.d.m.PollRuns.WithLabelValues(h.d.crm.Name(), "ok"))
 }

@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regsync/regsync/config"
 	"github.com/regsync/regsync/connectors"
 	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
 	"github.com/regsync/regsync/internal/secret"
+	"github.com/regsync/regsync/notify"
 	"github.com/regsync/regsync/worker"
 )
 
@@ -131,15 +133,15 @@ func TestIntakeMarkupInACompanyNameIsText(t *testing.T) {
 // AE channel's post shows them as text.
 func TestNotifierWebhookEscapesPartnerText(t *testing.T) {
 	hook := startWebhook(t)
-	cfg := notifyConfig(1)
-	cfg.Mail.Host = ""
+	cfg := config.Default()
 	cfg.Notify.SlackWebhookURL = secret.New(hook.URL + "/services/T0/B0/secret")
-	_, n := notifierFor(t, cfg)
+	n := notify.New(&cfg, notify.Options{Config: func() *config.Config { return &cfg }})
 	esc := worker.Notification{Kind: worker.KindEscalation, CaseNumber: "R-7QK2M9XBHD",
 		Subject:   "[R-7QK2M9XBHD] SLA missed: northwind's registration of " + markup,
 		Text:      "northwind's registration R-7QK2M9XBHD of " + markup + " (acme.example) has waited past its answer deadline.\n",
 		StatusURL: "https://partners.example/r/x"}
-	review := statusNote("sam@northwind.example")
+	review := worker.Notification{Kind: worker.KindStatus, CaseNumber: "R-7QK2M9XBHD", RecordID: "1001", PartnerID: "northwind",
+		To: []string{"sam@northwind.example"}, Subject: "[R-7QK2M9XBHD] Globex: in review", Text: "In review.\n"}
 	review.Status, review.Reason, review.CompanyName, review.StatusURL = "in_review", "possible_duplicate", markup, "https://partners.example/r/y"
 	if err := n.Notify(context.Background(), []worker.Notification{esc, review}); err != nil {
 		t.Fatal(err)

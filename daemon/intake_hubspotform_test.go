@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
+	"github.com/regsync/regsync/intake/channels"
 )
 
 // A partner's HubSpot form with hidden fields: polled, registered once —
@@ -43,12 +44,15 @@ func TestIntakeHubSpotFormPolled(t *testing.T) {
 	}
 
 	// More polls, then a lost cursor: every submission is read again.
-	time.Sleep(300 * time.Millisecond)
-	if err := r.d.State().SetCursor(hubspotFormPrefix+rigFormGUID, ""); err != nil {
+	formPolls := func() int { return r.fake.hs.Calls()["GET /form-integrations/v1/submissions/forms/{formGuid}"] }
+	polled := formPolls()
+	waitUntil(t, 5*time.Second, "more form polls", func() bool { return formPolls() >= polled+2 })
+	if err := r.d.db.SetCursor(channels.HubSpotFormPrefix+rigFormGUID, ""); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
-	if cur, _ := r.d.State().Cursor(hubspotFormPrefix + rigFormGUID); cur == "" {
+	polled = formPolls()
+	waitUntil(t, 5*time.Second, "form polls after the lost cursor", func() bool { return formPolls() >= polled+2 })
+	if cur, _ := r.d.db.Cursor(channels.HubSpotFormPrefix + rigFormGUID); cur == "" {
 		t.Error("the cursor was not stored again")
 	}
 	if n := r.records(); n != 1 {

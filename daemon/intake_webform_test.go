@@ -264,7 +264,7 @@ func TestIntakeWebFormHoldExpires(t *testing.T) {
 	if resp.StatusCode != http.StatusGone || !strings.Contains(page, "This confirmation link expired on") {
 		t.Errorf("expired link: %d\n%s", resp.StatusCode, page)
 	}
-	if n, err := r.d.State().PurgeHolds(r.crm.Now()); err != nil || n != 1 {
+	if n, err := r.d.db.PurgeHolds(r.crm.Now()); err != nil || n != 1 {
 		t.Errorf("PurgeHolds = %d, %v", n, err)
 	}
 	if r.records() != before {
@@ -320,7 +320,7 @@ func TestIntakeWebFormRefusals(t *testing.T) {
 // A reload turns a channel off (its routes answer 404) and on again.
 func TestIntakeReloadTurnsChannelsOff(t *testing.T) {
 	r := startRig(t, rigOpts{})
-	cfg := *r.d.Config()
+	cfg := *r.d.cfg.Load()
 	next := cfg
 	next.Intake = cfg.Intake
 	next.Intake.WebForm.Enabled = false
@@ -339,9 +339,9 @@ func TestIntakeReloadTurnsChannelsOff(t *testing.T) {
 		t.Errorf("csv off: %d %s", resp.StatusCode, b)
 	}
 	// Links given out before the reload still work.
-	link := statusLink(r.d, "R-0000000000")
+	link := r.d.links.URL("R-0000000000")
 	reloadIntake(r.d, &cfg)
-	if statusLink(r.d, "R-0000000000") != link {
+	if r.d.links.URL("R-0000000000") != link {
 		t.Error("a reload changed the status links")
 	}
 	if resp, _ := r.do("GET", "/register", "", nil, nil); resp.StatusCode != 200 {

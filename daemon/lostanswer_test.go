@@ -135,7 +135,7 @@ func TestResumedPlanIsRememberedAsOwnWrite(t *testing.T) {
 		h.crm.Update(t, a, map[string]string{"status": "declined"})
 		h.settle(10 * time.Second)
 		// B's re-check, as its schedule would bring it.
-		if err := h.d.State().Enqueue(state.Item{CRM: c.name, Object: h.crm.Object(), RecordID: b, Reason: "recheck"}); err != nil {
+		if err := h.d.db.Enqueue(state.Item{CRM: c.name, Object: h.crm.Object(), RecordID: b, Reason: "recheck"}); err != nil {
 			t.Fatal(err)
 		}
 		h.waitLog("cannot be read back", 60*time.Second)
@@ -143,7 +143,7 @@ func TestResumedPlanIsRememberedAsOwnWrite(t *testing.T) {
 		h.settle(30 * time.Second)
 		h.want(b, "approved", "approved")
 		// Read it again, as the change feed or a sweep would.
-		if err := h.d.State().Enqueue(state.Item{CRM: c.name, Object: h.crm.Object(), RecordID: b, Reason: "recheck"}); err != nil {
+		if err := h.d.db.Enqueue(state.Item{CRM: c.name, Object: h.crm.Object(), RecordID: b, Reason: "recheck"}); err != nil {
 			t.Fatal(err)
 		}
 		h.settle(10 * time.Second)
@@ -171,7 +171,7 @@ func TestLostAnswerThenAnAEChange(t *testing.T) {
 		p["country"] = "JP" // no territory: in review
 		id := h.register(p)
 		setFaults(t, h.crm, loseSalesforceWrite(id, `"in_review"`))
-		if err := h.d.State().Enqueue(state.Item{CRM: c.name, Object: h.crm.Object(), RecordID: id, Reason: "test"}); err != nil {
+		if err := h.d.db.Enqueue(state.Item{CRM: c.name, Object: h.crm.Object(), RecordID: id, Reason: "test"}); err != nil {
 			t.Fatal(err)
 		}
 		h.waitLog("cannot be read back", 60*time.Second)
@@ -180,7 +180,7 @@ func TestLostAnswerThenAnAEChange(t *testing.T) {
 		}
 		h.crm.Update(t, id, map[string]string{"status": "approved"}) // the AE, meanwhile
 		setFaults(t, h.crm, nil)
-		if err := h.d.State().Enqueue(state.Item{CRM: c.name, Object: h.crm.Object(), RecordID: id, Reason: "recheck"}); err != nil {
+		if err := h.d.db.Enqueue(state.Item{CRM: c.name, Object: h.crm.Object(), RecordID: id, Reason: "recheck"}); err != nil {
 			t.Fatal(err)
 		}
 		h.settle(30 * time.Second)
@@ -272,7 +272,7 @@ func TestNextDecisionWaitsForTheEarlierOnesSteps(t *testing.T) {
 			}}))
 		enqueue := func() {
 			t.Helper()
-			if err := h.d.State().Enqueue(state.Item{CRM: c.name, Object: h.crm.Object(), RecordID: id, Reason: "test"}); err != nil {
+			if err := h.d.db.Enqueue(state.Item{CRM: c.name, Object: h.crm.Object(), RecordID: id, Reason: "test"}); err != nil {
 				t.Fatal(err)
 			}
 		}

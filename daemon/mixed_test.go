@@ -163,7 +163,7 @@ func mixedFlow(t *testing.T, c crm, n int) {
 	// Zero decided twice, zero loops.
 	maxWrites := 0
 	for i, id := range ids {
-		entries, err := h.d.State().AuditFor(h.auditKey(id), 100)
+		entries, err := h.d.db.AuditFor(h.auditKey(id), 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +189,7 @@ func mixedFlow(t *testing.T, c crm, n int) {
 	if n429 := h.crm.RateLimited(); n429 != 0 {
 		t.Errorf("the fake refused %d calls for the rate limit", n429)
 	}
-	if dead, _ := h.d.State().Dead(); len(dead) != 0 {
+	if dead, _ := h.d.db.Dead(); len(dead) != 0 {
 		t.Errorf("%d dead letters: %+v", len(dead), dead[0])
 	}
 	calls := h.crm.TotalCalls()

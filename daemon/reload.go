@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/regsync/regsync/config"
 	"github.com/regsync/regsync/server"
-	"github.com/regsync/regsync/worker"
 )
 
 // reloadSide is what a reload needs besides the configuration in force:
@@ -156,16 +154,3 @@ func (s *reloadSide) stopCron() context.Context {
 	}()
 	return ctx
 }
-
-// engineNotifier is the worker's notifier. Unlike d.notifier it exists
-// even when notify.enabled is off at startup: it reads notify.enabled at
-// every notification, so a reload turns notifications on as well as off.
-func (d *Daemon) engineNotifier(cfg *config.Config) worker.Notifier {
-	if n := d.notifier(cfg); n != nil {
-		return n
-	}
-	return &notifier{d: d, http: &http.Client{Timeout: 15 * time.Second}}
-}
-
-// Reload re-reads the configuration and says what it applied.
-func (a admin) Reload() (server.Reloaded, error) { return a.d.reload() }

@@ -32,7 +32,7 @@ func TestReloadKeepsTheOldConfigOnError(t *testing.T) {
 	if v := testutil.ToFloat64(h.d.m.ConfigReloadOK); v != 0 {
 		t.Errorf("regsync_config_last_reload_successful = %v after a failed reload", v)
 	}
-	if h.d.Config().Rules.HoldWindow.Days != 60 {
+	if h.d.cfg.Load().Rules.HoldWindow.Days != 60 {
 		t.Errorf("the old configuration is not in force")
 	}
 	// A good change: 45-day windows from now on.
@@ -175,7 +175,7 @@ func TestReloadReportsRestartSettings(t *testing.T) {
 	if !slices.Equal(applied, []string{"hubspot.poll_interval"}) || !slices.Equal(restart, []string{"hubspot.token", "worker.concurrency"}) {
 		t.Errorf("first reload: applied %v, restart %v", applied, restart)
 	}
-	if c := h.d.Config(); c.Worker.Concurrency != 2 || c.HubSpot.Token.Reveal() != "sandbox-token" || h.d.pollInterval() != 30*time.Minute {
+	if c := h.d.cfg.Load(); c.Worker.Concurrency != 2 || c.HubSpot.Token.Reveal() != "sandbox-token" || h.d.pollInterval() != 30*time.Minute {
 		t.Errorf("in force: concurrency %d, token changed %v, poll interval %s", c.Worker.Concurrency, c.HubSpot.Token.Reveal() != "sandbox-token", h.d.pollInterval())
 	}
 	logs := h.logs.String()

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
+	"github.com/regsync/regsync/dashboard"
 	"github.com/regsync/regsync/report/reporttest"
 )
 
@@ -53,7 +54,11 @@ func (h *harness) refreshDashboardWithin(d time.Duration) error {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	return h.d.rep.refreshDashboard(ctx)
+	data, err := h.d.dash.Refresh(ctx)
+	if err == nil {
+		h.dashData = data
+	}
+	return err
 }
 
 // TestDashboardClosedWithoutCredentials: with no credential configured the
@@ -160,12 +165,8 @@ func TestDashboardShowsTheFixture(t *testing.T) {
 	}
 }
 
-// cached is the dashboard's data cache as it stands.
-func cached(h *harness) *dataCache {
-	h.d.rep.mu.Lock()
-	defer h.d.rep.mu.Unlock()
-	return h.d.rep.cache
-}
+// cached is the dashboard's data as the last refresh left it.
+func cached(h *harness) *dashboard.Data { return h.dashData }
 
 // section returns the HTML of the page's <section id="…">.
 func section(t *testing.T, page, id string) string {
@@ -215,11 +216,13 @@ func TestDashboardFollowsTheChangeFeed(t *testing.T) {
 			"submitted_at": t0.Format(time.RFC3339)}) // missing fields: needs_info
 		h.waitDecided(first, 5*time.Second)
 		h.settle(5 * time.Second)
-		time.Sleep(300 * time.Millisecond) // the worker's cursor is past it
+		// The worker's cursor is past it: a whole poll has run since.
+		polls := h.pollRuns()
+		waitUntil(t, 5*time.Second, "a poll after the decision", func() bool { return h.pollRuns() >= polls+2 })
 		if err := h.refreshDashboard(); err != nil {
 			t.Fatal(err)
 		}
-		if cached(h).regCursor == "" {
+		if cached(h).RegCursor == "" {
 			t.Fatal("no change-feed cursor after the full read")
 		}
 		second := h.register(clean(50, "feed.example"))
@@ -238,10 +241,10 @@ func TestDashboardFollowsTheChangeFeed(t *testing.T) {
 			t.Error("the page lost R-3000 (needs info) after a delta refresh")
 		}
 		cache := cached(h)
-		if n := len(cache.regs); n != 2 {
+		if n := len(cache.Regs); n != 2 {
 			t.Errorf("cache holds %d registrations, want 2", n)
 		}
-		if r := cache.regs[second]; r.Status != "approved" || r.Problem != "" {
+		if r := cache.Regs[second]; r.Status != "approved" || r.Problem != "" {
 			t.Errorf("cached %+v: want approved, trimmed", r)
 		}
 	})

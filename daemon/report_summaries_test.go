@@ -46,7 +46,7 @@ func TestWeeklySummariesOncePerPartnerAndWeek(t *testing.T) {
 			extra: `summaries: {unsubscribed: [contoso], program: "Acme Partners"}`})
 		summaryFixture(h)
 		ctx := summariesCtx(t)
-		res, err := h.d.SendSummaries(ctx)
+		res, err := h.d.summaries.Send(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +67,7 @@ func TestWeeklySummariesOncePerPartnerAndWeek(t *testing.T) {
 			t.Errorf("the unsubscribed partner got %v", lee)
 		}
 
-		res, err = h.d.SendSummaries(ctx)
+		res, err = h.d.summaries.Send(ctx)
 		if err != nil || res.Sent != 0 || res.AlreadySent != 2 {
 			t.Errorf("second run %+v %v, want nothing sent again", res, err)
 		}
@@ -77,7 +77,7 @@ func TestWeeklySummariesOncePerPartnerAndWeek(t *testing.T) {
 
 		// The next week, they go out again.
 		h.crm.Advance(7 * 24 * time.Hour)
-		if res, err := h.d.SendSummaries(ctx); err != nil || res.Week != "2026-W11" || res.Sent != 2 {
+		if res, err := h.d.summaries.Send(ctx); err != nil || res.Week != "2026-W11" || res.Sent != 2 {
 			t.Errorf("next week %+v %v", res, err)
 		}
 	})
@@ -92,10 +92,10 @@ func TestSummaryRetrySendsTheSameMessage(t *testing.T) {
 	kept := worker.Notification{Kind: worker.KindSummary, PartnerID: "northwind", To: []string{"jo@northwind.example"},
 		Subject: "Your registrations — composed before the crash", Text: "kept body\n", RecordID: "summary/northwind/2026-W10"}
 	js, _ := json.Marshal(kept)
-	if _, _, err := h.d.State().Remember("summary/northwind/2026-W10", string(js), time.Hour); err != nil {
+	if _, _, err := h.d.db.Remember("summary/northwind/2026-W10", string(js), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	res, err := h.d.SendSummaries(summariesCtx(t))
+	res, err := h.d.summaries.Send(summariesCtx(t))
 	if err != nil || res.Sent != 3 {
 		t.Fatalf("%+v %v, want 3 sent", res, err)
 	}
@@ -111,11 +111,11 @@ func TestSummaryRetrySendsTheSameMessage(t *testing.T) {
 func TestSummariesRunOnTheirSchedule(t *testing.T) {
 	h := startHarness(t, crms[0], harnessOpts{webhooks: true})
 	summaryFixture(h)
-	cfg := *h.d.Config()
+	cfg := *h.d.cfg.Load()
 	cfg.Schedule.Summaries = "@every 1s"
 	h.d.cfg.Store(&cfg)
 	c := cron.New()
-	if err := addReportJobs(h.d, c); err != nil {
+	if err := schedule(c, time.UTC, "summaries", cfg.Schedule.Summaries, h.d.summaries.Kick); err != nil {
 		t.Fatal(err)
 	}
 	c.Start()
@@ -127,14 +127,17 @@ func TestSummariesRunOnTheirSchedule(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(1500 * time.Millisecond) // another tick: nothing more
+	// Another tick: the sender runs again and finds every partner sent.
+	waitUntil(t, 10*time.Second, "a second summaries run", func() bool {
+		return strings.Contains(h.logs.String(), `msg="partner summaries"`) && strings.Contains(h.logs.String(), "already_sent=3")
+	})
 	if n := len(h.outboxWith("Your registrations")); n != 3 {
 		t.Errorf("%d summaries after two ticks, want 3", n)
 	}
 	bad := cfg
 	bad.Schedule.Summaries = "every day"
 	h.d.cfg.Store(&bad)
-	if err := addReportJobs(h.d, cron.New()); err == nil || !strings.Contains(err.Error(), "schedule.summaries") {
+	if err := schedule(cron.New(), time.UTC, "summaries", bad.Schedule.Summaries, h.d.summaries.Kick); err == nil || !strings.Contains(err.Error(), "schedule.summaries") {
 		t.Errorf("a bad schedule: %v", err)
 	}
 }

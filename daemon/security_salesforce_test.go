@@ -45,7 +45,7 @@ func TestSalesforceForgedOutboundMessageWithoutSecret(t *testing.T) {
 			t.Errorf("a forged message with the organization id only (%s) answered %d: %s", url, code, body)
 		}
 	}
-	st, err := h.d.State().InboxStats()
+	st, err := h.d.db.InboxStats()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestSalesforceOutboundMessagesOff(t *testing.T) {
 	if code, body := postOutbound(t, h.d.PublicURL()+"/webhooks/salesforce?secret="+outboundSecret, msg); code != http.StatusNotFound {
 		t.Errorf("/webhooks/salesforce with outbound messages off answered %d, want 404: %s", code, body)
 	}
-	st, err := h.d.State().InboxStats()
+	st, err := h.d.db.InboxStats()
 	if err != nil {
 		t.Fatal(err)
 	}

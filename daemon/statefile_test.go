@@ -55,7 +55,7 @@ func TestDaemonWaitsForAHeldStateFile(t *testing.T) {
 		if r.err != nil {
 			t.Fatalf("New after the state file was released: %v", r.err)
 		}
-		if err := r.d.Close(); err != nil {
+		if err := r.d.shutdown(); err != nil {
 			t.Fatal(err)
 		}
 	case <-time.After(10 * time.Second):

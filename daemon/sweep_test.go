@@ -16,7 +16,7 @@ var sweepPolicy = strings.Replace(testPolicy,
 
 func (h *harness) sweep() (looked, changed, escalated int) {
 	h.t.Helper()
-	res, err := h.d.Worker().Sweep(context.Background())
+	res, err := h.d.worker.Sweep(context.Background())
 	if err != nil {
 		h.t.Fatalf("sweep: %v", err)
 	}
@@ -167,16 +167,16 @@ func TestSweepAndWorkerActOnce(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 2 {
 			wg.Go(func() {
-				if _, err := h.d.Worker().Sweep(context.Background()); err != nil {
+				if _, err := h.d.worker.Sweep(context.Background()); err != nil {
 					t.Errorf("sweep: %v", err)
 				}
 			})
 		}
 		wg.Go(func() {
-			if err := h.d.Worker().Enqueue(h.crm.Object(), ids, "recheck"); err != nil {
+			if err := h.d.worker.Enqueue(h.crm.Object(), ids, "recheck"); err != nil {
 				t.Errorf("enqueue: %v", err)
 			}
-			h.d.Worker().Kick()
+			h.d.worker.Kick()
 		})
 		wg.Wait()
 		h.settle(10 * time.Second)

@@ -35,6 +35,7 @@ import (
 	"github.com/regsync/regsync/intake"
 	"github.com/regsync/regsync/intake/webform"
 	"github.com/regsync/regsync/internal/crmfault"
+	regmail "github.com/regsync/regsync/internal/mail"
 	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/registration"
 	"github.com/regsync/regsync/rules"
@@ -613,12 +614,12 @@ func (tr *tortureRun) confirmationLink(nonce string) (string, error) {
 	}
 	dir := filepath.Join(tr.dir, "outbox")
 	des, _ := os.ReadDir(dir)
-	ob := sandboxOutbox{dir: dir}
+	ob := regmail.OutboxViewer{Dir: dir}
 	for i := len(des) - 1; i >= 0; i-- { // names start with the instant: newest first
-		if !reOutboxFile.MatchString(des[i].Name()) {
+		if !regmail.IsOutboxFile(des[i].Name()) {
 			continue
 		}
-		env, _, err := ob.read(des[i].Name())
+		env, _, err := ob.Read(des[i].Name())
 		if err != nil || !strings.HasPrefix(env.GetHeader("Subject"), "Confirm your registration") {
 			continue
 		}

@@ -46,7 +46,7 @@ func TestWebhookRefusals(t *testing.T) {
 		return func(ts string) string { return hubspottest.SignV3(testSecret, "POST", url, b, ts) }
 	}
 	pending := func() int {
-		st, err := h.d.State().InboxStats()
+		st, err := h.d.db.InboxStats()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +128,7 @@ func TestWebhookLegacySignatureReplayRefused(t *testing.T) {
 					t.Errorf("send %d of a %s-signed request answered %d, want 401", attempt+1, tc.version, resp.StatusCode)
 				}
 			}
-			st, err := h.d.State().InboxStats()
+			st, err := h.d.db.InboxStats()
 			if err != nil {
 				t.Fatal(err)
 			}

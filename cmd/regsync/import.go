@@ -16,14 +16,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/regsync/regsync/config"
-	"github.com/regsync/regsync/connectors"
 	"github.com/regsync/regsync/daemon"
 	"github.com/regsync/regsync/intake"
 	"github.com/regsync/regsync/intake/csvdrop"
 	"github.com/regsync/regsync/registration"
-	"github.com/regsync/regsync/rules"
 	"github.com/regsync/regsync/server"
-	"github.com/regsync/regsync/worker"
 )
 
 func newImport(g *globals) *cobra.Command {
@@ -128,29 +125,17 @@ func runImport(ctx context.Context, g *globals, cfg *config.Config, log *slog.Lo
 		case running:
 			reg = &remoteRegistrar{ac: ac}
 			log.Info("a daemon holds the state file: the rows go to it", "addr", ac.base)
-		case cfg.CRM.Kind == config.KindSandbox:
-			// The sandbox CRM lives inside `regsync serve`; without it
-			// there is nothing to import into (ConnectReader says so).
-			crm, object, err := importCRM(ctx, cfg, log)
-			if err != nil {
-				return &exitError{code: exitFailure, err: err}
-			}
-			engine, err := worker.NewEngine(worker.EngineOptions{CRM: crm, Object: object, DealObject: "deals",
-				Policy: func() *rules.Policy { return cfg.Policy }, Logger: log, Now: time.Now})
-			if err != nil {
-				return &exitError{code: exitFailure, err: err}
-			}
-			reg = worker.NewRegistrar(engine, nil)
 		default:
 			// No daemon: import holds the state file for its run, as the
-			// daemon would — its decisions go through write-ahead plans,
-			// and the daemon started later knows them for regsync's own.
-			off, err := daemon.OpenOffline(cfg, log)
+			// daemon would (daemon.OpenImport), or, for the sandbox CRM,
+			// registers without local state in the sandbox of a running
+			// `regsync serve`.
+			r, closeReg, err := daemon.OpenImport(ctx, cfg, log)
 			if err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
-			defer off.Close()
-			reg = worker.NewRegistrar(off.Engine, nil)
+			defer closeReg()
+			reg = r
 		}
 	}
 
@@ -222,20 +207,6 @@ func outcomes(s csvdrop.Summary) string {
 		out += fmt.Sprintf(" (%d of them registered before)", s.Submitted-s.Created-s.Errors)
 	}
 	return out
-}
-
-// importCRM connects the CRM import registers in. For kind sandbox that is
-// the sandbox CRM inside a running `regsync serve`, at crm.sandbox.addr
-// (daemon.ConnectReader says plainly when none answers).
-func importCRM(ctx context.Context, cfg *config.Config, log *slog.Logger) (connectors.CRM, string, error) {
-	if cfg.CRM.Kind != config.KindSandbox {
-		return daemon.Connect(cfg, log, time.Now)
-	}
-	c, err := daemon.ConnectReader(ctx, cfg, log, time.Now)
-	if err != nil {
-		return nil, "", err
-	}
-	return c, cfg.HubSpot.Object, nil
 }
 
 // lazyFile creates the output file on the first write, so a file refused

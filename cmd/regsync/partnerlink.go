@@ -14,6 +14,7 @@ import (
 	"github.com/regsync/regsync/config"
 	"github.com/regsync/regsync/daemon"
 	"github.com/regsync/regsync/intake"
+	"github.com/regsync/regsync/intake/channels"
 	"github.com/regsync/regsync/intake/webform"
 )
 
@@ -47,7 +48,7 @@ address that is not the partner's).`,
 			if err != nil {
 				return err
 			}
-			key, err := daemon.LinkKey(cfg)
+			key, err := channels.LinkKey(cfg)
 			if err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/regsync/regsync/daemon"
+	"github.com/regsync/regsync/internal/connect"
 	"github.com/regsync/regsync/report"
 )
 
@@ -86,7 +86,7 @@ Exit 0 with the report, 1 when the CRM could not be read (nothing is printed),
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			start := time.Now()
-			crm, err := daemon.ConnectReader(ctx, cfg, log, nil)
+			crm, err := connect.Open(ctx, cfg, connect.SandboxRemote, connect.Env{Logger: log})
 			if err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}

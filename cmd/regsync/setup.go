@@ -19,7 +19,7 @@ import (
 	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
 	"github.com/regsync/regsync/connectors/salesforce"
 	"github.com/regsync/regsync/connectors/salesforce/salesforcetest"
-	"github.com/regsync/regsync/daemon"
+	"github.com/regsync/regsync/internal/connect"
 	"github.com/regsync/regsync/internal/crmfault"
 	"github.com/regsync/regsync/internal/secret"
 )
@@ -53,15 +53,15 @@ in deploy/salesforce/ (sf project deploy start) and run setup again.`,
 			if err != nil {
 				return err
 			}
-			if cfg.CRM.Kind == config.KindSandbox {
+			crm, err := connect.Open(cmd.Context(), cfg, connect.SandboxRefused, connect.Env{})
+			if errors.Is(err, connect.ErrSandboxNeedsServe) {
 				return &exitError{code: exitFailure, err: errors.New("crm.kind is sandbox: the sandbox sets itself up. " +
 					"To try setup, run `regsync sandbox --bare` and point a config with crm.kind: hubspot and hubspot.base_url at it")}
 			}
-			crm, _, err := daemon.Connect(cfg, nil, nil)
 			if err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
-			s, ok := crm.(setupper)
+			s, ok := crm.CRM.(setupper)
 			if !ok {
 				return &exitError{code: exitFailure, err: fmt.Errorf("the %s connector has no setup", crm.Name())}
 			}
@@ -167,7 +167,7 @@ GET /sandbox/calls shows the API calls it answered.
 	f := cmd.Flags()
 	f.StringVar(&crmKind, "crm", "hubspot", "hubspot or salesforce")
 	f.StringVar(&addr, "addr", "127.0.0.1:8081", "listen address")
-	f.StringVar(&token, "token", daemon.SandboxToken, "bearer token the HubSpot sandbox accepts")
+	f.StringVar(&token, "token", connect.SandboxToken, "bearer token the HubSpot sandbox accepts")
 	f.StringVar(&seed, "seed", "", "directory of seed JSON (HubSpot: its seed format; Salesforce: sObject tree files) (default: the seed shipped in the binary)")
 	f.BoolVar(&bare, "bare", false, "without regsync's object (HubSpot: an empty portal without partner_registration; Salesforce: no Partner_Registration__c)")
 	f.StringVar(&webhookURL, "webhook-url", "", "send change notifications to this URL (HubSpot: signed webhooks; Salesforce: outbound messages)")

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
-	"github.com/regsync/regsync/daemon"
+	"github.com/regsync/regsync/internal/connect"
 )
 
 // TestSetupAgainstABarePortal: regsync setup creates the partner_registration
@@ -196,7 +196,7 @@ func TestSandboxSearchLag(t *testing.T) {
 		t.Helper()
 		data, _ := json.Marshal(body)
 		req, _ := http.NewRequest(method, base+path, bytes.NewReader(data))
-		req.Header.Set("Authorization", "Bearer "+daemon.SandboxToken)
+		req.Header.Set("Authorization", "Bearer "+connect.SandboxToken)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

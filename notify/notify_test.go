@@ -1,9 +1,9 @@
-package daemon
+package notify
 
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/regsync/regsync/config"
+	regmail "github.com/regsync/regsync/internal/mail"
 	"github.com/regsync/regsync/internal/mail/mailtest"
 	"github.com/regsync/regsync/internal/metrics"
 	"github.com/regsync/regsync/internal/secret"
@@ -22,13 +23,19 @@ import (
 	"github.com/regsync/regsync/worker"
 )
 
-// notifierFor builds the daemon's notifier over a configuration, without
-// the rest of the daemon.
-func notifierFor(t *testing.T, cfg *config.Config) (*Daemon, worker.Notifier) {
+// notifierFor builds the notifier over a configuration, with the mail
+// sender the configuration names, and returns its metrics.
+func notifierFor(t *testing.T, cfg *config.Config) (*metrics.Metrics, worker.Notifier) {
 	t.Helper()
-	d := &Daemon{log: slog.New(slog.DiscardHandler), m: metrics.New(nil), now: time.Now}
-	d.cfg.Store(cfg)
-	return d, d.notifier(cfg)
+	m := metrics.New(nil)
+	var sender regmail.Sender
+	if s, err := regmail.New(cfg.Mail, "", regmail.Options{}); err == nil {
+		sender = s
+	} else if !errors.Is(err, regmail.ErrNotConfigured) {
+		t.Fatal(err)
+	}
+	return m, New(cfg, Options{Config: func() *config.Config { return cfg }, Metrics: m,
+		Mail: func() (regmail.Sender, string) { return sender, "smtp" }})
 }
 
 func notifyConfig(smtpPort int) *config.Config {
@@ -92,10 +99,10 @@ func TestNotifierMail(t *testing.T) {
 	if err := n.Notify(ctx, []worker.Notification{statusNote("busy@northwind.example")}); err == nil {
 		t.Error("a temporary refusal was swallowed")
 	}
-	if got := testutil.ToFloat64(d.m.Notifications.WithLabelValues("smtp", "refused")); got != 1 {
+	if got := testutil.ToFloat64(d.Notifications.WithLabelValues("smtp", "refused")); got != 1 {
 		t.Errorf("refused counter %v", got)
 	}
-	if got := testutil.ToFloat64(d.m.Notifications.WithLabelValues("smtp", "ok")); got != 3 {
+	if got := testutil.ToFloat64(d.Notifications.WithLabelValues("smtp", "ok")); got != 3 {
 		t.Errorf("ok counter %v", got)
 	}
 }
@@ -109,7 +116,7 @@ func TestNotifierWithoutMail(t *testing.T) {
 	if err := n.Notify(context.Background(), []worker.Notification{statusNote("sam@northwind.example")}); err != nil {
 		t.Fatal(err)
 	}
-	if got := testutil.ToFloat64(d.m.Notifications.WithLabelValues("email", "skipped")); got != 1 {
+	if got := testutil.ToFloat64(d.Notifications.WithLabelValues("email", "skipped")); got != 1 {
 		t.Errorf("skipped counter %v", got)
 	}
 	cfg.Notify.Enabled = false

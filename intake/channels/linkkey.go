@@ -1,4 +1,4 @@
-package daemon
+package channels
 
 import (
 	"crypto/rand"

@@ -1,4 +1,4 @@
-package daemon
+package connect
 
 import (
 	"context"

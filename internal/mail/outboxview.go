@@ -1,4 +1,4 @@
-package daemon
+package mail
 
 import (
 	"bytes"
@@ -13,35 +13,38 @@ import (
 	"github.com/jhillyerd/enmime/v2"
 )
 
-// sandboxOutboxPath is where the sandbox shows the e-mails partners would
-// get (the .eml files of its outbox): GET lists them, newest first, and
-// GET sandboxOutboxPath/{file} shows one — so a newcomer can open a
-// web-form confirmation link without a mail server. Only with crm.kind
-// sandbox and mail going to the outbox; 404 otherwise.
-const sandboxOutboxPath = "/sandbox/outbox"
+// OutboxViewer shows the e-mails of an outbox directory (the .eml files
+// Outbox writes) as web pages: GET Path lists them, newest first, and GET
+// Path/{file} shows one — so a newcomer trying the sandbox can open a
+// web-form confirmation link without a mail server. Everything is
+// HTML-escaped; links to Public are clickable, any other link is text.
+type OutboxViewer struct {
+	Dir    string
+	Path   string // where it is mounted: /sandbox/outbox
+	Public string // links to this site are clickable in a message
+}
 
 // outboxListMax bounds the list.
 const outboxListMax = 200
 
-type sandboxOutbox struct {
-	dir    string
-	public string // links to this site are clickable in a message
-}
-
 var reOutboxFile = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z._-]*\.eml$`)
 
-func (o sandboxOutbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// IsOutboxFile reports whether name is a message Outbox wrote (not a
+// temporary file, not a path).
+func IsOutboxFile(name string) bool { return reOutboxFile.MatchString(name) }
+
+func (o OutboxViewer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "use GET", http.StatusMethodNotAllowed)
 		return
 	}
-	name := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, sandboxOutboxPath), "/")
+	name := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, o.Path), "/")
 	if name == "" {
 		o.list(w)
 		return
 	}
-	if !reOutboxFile.MatchString(name) {
+	if !IsOutboxFile(name) {
 		http.NotFound(w, r)
 		return
 	}
@@ -68,27 +71,27 @@ type outboxPage struct {
 // site (a confirmation or status link), which is made clickable.
 type outboxSegment struct{ Text, Href string }
 
-func (o sandboxOutbox) list(w http.ResponseWriter) {
-	des, err := os.ReadDir(o.dir)
+func (o OutboxViewer) list(w http.ResponseWriter) {
+	des, err := os.ReadDir(o.Dir)
 	if err != nil && !os.IsNotExist(err) {
 		http.Error(w, "the outbox cannot be read", http.StatusInternalServerError)
 		return
 	}
 	var names []string
 	for _, de := range des {
-		if !de.IsDir() && reOutboxFile.MatchString(de.Name()) {
+		if !de.IsDir() && IsOutboxFile(de.Name()) {
 			names = append(names, de.Name())
 		}
 	}
 	slices.Sort(names)
 	slices.Reverse(names) // the names start with the instant: newest first
-	p := &outboxPage{Dir: o.dir, ListPath: sandboxOutboxPath, OutboxPrefix: sandboxOutboxPath + "/"}
+	p := &outboxPage{Dir: o.Dir, ListPath: o.Path, OutboxPrefix: o.Path + "/"}
 	if len(names) > outboxListMax {
 		p.More, names = len(names)-outboxListMax, names[:outboxListMax]
 	}
 	for _, n := range names {
 		e := outboxEntry{Name: n}
-		if env, _, err := o.read(n); err == nil {
+		if env, _, err := o.Read(n); err == nil {
 			e.Date, e.To, e.Subject = env.GetHeader("Date"), env.GetHeader("To"), env.GetHeader("Subject")
 		}
 		p.Entries = append(p.Entries, e)
@@ -96,8 +99,10 @@ func (o sandboxOutbox) list(w http.ResponseWriter) {
 	o.render(w, http.StatusOK, p)
 }
 
-func (o sandboxOutbox) read(name string) (*enmime.Envelope, string, error) {
-	root, err := os.OpenRoot(o.dir)
+// Read parses the outbox file name and returns it with its envelope
+// recipients (Bcc included; "" when the file records none).
+func (o OutboxViewer) Read(name string) (*enmime.Envelope, string, error) {
+	root, err := os.OpenRoot(o.Dir)
 	if err != nil {
 		return nil, "", err
 	}
@@ -119,13 +124,13 @@ func (o sandboxOutbox) read(name string) (*enmime.Envelope, string, error) {
 	return e, env, err
 }
 
-func (o sandboxOutbox) show(w http.ResponseWriter, r *http.Request, name string) {
-	env, rcpt, err := o.read(name)
+func (o OutboxViewer) show(w http.ResponseWriter, r *http.Request, name string) {
+	env, rcpt, err := o.Read(name)
 	if os.IsNotExist(err) {
 		http.NotFound(w, r)
 		return
 	}
-	p := &outboxPage{Dir: o.dir, ListPath: sandboxOutboxPath, Msg: &outboxEntry{Name: name}}
+	p := &outboxPage{Dir: o.Dir, ListPath: o.Path, Msg: &outboxEntry{Name: name}}
 	if err != nil || env == nil {
 		p.Unreadable = true
 		o.render(w, http.StatusOK, p)
@@ -149,12 +154,12 @@ var reURL = regexp.MustCompile(`https?://[^\s<>"]+`)
 
 // segments splits a text into plain pieces and links to this site; a link
 // anywhere else stays text.
-func (o sandboxOutbox) segments(text string) []outboxSegment {
+func (o OutboxViewer) segments(text string) []outboxSegment {
 	var out []outboxSegment
 	last := 0
 	for _, m := range reURL.FindAllStringIndex(text, -1) {
 		u := text[m[0]:m[1]]
-		if o.public == "" || !strings.HasPrefix(u, o.public+"/") {
+		if o.Public == "" || !strings.HasPrefix(u, o.Public+"/") {
 			continue
 		}
 		out = append(out, outboxSegment{Text: text[last:m[0]]}, outboxSegment{Text: u, Href: u})
@@ -163,7 +168,7 @@ func (o sandboxOutbox) segments(text string) []outboxSegment {
 	return append(out, outboxSegment{Text: text[last:]})
 }
 
-func (o sandboxOutbox) render(w http.ResponseWriter, status int, p *outboxPage) {
+func (o OutboxViewer) render(w http.ResponseWriter, status int, p *outboxPage) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 	h.Set("Cache-Control", "no-store")
