@@ -77,7 +77,6 @@ type channels struct {
 
 // Keys in the state file's cursors.
 const (
-	slackOriginPrefix  = "slack/origin/"  // + case number: where a Slack registration came from
 	hubspotFormPrefix  = "hubspot_form/"  // + form guid: the form poller's cursor
 	intakeOutboxSubdir = "outbox"         // the sandbox's default outbox, beside the state file
 	csvRequestDeadline = 30 * time.Minute // an upload is imported while its request is open
@@ -362,11 +361,6 @@ func startIntakeLoops(d *Daemon, ctx context.Context, wg *sync.WaitGroup) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		purgeHolds(ctx, d, time.Hour)
-	}()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
 		<-ctx.Done()
 		in.mu.Lock()
 		in.stopped = true
@@ -389,26 +383,6 @@ func startIntakeLoops(d *Daemon, ctx context.Context, wg *sync.WaitGroup) {
 			d.log.Warn("slack answers still being sent at shutdown were abandoned")
 		}
 	}()
-}
-
-// purgeHolds drops the web form's expired held submissions (and the
-// markers of confirmed ones) at start and then every interval, until ctx
-// ends: the holds bucket's maintenance.
-func purgeHolds(ctx context.Context, d *Daemon, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if n, err := d.db.PurgeHolds(d.now()); err != nil {
-			d.log.Warn("purge expired web-form holds", "err", err)
-		} else if n > 0 {
-			d.log.Info("dropped expired web-form holds", "holds", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // startPollsLocked starts the pollers of a channel set.
@@ -474,11 +448,11 @@ type slackOrigin struct {
 	Linked string `json:"linked,omitempty"`
 }
 
-// origins keeps Slack origins in the state file's cursors.
+// origins keeps Slack origins in the state file (state.DB.SlackOrigins).
 type origins struct{ d *Daemon }
 
 func (o origins) get(caseNumber string) (slackOrigin, bool, error) {
-	raw, err := o.d.db.Cursor(slackOriginPrefix + caseNumber)
+	raw, _, err := o.d.db.SlackOrigins().Get(caseNumber)
 	if err != nil || raw == "" {
 		return slackOrigin{}, false, err
 	}
@@ -494,7 +468,7 @@ func (o origins) put(caseNumber string, so slackOrigin) error {
 	if err != nil {
 		return err
 	}
-	return o.d.db.SetCursor(slackOriginPrefix+caseNumber, string(b))
+	return o.d.db.SlackOrigins().Put(caseNumber, string(b))
 }
 
 // Remember stores where a registration came from. A repeat (Slack

@@ -593,7 +593,7 @@ func (d *Daemon) SendSummaries(ctx context.Context) (SummaryResult, error) {
 	var errs []error
 	for _, s := range sums {
 		key := "summary/" + s.PartnerID + "/" + res.Week
-		if _, _, sent, err := d.db.Fingerprint(key + "/sent"); err != nil {
+		if _, sent, err := d.db.Summaries().Get(key); err != nil {
 			errs = append(errs, err)
 			continue
 		} else if sent {
@@ -623,7 +623,7 @@ func (d *Daemon) SendSummaries(ctx context.Context) (SummaryResult, error) {
 			errs = append(errs, fmt.Errorf("summary of %s: %w", s.PartnerID, err))
 			continue
 		}
-		if err := d.db.SetFingerprint(key+"/sent", strconv.FormatInt(now.Unix(), 10)); err != nil {
+		if err := d.db.Summaries().Put(key, strconv.FormatInt(now.Unix(), 10)); err != nil {
 			errs = append(errs, err)
 		}
 		res.Sent++
