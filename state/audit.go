@@ -89,11 +89,7 @@ func (db *DB) appendAudit(planKeys []string, step string, fps map[string]string,
 	}
 	now := db.now()
 	err := db.bdb.Update(func(tx *bolt.Tx) error {
-		log, err := bucket(tx, bucketAudit)
-		if err != nil {
-			return err
-		}
-		idx, err := bucket(tx, bucketAuditByRecord)
+		log, idx, err := auditBuckets(tx)
 		if err != nil {
 			return err
 		}
@@ -128,6 +124,15 @@ func (db *DB) appendAudit(planKeys []string, step string, fps map[string]string,
 		return fmt.Errorf("state: append %d audit entries: %w", len(e), err)
 	}
 	return nil
+}
+
+// auditBuckets are the log and its per-record index.
+func auditBuckets(tx *bolt.Tx) (log, idx bkt, err error) {
+	if log, err = bucket(tx, bucketAudit); err != nil {
+		return log, idx, err
+	}
+	idx, err = bucket(tx, bucketAuditByRecord)
+	return log, idx, err
 }
 
 // auditEntry reads the entry at an 8-byte key; Seq is 0 when absent.
@@ -184,11 +189,7 @@ func (db *DB) AuditFor(recordKey string, limit int) ([]AuditEntry, error) {
 	end := append([]byte(recordKey), 1) // first key after every prefix+seq
 	var out []AuditEntry
 	err := db.bdb.View(func(tx *bolt.Tx) error {
-		log, err := bucket(tx, bucketAudit)
-		if err != nil {
-			return err
-		}
-		idx, err := bucket(tx, bucketAuditByRecord)
+		log, idx, err := auditBuckets(tx)
 		if err != nil {
 			return err
 		}
@@ -258,13 +259,7 @@ func (db *DB) PurgeAudit(before time.Time) (n int, err error) {
 				return err
 			}
 			c := log.b.Cursor()
-			k, v := c.First()
-			if after != nil {
-				k, v = c.Seek(after)
-				if k != nil && bytes.Equal(k, after) {
-					k, v = c.Next()
-				}
-			}
+			k, v := seekAfter(c, after)
 			for ; k != nil && examined < purgeChunk && young < auditDisorder; k, v = c.Next() {
 				examined++
 				after = append(after[:0], k...)
@@ -289,11 +284,7 @@ func (db *DB) PurgeAudit(before time.Time) (n int, err error) {
 		})
 		if err == nil && len(gone) > 0 {
 			err = db.bdb.Update(func(tx *bolt.Tx) error {
-				log, err := bucket(tx, bucketAudit)
-				if err != nil {
-					return err
-				}
-				idx, err := bucket(tx, bucketAuditByRecord)
+				log, idx, err := auditBuckets(tx)
 				if err != nil {
 					return err
 				}

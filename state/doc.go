@@ -88,8 +88,8 @@
 // through as a manual change (a decision and a partner e-mail again, for
 // a record regsync never decided), or a human's change could go unseen.
 // There is one per registration, overwritten in place, so the bucket grows
-// with the registrations the CRM itself keeps (about 150 bytes each), not
-// with events. Dead letters wait for an operator and plans for their last
+// with the registrations the CRM itself keeps (a few hundred bytes each),
+// not with events. Dead letters wait for an operator and plans for their last
 // step; the inbox holds only work not yet done; cursors are one per feed.
 //
 // bbolt reuses the pages purges free but never shrinks the file: a steady

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -121,13 +122,7 @@ func (db *DB) purge(name []byte, expired func(b bkt, k []byte) (bool, error)) (n
 				return err
 			}
 			c := b.b.Cursor()
-			k, _ := c.First()
-			if after != nil {
-				k, _ = c.Seek(after)
-				if k != nil && string(k) == string(after) {
-					k, _ = c.Next()
-				}
-			}
+			k, _ := seekAfter(c, after)
 			for ; k != nil && examined < purgeChunk; k, _ = c.Next() {
 				examined++
 				after = append(after[:0], k...)
@@ -179,6 +174,19 @@ func (db *DB) purge(name []byte, expired func(b bkt, k []byte) (bool, error)) (n
 			return n, nil
 		}
 	}
+}
+
+// seekAfter moves c to the first key after after (nil: the first key),
+// where a chunked walk resumes in its next transaction.
+func seekAfter(c *bolt.Cursor, after []byte) (k, v []byte) {
+	if after == nil {
+		return c.First()
+	}
+	k, v = c.Seek(after)
+	if k != nil && bytes.Equal(k, after) {
+		k, v = c.Next()
+	}
+	return k, v
 }
 
 type fingerprintRecord struct {

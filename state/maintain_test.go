@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -66,13 +67,14 @@ func TestMaintainPurgesOnItsTicks(t *testing.T) {
 		defer db.Close()
 		start := time.Now()
 		business := func() time.Time { return time.Now().Add(-time.Minute) } // holds and audit: the daemon's clock
-		retention := 2 * 24 * time.Hour
+		var retention atomic.Int64                                           // the configuration, reloaded while the loop runs
+		retention.Store(int64(2 * 24 * time.Hour))
 		runs := make(chan MaintenanceRun)
 		ctx, cancel := context.WithCancel(t.Context())
 		stopped := make(chan struct{})
 		go func() {
 			defer close(stopped)
-			db.Maintain(ctx, Maintenance{Now: business, AuditRetention: func() time.Duration { return retention },
+			db.Maintain(ctx, Maintenance{Now: business, AuditRetention: func() time.Duration { return time.Duration(retention.Load()) },
 				Done: func(r MaintenanceRun) { runs <- r }})
 		}()
 		if r := <-runs; r.Err != nil || r.Purged != nil || r.FileBytes == 0 {
@@ -106,7 +108,7 @@ func TestMaintainPurgesOnItsTicks(t *testing.T) {
 		}
 		// The audit entry goes once the retention has passed on the
 		// business clock; a shorter retention applies at the next run.
-		retention = time.Hour // under the minimum: a day
+		retention.Store(int64(time.Hour)) // under the minimum: a day
 		for i := 3; i <= 24; i++ {
 			if r := <-runs; r.Purged != nil {
 				t.Fatalf("run after %dh: %+v", i, r)
