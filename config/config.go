@@ -33,6 +33,7 @@ import (
 	"github.com/regsync/regsync/registration"
 	"github.com/regsync/regsync/report"
 	"github.com/regsync/regsync/rules"
+	"github.com/regsync/regsync/state"
 	"github.com/regsync/regsync/worker"
 )
 
@@ -173,6 +174,10 @@ type Notify struct {
 // State is the local bbolt state file.
 type State struct {
 	Path string `yaml:"path"`
+	// AuditRetention is how long audit entries are kept; older ones are
+	// deleted by the state maintenance loop (hourly). At least a day;
+	// default 400 days (9600h). A reload applies at the next run.
+	AuditRetention time.Duration `yaml:"audit_retention"`
 }
 
 // CRM kinds.
@@ -233,7 +238,7 @@ func (c *Config) SandboxPollSettle() time.Duration {
 func Default() Config {
 	return Config{
 		Server:     Server{Addr: "127.0.0.1:8080", ShutdownTimeout: 30 * time.Second},
-		State:      State{Path: "regsync.db"},
+		State:      State{Path: "regsync.db", AuditRetention: state.DefaultAuditRetention},
 		CRM:        CRM{Kind: KindSandbox, Sandbox: Sandbox{Addr: "127.0.0.1:8081", PerTenSeconds: 100, SearchLag: 2 * time.Second}},
 		HubSpot:    hubspot.DefaultConfig(),
 		Salesforce: salesforce.DefaultConfig(),
@@ -332,6 +337,9 @@ func (c *Config) validate() error {
 	}
 	if strings.TrimSpace(c.State.Path) == "" {
 		errs = append(errs, yamlx.Errorf(yamlx.Path("state", "path"), "a state file path is required"))
+	}
+	if r := c.State.AuditRetention; r < state.MinAuditRetention {
+		errs = append(errs, yamlx.Errorf(yamlx.Path("state", "audit_retention"), "must be at least 24h (a day), not %s", r))
 	}
 	switch c.CRM.Kind {
 	case KindSandbox, KindHubSpot, KindSalesforce:

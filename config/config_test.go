@@ -567,3 +567,20 @@ func TestAdminSection(t *testing.T) {
 		t.Error("two :0 addresses are shared")
 	}
 }
+
+// state.audit_retention defaults to 400 days, reads a duration, and is at
+// least a day.
+func TestAuditRetention(t *testing.T) {
+	c, err := Parse("c.yaml", []byte("crm: {kind: sandbox}\n"), false)
+	if err != nil || c.State.AuditRetention != 400*24*time.Hour {
+		t.Fatalf("default: %v, %v", err, c.State.AuditRetention)
+	}
+	c, err = Parse("c.yaml", []byte("state:\n  audit_retention: 720h\n"), false)
+	if err != nil || c.State.AuditRetention != 30*24*time.Hour {
+		t.Fatalf("720h: %v, %v", err, c.State.AuditRetention)
+	}
+	_, err = Parse("c.yaml", []byte("state:\n  audit_retention: 12h\n"), false)
+	if want := "c.yaml:2: state.audit_retention: must be at least 24h (a day), not 12h0m0s"; err == nil || err.Error() != want {
+		t.Fatalf("12h: %v\nwant %s", err, want)
+	}
+}

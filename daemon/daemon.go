@@ -249,10 +249,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	hard, stopHard := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHard()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		_ = d.worker.Run(workCtx, hard)
+	}()
+	go func() {
+		defer wg.Done()
+		d.db.Maintain(workCtx, state.Maintenance{Now: d.now, Log: d.log, Done: d.m.StateMaintained,
+			AuditRetention: func() time.Duration { return d.cfg.Load().State.AuditRetention }})
 	}()
 	go func() {
 		defer wg.Done()

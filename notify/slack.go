@@ -14,6 +14,7 @@ import (
 	"github.com/regsync/regsync/config"
 	"github.com/regsync/regsync/intake"
 	islack "github.com/regsync/regsync/intake/slack"
+	"github.com/regsync/regsync/state"
 	"github.com/regsync/regsync/worker"
 )
 
@@ -95,23 +96,14 @@ func retryableSlack(err error) bool {
 	return false
 }
 
-// originPrefix + case number is the state cursor of where a Slack
-// registration came from.
-const originPrefix = "slack/origin/"
-
-// CursorStore is the part of the state file Origins use.
-type CursorStore interface {
-	Cursor(name string) (string, error)
-	SetCursor(name, value string) error
-}
-
-// Origins keep where each Slack registration came from in the state file:
-// the Slack channel stores them (islack.OriginStore), the thread notifier
-// reads them and marks what it posted.
-type Origins struct{ db CursorStore }
+// Origins keep where each Slack registration came from in the state
+// file's Slack origins (state.DB.SlackOrigins, kept 400 days after their
+// last change): the Slack channel stores them (islack.OriginStore), the
+// thread notifier reads them and marks what it posted.
+type Origins struct{ db *state.DB }
 
 // NewOrigins keeps Slack origins in db.
-func NewOrigins(db CursorStore) *Origins { return &Origins{db: db} }
+func NewOrigins(db *state.DB) *Origins { return &Origins{db: db} }
 
 // slackOrigin is what the state file holds about a Slack registration:
 // where it came from, the last status posted there and the last status
@@ -124,7 +116,7 @@ type slackOrigin struct {
 }
 
 func (o *Origins) get(caseNumber string) (slackOrigin, bool, error) {
-	raw, err := o.db.Cursor(originPrefix + caseNumber)
+	raw, _, err := o.db.SlackOrigins().Get(caseNumber)
 	if err != nil || raw == "" {
 		return slackOrigin{}, false, err
 	}
@@ -140,7 +132,7 @@ func (o *Origins) put(caseNumber string, so slackOrigin) error {
 	if err != nil {
 		return err
 	}
-	return o.db.SetCursor(originPrefix+caseNumber, string(b))
+	return o.db.SlackOrigins().Put(caseNumber, string(b))
 }
 
 // Remember stores where a registration came from. A repeat (Slack

@@ -13,7 +13,9 @@ import (
 )
 
 // AuditEntry is one decision or change regsync made or saw. Entries are
-// append-only: there is no update and no delete.
+// append-only: there is no update, and the only delete is the
+// maintenance loop's, of entries older than the audit retention
+// (PurgeAudit).
 type AuditEntry struct {
 	// Seq is assigned by Append: 1, 2, 3, … for the life of the file.
 	Seq uint64 `json:"seq"`
@@ -87,11 +89,7 @@ func (db *DB) appendAudit(planKeys []string, step string, fps map[string]string,
 	}
 	now := db.now()
 	err := db.bdb.Update(func(tx *bolt.Tx) error {
-		log, err := bucket(tx, bucketAudit)
-		if err != nil {
-			return err
-		}
-		idx, err := bucket(tx, bucketAuditByRecord)
+		log, idx, err := auditBuckets(tx)
 		if err != nil {
 			return err
 		}
@@ -126,6 +124,15 @@ func (db *DB) appendAudit(planKeys []string, step string, fps map[string]string,
 		return fmt.Errorf("state: append %d audit entries: %w", len(e), err)
 	}
 	return nil
+}
+
+// auditBuckets are the log and its per-record index.
+func auditBuckets(tx *bolt.Tx) (log, idx bkt, err error) {
+	if log, err = bucket(tx, bucketAudit); err != nil {
+		return log, idx, err
+	}
+	idx, err = bucket(tx, bucketAuditByRecord)
+	return log, idx, err
 }
 
 // auditEntry reads the entry at an 8-byte key; Seq is 0 when absent.
@@ -182,11 +189,7 @@ func (db *DB) AuditFor(recordKey string, limit int) ([]AuditEntry, error) {
 	end := append([]byte(recordKey), 1) // first key after every prefix+seq
 	var out []AuditEntry
 	err := db.bdb.View(func(tx *bolt.Tx) error {
-		log, err := bucket(tx, bucketAudit)
-		if err != nil {
-			return err
-		}
-		idx, err := bucket(tx, bucketAuditByRecord)
+		log, idx, err := auditBuckets(tx)
 		if err != nil {
 			return err
 		}
@@ -222,4 +225,89 @@ func (db *DB) AuditFor(recordKey string, limit int) ([]AuditEntry, error) {
 		out[i], out[j] = out[j], out[i]
 	}
 	return out, nil
+}
+
+// auditDisorder is how many younger entries in a row end PurgeAudit's
+// walk: a run reads little more than what it deletes.
+const auditDisorder = 64
+
+// auditHead is what PurgeAudit reads of an entry: its time and record.
+type auditHead struct {
+	At       time.Time `json:"at"`
+	CRM      string    `json:"crm,omitempty"`
+	Object   string    `json:"object,omitempty"`
+	RecordID string    `json:"record_id,omitempty"`
+}
+
+// PurgeAudit deletes the audit entries made before before (with their
+// index entries) and reports how many. It walks the log from its oldest
+// entry, purgeChunk entries per read transaction, taking the write lock
+// only to delete what it found, and stops once it met auditDisorder
+// entries in a row that are younger: entries are appended roughly in time
+// order (a resumed decision keeps its earlier instant), so an old entry
+// behind young ones waits for them. Sequence numbers are never reused.
+func (db *DB) PurgeAudit(before time.Time) (n int, err error) {
+	var after []byte // the last key examined
+	young := 0       // younger entries met in a row
+	for young < auditDisorder {
+		var examined int
+		var gone, goneIdx [][]byte
+		err := db.bdb.View(func(tx *bolt.Tx) error {
+			examined, gone, goneIdx = 0, nil, nil
+			log, err := bucket(tx, bucketAudit)
+			if err != nil {
+				return err
+			}
+			c := log.b.Cursor()
+			k, v := seekAfter(c, after)
+			for ; k != nil && examined < purgeChunk && young < auditDisorder; k, v = c.Next() {
+				examined++
+				after = append(after[:0], k...)
+				var h auditHead
+				if err := json.Unmarshal(v, &h); err != nil {
+					return corrupt(bucketAudit, k, err)
+				}
+				if !h.At.Before(before) {
+					young++
+					continue
+				}
+				young = 0
+				gone = append(gone, append([]byte(nil), k...))
+				if rk := (AuditEntry{CRM: h.CRM, Object: h.Object, RecordID: h.RecordID}).recordKey(); rk != "" && len(k) == 8 {
+					goneIdx = append(goneIdx, auditIndexKey(rk, binary.BigEndian.Uint64(k)))
+				}
+			}
+			if k == nil {
+				young = auditDisorder // the end of the log: done
+			}
+			return nil
+		})
+		if err == nil && len(gone) > 0 {
+			err = db.bdb.Update(func(tx *bolt.Tx) error {
+				log, idx, err := auditBuckets(tx)
+				if err != nil {
+					return err
+				}
+				for _, k := range gone {
+					if err := log.b.Delete(k); err != nil {
+						return err
+					}
+				}
+				for _, k := range goneIdx {
+					if err := idx.b.Delete(k); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+		if err != nil {
+			return n, fmt.Errorf("state: purge audit entries before %s: %w", before.UTC().Format(time.RFC3339), err)
+		}
+		n += len(gone)
+		if examined == 0 {
+			break
+		}
+	}
+	return n, nil
 }

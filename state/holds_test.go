@@ -153,7 +153,7 @@ func TestMigrateV3(t *testing.T) {
 		t.Fatalf("open version-2 file: %v", err)
 	}
 	defer db.Close()
-	if db.version != 3 {
+	if db.version != SchemaVersion {
 		t.Fatalf("version %d", db.version)
 	}
 	if _, err := db.ChangeHold("k", t0, func(*Hold) (*Hold, error) {

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -50,14 +51,6 @@ func (db *DB) SetCursor(name, value string) error {
 	return nil
 }
 
-type idemRecord struct {
-	Value     string    `json:"value"`
-	At        time.Time `json:"at"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
-func (r idemRecord) expired(now time.Time) bool { return !now.Before(r.ExpiresAt) }
-
 // Remember records key → value for ttl, durably, if key is absent or its
 // previous record expired, and returns seen=false. If key is present and
 // unexpired it changes nothing and returns the stored value with seen=true.
@@ -71,14 +64,14 @@ func (db *DB) Remember(key, value string, ttl time.Duration) (prior string, seen
 		return "", false, fmt.Errorf("state: remember %q: ttl %s must be positive", key, ttl)
 	}
 	now := db.now()
-	rec := idemRecord{Value: value, At: now, ExpiresAt: now.Add(ttl)}
+	rec := ttlRecord{Value: value, At: now, ExpiresAt: now.Add(ttl)}
 	err = db.bdb.Batch(func(tx *bolt.Tx) error {
 		prior, seen = "", false
 		b, err := bucket(tx, bucketIdempotency)
 		if err != nil {
 			return err
 		}
-		var old idemRecord
+		var old ttlRecord
 		ok, err := b.getJSON([]byte(key), &old)
 		if err != nil {
 			return err
@@ -95,53 +88,44 @@ func (db *DB) Remember(key, value string, ttl time.Duration) (prior string, seen
 	return prior, seen, nil
 }
 
-// purgeChunk bounds how many keys one PurgeExpired transaction looks at, so
-// a large bucket never holds the write lock for long.
+// purgeChunk bounds how many keys one purge transaction looks at, so a
+// large bucket never holds the write lock for long.
 const purgeChunk = 1000
 
 // PurgeExpired deletes expired idempotency keys and reports how many. It
 // works in small transactions; n counts those committed even when a later
-// one fails.
+// one fails. The maintenance loop (Maintain) runs it.
 func (db *DB) PurgeExpired() (n int, err error) {
-	now := db.now()
-	n, err = db.purge(bucketIdempotency, func(b bkt, k []byte) (bool, error) {
-		var rec idemRecord
-		_, err := b.getJSON(k, &rec)
-		return err == nil && rec.expired(now), err
-	})
+	n, err = db.purgeTTL(bucketIdempotency, db.now())
 	if err != nil {
 		return n, fmt.Errorf("state: purge expired: %w", err)
 	}
 	return n, nil
 }
 
-// purge deletes the entries of a bucket that expired says are expired, in
-// transactions of at most purgeChunk entries examined (a long purge never
-// holds the database for long), and reports how many it deleted; n counts
-// those committed even when a later transaction fails.
+// purge deletes the entries of a bucket that expired says are expired and
+// reports how many. It looks at purgeChunk entries per read transaction
+// and takes the write lock only to delete what it found, asking expired
+// again under the lock (an entry renewed meanwhile stays), so a long purge
+// never holds the database for long and a purge that finds nothing writes
+// nothing. n counts the deletions committed even when a later
+// transaction fails.
 func (db *DB) purge(name []byte, expired func(b bkt, k []byte) (bool, error)) (n int, err error) {
 	var after []byte // last key examined
 	for {
-		var examined, deleted int
-		var last []byte
-		err := db.bdb.Update(func(tx *bolt.Tx) error {
-			examined, deleted, last = 0, 0, nil
+		var examined int
+		var gone [][]byte
+		err := db.bdb.View(func(tx *bolt.Tx) error {
+			examined, gone = 0, nil
 			b, err := bucket(tx, name)
 			if err != nil {
 				return err
 			}
 			c := b.b.Cursor()
-			k, _ := c.First()
-			if after != nil {
-				k, _ = c.Seek(after)
-				if k != nil && string(k) == string(after) {
-					k, _ = c.Next()
-				}
-			}
-			var gone [][]byte
+			k, _ := seekAfter(c, after)
 			for ; k != nil && examined < purgeChunk; k, _ = c.Next() {
 				examined++
-				last = append(last[:0], k...)
+				after = append(after[:0], k...)
 				ok, err := expired(b, k)
 				if err != nil {
 					return err
@@ -150,23 +134,59 @@ func (db *DB) purge(name []byte, expired func(b bkt, k []byte) (bool, error)) (n
 					gone = append(gone, append([]byte(nil), k...))
 				}
 			}
-			for _, k := range gone {
-				if err := b.b.Delete(k); err != nil {
-					return err
-				}
-			}
-			deleted = len(gone)
 			return nil
 		})
 		if err != nil {
 			return n, err
 		}
-		n += deleted
+		if len(gone) > 0 {
+			deleted := 0
+			err := db.bdb.Update(func(tx *bolt.Tx) error {
+				deleted = 0
+				b, err := bucket(tx, name)
+				if err != nil {
+					return err
+				}
+				for _, k := range gone {
+					if b.b.Get(k) == nil {
+						continue
+					}
+					ok, err := expired(b, k)
+					if err != nil {
+						return err
+					}
+					if !ok {
+						continue
+					}
+					if err := b.b.Delete(k); err != nil {
+						return err
+					}
+					deleted++
+				}
+				return nil
+			})
+			if err != nil {
+				return n, err
+			}
+			n += deleted
+		}
 		if examined < purgeChunk {
 			return n, nil
 		}
-		after = last
 	}
+}
+
+// seekAfter moves c to the first key after after (nil: the first key),
+// where a chunked walk resumes in its next transaction.
+func seekAfter(c *bolt.Cursor, after []byte) (k, v []byte) {
+	if after == nil {
+		return c.First()
+	}
+	k, v = c.Seek(after)
+	if k != nil && bytes.Equal(k, after) {
+		k, v = c.Next()
+	}
+	return k, v
 }
 
 type fingerprintRecord struct {

@@ -27,12 +27,12 @@ func TestOpenCreatesFile(t *testing.T) {
 			names = append(names, string(name))
 			return nil
 		})
-		want := "audit.v1 audit_by_record.v1 cursors.v1 dead.v1 fingerprints.v1 holds.v1 idempotency.v1 inbox.v1 inbox_order.v1 meta plans.v1"
+		want := "audit.v1 audit_by_record.v1 cursors.v1 dead.v1 escalations.v1 fingerprints.v1 holds.v1 idempotency.v1 inbox.v1 inbox_order.v1 meta plans.v1 slack_origins.v1 summaries.v1"
 		if got := strings.Join(names, " "); got != want {
 			return fmt.Errorf("buckets %q, want %q", got, want)
 		}
-		if v := string(tx.Bucket(bucketMeta).Get(keySchemaVersion)); v != "3" {
-			return fmt.Errorf("schema_version %q, want 3", v)
+		if v := string(tx.Bucket(bucketMeta).Get(keySchemaVersion)); v != "4" {
+			return fmt.Errorf("schema_version %q, want 4", v)
 		}
 		return nil
 	})
@@ -131,9 +131,9 @@ func TestOpenSchemaTooNew(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	setVersion(t, path, "4")
+	setVersion(t, path, "5")
 	_, err := Open(path, Options{})
-	want := fmt.Sprintf("state file %s has schema version 4; this regsync understands up to 3", path)
+	want := fmt.Sprintf("state file %s has schema version 5; this regsync understands up to 4", path)
 	if err == nil || err.Error() != want {
 		t.Fatalf("Open = %v\nwant %s", err, want)
 	}
@@ -147,7 +147,7 @@ func TestOpenSchemaTooNew(t *testing.T) {
 	}
 	defer b.Close()
 	_ = b.View(func(tx *bolt.Tx) error {
-		if v := string(tx.Bucket(bucketMeta).Get(keySchemaVersion)); v != "4" {
+		if v := string(tx.Bucket(bucketMeta).Get(keySchemaVersion)); v != "5" {
 			t.Errorf("schema_version rewritten to %q", v)
 		}
 		return nil

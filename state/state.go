@@ -20,7 +20,7 @@ import (
 
 // SchemaVersion is the layout of the state file this build reads and writes.
 // It is always len(migrations)+1.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 var (
 	// ErrInUse is returned (wrapped) by Open when another process holds the
@@ -119,8 +119,11 @@ var (
 	bucketFingerprints  = []byte("fingerprints.v1")
 	bucketAudit         = []byte("audit.v1")
 	bucketAuditByRecord = []byte("audit_by_record.v1")
-	bucketPlans         = []byte("plans.v1") // schema version 2
-	bucketHolds         = []byte("holds.v1") // schema version 3
+	bucketPlans         = []byte("plans.v1")         // schema version 2
+	bucketHolds         = []byte("holds.v1")         // schema version 3
+	bucketEscalations   = []byte("escalations.v1")   // schema version 4
+	bucketSummaries     = []byte("summaries.v1")     // schema version 4
+	bucketSlackOrigins  = []byte("slack_origins.v1") // schema version 4
 
 	keySchemaVersion = []byte("schema_version")
 )
@@ -129,6 +132,7 @@ var (
 var allBuckets = [][]byte{
 	bucketMeta, bucketCursors, bucketInbox, bucketInboxOrder, bucketDead,
 	bucketIdempotency, bucketFingerprints, bucketAudit, bucketAuditByRecord, bucketPlans, bucketHolds,
+	bucketEscalations, bucketSummaries, bucketSlackOrigins,
 }
 
 // A migration moves the file from schema version n to n+1 inside one
@@ -137,7 +141,7 @@ var allBuckets = [][]byte{
 type migration func(tx *bolt.Tx) error
 
 // migrations is the upgrade path; len(migrations)+1 == SchemaVersion.
-var migrations = []migration{migrateV2, migrateV3}
+var migrations = []migration{migrateV2, migrateV3, migrateV4}
 
 // Open opens (creating it when missing, mode 0600) the state file at path.
 // The directory must exist. When another process holds the file, Open waits
@@ -366,7 +370,9 @@ func checkValues(tx *bolt.Tx, report func(error)) {
 		})
 	}
 	decodeAll(bucketCursors, func() any { return new(cursorRecord) })
-	decodeAll(bucketIdempotency, func() any { return new(idemRecord) })
+	for _, name := range [][]byte{bucketIdempotency, bucketEscalations, bucketSummaries, bucketSlackOrigins} {
+		decodeAll(name, func() any { return new(ttlRecord) })
+	}
 	decodeAll(bucketFingerprints, func() any { return new(fingerprintRecord) })
 	decodeAll(bucketPlans, func() any { return new(Plan) })
 	decodeAll(bucketHolds, func() any { return new(Hold) })

@@ -15,14 +15,15 @@ import (
 	"github.com/regsync/regsync/config"
 	"github.com/regsync/regsync/registration"
 	"github.com/regsync/regsync/report"
+	"github.com/regsync/regsync/state"
 	"github.com/regsync/regsync/worker"
 )
 
 // Store is the part of the state file the sender keeps its marks in: the
-// composed message (Remember) and the sent marker (fingerprints).
+// composed message (Remember) and the sent marker (Summaries, kept three
+// weeks: a summary is only ever sent for the current week).
 type Store interface {
-	Fingerprint(key string) (value string, at time.Time, ok bool, err error)
-	SetFingerprint(key, value string) error
+	Summaries() state.Markers
 	Remember(key, value string, ttl time.Duration) (prior string, seen bool, err error)
 }
 
@@ -149,7 +150,7 @@ func (s *Sender) Send(ctx context.Context) (Result, error) {
 	var errs []error
 	for _, sum := range sums {
 		key := "summary/" + sum.PartnerID + "/" + res.Week
-		if _, _, sent, err := db.Fingerprint(key + "/sent"); err != nil {
+		if _, sent, err := db.Summaries().Get(key); err != nil {
 			errs = append(errs, err)
 			continue
 		} else if sent {
@@ -179,7 +180,7 @@ func (s *Sender) Send(ctx context.Context) (Result, error) {
 			errs = append(errs, fmt.Errorf("summary of %s: %w", sum.PartnerID, err))
 			continue
 		}
-		if err := db.SetFingerprint(key+"/sent", strconv.FormatInt(now.Unix(), 10)); err != nil {
+		if err := db.Summaries().Put(key, strconv.FormatInt(now.Unix(), 10)); err != nil {
 			errs = append(errs, err)
 		}
 		res.Sent++

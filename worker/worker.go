@@ -425,7 +425,7 @@ func (w *Worker) escalate(ctx context.Context, outs []Outcome) (int, error) {
 			due = o.Record.SLADue
 		}
 		key := "escalated/" + w.e.Key(o.ID) + "/" + due.UTC().Format(time.RFC3339)
-		if _, _, ok, _ := w.db.Fingerprint(key); ok {
+		if ok, _ := w.db.Escalations().Keep(key); ok {
 			continue
 		}
 		todo = append(todo, esc{key, o, due})
@@ -478,7 +478,7 @@ func (w *Worker) escalate(ctx context.Context, outs []Outcome) (int, error) {
 		fps[t.key] = t.due.UTC().Format(time.RFC3339)
 		w.log.Info("SLA escalated", "case", t.o.Record.CaseNumber, "due", t.due)
 	}
-	if err := w.db.SetFingerprints(fps); err != nil {
+	if err := w.db.Escalations().PutAll(fps); err != nil {
 		return len(todo), err
 	}
 	return len(todo), nil

@@ -36,6 +36,8 @@ var Metrics = []Metric{
 	{"regsync_notifications_total", "counter", []string{"channel", "result"}},
 	{"regsync_intake_submissions_total", "counter", []string{"channel", "result"}},
 	{"regsync_poll_runs_total", "counter", []string{"connector", "result"}},
+	{"regsync_state_purged_total", "counter", []string{"bucket"}},
+	{"regsync_state_file_bytes", "gauge", nil},
 	{"regsync_config_last_reload_successful", "gauge", nil},
 	{"regsync_config_last_reload_success_timestamp_seconds", "gauge", nil},
 	{"regsync_worker_records_total", "counter", []string{"result"}},

@@ -296,20 +296,15 @@ func (s *Set) Reload(cfg *config.Config) {
 	s.startPollsLocked(c)
 }
 
-// Run runs the pollers (IMAP mailbox, HubSpot forms) and the web form's
-// holds maintenance until ctx ends; then it stops them and waits — up to
+// Run runs the pollers (IMAP mailbox, HubSpot forms) until ctx ends (the
+// web form's expired holds are purged by the state file's maintenance,
+// state.DB.Maintain); then it stops them and waits — up to
 // server.shutdown_timeout — for Slack answers still being sent.
 func (s *Set) Run(ctx context.Context) {
 	s.mu.Lock()
 	s.loops = ctx
 	s.startPollsLocked(s.cur.Load())
 	s.mu.Unlock()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.purgeHolds(ctx, time.Hour)
-	}()
 	<-ctx.Done()
 	s.mu.Lock()
 	s.stopped = true
@@ -331,27 +326,6 @@ func (s *Set) Run(ctx context.Context) {
 	case <-done:
 	case <-time.After(c.cfg.Server.ShutdownTimeout):
 		s.o.Logger.Warn("slack answers still being sent at shutdown were abandoned")
-	}
-	wg.Wait()
-}
-
-// purgeHolds drops the web form's expired held submissions (and the
-// markers of confirmed ones) at start and then every interval, until ctx
-// ends: the holds bucket's maintenance.
-func (s *Set) purgeHolds(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if n, err := s.o.State.PurgeHolds(s.o.Now()); err != nil {
-			s.o.Logger.Warn("purge expired web-form holds", "err", err)
-		} else if n > 0 {
-			s.o.Logger.Info("dropped expired web-form holds", "holds", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/state"
 )
 
 // Metrics are the daemon's collectors. Names are a contract with the
@@ -29,6 +30,8 @@ type Metrics struct {
 	ConfigReloadOK    prometheus.Gauge
 	ConfigReloadTime  prometheus.Gauge
 	Processed         *prometheus.CounterVec // result: decided, echo, observed, failed, dead
+	StatePurged       *prometheus.CounterVec // bucket
+	StateFileBytes    prometheus.Gauge
 }
 
 // New creates the collectors and registers them with reg (nil: not
@@ -65,13 +68,35 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "When the configuration was last loaded successfully."}),
 		Processed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "regsync_worker_records_total",
 			Help: "Records the worker looked at, by result (decided, echo, observed, failed, dead)."}, []string{"result"}),
+		StatePurged: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "regsync_state_purged_total",
+			Help: "Expired entries the state maintenance deleted, by bucket."}, []string{"bucket"}),
+		StateFileBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "regsync_state_file_bytes",
+			Help: "Size of the state file after the last maintenance run."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.InboxDepth, m.InboxOldestAge, m.InboxDeadLetters, m.Decisions,
 			m.CRMFailed, m.WebhookEvents, m.WebhookFailures, m.SweepDuration, m.SweepRuns,
-			m.Notifications, m.IntakeSubmissions, m.PollRuns, m.ConfigReloadOK, m.ConfigReloadTime, m.Processed)
+			m.Notifications, m.IntakeSubmissions, m.PollRuns, m.ConfigReloadOK, m.ConfigReloadTime, m.Processed,
+			m.StatePurged, m.StateFileBytes)
 	}
 	return m
+}
+
+// StateMaintained records a state maintenance run (state.Maintenance.Done):
+// what it purged, by bucket, and the file's size; a failed run counts as
+// sweep "state" with result error.
+func (m *Metrics) StateMaintained(r state.MaintenanceRun) {
+	for bucket, n := range r.Purged {
+		m.StatePurged.WithLabelValues(bucket).Add(float64(n))
+	}
+	if r.FileBytes > 0 {
+		m.StateFileBytes.Set(float64(r.FileBytes))
+	}
+	result := "ok"
+	if r.Err != nil {
+		result = "error"
+	}
+	m.SweepRuns.WithLabelValues("state", result).Inc()
 }
 
 // usageCollector reports a connector's API consumption at scrape time from
