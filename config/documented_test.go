@@ -171,3 +171,35 @@ func decodesItself(t reflect.Type) bool {
 	}
 	return false
 }
+
+// The reload column of docs/configuration.md says what config/reload.go's
+// table says: "live" for a key a reload applies, "restart" for one it
+// reports as waiting for a restart.
+func TestConfigurationDocReloadColumn(t *testing.T) {
+	doc, err := os.ReadFile(configurationDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `([^`]+)` \\| [^|]* \\| ([^|]*) \\|")
+	n := 0
+	for _, m := range row.FindAllStringSubmatch(string(doc), -1) {
+		key, got := m[1], strings.TrimSpace(m[2])
+		// A list's element or a map's entry reloads as the list or map.
+		if i := strings.IndexAny(key, "[<"); i >= 0 {
+			key = strings.TrimSuffix(key[:i], ".")
+		}
+		r, ok := reloadRuleFor(key)
+		if !ok {
+			t.Errorf("%s: no reload rule for %s", configurationDoc, m[1])
+			continue
+		}
+		want := map[When]string{Live: "live", Restart: "restart"}[r.When]
+		if got != want {
+			t.Errorf("%s: %s says %q in its reload column; config/reload.go says %q (%s)", configurationDoc, m[1], got, want, r.Why)
+		}
+		n++
+	}
+	if n < 100 {
+		t.Fatalf("only %d rows read from %s: the pattern is broken", n, configurationDoc)
+	}
+}

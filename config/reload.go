@@ -40,6 +40,7 @@ var reloadRules = []reloadRule{
 	{"server.public_url", Restart, "Status links, webhook addresses and the sandbox CRM's setup are built from it at startup."},
 	{"server.shutdown_timeout", Live, "Read when a shutdown begins."},
 	{"state.path", Restart, "The state file is opened and locked at startup; the daemon keeps using that file."},
+	{"state.audit_retention", Live, "The state file's maintenance reads it at each run (hourly)."},
 	{"crm.", Restart, "The CRM connector (or the embedded sandbox CRM) is built once at startup; replacing it under work in flight is not safe."},
 	{"hubspot.", Restart, "The HubSpot connector reads its credentials, object, field mapping, stages, limits, retries and webhook checks when it is built at startup (the sandbox CRM's client too)."},
 	{"hubspot.poll_interval", Live, "The change-feed loops (registrations and deals) read it before each wait."},
