@@ -30,11 +30,11 @@ import (
 	"github.com/regsync/regsync/config"
 	"github.com/regsync/regsync/connectors"
 	"github.com/regsync/regsync/connectors/hubspot"
-	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
 	"github.com/regsync/regsync/intake"
 	"github.com/regsync/regsync/internal/metrics"
 	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/rules"
+	hubspotsandbox "github.com/regsync/regsync/sandbox/hubspot"
 	"github.com/regsync/regsync/server"
 	"github.com/regsync/regsync/state"
 	"github.com/regsync/regsync/worker"
@@ -238,7 +238,7 @@ func (d *Daemon) State() *state.DB { return d.db }
 func (d *Daemon) CRM() connectors.CRM { return d.crm }
 
 // Sandbox is the embedded fake HubSpot of kind sandbox (nil otherwise).
-func (d *Daemon) Sandbox() *hubspottest.Server {
+func (d *Daemon) Sandbox() *hubspotsandbox.Server {
 	if d.sandbox == nil {
 		return nil
 	}
