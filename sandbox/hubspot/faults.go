@@ -8,19 +8,9 @@ import (
 	"github.com/regsync/regsync/internal/crmfault"
 )
 
-// SetInjector puts random faults (crmfault) in front of the portal, or
-// takes them away with nil, while it serves: a test seeds the portal
-// first, then turns faults on. Options.Injector sets the first one.
-func (s *Server) SetInjector(in *crmfault.Injector) { s.injector.Store(in) }
-
-// Injector is the fault injector in force, or nil; its counts say which
-// faults were injected.
-func (s *Server) Injector() *crmfault.Injector { return s.injector.Load() }
-
-// faultHandler serves next behind the injector in force.
+// faultHandler serves next behind the injector in force (SetInjector).
 func (s *Server) faultHandler(next http.Handler) http.Handler {
-	return &crmfault.Handler{Next: next, Injector: s.injector.Load, Shapes: faultShapes{s},
-		Route: faultRoute, Done: s.ctx.Done()}
+	return s.FaultSwitch.Wrap(next, faultShapes{s}, faultRoute, s.ctx.Done())
 }
 
 // faultRoute exempts the fake's own /sandbox/calls; the OAuth endpoints

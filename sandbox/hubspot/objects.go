@@ -392,6 +392,33 @@ func (s *Server) pathType(r *http.Request) (*objectType, *httpError) {
 	return t, nil
 }
 
+// Lock modes of lockType.
+const (
+	forReading = false
+	forWriting = true
+)
+
+// lockType locks the portal (for writing, or only for reading) and
+// resolves the request's {objectType}. An unknown type is answered 404 as
+// HubSpot does, unlocked, with ok false; otherwise the caller releases the
+// lock with unlock.
+func (s *Server) lockType(w http.ResponseWriter, r *http.Request, write bool) (t *objectType, unlock func(), ok bool) {
+	unlock = s.mu.RUnlock
+	if write {
+		unlock = s.mu.Unlock
+		s.mu.Lock()
+	} else {
+		s.mu.RLock()
+	}
+	t, e := s.pathType(r)
+	if e != nil {
+		unlock()
+		writeHTTPError(w, e)
+		return nil, nil, false
+	}
+	return t, unlock, true
+}
+
 // findByID finds a live record by id or by a unique property.
 func (s *Server) findByID(t *objectType, id, idProperty string) (*record, *httpError) {
 	if idProperty != "" && idProperty != "hs_object_id" {
@@ -472,13 +499,11 @@ func (s *Server) createOne(r *http.Request, in createInput) (recordJSON, *httpEr
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	archived := boolParam(r, "archived", false)
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t, e := s.pathType(r)
-	if e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockType(w, r, forReading)
+	if !ok {
 		return
 	}
+	defer unlock()
 	id := r.PathValue("objectId")
 	var rec *record
 	if archived {
@@ -486,8 +511,8 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 			rec = x
 		}
 	} else {
-		rec, e = s.findByID(t, id, r.URL.Query().Get("idProperty"))
-		if e != nil {
+		var e *httpError
+		if rec, e = s.findByID(t, id, r.URL.Query().Get("idProperty")); e != nil {
 			writeHTTPError(w, e)
 			return
 		}
@@ -513,13 +538,11 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &in) {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, e := s.pathType(r)
-	if e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockType(w, r, forWriting)
+	if !ok {
 		return
 	}
+	defer unlock()
 	id := r.PathValue("objectId")
 	rec, e := s.findByID(t, id, r.URL.Query().Get("idProperty"))
 	if e != nil {
@@ -549,13 +572,11 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, e := s.pathType(r)
-	if e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockType(w, r, forWriting)
+	if !ok {
 		return
 	}
+	defer unlock()
 	if rec := t.live(r.PathValue("objectId")); rec != nil {
 		rec.writes++
 		s.archiveLocked(t, rec, s.now())
@@ -575,13 +596,11 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	}
 	archived := boolParam(r, "archived", false)
 	after := r.URL.Query().Get("after")
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t, e := s.pathType(r)
-	if e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockType(w, r, forReading)
+	if !ok {
 		return
 	}
+	defer unlock()
 	names := listParam(r, "properties")
 	if len(names) == 0 {
 		names = t.defaults
@@ -635,6 +654,34 @@ type batchReadInput struct {
 	IDProperty            string     `json:"idProperty"`
 }
 
+// writeBatchFound answers a batch read or update: the results, and one
+// OBJECT_NOT_FOUND error (207) naming the ids that matched no record.
+func (s *Server) writeBatchFound(w http.ResponseWriter, t *objectType, started time.Time, results []recordJSON, missing []string) {
+	var errs []standardError
+	if len(missing) > 0 {
+		errs = append(errs, newStandardError("OBJECT_NOT_FOUND",
+			fmt.Sprintf("Could not get some %s objects, they may be deleted or not exist. Check that ids are valid.", t.upper()),
+			map[string][]string{"ids": missing}))
+	}
+	writeJSON(w, batchStatus(errs, http.StatusOK), batchBody(started, s.now(), results, errs))
+}
+
+// readBatch decodes a batch body, {"inputs": [...]}, and checks its size,
+// answering as HubSpot does when it cannot; ok says whether to go on.
+func readBatch[T any](w http.ResponseWriter, r *http.Request) (inputs []T, ok bool) {
+	var in struct {
+		Inputs []T `json:"inputs"`
+	}
+	if !readJSON(w, r, &in) {
+		return nil, false
+	}
+	if e := checkBatchSize(len(in.Inputs)); e != nil {
+		writeHTTPError(w, e)
+		return nil, false
+	}
+	return in.Inputs, true
+}
+
 func checkBatchSize(n int) *httpError {
 	if n > maxBatch {
 		return tooMany(n, maxBatch)
@@ -652,13 +699,11 @@ func (s *Server) handleBatchRead(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	archived := boolParam(r, "archived", false)
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t, e := s.pathType(r)
-	if e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockType(w, r, forReading)
+	if !ok {
 		return
 	}
+	defer unlock()
 	started := s.now()
 	names := in.Properties
 	if len(names) == 0 {
@@ -674,8 +719,8 @@ func (s *Server) handleBatchRead(w http.ResponseWriter, r *http.Request) {
 				rec = c
 			}
 		} else {
-			rec, e = s.findByID(t, x.ID, in.IDProperty)
-			if e != nil {
+			var e *httpError
+			if rec, e = s.findByID(t, x.ID, in.IDProperty); e != nil {
 				writeHTTPError(w, e)
 				return
 			}
@@ -692,39 +737,25 @@ func (s *Server) handleBatchRead(w http.ResponseWriter, r *http.Request) {
 		s.withHistory(t, rec, &v, in.PropertiesWithHistory)
 		results = append(results, v)
 	}
-	var errs []standardError
-	if len(missing) > 0 {
-		errs = append(errs, newStandardError("OBJECT_NOT_FOUND",
-			fmt.Sprintf("Could not get some %s objects, they may be deleted or not exist. Check that ids are valid.", t.upper()),
-			map[string][]string{"ids": missing}))
-	}
-	writeJSON(w, batchStatus(errs, http.StatusOK), batchBody(started, s.now(), results, errs))
+	s.writeBatchFound(w, t, started, results, missing)
 }
 
 func (s *Server) handleBatchCreate(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Inputs []createInput `json:"inputs"`
-	}
-	if !readJSON(w, r, &in) {
+	inputs, ok := readBatch[createInput](w, r)
+	if !ok {
 		return
 	}
-	if e := checkBatchSize(len(in.Inputs)); e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockType(w, r, forWriting)
+	if !ok {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, e := s.pathType(r)
-	if e != nil {
-		writeHTTPError(w, e)
-		return
-	}
+	defer unlock()
 	started := s.now()
 	// Validate everything first: a batch create is all or nothing.
-	vals := make([]map[string]string, len(in.Inputs))
-	links := make([][]pendingLink, len(in.Inputs))
+	vals := make([]map[string]string, len(inputs))
+	links := make([][]pendingLink, len(inputs))
 	var errs []valueError
-	for i, x := range in.Inputs {
+	for i, x := range inputs {
 		if x.Properties == nil {
 			writeHTTPError(w, badRequest("inputs[%d].properties is required", i))
 			return
@@ -738,7 +769,7 @@ func (s *Server) handleBatchCreate(w http.ResponseWriter, r *http.Request) {
 		writeHTTPError(w, s.valueErrors(errs))
 		return
 	}
-	for i := range in.Inputs {
+	for i := range inputs {
 		if e := s.conflict(t, "", vals[i]); e != nil {
 			writeHTTPError(w, e)
 			return
@@ -747,14 +778,15 @@ func (s *Server) handleBatchCreate(w http.ResponseWriter, r *http.Request) {
 			writeHTTPError(w, e)
 			return
 		}
-		if links[i], e = s.resolveCreateAssociations(t, in.Inputs[i].Associations); e != nil {
+		var e *httpError
+		if links[i], e = s.resolveCreateAssociations(t, inputs[i].Associations); e != nil {
 			writeHTTPError(w, e)
 			return
 		}
 	}
 	now := s.now()
-	results := make([]recordJSON, 0, len(in.Inputs))
-	for i, x := range in.Inputs {
+	results := make([]recordJSON, 0, len(inputs))
+	for i, x := range inputs {
 		rec := s.createLocked(t, vals[i], srcAPI, now)
 		rec.writes++
 		for _, l := range links[i] {
@@ -792,27 +824,19 @@ type updateInput struct {
 }
 
 func (s *Server) handleBatchUpdate(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Inputs []updateInput `json:"inputs"`
-	}
-	if !readJSON(w, r, &in) {
+	inputs, ok := readBatch[updateInput](w, r)
+	if !ok {
 		return
 	}
-	if e := checkBatchSize(len(in.Inputs)); e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockType(w, r, forWriting)
+	if !ok {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, e := s.pathType(r)
-	if e != nil {
-		writeHTTPError(w, e)
-		return
-	}
+	defer unlock()
 	started := s.now()
 	seen := map[string]bool{}
 	var dups []string
-	for _, x := range in.Inputs {
+	for _, x := range inputs {
 		k := x.IDProperty + "\x00" + x.ID
 		if seen[k] {
 			dups = append(dups, x.ID)
@@ -823,11 +847,11 @@ func (s *Server) handleBatchUpdate(w http.ResponseWriter, r *http.Request) {
 		writeHTTPError(w, badRequest("Duplicate IDs found in batch input: [%s]. IDs must be unique", strings.Join(dups, ", ")))
 		return
 	}
-	recs := make([]*record, len(in.Inputs))
-	vals := make([]map[string]string, len(in.Inputs))
+	recs := make([]*record, len(inputs))
+	vals := make([]map[string]string, len(inputs))
 	var verrs []valueError
 	var missing []string
-	for i, x := range in.Inputs {
+	for i, x := range inputs {
 		if x.Properties == nil {
 			writeHTTPError(w, badRequest("inputs[%d].properties is required", i))
 			return
@@ -860,7 +884,7 @@ func (s *Server) handleBatchUpdate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	now := s.now()
-	results := make([]recordJSON, 0, len(in.Inputs))
+	results := make([]recordJSON, 0, len(inputs))
 	for i, rec := range recs {
 		if rec == nil {
 			continue
@@ -868,45 +892,31 @@ func (s *Server) handleBatchUpdate(w http.ResponseWriter, r *http.Request) {
 		rec.writes++
 		s.updateLocked(t, rec, vals[i], srcAPI, now)
 		v := s.view(t, rec, sortedKeys(vals[i]))
-		v.ObjectWriteTraceID = in.Inputs[i].ObjectWriteTraceID
+		v.ObjectWriteTraceID = inputs[i].ObjectWriteTraceID
 		results = append(results, v)
 	}
-	var errs []standardError
-	if len(missing) > 0 {
-		errs = append(errs, newStandardError("OBJECT_NOT_FOUND",
-			fmt.Sprintf("Could not get some %s objects, they may be deleted or not exist. Check that ids are valid.", t.upper()),
-			map[string][]string{"ids": missing}))
-	}
-	writeJSON(w, batchStatus(errs, http.StatusOK), batchBody(started, s.now(), results, errs))
+	s.writeBatchFound(w, t, started, results, missing)
 }
 
 func (s *Server) handleBatchUpsert(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Inputs []updateInput `json:"inputs"`
-	}
-	if !readJSON(w, r, &in) {
+	inputs, ok := readBatch[updateInput](w, r)
+	if !ok {
 		return
 	}
-	if e := checkBatchSize(len(in.Inputs)); e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockType(w, r, forWriting)
+	if !ok {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, e := s.pathType(r)
-	if e != nil {
-		writeHTTPError(w, e)
-		return
-	}
+	defer unlock()
 	started := s.now()
 	type plan struct {
 		rec  *record
 		vals map[string]string
 	}
-	plans := make([]plan, len(in.Inputs))
+	plans := make([]plan, len(inputs))
 	seen := map[string]bool{}
 	var verrs []valueError
-	for i, x := range in.Inputs {
+	for i, x := range inputs {
 		if x.IDProperty == "" || x.IDProperty == "hs_object_id" {
 			writeHTTPError(w, badRequest("inputs[%d].idProperty is required: upsert matches records on a unique value property", i))
 			return
@@ -985,32 +995,24 @@ func (s *Server) handleBatchUpsert(w http.ResponseWriter, r *http.Request) {
 		rec.writes++
 		v := s.view(t, rec, sortedKeys(p.vals))
 		v.New = &created
-		v.ObjectWriteTraceID = in.Inputs[i].ObjectWriteTraceID
+		v.ObjectWriteTraceID = inputs[i].ObjectWriteTraceID
 		results = append(results, v)
 	}
 	writeJSON(w, http.StatusOK, batchBody(started, s.now(), results, nil))
 }
 
 func (s *Server) handleBatchArchive(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Inputs []objectID `json:"inputs"`
-	}
-	if !readJSON(w, r, &in) {
+	inputs, ok := readBatch[objectID](w, r)
+	if !ok {
 		return
 	}
-	if e := checkBatchSize(len(in.Inputs)); e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockType(w, r, forWriting)
+	if !ok {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, e := s.pathType(r)
-	if e != nil {
-		writeHTTPError(w, e)
-		return
-	}
+	defer unlock()
 	now := s.now()
-	for _, x := range in.Inputs {
+	for _, x := range inputs {
 		if rec := t.live(x.ID); rec != nil {
 			rec.writes++
 			s.archiveLocked(t, rec, now)

@@ -17,25 +17,21 @@ func (s *Server) propertyList(t *objectType, archived bool) []property {
 
 func (s *Server) handleListProperties(w http.ResponseWriter, r *http.Request) {
 	archived := boolParam(r, "archived", false)
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t, e := s.pathType(r)
-	if e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockType(w, r, forReading)
+	if !ok {
 		return
 	}
+	defer unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"results": s.propertyList(t, archived)})
 }
 
 func (s *Server) handleGetProperty(w http.ResponseWriter, r *http.Request) {
 	archived := boolParam(r, "archived", false)
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t, e := s.pathType(r)
-	if e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockType(w, r, forReading)
+	if !ok {
 		return
 	}
+	defer unlock()
 	name := r.PathValue("propertyName")
 	p := t.props[name]
 	if p == nil || p.Archived != archived {
@@ -78,13 +74,11 @@ func (s *Server) handleCreateProperty(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &in) {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, e := s.pathType(r)
-	if e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockType(w, r, forWriting)
+	if !ok {
 		return
 	}
+	defer unlock()
 	p, e := s.createProperty(t, in)
 	if e != nil {
 		writeHTTPError(w, e)
@@ -113,13 +107,11 @@ func (s *Server) handlePatchProperty(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &in) {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, e := s.pathType(r)
-	if e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockType(w, r, forWriting)
+	if !ok {
 		return
 	}
+	defer unlock()
 	name := r.PathValue("propertyName")
 	p := t.props[name]
 	if p == nil || p.Archived {
@@ -179,13 +171,11 @@ func (s *Server) handlePatchProperty(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDeleteProperty(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, e := s.pathType(r)
-	if e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockType(w, r, forWriting)
+	if !ok {
 		return
 	}
+	defer unlock()
 	name := r.PathValue("propertyName")
 	p := t.props[name]
 	if p == nil || p.Archived {
@@ -212,13 +202,11 @@ func (s *Server) handleBatchCreateProperties(w http.ResponseWriter, r *http.Requ
 		writeHTTPError(w, tooMany(len(in.Inputs), maxBatch))
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, e := s.pathType(r)
-	if e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockType(w, r, forWriting)
+	if !ok {
 		return
 	}
+	defer unlock()
 	started := s.now()
 	results := []property{}
 	var errs []standardError
@@ -246,13 +234,11 @@ func (s *Server) handleBatchReadProperties(w http.ResponseWriter, r *http.Reques
 	if !readJSON(w, r, &in) {
 		return
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t, e := s.pathType(r)
-	if e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockType(w, r, forReading)
+	if !ok {
 		return
 	}
+	defer unlock()
 	started := s.now()
 	results := []property{}
 	var missing []string
@@ -277,13 +263,11 @@ func (s *Server) handleBatchArchiveProperties(w http.ResponseWriter, r *http.Req
 	if !readJSON(w, r, &in) {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, e := s.pathType(r)
-	if e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockType(w, r, forWriting)
+	if !ok {
 		return
 	}
+	defer unlock()
 	for _, x := range in.Inputs {
 		if p := t.props[x.Name]; p != nil && p.ModificationMetadata.Archivable {
 			p.Archived = true
@@ -295,13 +279,11 @@ func (s *Server) handleBatchArchiveProperties(w http.ResponseWriter, r *http.Req
 // --- property groups -----------------------------------------------------------------
 
 func (s *Server) handleListGroups(w http.ResponseWriter, r *http.Request) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t, e := s.pathType(r)
-	if e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockType(w, r, forReading)
+	if !ok {
 		return
 	}
+	defer unlock()
 	res := []propertyGroup{}
 	for _, g := range t.groups {
 		if !g.Archived {
@@ -312,13 +294,11 @@ func (s *Server) handleListGroups(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGetGroup(w http.ResponseWriter, r *http.Request) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t, e := s.pathType(r)
-	if e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockType(w, r, forReading)
+	if !ok {
 		return
 	}
+	defer unlock()
 	name := r.PathValue("groupName")
 	for _, g := range t.groups {
 		if g.Name == name && !g.Archived {
@@ -334,13 +314,11 @@ func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &in) {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, e := s.pathType(r)
-	if e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockType(w, r, forWriting)
+	if !ok {
 		return
 	}
+	defer unlock()
 	switch {
 	case in.Name == "" || !propNameRE.MatchString(in.Name):
 		writeHTTPError(w, badRequest("Property group name %q is invalid: use lowercase letters, digits and underscores, starting with a letter", in.Name))

@@ -521,13 +521,11 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t, e := s.pathType(r)
-	if e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockType(w, r, forReading)
+	if !ok {
 		return
 	}
+	defer unlock()
 	c, e := s.compileSearch(t, req)
 	if e != nil {
 		writeHTTPError(w, e)

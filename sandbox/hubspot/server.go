@@ -181,11 +181,10 @@ type Server struct {
 	forms        map[string]*form
 	accessTokens map[string]time.Time // OAuth access token → expiry
 
-	// cmu guards the counters, faults and limits.
+	calls fake.Calls
+
+	// cmu guards the faults and limits.
 	cmu    sync.Mutex
-	calls  map[string]int
-	total  int
-	n429   int
 	faults Faults
 	rnd    *mrand.Rand
 	limits limiter
@@ -194,9 +193,9 @@ type Server struct {
 	// changes it without a lock.
 	searchLag atomic.Int64
 
-	// injector is the crmfault injector in force (Options.Injector,
+	// FaultSwitch holds the crmfault injector in force (Options.Injector,
 	// SetInjector).
-	injector atomic.Pointer[crmfault.Injector]
+	fake.FaultSwitch
 
 	hooks *webhooks
 
@@ -292,7 +291,6 @@ func New(opts Options) (*Server, error) {
 		links:        map[linkKey]map[linkKey]map[int]bool{},
 		forms:        map[string]*form{},
 		accessTokens: map[string]time.Time{},
-		calls:        map[string]int{},
 		rnd:          mrand.New(mrand.NewPCG(62515, 1)),
 		ctx:          ctx, cancel: cancel,
 	}
@@ -316,7 +314,7 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	s.routes()
-	s.injector.Store(opts.Injector)
+	s.SetInjector(opts.Injector)
 	s.handler = s.faultHandler(http.HandlerFunc(s.serve))
 	return s, nil
 }
@@ -364,37 +362,16 @@ func (s *Server) Close() {
 // pattern ("POST /crm/v3/objects/{objectType}/batch/read"). Every request
 // counts, including those answered 401, 429 or 5xx; GET /sandbox/calls and
 // the Go helpers do not.
-func (s *Server) Calls() map[string]int {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	m := make(map[string]int, len(s.calls))
-	for k, v := range s.calls {
-		m[k] = v
-	}
-	return m
-}
+func (s *Server) Calls() map[string]int { return s.calls.Counts().ByRoute }
 
 // TotalCalls is the number of API requests so far.
-func (s *Server) TotalCalls() int {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	return s.total
-}
+func (s *Server) TotalCalls() int { return s.calls.Counts().Total }
 
 // Count429 is the number of requests answered 429 so far.
-func (s *Server) Count429() int {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	return s.n429
-}
+func (s *Server) Count429() int { return s.calls.Counts().Limited }
 
 // ResetCalls zeroes the call counters (not the rate-limit windows).
-func (s *Server) ResetCalls() {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	s.calls = map[string]int{}
-	s.total, s.n429 = 0, 0
-}
+func (s *Server) ResetCalls() { s.calls.Reset() }
 
 // SetFaults replaces the injected faults.
 func (s *Server) SetFaults(f Faults) {
@@ -439,23 +416,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	search := strings.HasSuffix(pattern, "/search")
 
-	s.cmu.Lock()
-	s.calls[key]++
-	s.total++
-	f := s.faults
-	s.cmu.Unlock()
-
-	if f.Latency > 0 {
-		t := time.NewTimer(f.Latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		case <-s.ctx.Done():
-			t.Stop()
-			return
-		}
+	s.calls.Count(key)
+	f := s.Faults()
+	if f.Latency > 0 && !fake.Delay(r.Context(), s.ctx.Done(), f.Latency) {
+		return
 	}
 	if pattern != "" && unlimited[pattern] {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
@@ -501,7 +465,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		lim = s.limits.take(s.limNow(), search, s.opts)
 	}
 	if lim.policy != "" {
-		s.n429++
+		s.calls.CountLimited()
 	}
 	fail := 0
 	if forced == 0 && lim.policy == "" && f.ServerErrorRate > 0 && s.rnd.Float64() < f.ServerErrorRate {
@@ -596,18 +560,14 @@ func (s *Server) authorized(r *http.Request) (ok bool, expiredAgo time.Duration)
 }
 
 func (s *Server) serveCalls(w http.ResponseWriter) {
-	s.cmu.Lock()
+	c := s.calls.Counts()
 	body := struct {
 		Calls  map[string]int `json:"calls"`
 		Total  int            `json:"total"`
 		N429   int            `json:"count429"`
 		Faults map[string]int `json:"faults,omitempty"`
-	}{Calls: make(map[string]int, len(s.calls)), Total: s.total, N429: s.n429}
-	for k, v := range s.calls {
-		body.Calls[k] = v
-	}
-	s.cmu.Unlock()
-	if in := s.injector.Load(); in != nil {
+	}{Calls: c.ByRoute, Total: c.Total, N429: c.Limited}
+	if in := s.Injector(); in != nil {
 		body.Faults = in.Counts()
 	}
 	writeJSON(w, http.StatusOK, body)

@@ -35,7 +35,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/regsync/regsync/internal/crmfault"
@@ -160,19 +159,17 @@ type Server struct {
 	amu      sync.Mutex
 	sessions map[string]*session
 
-	// injector is the crmfault injector in force (Options.Injector,
+	// FaultSwitch holds the crmfault injector in force (Options.Injector,
 	// SetInjector).
-	injector atomic.Pointer[crmfault.Injector]
+	fake.FaultSwitch
 
-	// cmu guards counters, faults and limits.
-	cmu       sync.Mutex
-	calls     map[string]int
-	total     int
-	authCalls int
-	limited   int
-	faults    Faults
-	rnd       *mrand.Rand
-	usage     usageWindow
+	calls fake.Calls
+
+	// cmu guards faults and limits.
+	cmu    sync.Mutex
+	faults Faults
+	rnd    *mrand.Rand
+	usage  usageWindow
 
 	out *outbound
 
@@ -226,7 +223,6 @@ func New(opts Options) (*Server, error) {
 		cursors:  map[string]*cursor{},
 		jobs:     map[string]*ingestJob{},
 		sessions: map[string]*session{},
-		calls:    map[string]int{},
 		rnd:      mrand.New(mrand.NewPCG(1, 2)),
 	}
 	if s.log == nil {
@@ -244,7 +240,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.out = newOutbound(s)
-	s.injector.Store(opts.Injector)
+	s.SetInjector(opts.Injector)
 	s.handler = s.faultHandler(http.HandlerFunc(s.serve))
 	return s, nil
 }
@@ -325,46 +321,24 @@ func (s *Server) stamp() time.Time { return s.now().UTC().Truncate(time.Second) 
 
 // Calls reports the API requests received, by route ("GET query",
 // "PATCH composite/sobjects", …); token requests count as "POST token".
-func (s *Server) Calls() map[string]int {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	out := make(map[string]int, len(s.calls))
-	for k, v := range s.calls {
-		out[k] = v
-	}
-	return out
-}
+func (s *Server) Calls() map[string]int { return s.calls.Counts().ByRoute }
 
 // TotalCalls is the number of API requests received (token requests
 // excluded), those refused for limits included.
-func (s *Server) TotalCalls() int {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	return s.total
-}
+func (s *Server) TotalCalls() int { return s.calls.Counts().Total }
+
+// tokenRoute is the route token requests are counted under.
+const tokenRoute = "POST token"
 
 // AuthCalls is the number of token requests received.
-func (s *Server) AuthCalls() int {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	return s.authCalls
-}
+func (s *Server) AuthCalls() int { return s.calls.Counts().ByRoute[tokenRoute] }
 
 // LimitRefusals is the number of requests refused with
 // REQUEST_LIMIT_EXCEEDED.
-func (s *Server) LimitRefusals() int {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	return s.limited
-}
+func (s *Server) LimitRefusals() int { return s.calls.Counts().Limited }
 
 // ResetCalls zeroes the call counters (not the daily allocation).
-func (s *Server) ResetCalls() {
-	s.cmu.Lock()
-	s.calls = map[string]int{}
-	s.total, s.authCalls, s.limited = 0, 0, 0
-	s.cmu.Unlock()
-}
+func (s *Server) ResetCalls() { s.calls.Reset() }
 
 // Faults reports the faults in force (counters such as Fail5xx as they
 // stand), so that a test can change one and keep the others.
@@ -447,10 +421,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	switch {
 	case path == "/services/oauth2/token":
-		s.cmu.Lock()
-		s.authCalls++
-		s.calls["POST token"]++
-		s.cmu.Unlock()
+		s.calls.CountRoute(tokenRoute)
 		s.token(w, r)
 		return
 	case strings.HasPrefix(path, "/services/data/"):
@@ -462,9 +433,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	version, rest, _ := strings.Cut(rest, "/")
 	route := routeName(r.Method, rest)
 
+	s.calls.Count(route)
 	s.cmu.Lock()
-	s.calls[route]++
-	s.total++
 	f := s.faults
 	var inject int
 	switch {
@@ -481,17 +451,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.cmu.Unlock()
 
-	if f.Latency > 0 {
-		t := time.NewTimer(f.Latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		case <-s.ctx.Done():
-			t.Stop()
-			return
-		}
+	if f.Latency > 0 && !fake.Delay(r.Context(), s.ctx.Done(), f.Latency) {
+		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 150<<20))
 	if err != nil {
@@ -516,18 +477,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if concurrent {
-		s.cmu.Lock()
-		s.limited++
-		s.cmu.Unlock()
+		s.calls.CountLimited()
 		writeErrors(w, http.StatusForbidden, "", "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded.")
 		return
 	}
 	if limitInfo == "" {
 		used, limit := s.APIUsage()
 		w.Header().Set("Sforce-Limit-Info", fmt.Sprintf("api-usage=%d/%d", used, limit))
-		s.cmu.Lock()
-		s.limited++
-		s.cmu.Unlock()
+		s.calls.CountLimited()
 		writeErrors(w, http.StatusForbidden, "", "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
 		return
 	}
