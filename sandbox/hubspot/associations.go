@@ -312,13 +312,11 @@ func (s *Server) checkSpecs(from, to *objectType, specs []assocSpecJSON) ([]*ass
 }
 
 func (s *Server) handleAssocDefault(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	from, to, e := s.assocPairTypes(r)
-	if e != nil {
-		writeHTTPError(w, e)
+	from, to, unlock, ok := s.lockPair(w, r, forWriting, nil)
+	if !ok {
 		return
 	}
+	defer unlock()
 	fromID, toID := r.PathValue("fromObjectId"), r.PathValue("toObjectId")
 	if e := s.bothExist(from, fromID, to, toID); e != nil {
 		writeHTTPError(w, e)
@@ -355,16 +353,11 @@ func (s *Server) bothExist(from *objectType, fromID string, to *objectType, toID
 
 func (s *Server) handleAssocLabelled(w http.ResponseWriter, r *http.Request) {
 	var specs []assocSpecJSON
-	if !readJSON(w, r, &specs) {
+	from, to, unlock, ok := s.lockPair(w, r, forWriting, &specs)
+	if !ok {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	from, to, e := s.assocPairTypes(r)
-	if e != nil {
-		writeHTTPError(w, e)
-		return
-	}
+	defer unlock()
 	fromID, toID := r.PathValue("fromObjectId"), r.PathValue("toObjectId")
 	if e := s.bothExist(from, fromID, to, toID); e != nil {
 		writeHTTPError(w, e)
@@ -393,13 +386,11 @@ func (s *Server) linkTypes(from, to linkKey) []int {
 }
 
 func (s *Server) handleAssocDelete(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	from, to, e := s.assocPairTypes(r)
-	if e != nil {
-		writeHTTPError(w, e)
+	from, to, unlock, ok := s.lockPair(w, r, forWriting, nil)
+	if !ok {
 		return
 	}
+	defer unlock()
 	s.unlinkAll(linkKey{from.id, r.PathValue("fromObjectId")}, linkKey{to.id, r.PathValue("toObjectId")})
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -439,13 +430,11 @@ func (s *Server) handleAssocList(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	from, to, e := s.assocPairTypes(r)
-	if e != nil {
-		writeHTTPError(w, e)
+	from, to, unlock, ok := s.lockPair(w, r, forReading, nil)
+	if !ok {
 		return
 	}
+	defer unlock()
 	id := r.PathValue("fromObjectId")
 	if from.live(id) == nil {
 		writeHTTPError(w, notFound("No %s with id %s exists", from.singular, id))
@@ -461,13 +450,11 @@ func (s *Server) handleAssocList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAssocLabels(w http.ResponseWriter, r *http.Request) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	from, to, e := s.assocPairTypes(r)
-	if e != nil {
-		writeHTTPError(w, e)
+	from, to, unlock, ok := s.lockPair(w, r, forReading, nil)
+	if !ok {
 		return
 	}
+	defer unlock()
 	res := []assocSpecWithLabel{}
 	for _, a := range s.assocTypes[[2]string{from.id, to.id}] {
 		res = append(res, s.specWithLabel(from.id, to.id, a.id))
@@ -522,11 +509,11 @@ func (s *Server) missingRecordError(from, to *objectType, fromID, toID string) *
 }
 
 func (s *Server) handleAssocBatchCreate(w http.ResponseWriter, r *http.Request) {
-	inputs, from, to, ok := assocWrite[batchAssocInput](s, w, r)
+	inputs, from, to, unlock, ok := assocWrite[batchAssocInput](s, w, r)
 	if !ok {
 		return
 	}
-	defer s.mu.Unlock()
+	defer unlock()
 	started := s.now()
 	results := []labelsBetween{}
 	var errs []standardError
@@ -551,11 +538,11 @@ func (s *Server) handleAssocBatchCreate(w http.ResponseWriter, r *http.Request) 
 }
 
 func (s *Server) handleAssocBatchDefault(w http.ResponseWriter, r *http.Request) {
-	inputs, from, to, ok := assocWrite[batchAssocInput](s, w, r)
+	inputs, from, to, unlock, ok := assocWrite[batchAssocInput](s, w, r)
 	if !ok {
 		return
 	}
-	defer s.mu.Unlock()
+	defer unlock()
 	a := s.defaultAssoc(from.id, to.id)
 	if a == nil {
 		writeHTTPError(w, badRequest("There is no association type between %s and %s", from.name, to.name))
@@ -577,27 +564,22 @@ func (s *Server) handleAssocBatchDefault(w http.ResponseWriter, r *http.Request)
 	writeJSON(w, batchStatus(errs, http.StatusOK), batchBody(started, s.now(), results, errs))
 }
 
+// assocReadInput is one input of a batch association read.
+type assocReadInput struct {
+	ID    string `json:"id"`
+	After string `json:"after"`
+}
+
 func (s *Server) handleAssocBatchRead(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Inputs []struct {
-			ID    string `json:"id"`
-			After string `json:"after"`
-		} `json:"inputs"`
-	}
-	if !readJSON(w, r, &body) {
+	inputs, ok := readInputs[assocReadInput](w, r, maxAssocRead)
+	if !ok {
 		return
 	}
-	if len(body.Inputs) > maxAssocRead {
-		writeHTTPError(w, tooMany(len(body.Inputs), maxAssocRead))
+	from, to, unlock, ok := s.lockPair(w, r, forReading, nil)
+	if !ok {
 		return
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	from, to, e := s.assocPairTypes(r)
-	if e != nil {
-		writeHTTPError(w, e)
-		return
-	}
+	defer unlock()
 	started := s.now()
 	type result struct {
 		From   objectID          `json:"from"`
@@ -607,7 +589,7 @@ func (s *Server) handleAssocBatchRead(w http.ResponseWriter, r *http.Request) {
 	results := []result{}
 	var errs []standardError
 	seen := map[string]bool{}
-	for _, in := range body.Inputs {
+	for _, in := range inputs {
 		if seen[in.ID+"\x00"+in.After] {
 			continue
 		}
@@ -631,11 +613,11 @@ func (s *Server) handleAssocBatchRead(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAssocBatchArchive(w http.ResponseWriter, r *http.Request) {
-	inputs, from, to, ok := assocWrite[archiveInput](s, w, r)
+	inputs, from, to, unlock, ok := assocWrite[archiveInput](s, w, r)
 	if !ok {
 		return
 	}
-	defer s.mu.Unlock()
+	defer unlock()
 	for _, in := range inputs {
 		for _, t := range in.To {
 			s.unlinkAll(linkKey{from.id, in.From.ID}, linkKey{to.id, t.ID})
@@ -645,11 +627,11 @@ func (s *Server) handleAssocBatchArchive(w http.ResponseWriter, r *http.Request)
 }
 
 func (s *Server) handleAssocBatchLabelsArchive(w http.ResponseWriter, r *http.Request) {
-	inputs, from, to, ok := assocWrite[batchAssocInput](s, w, r)
+	inputs, from, to, unlock, ok := assocWrite[batchAssocInput](s, w, r)
 	if !ok {
 		return
 	}
-	defer s.mu.Unlock()
+	defer unlock()
 	for _, in := range inputs {
 		types, msg := s.checkSpecs(from, to, in.Types)
 		if msg != "" {
@@ -736,25 +718,12 @@ type archiveInput struct {
 
 // assocWrite reads a batch association write of at most maxAssocWrite
 // inputs, takes the write lock and resolves the pair of object types in
-// the path. When ok is false the answer was written and the lock is not
-// held; otherwise the caller must unlock s.mu.
-func assocWrite[T any](s *Server, w http.ResponseWriter, r *http.Request) (inputs []T, from, to *objectType, ok bool) {
-	var body struct {
-		Inputs []T `json:"inputs"`
+// the path. When ok is false the answer was written and nothing stays
+// locked; otherwise the caller releases the lock with unlock.
+func assocWrite[T any](s *Server, w http.ResponseWriter, r *http.Request) (inputs []T, from, to *objectType, unlock func(), ok bool) {
+	if inputs, ok = readInputs[T](w, r, maxAssocWrite); !ok {
+		return nil, nil, nil, nil, false
 	}
-	if !readJSON(w, r, &body) {
-		return nil, nil, nil, false
-	}
-	if len(body.Inputs) > maxAssocWrite {
-		writeHTTPError(w, tooMany(len(body.Inputs), maxAssocWrite))
-		return nil, nil, nil, false
-	}
-	s.mu.Lock()
-	from, to, e := s.assocPairTypes(r)
-	if e != nil {
-		s.mu.Unlock()
-		writeHTTPError(w, e)
-		return nil, nil, nil, false
-	}
-	return body.Inputs, from, to, true
+	from, to, unlock, ok = s.lockPair(w, r, forWriting, nil)
+	return inputs, from, to, unlock, ok
 }

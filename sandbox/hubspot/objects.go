@@ -398,11 +398,46 @@ const (
 	forWriting = true
 )
 
-// lockType locks the portal (for writing, or only for reading) and
-// resolves the request's {objectType}. An unknown type is answered 404 as
-// HubSpot does, unlocked, with ok false; otherwise the caller releases the
-// lock with unlock.
-func (s *Server) lockType(w http.ResponseWriter, r *http.Request, write bool) (t *objectType, unlock func(), ok bool) {
+// lockType decodes the request's JSON body into in (unless in is nil),
+// then locks the portal (for writing, or only for reading) and resolves the
+// request's {objectType}: the body is read outside the lock, and a bad
+// body is answered before an unknown type, as the fake always has. When it
+// has answered, ok is false and nothing stays locked; otherwise the caller
+// releases the lock with unlock.
+func (s *Server) lockType(w http.ResponseWriter, r *http.Request, write bool, in any) (t *objectType, unlock func(), ok bool) {
+	unlock, ok = s.lockResolved(w, r, write, in, func() (e *httpError) {
+		t, e = s.pathType(r)
+		return e
+	})
+	return t, unlock, ok
+}
+
+// lockPair is lockType for the pair {fromObjectType}, {toObjectType} of
+// an associations path.
+func (s *Server) lockPair(w http.ResponseWriter, r *http.Request, write bool, in any) (from, to *objectType, unlock func(), ok bool) {
+	unlock, ok = s.lockResolved(w, r, write, in, func() (e *httpError) {
+		from, to, e = s.assocPairTypes(r)
+		return e
+	})
+	return from, to, unlock, ok
+}
+
+// lockSchema is lockType for the custom object {objectType} of a schema
+// path.
+func (s *Server) lockSchema(w http.ResponseWriter, r *http.Request, write bool, in any) (t *objectType, unlock func(), ok bool) {
+	unlock, ok = s.lockResolved(w, r, write, in, func() (e *httpError) {
+		t, e = s.customType(r.PathValue("objectType"))
+		return e
+	})
+	return t, unlock, ok
+}
+
+// lockResolved decodes in (unless nil), locks, and resolves the path's
+// types with resolve, answering its error unlocked.
+func (s *Server) lockResolved(w http.ResponseWriter, r *http.Request, write bool, in any, resolve func() *httpError) (unlock func(), ok bool) {
+	if in != nil && !readJSON(w, r, in) {
+		return nil, false
+	}
 	unlock = s.mu.RUnlock
 	if write {
 		unlock = s.mu.Unlock
@@ -410,13 +445,12 @@ func (s *Server) lockType(w http.ResponseWriter, r *http.Request, write bool) (t
 	} else {
 		s.mu.RLock()
 	}
-	t, e := s.pathType(r)
-	if e != nil {
+	if e := resolve(); e != nil {
 		unlock()
 		writeHTTPError(w, e)
-		return nil, nil, false
+		return nil, false
 	}
-	return t, unlock, true
+	return unlock, true
 }
 
 // findByID finds a live record by id or by a unique property.
@@ -499,7 +533,7 @@ func (s *Server) createOne(r *http.Request, in createInput) (recordJSON, *httpEr
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	archived := boolParam(r, "archived", false)
-	t, unlock, ok := s.lockType(w, r, forReading)
+	t, unlock, ok := s.lockType(w, r, forReading, nil)
 	if !ok {
 		return
 	}
@@ -535,10 +569,7 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Properties propMap `json:"properties"`
 	}
-	if !readJSON(w, r, &in) {
-		return
-	}
-	t, unlock, ok := s.lockType(w, r, forWriting)
+	t, unlock, ok := s.lockType(w, r, forWriting, &in)
 	if !ok {
 		return
 	}
@@ -572,7 +603,7 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
-	t, unlock, ok := s.lockType(w, r, forWriting)
+	t, unlock, ok := s.lockType(w, r, forWriting, nil)
 	if !ok {
 		return
 	}
@@ -596,7 +627,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	}
 	archived := boolParam(r, "archived", false)
 	after := r.URL.Query().Get("after")
-	t, unlock, ok := s.lockType(w, r, forReading)
+	t, unlock, ok := s.lockType(w, r, forReading, nil)
 	if !ok {
 		return
 	}
@@ -666,27 +697,31 @@ func (s *Server) writeBatchFound(w http.ResponseWriter, t *objectType, started t
 	writeJSON(w, batchStatus(errs, http.StatusOK), batchBody(started, s.now(), results, errs))
 }
 
-// readBatch decodes a batch body, {"inputs": [...]}, and checks its size,
-// answering as HubSpot does when it cannot; ok says whether to go on.
-func readBatch[T any](w http.ResponseWriter, r *http.Request) (inputs []T, ok bool) {
+// lockBatch reads a batch body of at most maxBatch inputs (readInputs),
+// then locks the portal and resolves {objectType} (lockType).
+func lockBatch[T any](s *Server, w http.ResponseWriter, r *http.Request, write bool) (inputs []T, t *objectType, unlock func(), ok bool) {
+	if inputs, ok = readInputs[T](w, r, maxBatch); !ok {
+		return nil, nil, nil, false
+	}
+	t, unlock, ok = s.lockType(w, r, write, nil)
+	return inputs, t, unlock, ok
+}
+
+// readInputs decodes a batch body, {"inputs": [...]}, of at most max
+// inputs, answering as HubSpot does when it cannot; ok says whether to go
+// on.
+func readInputs[T any](w http.ResponseWriter, r *http.Request, max int) (inputs []T, ok bool) {
 	var in struct {
 		Inputs []T `json:"inputs"`
 	}
 	if !readJSON(w, r, &in) {
 		return nil, false
 	}
-	if e := checkBatchSize(len(in.Inputs)); e != nil {
-		writeHTTPError(w, e)
+	if len(in.Inputs) > max {
+		writeHTTPError(w, tooMany(len(in.Inputs), max))
 		return nil, false
 	}
 	return in.Inputs, true
-}
-
-func checkBatchSize(n int) *httpError {
-	if n > maxBatch {
-		return tooMany(n, maxBatch)
-	}
-	return nil
 }
 
 func (s *Server) handleBatchRead(w http.ResponseWriter, r *http.Request) {
@@ -694,12 +729,12 @@ func (s *Server) handleBatchRead(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &in) {
 		return
 	}
-	if e := checkBatchSize(len(in.Inputs)); e != nil {
-		writeHTTPError(w, e)
+	if len(in.Inputs) > maxBatch {
+		writeHTTPError(w, tooMany(len(in.Inputs), maxBatch))
 		return
 	}
 	archived := boolParam(r, "archived", false)
-	t, unlock, ok := s.lockType(w, r, forReading)
+	t, unlock, ok := s.lockType(w, r, forReading, nil)
 	if !ok {
 		return
 	}
@@ -741,11 +776,7 @@ func (s *Server) handleBatchRead(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleBatchCreate(w http.ResponseWriter, r *http.Request) {
-	inputs, ok := readBatch[createInput](w, r)
-	if !ok {
-		return
-	}
-	t, unlock, ok := s.lockType(w, r, forWriting)
+	inputs, t, unlock, ok := lockBatch[createInput](s, w, r, forWriting)
 	if !ok {
 		return
 	}
@@ -824,11 +855,7 @@ type updateInput struct {
 }
 
 func (s *Server) handleBatchUpdate(w http.ResponseWriter, r *http.Request) {
-	inputs, ok := readBatch[updateInput](w, r)
-	if !ok {
-		return
-	}
-	t, unlock, ok := s.lockType(w, r, forWriting)
+	inputs, t, unlock, ok := lockBatch[updateInput](s, w, r, forWriting)
 	if !ok {
 		return
 	}
@@ -899,11 +926,7 @@ func (s *Server) handleBatchUpdate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleBatchUpsert(w http.ResponseWriter, r *http.Request) {
-	inputs, ok := readBatch[updateInput](w, r)
-	if !ok {
-		return
-	}
-	t, unlock, ok := s.lockType(w, r, forWriting)
+	inputs, t, unlock, ok := lockBatch[updateInput](s, w, r, forWriting)
 	if !ok {
 		return
 	}
@@ -1002,11 +1025,7 @@ func (s *Server) handleBatchUpsert(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleBatchArchive(w http.ResponseWriter, r *http.Request) {
-	inputs, ok := readBatch[objectID](w, r)
-	if !ok {
-		return
-	}
-	t, unlock, ok := s.lockType(w, r, forWriting)
+	inputs, t, unlock, ok := lockBatch[objectID](s, w, r, forWriting)
 	if !ok {
 		return
 	}

@@ -17,7 +17,7 @@ func (s *Server) propertyList(t *objectType, archived bool) []property {
 
 func (s *Server) handleListProperties(w http.ResponseWriter, r *http.Request) {
 	archived := boolParam(r, "archived", false)
-	t, unlock, ok := s.lockType(w, r, forReading)
+	t, unlock, ok := s.lockType(w, r, forReading, nil)
 	if !ok {
 		return
 	}
@@ -27,15 +27,13 @@ func (s *Server) handleListProperties(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleGetProperty(w http.ResponseWriter, r *http.Request) {
 	archived := boolParam(r, "archived", false)
-	t, unlock, ok := s.lockType(w, r, forReading)
+	t, unlock, ok := s.lockType(w, r, forReading, nil)
 	if !ok {
 		return
 	}
 	defer unlock()
-	name := r.PathValue("propertyName")
-	p := t.props[name]
-	if p == nil || p.Archived != archived {
-		writeHTTPError(w, notFound("Unable to find property %s on object type %s", name, t.id))
+	_, p, ok := pathProperty(w, r, t, archived)
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, p)
@@ -71,10 +69,7 @@ func (s *Server) createProperty(t *objectType, in property) (*property, *httpErr
 
 func (s *Server) handleCreateProperty(w http.ResponseWriter, r *http.Request) {
 	var in property
-	if !readJSON(w, r, &in) {
-		return
-	}
-	t, unlock, ok := s.lockType(w, r, forWriting)
+	t, unlock, ok := s.lockType(w, r, forWriting, &in)
 	if !ok {
 		return
 	}
@@ -102,20 +97,34 @@ type propertyPatch struct {
 	HasUniqueValue *bool `json:"hasUniqueValue"`
 }
 
+// pathProperty finds the request's {propertyName} among t's properties,
+// archived or not, answering 404 as HubSpot does when there is none.
+func pathProperty(w http.ResponseWriter, r *http.Request, t *objectType, archived bool) (name string, p *property, ok bool) {
+	name = r.PathValue("propertyName")
+	if p = t.props[name]; p == nil || p.Archived != archived {
+		writeHTTPError(w, notFound("Unable to find property %s on object type %s", name, t.id))
+		return name, nil, false
+	}
+	return name, p, true
+}
+
+// patch sets *field to the patch's value, unless the patch leaves it out
+// (nil).
+func patch[T any](field *T, value *T) {
+	if value != nil {
+		*field = *value
+	}
+}
+
 func (s *Server) handlePatchProperty(w http.ResponseWriter, r *http.Request) {
 	var in propertyPatch
-	if !readJSON(w, r, &in) {
-		return
-	}
-	t, unlock, ok := s.lockType(w, r, forWriting)
+	t, unlock, ok := s.lockType(w, r, forWriting, &in)
 	if !ok {
 		return
 	}
 	defer unlock()
-	name := r.PathValue("propertyName")
-	p := t.props[name]
-	if p == nil || p.Archived {
-		writeHTTPError(w, notFound("Unable to find property %s on object type %s", name, t.id))
+	name, p, ok := pathProperty(w, r, t, false)
+	if !ok {
 		return
 	}
 	if p.ModificationMetadata.ReadOnlyDefinition {
@@ -127,33 +136,15 @@ func (s *Server) handlePatchProperty(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	np := *p
-	if in.Label != nil {
-		np.Label = *in.Label
-	}
-	if in.Type != nil {
-		np.Type = *in.Type
-	}
-	if in.FieldType != nil {
-		np.FieldType = *in.FieldType
-	}
-	if in.GroupName != nil {
-		np.GroupName = *in.GroupName
-	}
-	if in.Description != nil {
-		np.Description = *in.Description
-	}
-	if in.Options != nil {
-		np.Options = *in.Options
-	}
-	if in.DisplayOrder != nil {
-		np.DisplayOrder = *in.DisplayOrder
-	}
-	if in.Hidden != nil {
-		np.Hidden = *in.Hidden
-	}
-	if in.FormField != nil {
-		np.FormField = *in.FormField
-	}
+	patch(&np.Label, in.Label)
+	patch(&np.Type, in.Type)
+	patch(&np.FieldType, in.FieldType)
+	patch(&np.GroupName, in.GroupName)
+	patch(&np.Description, in.Description)
+	patch(&np.Options, in.Options)
+	patch(&np.DisplayOrder, in.DisplayOrder)
+	patch(&np.Hidden, in.Hidden)
+	patch(&np.FormField, in.FormField)
 	if msg := validateDefinition(&np, true); msg != "" {
 		writeHTTPError(w, badRequest("%s", msg))
 		return
@@ -171,15 +162,13 @@ func (s *Server) handlePatchProperty(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDeleteProperty(w http.ResponseWriter, r *http.Request) {
-	t, unlock, ok := s.lockType(w, r, forWriting)
+	t, unlock, ok := s.lockType(w, r, forWriting, nil)
 	if !ok {
 		return
 	}
 	defer unlock()
-	name := r.PathValue("propertyName")
-	p := t.props[name]
-	if p == nil || p.Archived {
-		writeHTTPError(w, notFound("Unable to find property %s on object type %s", name, t.id))
+	name, p, ok := pathProperty(w, r, t, false)
+	if !ok {
 		return
 	}
 	if !p.ModificationMetadata.Archivable {
@@ -192,17 +181,7 @@ func (s *Server) handleDeleteProperty(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleBatchCreateProperties(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Inputs []property `json:"inputs"`
-	}
-	if !readJSON(w, r, &in) {
-		return
-	}
-	if len(in.Inputs) > maxBatch {
-		writeHTTPError(w, tooMany(len(in.Inputs), maxBatch))
-		return
-	}
-	t, unlock, ok := s.lockType(w, r, forWriting)
+	inputs, t, unlock, ok := lockBatch[property](s, w, r, forWriting)
 	if !ok {
 		return
 	}
@@ -210,7 +189,7 @@ func (s *Server) handleBatchCreateProperties(w http.ResponseWriter, r *http.Requ
 	started := s.now()
 	results := []property{}
 	var errs []standardError
-	for _, x := range in.Inputs {
+	for _, x := range inputs {
 		p, e := s.createProperty(t, x)
 		if e != nil {
 			se := newStandardError(e.body.Category, e.body.Message, map[string][]string{"name": {x.Name}})
@@ -231,10 +210,7 @@ func (s *Server) handleBatchReadProperties(w http.ResponseWriter, r *http.Reques
 		Inputs   []struct{ Name string } `json:"inputs"`
 		Archived bool                    `json:"archived"`
 	}
-	if !readJSON(w, r, &in) {
-		return
-	}
-	t, unlock, ok := s.lockType(w, r, forReading)
+	t, unlock, ok := s.lockType(w, r, forReading, &in)
 	if !ok {
 		return
 	}
@@ -260,10 +236,7 @@ func (s *Server) handleBatchArchiveProperties(w http.ResponseWriter, r *http.Req
 	var in struct {
 		Inputs []struct{ Name string } `json:"inputs"`
 	}
-	if !readJSON(w, r, &in) {
-		return
-	}
-	t, unlock, ok := s.lockType(w, r, forWriting)
+	t, unlock, ok := s.lockType(w, r, forWriting, &in)
 	if !ok {
 		return
 	}
@@ -279,7 +252,7 @@ func (s *Server) handleBatchArchiveProperties(w http.ResponseWriter, r *http.Req
 // --- property groups -----------------------------------------------------------------
 
 func (s *Server) handleListGroups(w http.ResponseWriter, r *http.Request) {
-	t, unlock, ok := s.lockType(w, r, forReading)
+	t, unlock, ok := s.lockType(w, r, forReading, nil)
 	if !ok {
 		return
 	}
@@ -294,7 +267,7 @@ func (s *Server) handleListGroups(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGetGroup(w http.ResponseWriter, r *http.Request) {
-	t, unlock, ok := s.lockType(w, r, forReading)
+	t, unlock, ok := s.lockType(w, r, forReading, nil)
 	if !ok {
 		return
 	}
@@ -311,10 +284,7 @@ func (s *Server) handleGetGroup(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request) {
 	var in propertyGroup
-	if !readJSON(w, r, &in) {
-		return
-	}
-	t, unlock, ok := s.lockType(w, r, forWriting)
+	t, unlock, ok := s.lockType(w, r, forWriting, &in)
 	if !ok {
 		return
 	}

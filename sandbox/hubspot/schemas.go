@@ -381,16 +381,11 @@ type schemaPatch struct {
 
 func (s *Server) handlePatchSchema(w http.ResponseWriter, r *http.Request) {
 	var p schemaPatch
-	if !readJSON(w, r, &p) {
+	t, unlock, ok := s.lockSchema(w, r, forWriting, &p)
+	if !ok {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, e := s.customType(r.PathValue("objectType"))
-	if e != nil {
-		writeHTTPError(w, e)
-		return
-	}
+	defer unlock()
 	for _, list := range []*[]string{p.RequiredProperties, p.SearchableProperties, p.SecondaryDisplayProperties} {
 		if list == nil {
 			continue
@@ -440,13 +435,11 @@ func (s *Server) handlePatchSchema(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDeleteSchema(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, e := s.customType(r.PathValue("objectType"))
-	if e != nil {
-		writeHTTPError(w, e)
+	t, unlock, ok := s.lockSchema(w, r, forWriting, nil)
+	if !ok {
 		return
 	}
+	defer unlock()
 	for _, id := range t.ids {
 		if t.live(id) != nil {
 			writeHTTPError(w, badRequest("Object type %s still has records: delete all of its records before deleting the schema", t.fqn))
@@ -467,16 +460,11 @@ type assocDefEgg struct {
 
 func (s *Server) handleCreateSchemaAssociation(w http.ResponseWriter, r *http.Request) {
 	var egg assocDefEgg
-	if !readJSON(w, r, &egg) {
+	t, unlock, ok := s.lockSchema(w, r, forWriting, &egg)
+	if !ok {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, e := s.customType(r.PathValue("objectType"))
-	if e != nil {
-		writeHTTPError(w, e)
-		return
-	}
+	defer unlock()
 	from, to := s.resolve(egg.FromObjectTypeID), s.resolve(egg.ToObjectTypeID)
 	switch {
 	case egg.FromObjectTypeID == "" || egg.ToObjectTypeID == "":

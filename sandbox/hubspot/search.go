@@ -518,10 +518,7 @@ func (s *Server) SearchLag() time.Duration { return time.Duration(s.searchLag.Lo
 
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	var req searchRequest
-	if !readJSON(w, r, &req) {
-		return
-	}
-	t, unlock, ok := s.lockType(w, r, forReading)
+	t, unlock, ok := s.lockType(w, r, forReading, &req)
 	if !ok {
 		return
 	}
