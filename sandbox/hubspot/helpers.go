@@ -33,6 +33,17 @@ func (s *Server) lookup(name string) (*objectType, error) {
 	return nil, fmt.Errorf("hubspot sandbox: unknown object type %q", name)
 }
 
+// lookupPair looks up the two types of an association.
+func (s *Server) lookupPair(fromType, toType string) (from, to *objectType, err error) {
+	if from, err = s.lookup(fromType); err != nil {
+		return nil, nil, err
+	}
+	if to, err = s.lookup(toType); err != nil {
+		return nil, nil, err
+	}
+	return from, to, nil
+}
+
 // TypeID returns the object type id of a type name ("deals" → "0-3",
 // "partner_registration" → "2-…").
 func (s *Server) TypeID(name string) (string, error) {
@@ -172,11 +183,7 @@ func (s *Server) Records(objectType string) []Record {
 func (s *Server) Associate(fromType, fromID, toType, toID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	from, err := s.lookup(fromType)
-	if err != nil {
-		return err
-	}
-	to, err := s.lookup(toType)
+	from, to, err := s.lookupPair(fromType, toType)
 	if err != nil {
 		return err
 	}
@@ -196,11 +203,7 @@ func (s *Server) Associate(fromType, fromID, toType, toID string) error {
 func (s *Server) Associations(fromType, fromID, toType string) []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	from, err := s.lookup(fromType)
-	if err != nil {
-		return nil
-	}
-	to, err := s.lookup(toType)
+	from, to, err := s.lookupPair(fromType, toType)
 	if err != nil {
 		return nil
 	}
@@ -216,11 +219,7 @@ func (s *Server) Associations(fromType, fromID, toType string) []string {
 func (s *Server) AssociationLabels(fromType, fromID, toType, toID string) []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	from, err := s.lookup(fromType)
-	if err != nil {
-		return nil
-	}
-	to, err := s.lookup(toType)
+	from, to, err := s.lookupPair(fromType, toType)
 	if err != nil {
 		return nil
 	}

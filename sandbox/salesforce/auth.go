@@ -30,23 +30,26 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	eq := func(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
-	switch f.Get("grant_type") {
-	case "client_credentials":
+	// clientOK checks the connected app's consumer key and secret,
+	// answering as Salesforce does when they are wrong.
+	clientOK := func() bool {
 		if f.Get("client_id") != s.opts.ClientID {
 			fail(http.StatusBadRequest, "invalid_client_id", "client identifier invalid")
-			return
+			return false
 		}
 		if !eq(f.Get("client_secret"), s.opts.ClientSecret) {
 			fail(http.StatusBadRequest, "invalid_client", "invalid client credentials")
+			return false
+		}
+		return true
+	}
+	switch f.Get("grant_type") {
+	case "client_credentials":
+		if !clientOK() {
 			return
 		}
 	case "password":
-		if f.Get("client_id") != s.opts.ClientID {
-			fail(http.StatusBadRequest, "invalid_client_id", "client identifier invalid")
-			return
-		}
-		if !eq(f.Get("client_secret"), s.opts.ClientSecret) {
-			fail(http.StatusBadRequest, "invalid_client", "invalid client credentials")
+		if !clientOK() {
 			return
 		}
 		if s.opts.Username == "" || f.Get("username") != s.opts.Username ||

@@ -438,22 +438,61 @@ func (p *parser) path() (string, error) {
 	return s, nil
 }
 
+// commaList parses one item or more, separated by commas.
+func commaList[T any](p *parser, item func() (T, error)) ([]T, error) {
+	var out []T
+	for {
+		it, err := item()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, it)
+		if !p.isPunct(",") {
+			return out, nil
+		}
+		p.i++
+	}
+}
+
+// orderItem is one ORDER BY item: a field, ASC or DESC, NULLS FIRST or
+// LAST.
+func (p *parser) orderItem() (Order, error) {
+	f, err := p.path()
+	if err != nil {
+		return Order{}, err
+	}
+	o := Order{Field: f, NullsFirst: true}
+	if p.isKeyword("ASC") {
+		p.i++
+	} else if p.isKeyword("DESC") {
+		p.i++
+		o.Desc, o.NullsFirst = true, false
+	}
+	if p.isKeyword("NULLS") {
+		p.i++
+		switch {
+		case p.isKeyword("FIRST"):
+			o.NullsFirst = true
+		case p.isKeyword("LAST"):
+			o.NullsFirst = false
+		default:
+			return Order{}, p.unexpected("expecting FIRST or LAST")
+		}
+		p.i++
+	}
+	return o, nil
+}
+
 func (p *parser) query() (*Query, error) {
 	q := &Query{Limit: -1, Offset: -1}
 	if err := p.keyword("SELECT"); err != nil {
 		return nil, err
 	}
-	for {
-		it, err := p.selectItem()
-		if err != nil {
-			return nil, err
-		}
-		q.Select = append(q.Select, it)
-		if !p.isPunct(",") {
-			break
-		}
-		p.i++
+	sel, err := commaList(p, p.selectItem)
+	if err != nil {
+		return nil, err
 	}
+	q.Select = sel
 	if err := p.keyword("FROM"); err != nil {
 		return nil, err
 	}
@@ -473,16 +512,8 @@ func (p *parser) query() (*Query, error) {
 		if err := p.keyword("BY"); err != nil {
 			return nil, err
 		}
-		for {
-			f, err := p.path()
-			if err != nil {
-				return nil, err
-			}
-			q.GroupBy = append(q.GroupBy, f)
-			if !p.isPunct(",") {
-				break
-			}
-			p.i++
+		if q.GroupBy, err = commaList(p, p.path); err != nil {
+			return nil, err
 		}
 	}
 	if p.isKeyword("ORDER") {
@@ -490,35 +521,8 @@ func (p *parser) query() (*Query, error) {
 		if err := p.keyword("BY"); err != nil {
 			return nil, err
 		}
-		for {
-			f, err := p.path()
-			if err != nil {
-				return nil, err
-			}
-			o := Order{Field: f, NullsFirst: true}
-			if p.isKeyword("ASC") {
-				p.i++
-			} else if p.isKeyword("DESC") {
-				p.i++
-				o.Desc, o.NullsFirst = true, false
-			}
-			if p.isKeyword("NULLS") {
-				p.i++
-				switch {
-				case p.isKeyword("FIRST"):
-					o.NullsFirst = true
-				case p.isKeyword("LAST"):
-					o.NullsFirst = false
-				default:
-					return nil, p.unexpected("expecting FIRST or LAST")
-				}
-				p.i++
-			}
-			q.OrderBy = append(q.OrderBy, o)
-			if !p.isPunct(",") {
-				break
-			}
-			p.i++
+		if q.OrderBy, err = commaList(p, p.orderItem); err != nil {
+			return nil, err
 		}
 	}
 	if p.isKeyword("LIMIT") {
@@ -703,20 +707,17 @@ func (p *parser) cond() (Expr, error) {
 		if err := p.punct("("); err != nil {
 			return nil, err
 		}
-		for {
+		vals, err := commaList(p, func() (Value, error) {
 			v, err := p.value(false)
-			if err != nil {
-				return nil, err
+			if err == nil && v.Kind == KindDateLiteral {
+				err = &SyntaxError{t.pos, "date literals cannot be used in IN"}
 			}
-			if v.Kind == KindDateLiteral {
-				return nil, &SyntaxError{t.pos, "date literals cannot be used in IN"}
-			}
-			c.Values = append(c.Values, v)
-			if !p.isPunct(",") {
-				break
-			}
-			p.i++
+			return v, err
+		})
+		if err != nil {
+			return nil, err
 		}
+		c.Values = append(c.Values, vals...)
 		if err := p.punct(")"); err != nil {
 			return nil, err
 		}
