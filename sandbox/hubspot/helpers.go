@@ -85,18 +85,27 @@ func (s *Server) CreateRecord(objectType string, props map[string]string) (strin
 	return s.createLocked(t, vals, srcUI, s.now()).id, nil
 }
 
+// lookupLive looks up a type and one of its live records.
+func (s *Server) lookupLive(objectType, id string) (*objectType, *record, error) {
+	t, err := s.lookup(objectType)
+	if err != nil {
+		return nil, nil, err
+	}
+	r := t.live(id)
+	if r == nil {
+		return nil, nil, fmt.Errorf("hubspot sandbox: no %s with id %s", t.singular, id)
+	}
+	return t, r, nil
+}
+
 // UpdateRecord changes properties of a record as a user in HubSpot's UI
 // would (changeSource CRM_UI); "" clears a value.
 func (s *Server) UpdateRecord(objectType, id string, props map[string]string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, err := s.lookup(objectType)
+	t, r, err := s.lookupLive(objectType, id)
 	if err != nil {
 		return err
-	}
-	r := t.live(id)
-	if r == nil {
-		return fmt.Errorf("hubspot sandbox: no %s with id %s", t.singular, id)
 	}
 	vals, errs := s.checkProps(t, props, srcUI)
 	if len(errs) > 0 {
@@ -113,13 +122,9 @@ func (s *Server) UpdateRecord(objectType, id string, props map[string]string) er
 func (s *Server) ArchiveRecord(objectType, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, err := s.lookup(objectType)
+	t, r, err := s.lookupLive(objectType, id)
 	if err != nil {
 		return err
-	}
-	r := t.live(id)
-	if r == nil {
-		return fmt.Errorf("hubspot sandbox: no %s with id %s", t.singular, id)
 	}
 	s.archiveLocked(t, r, s.now())
 	return nil

@@ -351,9 +351,7 @@ func (s *Server) Clock() *Clock { return s.opts.Clock }
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.cancel()
-		if s.listener != nil {
-			s.listener.Close()
-		}
+		s.listener.Close()
 		s.hooks.stop()
 	})
 }

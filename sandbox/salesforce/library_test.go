@@ -14,19 +14,17 @@ import (
 
 	gosf "github.com/k-capehart/go-salesforce/v3"
 
+	"github.com/regsync/regsync/connectors/salesforce/salesforcetest"
 	"github.com/regsync/regsync/sandbox/salesforce"
 )
 
 func start(t *testing.T, opts salesforce.Options) *salesforce.Server {
 	t.Helper()
-	s, err := salesforce.New(opts)
+	s, err := salesforcetest.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	if err := s.Listen("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
 	return s
 }
 

@@ -282,9 +282,7 @@ func (s *Server) IntegrationUserID() string { return s.apiUser }
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.cancel()
-		if s.listener != nil {
-			s.listener.Close()
-		}
+		s.listener.Close()
 		s.out.wait()
 	})
 }

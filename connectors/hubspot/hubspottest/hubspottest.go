@@ -20,19 +20,13 @@ import (
 	hubspot "github.com/regsync/regsync/sandbox/hubspot"
 )
 
-// The fake's types, under the names the tests use.
+// Server is the fake portal; Options configures it; Faults are the
+// failures it injects until changed.
 type (
-	Server         = hubspot.Server
-	Options        = hubspot.Options
-	Clock          = hubspot.Clock
-	Faults         = hubspot.Faults
-	Subscription   = hubspot.Subscription
-	FormSubmission = hubspot.FormSubmission
-	FormValue      = hubspot.FormValue
+	Server  = hubspot.Server
+	Options = hubspot.Options
+	Faults  = hubspot.Faults
 )
-
-// DefaultSeed is the fake's realistic portal (hubspot.DefaultSeed).
-var DefaultSeed fs.FS = hubspot.DefaultSeed
 
 // Start builds a fake portal and serves it on a fresh loopback port.
 func Start(opts Options) (*Server, error) { return StartAt("127.0.0.1:0", opts) }
@@ -50,12 +44,21 @@ func StartAt(addr string, opts Options) (*Server, error) {
 	return s, nil
 }
 
+// DefaultSeed is the fake's realistic portal (hubspot.DefaultSeed).
+var DefaultSeed fs.FS = hubspot.DefaultSeed
+
+// Clock is the settable clock of Options.Clock.
+type Clock = hubspot.Clock
+
 // NewClock returns a clock showing t, for Options.Clock.
 func NewClock(t time.Time) *Clock {
 	c := new(Clock)
 	c.Set(t)
 	return c
 }
+
+// A Subscription points the fake's webhooks at a receiver.
+type Subscription = hubspot.Subscription
 
 // SignV1 is HubSpot's v1 webhook signature (hubspot.SignV1).
 func SignV1(secret string, body []byte) string { return hubspot.SignV1(secret, body) }
@@ -74,3 +77,10 @@ func SignV2(secret, method, uri string, body []byte) string {
 func SignV3(secret, method, uri string, body []byte, timestamp string) string {
 	return hubspot.SignV3(secret, method, uri, body, timestamp)
 }
+
+// FormSubmission and FormValue are a submission of a HubSpot form, as the
+// form-integrations API returns it.
+type (
+	FormSubmission = hubspot.FormSubmission
+	FormValue      = hubspot.FormValue
+)

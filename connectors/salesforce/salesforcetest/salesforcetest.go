@@ -15,29 +15,12 @@ import (
 	salesforce "github.com/regsync/regsync/sandbox/salesforce"
 )
 
-// The fake's types, under the names the tests use.
+// Server is the fake org; Options configures it; Faults are the failures
+// it injects until changed.
 type (
-	Server          = salesforce.Server
-	Options         = salesforce.Options
-	Faults          = salesforce.Faults
-	Field           = salesforce.Field
-	OutboundMessage = salesforce.OutboundMessage
-	And             = salesforce.And
-	Or              = salesforce.Or
-	Cond            = salesforce.Cond
-)
-
-// The fake's constants, under the names the tests use.
-const (
-	DefaultClientID       = salesforce.DefaultClientID
-	DefaultClientSecret   = salesforce.DefaultClientSecret
-	DefaultOrganizationID = salesforce.DefaultOrganizationID
-	DefaultWebhookSecret  = salesforce.DefaultWebhookSecret
-	RegistrationObject    = salesforce.RegistrationObject
-	TypeString            = salesforce.TypeString
-	TypePicklist          = salesforce.TypePicklist
-	KindString            = salesforce.KindString
-	WildAny               = salesforce.WildAny
+	Server  = salesforce.Server
+	Options = salesforce.Options
+	Faults  = salesforce.Faults
 )
 
 // Start builds a fake org and serves it on opts.Addr (default
@@ -58,8 +41,45 @@ func Start(opts Options) (*Server, error) {
 	return s, nil
 }
 
+// The sandbox org's credentials and organization id.
+const (
+	DefaultClientID       = salesforce.DefaultClientID
+	DefaultClientSecret   = salesforce.DefaultClientSecret
+	DefaultOrganizationID = salesforce.DefaultOrganizationID
+	DefaultWebhookSecret  = salesforce.DefaultWebhookSecret
+)
+
+// An OutboundMessage sends notifications of an object's changes.
+type OutboundMessage = salesforce.OutboundMessage
+
+// RegistrationObject is the custom object of partner registrations.
+const RegistrationObject = salesforce.RegistrationObject
+
+// A Field is an sObject field, as AddField takes it.
+type Field = salesforce.Field
+
+// Field types.
+const (
+	TypeString   = salesforce.TypeString
+	TypePicklist = salesforce.TypePicklist
+)
+
 // ParseSOQL parses a query as the fake org does (salesforce.ParseSOQL).
 func ParseSOQL(q string) (*salesforce.Query, error) { return salesforce.ParseSOQL(q) }
+
+// The parsed WHERE clause: And, Or and Cond.
+type (
+	And  = salesforce.And
+	Or   = salesforce.Or
+	Cond = salesforce.Cond
+)
+
+// KindString is the kind of a string literal; WildAny is % in a LIKE
+// pattern.
+const (
+	KindString = salesforce.KindString
+	WildAny    = salesforce.WildAny
+)
 
 // MatchLike matches s against a parsed LIKE pattern as the fake org does
 // (salesforce.MatchLike).

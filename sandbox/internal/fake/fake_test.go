@@ -64,6 +64,8 @@ func TestListener(t *testing.T) {
 	if _, err := http.Get(l.URL()); err == nil {
 		t.Fatal("still serving after Close")
 	}
+	var none *Listener
+	none.Close()
 	if _, err := Listen("256.0.0.1:0", h, nil, nil, "test"); err == nil {
 		t.Fatal("Listen on a bad address: no error")
 	}

@@ -48,7 +48,12 @@ func (l *Listener) URL() string { return l.url }
 
 // Close stops serving: it lets the answers under way finish for up to five
 // seconds, then drops the connections, and waits for the server to stop.
+// A nil Listener (a fake served on someone else's listener) has nothing to
+// stop.
 func (l *Listener) Close() {
+	if l == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := l.srv.Shutdown(ctx); err != nil {
