@@ -531,13 +531,8 @@ func (s *Server) createOne(r *http.Request, in createInput) (recordJSON, *httpEr
 	return s.view(t, rec, sortedKeys(vals)), nil
 }
 
-func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, t *objectType) {
 	archived := boolParam(r, "archived", false)
-	t, unlock, ok := s.lockType(w, r, forReading, nil)
-	if !ok {
-		return
-	}
-	defer unlock()
 	id := r.PathValue("objectId")
 	var rec *record
 	if archived {
@@ -565,15 +560,12 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
-func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Properties propMap `json:"properties"`
-	}
-	t, unlock, ok := s.lockType(w, r, forWriting, &in)
-	if !ok {
-		return
-	}
-	defer unlock()
+// patchInput is the body of a single-record update.
+type patchInput struct {
+	Properties propMap `json:"properties"`
+}
+
+func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, t *objectType, in patchInput) {
 	id := r.PathValue("objectId")
 	rec, e := s.findByID(t, id, r.URL.Query().Get("idProperty"))
 	if e != nil {
@@ -602,12 +594,7 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.view(t, rec, sortedKeys(vals)))
 }
 
-func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
-	t, unlock, ok := s.lockType(w, r, forWriting, nil)
-	if !ok {
-		return
-	}
-	defer unlock()
+func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, t *objectType) {
 	if rec := t.live(r.PathValue("objectId")); rec != nil {
 		rec.writes++
 		s.archiveLocked(t, rec, s.now())
@@ -615,7 +602,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleList(w http.ResponseWriter, r *http.Request, t *objectType) {
 	limit := 10
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -627,11 +614,6 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	}
 	archived := boolParam(r, "archived", false)
 	after := r.URL.Query().Get("after")
-	t, unlock, ok := s.lockType(w, r, forReading, nil)
-	if !ok {
-		return
-	}
-	defer unlock()
 	names := listParam(r, "properties")
 	if len(names) == 0 {
 		names = t.defaults
@@ -695,6 +677,42 @@ func (s *Server) writeBatchFound(w http.ResponseWriter, t *objectType, started t
 			map[string][]string{"ids": missing}))
 	}
 	writeJSON(w, batchStatus(errs, http.StatusOK), batchBody(started, s.now(), results, errs))
+}
+
+// on serves h on a path of one object type: it locks the portal (for
+// writing, or only for reading) and resolves {objectType} (lockType), and
+// h runs under the lock.
+func (s *Server) on(write bool, h func(http.ResponseWriter, *http.Request, *objectType)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t, unlock, ok := s.lockType(w, r, write, nil)
+		if ok {
+			defer unlock()
+			h(w, r, t)
+		}
+	}
+}
+
+// onJSON is on for a handler of a JSON body, which it decodes into an In
+// outside the lock.
+func onJSON[In any](s *Server, write bool, h func(http.ResponseWriter, *http.Request, *objectType, In)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var in In
+		if t, unlock, ok := s.lockType(w, r, write, &in); ok {
+			defer unlock()
+			h(w, r, t, in)
+		}
+	}
+}
+
+// onBatch is on for a handler of a batch body of at most maxBatch inputs
+// (lockBatch).
+func onBatch[In any](s *Server, write bool, h func(http.ResponseWriter, *http.Request, *objectType, []In)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if inputs, t, unlock, ok := lockBatch[In](s, w, r, write); ok {
+			defer unlock()
+			h(w, r, t, inputs)
+		}
+	}
 }
 
 // lockBatch reads a batch body of at most maxBatch inputs (readInputs),
@@ -775,12 +793,7 @@ func (s *Server) handleBatchRead(w http.ResponseWriter, r *http.Request) {
 	s.writeBatchFound(w, t, started, results, missing)
 }
 
-func (s *Server) handleBatchCreate(w http.ResponseWriter, r *http.Request) {
-	inputs, t, unlock, ok := lockBatch[createInput](s, w, r, forWriting)
-	if !ok {
-		return
-	}
-	defer unlock()
+func (s *Server) handleBatchCreate(w http.ResponseWriter, r *http.Request, t *objectType, inputs []createInput) {
 	started := s.now()
 	// Validate everything first: a batch create is all or nothing.
 	vals := make([]map[string]string, len(inputs))
@@ -854,12 +867,7 @@ type updateInput struct {
 	ObjectWriteTraceID string  `json:"objectWriteTraceId"`
 }
 
-func (s *Server) handleBatchUpdate(w http.ResponseWriter, r *http.Request) {
-	inputs, t, unlock, ok := lockBatch[updateInput](s, w, r, forWriting)
-	if !ok {
-		return
-	}
-	defer unlock()
+func (s *Server) handleBatchUpdate(w http.ResponseWriter, r *http.Request, t *objectType, inputs []updateInput) {
 	started := s.now()
 	seen := map[string]bool{}
 	var dups []string
@@ -925,12 +933,7 @@ func (s *Server) handleBatchUpdate(w http.ResponseWriter, r *http.Request) {
 	s.writeBatchFound(w, t, started, results, missing)
 }
 
-func (s *Server) handleBatchUpsert(w http.ResponseWriter, r *http.Request) {
-	inputs, t, unlock, ok := lockBatch[updateInput](s, w, r, forWriting)
-	if !ok {
-		return
-	}
-	defer unlock()
+func (s *Server) handleBatchUpsert(w http.ResponseWriter, r *http.Request, t *objectType, inputs []updateInput) {
 	started := s.now()
 	type plan struct {
 		rec  *record
@@ -1024,12 +1027,7 @@ func (s *Server) handleBatchUpsert(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, batchBody(started, s.now(), results, nil))
 }
 
-func (s *Server) handleBatchArchive(w http.ResponseWriter, r *http.Request) {
-	inputs, t, unlock, ok := lockBatch[objectID](s, w, r, forWriting)
-	if !ok {
-		return
-	}
-	defer unlock()
+func (s *Server) handleBatchArchive(w http.ResponseWriter, r *http.Request, t *objectType, inputs []objectID) {
 	now := s.now()
 	for _, x := range inputs {
 		if rec := t.live(x.ID); rec != nil {

@@ -15,23 +15,13 @@ func (s *Server) propertyList(t *objectType, archived bool) []property {
 	return out
 }
 
-func (s *Server) handleListProperties(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleListProperties(w http.ResponseWriter, r *http.Request, t *objectType) {
 	archived := boolParam(r, "archived", false)
-	t, unlock, ok := s.lockType(w, r, forReading, nil)
-	if !ok {
-		return
-	}
-	defer unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"results": s.propertyList(t, archived)})
 }
 
-func (s *Server) handleGetProperty(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleGetProperty(w http.ResponseWriter, r *http.Request, t *objectType) {
 	archived := boolParam(r, "archived", false)
-	t, unlock, ok := s.lockType(w, r, forReading, nil)
-	if !ok {
-		return
-	}
-	defer unlock()
 	_, p, ok := pathProperty(w, r, t, archived)
 	if !ok {
 		return
@@ -67,13 +57,7 @@ func (s *Server) createProperty(t *objectType, in property) (*property, *httpErr
 	return &p, nil
 }
 
-func (s *Server) handleCreateProperty(w http.ResponseWriter, r *http.Request) {
-	var in property
-	t, unlock, ok := s.lockType(w, r, forWriting, &in)
-	if !ok {
-		return
-	}
-	defer unlock()
+func (s *Server) handleCreateProperty(w http.ResponseWriter, r *http.Request, t *objectType, in property) {
 	p, e := s.createProperty(t, in)
 	if e != nil {
 		writeHTTPError(w, e)
@@ -116,13 +100,7 @@ func patch[T any](field *T, value *T) {
 	}
 }
 
-func (s *Server) handlePatchProperty(w http.ResponseWriter, r *http.Request) {
-	var in propertyPatch
-	t, unlock, ok := s.lockType(w, r, forWriting, &in)
-	if !ok {
-		return
-	}
-	defer unlock()
+func (s *Server) handlePatchProperty(w http.ResponseWriter, r *http.Request, t *objectType, in propertyPatch) {
 	name, p, ok := pathProperty(w, r, t, false)
 	if !ok {
 		return
@@ -161,12 +139,7 @@ func (s *Server) handlePatchProperty(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, p)
 }
 
-func (s *Server) handleDeleteProperty(w http.ResponseWriter, r *http.Request) {
-	t, unlock, ok := s.lockType(w, r, forWriting, nil)
-	if !ok {
-		return
-	}
-	defer unlock()
+func (s *Server) handleDeleteProperty(w http.ResponseWriter, r *http.Request, t *objectType) {
 	name, p, ok := pathProperty(w, r, t, false)
 	if !ok {
 		return
@@ -180,12 +153,7 @@ func (s *Server) handleDeleteProperty(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) handleBatchCreateProperties(w http.ResponseWriter, r *http.Request) {
-	inputs, t, unlock, ok := lockBatch[property](s, w, r, forWriting)
-	if !ok {
-		return
-	}
-	defer unlock()
+func (s *Server) handleBatchCreateProperties(w http.ResponseWriter, r *http.Request, t *objectType, inputs []property) {
 	started := s.now()
 	results := []property{}
 	var errs []standardError
@@ -205,16 +173,13 @@ func (s *Server) handleBatchCreateProperties(w http.ResponseWriter, r *http.Requ
 	writeJSON(w, batchStatus(errs, http.StatusCreated), batchBody(started, s.now(), results, errs))
 }
 
-func (s *Server) handleBatchReadProperties(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Inputs   []struct{ Name string } `json:"inputs"`
-		Archived bool                    `json:"archived"`
-	}
-	t, unlock, ok := s.lockType(w, r, forReading, &in)
-	if !ok {
-		return
-	}
-	defer unlock()
+// propertyNames is the body of a batch read or archive of properties.
+type propertyNames struct {
+	Inputs   []struct{ Name string } `json:"inputs"`
+	Archived bool                    `json:"archived"`
+}
+
+func (s *Server) handleBatchReadProperties(w http.ResponseWriter, r *http.Request, t *objectType, in propertyNames) {
 	started := s.now()
 	results := []property{}
 	var missing []string
@@ -232,15 +197,7 @@ func (s *Server) handleBatchReadProperties(w http.ResponseWriter, r *http.Reques
 	writeJSON(w, batchStatus(errs, http.StatusOK), batchBody(started, s.now(), results, errs))
 }
 
-func (s *Server) handleBatchArchiveProperties(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Inputs []struct{ Name string } `json:"inputs"`
-	}
-	t, unlock, ok := s.lockType(w, r, forWriting, &in)
-	if !ok {
-		return
-	}
-	defer unlock()
+func (s *Server) handleBatchArchiveProperties(w http.ResponseWriter, r *http.Request, t *objectType, in propertyNames) {
 	for _, x := range in.Inputs {
 		if p := t.props[x.Name]; p != nil && p.ModificationMetadata.Archivable {
 			p.Archived = true
@@ -251,12 +208,7 @@ func (s *Server) handleBatchArchiveProperties(w http.ResponseWriter, r *http.Req
 
 // --- property groups -----------------------------------------------------------------
 
-func (s *Server) handleListGroups(w http.ResponseWriter, r *http.Request) {
-	t, unlock, ok := s.lockType(w, r, forReading, nil)
-	if !ok {
-		return
-	}
-	defer unlock()
+func (s *Server) handleListGroups(w http.ResponseWriter, r *http.Request, t *objectType) {
 	res := []propertyGroup{}
 	for _, g := range t.groups {
 		if !g.Archived {
@@ -266,12 +218,7 @@ func (s *Server) handleListGroups(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"results": res})
 }
 
-func (s *Server) handleGetGroup(w http.ResponseWriter, r *http.Request) {
-	t, unlock, ok := s.lockType(w, r, forReading, nil)
-	if !ok {
-		return
-	}
-	defer unlock()
+func (s *Server) handleGetGroup(w http.ResponseWriter, r *http.Request, t *objectType) {
 	name := r.PathValue("groupName")
 	for _, g := range t.groups {
 		if g.Name == name && !g.Archived {
@@ -282,13 +229,7 @@ func (s *Server) handleGetGroup(w http.ResponseWriter, r *http.Request) {
 	writeHTTPError(w, notFound("Unable to find property group %s on object type %s", name, t.id))
 }
 
-func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request) {
-	var in propertyGroup
-	t, unlock, ok := s.lockType(w, r, forWriting, &in)
-	if !ok {
-		return
-	}
-	defer unlock()
+func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request, t *objectType, in propertyGroup) {
 	switch {
 	case in.Name == "" || !propNameRE.MatchString(in.Name):
 		writeHTTPError(w, badRequest("Property group name %q is invalid: use lowercase letters, digits and underscores, starting with a letter", in.Name))

@@ -3,22 +3,25 @@ package hubspot
 import "net/http"
 
 // routes registers every endpoint; the patterns are also the keys of Calls.
+// Handlers of one object type's path are wrapped by s.on, onJSON or
+// onBatch, which decode the body, lock the portal and resolve
+// {objectType} before the handler runs.
 func (s *Server) routes() {
 	m := http.NewServeMux()
 	s.mux = m
 
 	// CRM objects v3.
-	m.HandleFunc("GET /crm/v3/objects/{objectType}", s.handleList)
+	m.HandleFunc("GET /crm/v3/objects/{objectType}", s.on(forReading, s.handleList))
 	m.HandleFunc("POST /crm/v3/objects/{objectType}", s.handleCreate)
-	m.HandleFunc("GET /crm/v3/objects/{objectType}/{objectId}", s.handleGet)
-	m.HandleFunc("PATCH /crm/v3/objects/{objectType}/{objectId}", s.handlePatch)
-	m.HandleFunc("DELETE /crm/v3/objects/{objectType}/{objectId}", s.handleDelete)
+	m.HandleFunc("GET /crm/v3/objects/{objectType}/{objectId}", s.on(forReading, s.handleGet))
+	m.HandleFunc("PATCH /crm/v3/objects/{objectType}/{objectId}", onJSON(s, forWriting, s.handlePatch))
+	m.HandleFunc("DELETE /crm/v3/objects/{objectType}/{objectId}", s.on(forWriting, s.handleDelete))
 	m.HandleFunc("POST /crm/v3/objects/{objectType}/batch/read", s.handleBatchRead)
-	m.HandleFunc("POST /crm/v3/objects/{objectType}/batch/create", s.handleBatchCreate)
-	m.HandleFunc("POST /crm/v3/objects/{objectType}/batch/update", s.handleBatchUpdate)
-	m.HandleFunc("POST /crm/v3/objects/{objectType}/batch/upsert", s.handleBatchUpsert)
-	m.HandleFunc("POST /crm/v3/objects/{objectType}/batch/archive", s.handleBatchArchive)
-	m.HandleFunc("POST /crm/v3/objects/{objectType}/search", s.handleSearch)
+	m.HandleFunc("POST /crm/v3/objects/{objectType}/batch/create", onBatch(s, forWriting, s.handleBatchCreate))
+	m.HandleFunc("POST /crm/v3/objects/{objectType}/batch/update", onBatch(s, forWriting, s.handleBatchUpdate))
+	m.HandleFunc("POST /crm/v3/objects/{objectType}/batch/upsert", onBatch(s, forWriting, s.handleBatchUpsert))
+	m.HandleFunc("POST /crm/v3/objects/{objectType}/batch/archive", onBatch(s, forWriting, s.handleBatchArchive))
+	m.HandleFunc("POST /crm/v3/objects/{objectType}/search", onJSON(s, forReading, s.handleSearch))
 
 	// Custom object schemas, under both prefixes HubSpot serves.
 	for _, p := range []string{"/crm-object-schemas/v3/schemas", "/crm/v3/schemas"} {
@@ -31,17 +34,17 @@ func (s *Server) routes() {
 	}
 
 	// Properties and property groups.
-	m.HandleFunc("GET /crm/v3/properties/{objectType}", s.handleListProperties)
-	m.HandleFunc("POST /crm/v3/properties/{objectType}", s.handleCreateProperty)
-	m.HandleFunc("GET /crm/v3/properties/{objectType}/{propertyName}", s.handleGetProperty)
-	m.HandleFunc("PATCH /crm/v3/properties/{objectType}/{propertyName}", s.handlePatchProperty)
-	m.HandleFunc("DELETE /crm/v3/properties/{objectType}/{propertyName}", s.handleDeleteProperty)
-	m.HandleFunc("POST /crm/v3/properties/{objectType}/batch/create", s.handleBatchCreateProperties)
-	m.HandleFunc("POST /crm/v3/properties/{objectType}/batch/read", s.handleBatchReadProperties)
-	m.HandleFunc("POST /crm/v3/properties/{objectType}/batch/archive", s.handleBatchArchiveProperties)
-	m.HandleFunc("GET /crm/v3/properties/{objectType}/groups", s.handleListGroups)
-	m.HandleFunc("POST /crm/v3/properties/{objectType}/groups", s.handleCreateGroup)
-	m.HandleFunc("GET /crm/v3/properties/{objectType}/groups/{groupName}", s.handleGetGroup)
+	m.HandleFunc("GET /crm/v3/properties/{objectType}", s.on(forReading, s.handleListProperties))
+	m.HandleFunc("POST /crm/v3/properties/{objectType}", onJSON(s, forWriting, s.handleCreateProperty))
+	m.HandleFunc("GET /crm/v3/properties/{objectType}/{propertyName}", s.on(forReading, s.handleGetProperty))
+	m.HandleFunc("PATCH /crm/v3/properties/{objectType}/{propertyName}", onJSON(s, forWriting, s.handlePatchProperty))
+	m.HandleFunc("DELETE /crm/v3/properties/{objectType}/{propertyName}", s.on(forWriting, s.handleDeleteProperty))
+	m.HandleFunc("POST /crm/v3/properties/{objectType}/batch/create", onBatch(s, forWriting, s.handleBatchCreateProperties))
+	m.HandleFunc("POST /crm/v3/properties/{objectType}/batch/read", onJSON(s, forReading, s.handleBatchReadProperties))
+	m.HandleFunc("POST /crm/v3/properties/{objectType}/batch/archive", onJSON(s, forWriting, s.handleBatchArchiveProperties))
+	m.HandleFunc("GET /crm/v3/properties/{objectType}/groups", s.on(forReading, s.handleListGroups))
+	m.HandleFunc("POST /crm/v3/properties/{objectType}/groups", onJSON(s, forWriting, s.handleCreateGroup))
+	m.HandleFunc("GET /crm/v3/properties/{objectType}/groups/{groupName}", s.on(forReading, s.handleGetGroup))
 
 	// Associations v4.
 	m.HandleFunc("PUT /crm/v4/objects/{fromObjectType}/{fromObjectId}/associations/default/{toObjectType}/{toObjectId}", s.handleAssocDefault)

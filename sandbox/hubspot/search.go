@@ -516,13 +516,7 @@ func (s *Server) SetSearchLag(d time.Duration) {
 // SearchLag is how far search lags behind writes now.
 func (s *Server) SearchLag() time.Duration { return time.Duration(s.searchLag.Load()) }
 
-func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
-	var req searchRequest
-	t, unlock, ok := s.lockType(w, r, forReading, &req)
-	if !ok {
-		return
-	}
-	defer unlock()
+func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request, t *objectType, req searchRequest) {
 	c, e := s.compileSearch(t, req)
 	if e != nil {
 		writeHTTPError(w, e)
