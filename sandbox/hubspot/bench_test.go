@@ -42,6 +42,21 @@ func benchPost(b *testing.B, hc *http.Client, url string, body []byte) {
 	}
 }
 
+// benchPosts posts body(k), for the k-th request, to path from parallel
+// goroutines, and reports the requests per second.
+func benchPosts(b *testing.B, s *Server, path string, body func(k int) []byte) {
+	hc := benchClient()
+	var n atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			benchPost(b, hc, s.URL()+path, body(int(n.Add(1))))
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+}
+
 func benchClient() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64
@@ -52,44 +67,28 @@ func benchClient() *http.Client {
 // reads, so the client's benchmarks are not limited by it.
 func BenchmarkBatchRead(b *testing.B) {
 	s, ids := benchServer(b, 20000)
-	hc := benchClient()
-	var n atomic.Int64
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			k := int(n.Add(1))
-			var inputs []map[string]string
-			for j := range 100 {
-				inputs = append(inputs, map[string]string{"id": ids[(k*100+j)%len(ids)]})
-			}
-			body, _ := json.Marshal(map[string]any{"inputs": inputs, "properties": []string{"name", "domain"}})
-			benchPost(b, hc, s.URL()+"/crm/v3/objects/companies/batch/read", body)
+	benchPosts(b, s, "/crm/v3/objects/companies/batch/read", func(k int) []byte {
+		var inputs []map[string]string
+		for j := range 100 {
+			inputs = append(inputs, map[string]string{"id": ids[(k*100+j)%len(ids)]})
 		}
+		body, _ := json.Marshal(map[string]any{"inputs": inputs, "properties": []string{"name", "domain"}})
+		return body
 	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 }
 
 // BenchmarkSearchIN measures searches with a 50-value IN filter over 20,000 records.
 func BenchmarkSearchIN(b *testing.B) {
 	s, _ := benchServer(b, 20000)
-	hc := benchClient()
-	var n atomic.Int64
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			k := int(n.Add(1))
-			var values []string
-			for j := range 50 {
-				values = append(values, fmt.Sprintf("d%d.example", (k*50+j)%5000))
-			}
-			body, _ := json.Marshal(map[string]any{"limit": 200, "properties": []string{"name", "domain"},
-				"filterGroups": []any{map[string]any{"filters": []any{map[string]any{"propertyName": "domain", "operator": "IN", "values": values}}}}})
-			benchPost(b, hc, s.URL()+"/crm/v3/objects/companies/search", body)
+	benchPosts(b, s, "/crm/v3/objects/companies/search", func(k int) []byte {
+		var values []string
+		for j := range 50 {
+			values = append(values, fmt.Sprintf("d%d.example", (k*50+j)%5000))
 		}
+		body, _ := json.Marshal(map[string]any{"limit": 200, "properties": []string{"name", "domain"},
+			"filterGroups": []any{map[string]any{"filters": []any{map[string]any{"propertyName": "domain", "operator": "IN", "values": values}}}}})
+		return body
 	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 }
 
 // BenchmarkBatchUpsert measures 100-record upserts on a unique property.
@@ -100,21 +99,13 @@ func BenchmarkBatchUpsert(b *testing.B) {
 			{Name: "status", Label: "Status", Type: "string", FieldType: "text"}}}); e != nil {
 		b.Fatal(e)
 	}
-	hc := benchClient()
-	var n atomic.Int64
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			k := int(n.Add(1))
-			var inputs []map[string]any
-			for j := range 100 {
-				inputs = append(inputs, map[string]any{"id": fmt.Sprintf("k%d", (k*100+j)%50000), "idProperty": "key",
-					"properties": map[string]string{"status": fmt.Sprint(k)}})
-			}
-			body, _ := json.Marshal(map[string]any{"inputs": inputs})
-			benchPost(b, hc, s.URL()+"/crm/v3/objects/p_reg/batch/upsert", body)
+	benchPosts(b, s, "/crm/v3/objects/p_reg/batch/upsert", func(k int) []byte {
+		var inputs []map[string]any
+		for j := range 100 {
+			inputs = append(inputs, map[string]any{"id": fmt.Sprintf("k%d", (k*100+j)%50000), "idProperty": "key",
+				"properties": map[string]string{"status": fmt.Sprint(k)}})
 		}
+		body, _ := json.Marshal(map[string]any{"inputs": inputs})
+		return body
 	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 }
