@@ -255,31 +255,15 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.WebhookRetryBase <= 0 {
-		opts.WebhookRetryBase = time.Second
-	}
-	if opts.WebhookTimeout <= 0 {
-		opts.WebhookTimeout = 5 * time.Second
-	}
-	if opts.WebhookConcurrency <= 0 {
-		opts.WebhookConcurrency = 10
-	}
-	if opts.WebhookMaxAttempts <= 0 {
-		opts.WebhookMaxAttempts = 10
-	}
-	if opts.SearchMaxResults <= 0 {
-		opts.SearchMaxResults = 10000
-	}
+	fake.Positive(&opts.WebhookRetryBase, time.Second)
+	fake.Positive(&opts.WebhookTimeout, 5*time.Second)
+	fake.Positive(&opts.WebhookConcurrency, 10)
+	fake.Positive(&opts.WebhookMaxAttempts, 10)
+	fake.Positive(&opts.SearchMaxResults, 10000)
 	fl := &opts.SearchFilterLimits
-	if fl.Groups <= 0 {
-		fl.Groups = 5
-	}
-	if fl.PerGroup <= 0 {
-		fl.PerGroup = 6
-	}
-	if fl.Total <= 0 {
-		fl.Total = 18
-	}
+	fake.Positive(&fl.Groups, 5)
+	fake.Positive(&fl.PerGroup, 6)
+	fake.Positive(&fl.Total, 18)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		opts: opts, log: opts.Logger, now: opts.Now, limNow: opts.LimitNow,

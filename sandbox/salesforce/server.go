@@ -196,24 +196,14 @@ func New(opts Options) (*Server, error) {
 	if opts.ClientSecret == "" {
 		opts.ClientSecret = DefaultClientSecret
 	}
-	if opts.SessionTTL <= 0 {
-		opts.SessionTTL = 2 * time.Hour
-	}
+	fake.Positive(&opts.SessionTTL, 2*time.Hour)
 	if opts.DailyLimit == 0 {
 		opts.DailyLimit = 100000
 	}
-	if opts.PageSize <= 0 {
-		opts.PageSize = 2000
-	}
-	if opts.OutboundRetryBase <= 0 {
-		opts.OutboundRetryBase = time.Second
-	}
-	if opts.OutboundRetryMax <= 0 {
-		opts.OutboundRetryMax = 2 * time.Hour
-	}
-	if opts.OutboundTTL <= 0 {
-		opts.OutboundTTL = 24 * time.Hour
-	}
+	fake.Positive(&opts.PageSize, 2000)
+	fake.Positive(&opts.OutboundRetryBase, time.Second)
+	fake.Positive(&opts.OutboundRetryMax, 2*time.Hour)
+	fake.Positive(&opts.OutboundTTL, 24*time.Hour)
 	s := &Server{
 		opts:     opts,
 		log:      opts.Logger,

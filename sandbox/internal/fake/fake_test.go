@@ -70,3 +70,17 @@ func TestListener(t *testing.T) {
 		t.Fatal("Listen on a bad address: no error")
 	}
 }
+
+func TestPositive(t *testing.T) {
+	n, d := 0, -time.Second
+	Positive(&n, 10)
+	Positive(&d, time.Minute)
+	if n != 10 || d != time.Minute {
+		t.Fatalf("defaults %d %s", n, d)
+	}
+	n = 3
+	Positive(&n, 10)
+	if n != 3 {
+		t.Fatalf("a set value became %d", n)
+	}
+}
