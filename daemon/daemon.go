@@ -28,7 +28,6 @@ import (
 
 	"github.com/regsync/regsync/config"
 	"github.com/regsync/regsync/connectors"
-	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
 	"github.com/regsync/regsync/dashboard"
 	"github.com/regsync/regsync/intake"
 	"github.com/regsync/regsync/intake/channels"
@@ -38,6 +37,7 @@ import (
 	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/notify"
 	"github.com/regsync/regsync/rules"
+	hubspotsandbox "github.com/regsync/regsync/sandbox/hubspot"
 	"github.com/regsync/regsync/server"
 	"github.com/regsync/regsync/state"
 	"github.com/regsync/regsync/summary"
@@ -222,7 +222,7 @@ func (d *Daemon) AdminAddr() net.Addr { return d.admAddr }
 func (d *Daemon) PublicURL() string { return d.public }
 
 // Sandbox is the embedded fake HubSpot of kind sandbox (nil otherwise).
-func (d *Daemon) Sandbox() *hubspottest.Server {
+func (d *Daemon) Sandbox() *hubspotsandbox.Server {
 	return d.conn.Sandbox()
 }
 

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/connectors/salesforce"
-	"github.com/regsync/regsync/connectors/salesforce/salesforcetest"
 	"github.com/regsync/regsync/internal/crmfault"
+	salesforcesandbox "github.com/regsync/regsync/sandbox/salesforce"
 )
 
 // sfSandbox are the flags of `regsync sandbox --crm salesforce`.
@@ -23,7 +23,7 @@ type sfSandbox struct {
 	faults                                                        *crmfault.Injector // --faults, or nil
 }
 
-// serveSalesforceSandbox serves a fake Salesforce org (salesforcetest) on
+// serveSalesforceSandbox serves a fake Salesforce org (sandbox/salesforce) on
 // addr until ctx ends: seeded with Accounts and Opportunities (or the
 // sObject tree files of --seed), with the Partner_Registration__c object in
 // place (unless --bare), granting the client-credentials flow to
@@ -34,18 +34,18 @@ type sfSandbox struct {
 // sandbox-outbound-secret) in the URL's "secret" query parameter.
 func serveSalesforceSandbox(ctx context.Context, g *globals, o sfSandbox) error {
 	if o.clientID == "" {
-		o.clientID = salesforcetest.DefaultClientID
+		o.clientID = salesforcesandbox.DefaultClientID
 	}
 	if o.clientSecret == "" {
-		o.clientSecret = salesforcetest.DefaultClientSecret
+		o.clientSecret = salesforcesandbox.DefaultClientSecret
 	}
 	if o.webhookSecret == "" {
-		o.webhookSecret = salesforcetest.DefaultWebhookSecret
+		o.webhookSecret = salesforcesandbox.DefaultWebhookSecret
 	}
 	if len(o.webhookSecret) < salesforce.MinWebhookSecretLen {
 		return usageErr(fmt.Errorf("--webhook-secret: must be at least %d characters", salesforce.MinWebhookSecretLen))
 	}
-	opts := salesforcetest.Options{ClientID: o.clientID, ClientSecret: o.clientSecret, Bare: o.bare}
+	opts := salesforcesandbox.Options{ClientID: o.clientID, ClientSecret: o.clientSecret, Bare: o.bare}
 	if o.seed != "" {
 		st, err := os.Stat(o.seed)
 		if err != nil {
@@ -68,7 +68,7 @@ func serveSalesforceSandbox(ctx context.Context, g *globals, o sfSandbox) error 
 		u.RawQuery = q.Encode()
 		o.webhookURL = u.String()
 	}
-	sf, err := salesforcetest.New(opts)
+	sf, err := salesforcesandbox.New(opts)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
@@ -93,8 +93,8 @@ func serveSalesforceSandbox(ctx context.Context, g *globals, o sfSandbox) error 
 	if o.webhookURL != "" {
 		fields := []string{"Id", "SystemModstamp"}
 		sf.SetOutbound(
-			salesforcetest.OutboundMessage{Object: salesforcetest.RegistrationObject, URL: o.webhookURL, Fields: fields},
-			salesforcetest.OutboundMessage{Object: "Opportunity", URL: o.webhookURL, Fields: fields},
+			salesforcesandbox.OutboundMessage{Object: salesforcesandbox.RegistrationObject, URL: o.webhookURL, Fields: fields},
+			salesforcesandbox.OutboundMessage{Object: "Opportunity", URL: o.webhookURL, Fields: fields},
 		)
 	}
 	sf.SetInjector(o.faults)

@@ -16,12 +16,12 @@ import (
 
 	"github.com/regsync/regsync/config"
 	"github.com/regsync/regsync/connectors/hubspot"
-	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
 	"github.com/regsync/regsync/connectors/salesforce"
-	"github.com/regsync/regsync/connectors/salesforce/salesforcetest"
 	"github.com/regsync/regsync/internal/connect"
 	"github.com/regsync/regsync/internal/crmfault"
 	"github.com/regsync/regsync/internal/secret"
+	hubspotsandbox "github.com/regsync/regsync/sandbox/hubspot"
+	salesforcesandbox "github.com/regsync/regsync/sandbox/salesforce"
 )
 
 // setupper is a connector that can prepare its CRM.
@@ -173,7 +173,7 @@ GET /sandbox/calls shows the API calls it answered.
 	f.StringVar(&webhookURL, "webhook-url", "", "send change notifications to this URL (HubSpot: signed webhooks; Salesforce: outbound messages)")
 	f.StringVar(&clientSecret, "client-secret", "", "HubSpot: the app secret that signs webhooks; Salesforce: the OAuth client secret (default sandbox-secret)")
 	f.StringVar(&clientID, "client-id", "", "Salesforce: the OAuth client id (default sandbox)")
-	f.StringVar(&webhookSecret, "webhook-secret", "", "Salesforce: the endpoint secret added to --webhook-url as ?secret= (default "+salesforcetest.DefaultWebhookSecret+")")
+	f.StringVar(&webhookSecret, "webhook-secret", "", "Salesforce: the endpoint secret added to --webhook-url as ?secret= (default "+salesforcesandbox.DefaultWebhookSecret+")")
 	f.DurationVar(&searchLag, "search-lag", 2*time.Second, "HubSpot: how long search takes to see a write (0 to 1m; 0: at once)")
 	f.StringVar(&faults, "faults", "", "inject faults: "+crmfault.Syntax+", e.g. 0.2 (see above)")
 	f.Uint64Var(&faultsSeed, "faults-seed", 0, "seed of the fault draws (default: from the clock, printed at start)")
@@ -187,14 +187,14 @@ func serveHubSpotSandbox(ctx context.Context, g *globals, addr, token, seed, web
 	if webhookURL != "" && clientSecret == "" {
 		return usageErr(errors.New("--webhook-url needs --client-secret (webhooks are signed with it)"))
 	}
-	opts := hubspottest.Options{Tokens: []string{token}, Bare: bare, SearchLag: searchLag}
+	opts := hubspotsandbox.Options{Tokens: []string{token}, Bare: bare, SearchLag: searchLag}
 	if !bare {
-		opts.Seed = hubspottest.DefaultSeed
+		opts.Seed = hubspotsandbox.DefaultSeed
 		if seed != "" {
 			opts.Seed = os.DirFS(seed)
 		}
 	}
-	hs, err := hubspottest.New(opts)
+	hs, err := hubspotsandbox.New(opts)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
@@ -220,7 +220,7 @@ func serveHubSpotSandbox(ctx context.Context, g *globals, addr, token, seed, web
 		}
 	}
 	if webhookURL != "" {
-		if err := hs.Subscribe(hubspottest.Subscription{URL: webhookURL, ClientSecret: clientSecret}); err != nil {
+		if err := hs.Subscribe(hubspotsandbox.Subscription{URL: webhookURL, ClientSecret: clientSecret}); err != nil {
 			_ = srv.Close()
 			return &exitError{code: exitFailure, err: err}
 		}

@@ -16,9 +16,9 @@ import (
 	"github.com/regsync/regsync/config"
 	"github.com/regsync/regsync/connectors"
 	"github.com/regsync/regsync/connectors/hubspot"
-	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
 	"github.com/regsync/regsync/connectors/salesforce"
 	"github.com/regsync/regsync/internal/secret"
+	hubspotsandbox "github.com/regsync/regsync/sandbox/hubspot"
 )
 
 // Conn is the configured CRM: the connector, and what the rest of
@@ -153,7 +153,7 @@ func pingSandbox(ctx context.Context, c connectors.CRM, addr string) error {
 
 // Sandbox is the embedded fake HubSpot of SandboxEmbedded (nil
 // otherwise).
-func (c *Conn) Sandbox() *hubspottest.Server {
+func (c *Conn) Sandbox() *hubspotsandbox.Server {
 	if c.sandbox == nil {
 		return nil
 	}

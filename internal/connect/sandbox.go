@@ -17,9 +17,9 @@ import (
 
 	"github.com/regsync/regsync/config"
 	"github.com/regsync/regsync/connectors/hubspot"
-	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
 	"github.com/regsync/regsync/internal/crmfault"
 	"github.com/regsync/regsync/internal/secret"
+	hubspotsandbox "github.com/regsync/regsync/sandbox/hubspot"
 )
 
 // sandboxAppID is the app id the sandbox signs webhooks as.
@@ -31,7 +31,7 @@ const SandboxToken = "sandbox-token"
 // sandbox is the embedded fake HubSpot of crm.kind sandbox, served on
 // crm.sandbox.addr, with its webhooks pointed at the daemon itself.
 type sandbox struct {
-	hs     *hubspottest.Server
+	hs     *hubspotsandbox.Server
 	faults *crmfault.Injector // crm.sandbox.faults, switched on after setup; nil: none
 	srv    *http.Server
 	done   chan struct{}
@@ -40,7 +40,7 @@ type sandbox struct {
 // startSandbox serves the fake HubSpot and returns the HubSpot client
 // configuration that reaches it.
 func startSandbox(_ context.Context, cfg *config.Config, public string, log *slog.Logger, now func() time.Time, out io.Writer) (*sandbox, hubspot.Config, error) {
-	var seed fs.FS = hubspottest.DefaultSeed
+	var seed fs.FS = hubspotsandbox.DefaultSeed
 	if cfg.CRM.Sandbox.Seed != "" {
 		if _, err := os.Stat(cfg.CRM.Sandbox.Seed); err != nil {
 			return nil, hubspot.Config{}, fmt.Errorf("crm.sandbox.seed: %w", err)
@@ -51,7 +51,7 @@ func startSandbox(_ context.Context, cfg *config.Config, public string, log *slo
 	if err != nil {
 		return nil, hubspot.Config{}, err
 	}
-	hs, err := hubspottest.New(hubspottest.Options{
+	hs, err := hubspotsandbox.New(hubspotsandbox.Options{
 		Tokens: []string{SandboxToken}, Now: now, PerTenSeconds: cfg.CRM.Sandbox.PerTenSeconds,
 		SearchLag: cfg.CRM.Sandbox.SearchLag,
 		Seed:      seed, Logger: log.With("component", "sandbox-crm"),
@@ -75,7 +75,7 @@ func startSandbox(_ context.Context, cfg *config.Config, public string, log *slo
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	clientSecret := hex.EncodeToString(b[:])
-	if err := hs.Subscribe(hubspottest.Subscription{URL: public + "/webhooks/hubspot", ClientSecret: clientSecret, AppID: sandboxAppID}); err != nil {
+	if err := hs.Subscribe(hubspotsandbox.Subscription{URL: public + "/webhooks/hubspot", ClientSecret: clientSecret, AppID: sandboxAppID}); err != nil {
 		sb.close()
 		return nil, hubspot.Config{}, fmt.Errorf("sandbox CRM: subscribe webhooks: %w", err)
 	}

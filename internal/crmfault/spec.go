@@ -1,8 +1,8 @@
 // Package crmfault injects the failures a CRM's API shows in production —
 // rate limits, 5xx answers, connections reset before or after the request
 // was applied, truncated bodies, latency — into the fake CRMs
-// (hubspottest, salesforcetest), chosen by a seeded random source so that a
-// run can be repeated.
+// (sandbox/hubspot, sandbox/salesforce), chosen by a seeded random source
+// so that a run can be repeated.
 //
 // A Spec says how often and which: "0.2" faults a fifth of the requests,
 // every kind equally likely; "0.1,429=2,reset_after=1" faults a tenth, two
