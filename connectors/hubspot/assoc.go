@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/connectors/internal/crmhttp"
 )
 
 // flexID is an id HubSpot sends as a string or as a number (associations
@@ -349,7 +350,7 @@ func (c *Client) createChunk(ctx context.Context, kind, regType string, part []a
 		req.Inputs = append(req.Inputs, in)
 	}
 	var ans batchAnswer
-	if _, err := c.post(withoutResend(ctx), op, "/crm/v3/objects/"+kind+"/batch/create", req, &ans); err != nil {
+	if _, err := c.post(crmhttp.WithoutResend(ctx), op, "/crm/v3/objects/"+kind+"/batch/create", req, &ans); err != nil {
 		return fmt.Errorf("hubspot: create %d %s: %w", len(part), kind, err)
 	}
 	var errs []error

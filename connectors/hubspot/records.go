@@ -996,13 +996,13 @@ func (c *Client) batchErr(op string, be batchError) *connectors.Error {
 	}
 	e := connectors.NewError(op, status, class, reason, errors.New(c.scrub.String(msg)))
 	e.After = after
-	c.usage.fail(reason)
+	c.usage.Fail(reason)
 	return e
 }
 
 // recordError is a per-record failure found before or after a call.
 func (c *Client) recordError(op string, status int, class connectors.Class, reason string, err error) *connectors.Error {
-	c.usage.fail(reason)
+	c.usage.Fail(reason)
 	return connectors.NewError(op, status, class, reason, errors.New(c.scrub.String(err.Error())))
 }
 

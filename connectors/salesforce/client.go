@@ -38,6 +38,7 @@ import (
 	gosf "github.com/k-capehart/go-salesforce/v3"
 
 	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/connectors/internal/crmhttp"
 	"github.com/regsync/regsync/internal/httpfault"
 )
 
@@ -67,8 +68,7 @@ type Client struct {
 	poll    time.Duration
 	rt      http.RoundTripper
 	timeout time.Duration
-	secrets []string
-	token   func() string
+	scrub   *crmhttp.Scrubber
 
 	// smu guards the session: login and re-login are serialised, so the
 	// library's session is never refreshed by two goroutines at once.
@@ -77,7 +77,8 @@ type Client struct {
 	gen uint64
 	tok atomic.Value // string: the current access token
 
-	usage usage
+	usage crmhttp.Usage
+	limit allocation
 
 	cmu      sync.Mutex
 	describe map[string]*objectInfo // by object name
@@ -107,8 +108,8 @@ func New(cfg Config, opts Options) (*Client, error) {
 		now:   opts.Now,
 		sleep: opts.Sleep,
 		poll:  opts.BulkPoll,
-		secrets: []string{cfg.ClientSecret.Reveal(), cfg.Password.Reveal(), cfg.SecurityToken.Reveal(),
-			cfg.AccessToken.Reveal(), cfg.PrivateKey.Reveal(), cfg.WebhookSecret.Reveal()},
+		scrub: crmhttp.NewScrubber(cfg.ClientSecret.Reveal(), cfg.Password.Reveal(), cfg.SecurityToken.Reveal(),
+			cfg.AccessToken.Reveal(), cfg.PrivateKey.Reveal(), cfg.WebhookSecret.Reveal()),
 		describe:       map[string]*objectInfo{},
 		describeFailed: map[string]time.Time{},
 		users:          map[string]string{},
@@ -116,6 +117,7 @@ func New(cfg Config, opts Options) (*Client, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	c.log = c.scrub.Logger(c.log)
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -125,26 +127,25 @@ func New(cfg Config, opts Options) (*Client, error) {
 	if c.poll <= 0 {
 		c.poll = 2 * time.Second
 	}
-	c.token = c.currentToken
-	c.usage.init()
 	base := opts.Transport
 	if base == nil {
 		base = cleanhttp.DefaultPooledTransport()
 	}
-	rc := retryablehttp.NewClient()
-	rc.HTTPClient = &http.Client{Transport: &observer{c: c, base: base}, Timeout: cfg.Timeout}
-	rc.Logger = retryLogger{c.log}
-	rc.RetryMax = cfg.MaxRetries
-	rc.RetryWaitMin, rc.RetryWaitMax = waitBase, maxDelay
-	rc.CheckRetry = checkRetry
 	capWait := opts.MaxRetryWait
 	if capWait <= 0 {
 		capWait = maxDelay
 	}
-	rc.Backoff = func(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
-		return min(backoff(attempt, resp), capWait)
-	}
-	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	rc := crmhttp.NewClient(crmhttp.Options{
+		Transport:  &observer{c: c, base: base},
+		Timeout:    cfg.Timeout,
+		Retries:    cfg.MaxRetries,
+		CheckRetry: checkRetry,
+		Backoff: func(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
+			return min(backoff(attempt, resp), capWait)
+		},
+		Logger: c.log,
+		Prefix: "salesforce http",
+	})
 	c.rt = &retryablehttp.RoundTripper{Client: rc}
 	// The library's client timeout bounds a whole call, retries included.
 	c.timeout = cfg.Timeout*time.Duration(cfg.MaxRetries+1) + maxDelay*time.Duration(cfg.MaxRetries)
@@ -165,33 +166,6 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// retryLogger adapts the logger for go-retryablehttp, dropping the query
-// string of the URLs it logs (SOQL with company names, user e-mails).
-type retryLogger struct{ l *slog.Logger }
-
-func (r retryLogger) scrub(kv []any) []any {
-	out := make([]any, len(kv))
-	for i, v := range kv {
-		if s, ok := v.(string); ok {
-			if j := strings.IndexByte(s, '?'); j >= 0 {
-				rest := ""
-				if k := strings.Index(s[j:], " ("); k >= 0 {
-					rest = s[j+k:]
-				}
-				s = s[:j] + "?…" + rest
-			}
-			v = s
-		}
-		out[i] = v
-	}
-	return out
-}
-
-func (r retryLogger) Error(msg string, kv ...any) { r.l.Error("salesforce http: "+msg, r.scrub(kv)...) }
-func (r retryLogger) Info(msg string, kv ...any)  { r.l.Info("salesforce http: "+msg, r.scrub(kv)...) }
-func (r retryLogger) Debug(msg string, kv ...any) { r.l.Debug("salesforce http: "+msg, r.scrub(kv)...) }
-func (r retryLogger) Warn(msg string, kv ...any)  { r.l.Warn("salesforce http: "+msg, r.scrub(kv)...) }
-
 // opKey carries the operation name to the observing transport.
 type opKey struct{}
 
@@ -204,10 +178,7 @@ type observer struct {
 
 func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	op, _ := req.Context().Value(opKey{}).(string)
-	if op == "" {
-		op = "other"
-	}
-	o.c.usage.call(op)
+	o.c.usage.Call(op)
 	resp, err := o.base.RoundTrip(req)
 	httpfault.FromContext(req.Context()).Observe(resp, err)
 	if err != nil {
@@ -219,7 +190,7 @@ func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode >= 300 {
 		errs := annotate(resp)
 		if len(errs) > 0 && errs[0].code() == "REQUEST_LIMIT_EXCEEDED" {
-			o.c.usage.limited()
+			o.c.usage.Limited()
 		}
 	}
 	return resp, nil
@@ -275,8 +246,8 @@ func (c *Client) relogin(ctx context.Context, gen uint64) error {
 	return c.loginLocked(ctx)
 }
 
-// currentToken is the session's access token, for scrubbing; it never
-// blocks (scrub runs while a login may hold the session lock).
+// currentToken is the session's access token; it never blocks (a login
+// may hold the session lock).
 func (c *Client) currentToken() string {
 	t, _ := c.tok.Load().(string)
 	return t
@@ -303,7 +274,7 @@ func (c *Client) loginLocked(ctx context.Context) error {
 		err error
 	}
 	done := make(chan result, 1)
-	c.usage.call("login")
+	c.usage.Call("login")
 	go func() {
 		sf, err := gosf.Init(creds, gosf.WithRoundTripper(c.rt), gosf.WithHTTPTimeout(c.timeout), gosf.WithAPIVersion(c.cfg.APIVersion))
 		done <- result{sf, err}
@@ -316,7 +287,7 @@ func (c *Client) loginLocked(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C:
-		c.usage.failed("network")
+		c.usage.Fail("network")
 		// A login changes no record: retry.
 		e := connectors.NewError("login", 0, connectors.ClassRetry, "network",
 			fmt.Errorf("no answer from %s within %s", c.cfg.Domain, c.cfg.Timeout))
@@ -325,12 +296,13 @@ func (c *Client) loginLocked(ctx context.Context) error {
 	}
 	if r.err != nil {
 		e := c.loginError(r.err)
-		c.usage.failed(e.Reason)
+		c.usage.Fail(e.Reason)
 		return e
 	}
 	c.sf = r.sf
 	c.gen++
 	c.tok.Store(r.sf.GetAccessToken())
+	c.scrub.Add(r.sf.GetAccessToken())
 	return nil
 }
 
@@ -340,8 +312,8 @@ func (c *Client) loginLocked(ctx context.Context) error {
 // access-token check. A login changes no record, so what is not a refusal
 // is retry.
 func (c *Client) loginError(err error) *connectors.Error {
-	msg := c.scrub(err.Error())
-	e := &connectors.Error{Op: "login", Err: errors.New(clipText(msg, 400))}
+	msg := c.scrub.String(err.Error())
+	e := &connectors.Error{Op: "login", Err: errors.New(crmhttp.Clip(msg, 400))}
 	status := 0
 	if f := strings.Fields(msg); len(f) > 0 {
 		if n, err := strconv.Atoi(f[0]); err == nil && n >= 100 && n < 600 {
@@ -403,18 +375,9 @@ func (c *Client) do(ctx context.Context, cl call, out any) ([]byte, error) {
 	// whatever the last answer says.
 	ctx, att := httpfault.WithAttempts(ctx)
 	fail := func(e *connectors.Error) error {
-		if cl.write && att.MaybeApplied() && e.Class != connectors.ClassUnknown {
-			e.SetClass(connectors.ClassUnknown)
-			e.Err = fmt.Errorf("%w (an earlier attempt may have been applied)", e.Err)
-		}
-		c.usage.failed(e.Reason)
+		crmhttp.MaybeApplied(e, cl.write, att)
+		c.usage.Fail(e.Reason)
 		return e
-	}
-	// unheard is the class of an answer regsync did not get: nothing
-	// changed for a read; a write may have been applied.
-	unheard := connectors.ClassRetry
-	if cl.write {
-		unheard = connectors.ClassUnknown
 	}
 	var payload []byte
 	ct := cl.contentType
@@ -461,18 +424,13 @@ func (c *Client) do(ctx context.Context, cl call, out any) ([]byte, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			class := unheard
-			if httpfault.NotSent(err) && !att.MaybeApplied() {
-				class = connectors.ClassRetry // the request never left
-			}
+			msg := err
 			var ue *url.Error
 			if errors.As(err, &ue) {
-				err = ue.Err // the URL holds the query: keep it out of errors
+				msg = ue.Err // the URL holds the query: keep it out of errors
 			}
-			e := connectors.NewError(cl.op, 0, class, "network",
-				fmt.Errorf("%s %s: %s", cl.method, pathOnly(cl.path), c.scrub(err.Error())))
-			e.After = waitBase
-			return nil, fail(e)
+			return nil, fail(crmhttp.SendError(cl.op, cl.write, err, att,
+				fmt.Sprintf("%s %s: %s", cl.method, pathOnly(cl.path), c.scrub.String(msg.Error()))))
 		}
 		body, rerr := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 		_ = resp.Body.Close()
@@ -481,10 +439,8 @@ func (c *Client) do(ctx context.Context, cl call, out any) ([]byte, error) {
 				return nil, ctx.Err()
 			}
 			// The answer was cut short: a write may have been applied.
-			e := connectors.NewError(cl.op, resp.StatusCode, unheard, "network",
-				fmt.Errorf("read answer: %s", c.scrub(rerr.Error())))
-			e.After = waitBase
-			return nil, fail(e)
+			return nil, fail(crmhttp.AnswerError(cl.op, resp.StatusCode, cl.write, "network",
+				fmt.Errorf("read answer: %s", c.scrub.String(rerr.Error()))))
 		}
 		if cl.date != nil {
 			if t, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
@@ -498,10 +454,8 @@ func (c *Client) do(ctx context.Context, cl call, out any) ([]byte, error) {
 					// JSON): for a write, Salesforce said it applied
 					// something regsync does not know; for a read,
 					// nothing changed. Never permanent.
-					e := connectors.NewError(cl.op, resp.StatusCode, unheard, "bad_response",
-						fmt.Errorf("undecodable answer: %v", err))
-					e.After = waitBase
-					return nil, fail(e)
+					return nil, fail(crmhttp.AnswerError(cl.op, resp.StatusCode, cl.write, "bad_response",
+						fmt.Errorf("undecodable answer: %v", err)))
 				}
 			}
 			return body, nil

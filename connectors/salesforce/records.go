@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/connectors/internal/crmhttp"
 	"github.com/regsync/regsync/registration"
 )
 
@@ -297,7 +298,7 @@ func parseCursor(s string) (changeCursor, error) {
 	}
 	parts := strings.Split(s, "|")
 	if len(parts) != 3 || parts[0] != cursorVersion {
-		return cc, fmt.Errorf("not a Salesforce change cursor: %q", clipText(s, 40))
+		return cc, fmt.Errorf("not a Salesforce change cursor: %q", crmhttp.Clip(s, 40))
 	}
 	ms, err := strconv.ParseInt(parts[1], 10, 64)
 	if err != nil {
@@ -311,7 +312,7 @@ func parseCursor(s string) (changeCursor, error) {
 		st, id, ok := strings.Cut(e, ":")
 		n, err := strconv.ParseInt(st, 36, 64)
 		if !ok || err != nil || !validID(id) {
-			return cc, fmt.Errorf("bad cursor entry %q", clipText(e, 40))
+			return cc, fmt.Errorf("bad cursor entry %q", crmhttp.Clip(e, 40))
 		}
 		cc.seen[id] = time.UnixMilli(n).UTC()
 	}

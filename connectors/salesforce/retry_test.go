@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/connectors/internal/crmhttp"
 	"github.com/regsync/regsync/connectors/salesforce/salesforcetest"
 	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/registration"
@@ -396,7 +397,7 @@ func TestNoSecretInErrorsOrLogs(t *testing.T) {
 }
 
 func TestMaskInErrorMessages(t *testing.T) {
-	c := &Client{secrets: []string{"s3cr3t-value"}}
+	c := &Client{scrub: crmhttp.NewScrubber("s3cr3t-value")}
 	got := c.describeErrors(400, []sfError{{ErrorCode: "INVALID_EMAIL_ADDRESS", Message: "Contact Email: invalid email address: jane.doe@globex.example (s3cr3t-value)"}})
 	if strings.Contains(got, "jane.doe") || strings.Contains(got, "s3cr3t-value") || !strings.Contains(got, "j***@globex.example") {
 		t.Errorf("scrubbed: %s", got)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/connectors/internal/crmhttp"
 	"github.com/regsync/regsync/registration"
 )
 
@@ -44,7 +45,7 @@ func (c *Client) collection(ctx context.Context, op, method, path string, recs [
 	if len(res) != len(recs) {
 		// Salesforce answered 2xx but not for every record: which were
 		// saved is not known.
-		c.usage.failed("bad_response")
+		c.usage.Fail("bad_response")
 		return nil, connectors.NewError(op, 0, connectors.ClassUnknown, "bad_response", fmt.Errorf("%d results for %d records", len(res), len(recs)))
 	}
 	return res, nil
@@ -67,7 +68,7 @@ func (c *Client) batches(ctx context.Context, op, method, path string, recs []sf
 			results[i] = res[i-start]
 			if !results[i].Success {
 				e := c.recordError(op, results[i].Errors)
-				c.usage.failed(e.Reason)
+				c.usage.Fail(e.Reason)
 				errs[i] = e
 			}
 		}
@@ -287,7 +288,7 @@ func (c *Client) Write(ctx context.Context, updates []connectors.Update) ([]conn
 	for i, u := range updates {
 		fail := func(err error) {
 			results[i].Err = connectors.NewError("write", 0, connectors.ClassPermanent, "invalid", err)
-			c.usage.failed("invalid")
+			c.usage.Fail("invalid")
 		}
 		// Convert first: an update with one bad value is refused whole and
 		// never merged into another's record.
@@ -300,7 +301,7 @@ func (c *Client) Write(ctx context.Context, updates []connectors.Update) ([]conn
 		switch {
 		case id != "":
 			if !validID(id) {
-				fail(fmt.Errorf("%q is not a Salesforce id", clipText(id, 40)))
+				fail(fmt.Errorf("%q is not a Salesforce id", crmhttp.Clip(id, 40)))
 				continue
 			}
 			g := byID[id]
@@ -399,7 +400,7 @@ func (c *Client) Link(ctx context.Context, links []connectors.Link) error {
 	var bad []string
 	for _, l := range links {
 		if !validID(l.RegistrationID) || l.CompanyID != "" && !validID(l.CompanyID) || l.DealID != "" && !validID(l.DealID) {
-			bad = append(bad, fmt.Sprintf("%q→%q/%q", clipText(l.RegistrationID, 20), clipText(l.CompanyID, 20), clipText(l.DealID, 20)))
+			bad = append(bad, fmt.Sprintf("%q→%q/%q", crmhttp.Clip(l.RegistrationID, 20), crmhttp.Clip(l.CompanyID, 20), crmhttp.Clip(l.DealID, 20)))
 			continue
 		}
 		if c.linked(l) {
@@ -421,7 +422,7 @@ func (c *Client) Link(ctx context.Context, links []connectors.Link) error {
 	}
 	var errs []error
 	if len(bad) > 0 {
-		c.usage.failed("invalid")
+		c.usage.Fail("invalid")
 		errs = append(errs, &connectors.Error{Op: "link", Reason: "invalid", Err: fmt.Errorf("not Salesforce ids: %s", strings.Join(bad, ", "))})
 	}
 	recs := make([]sfRecord, len(order))
@@ -486,7 +487,7 @@ func (c *Client) Task(ctx context.Context, tasks []connectors.Task) error {
 	var ids []string
 	for _, t := range tasks {
 		if !validID(t.RegistrationID) {
-			errs = append(errs, &connectors.Error{Op: "task", Reason: "invalid", Err: fmt.Errorf("%q is not a Salesforce id", clipText(t.RegistrationID, 40))})
+			errs = append(errs, &connectors.Error{Op: "task", Reason: "invalid", Err: fmt.Errorf("%q is not a Salesforce id", crmhttp.Clip(t.RegistrationID, 40))})
 			ids = append(ids, t.RegistrationID)
 			continue
 		}
@@ -551,14 +552,14 @@ func (c *Client) Task(ctx context.Context, tasks []connectors.Task) error {
 
 // taskRecord is the Task record of t.
 func taskRecord(t connectors.Task, owners map[string]string) sfRecord {
-	subject := clipText(strings.TrimSpace(t.Subject), 255)
+	subject := crmhttp.Clip(strings.TrimSpace(t.Subject), 255)
 	if subject == "" {
 		subject = "Partner registration"
 	}
 	rec := newRecord("Task")
 	rec["WhatId"], rec["Subject"] = t.RegistrationID, subject
 	if t.Body != "" {
-		rec["Description"] = clipText(t.Body, 32000)
+		rec["Description"] = crmhttp.Clip(t.Body, 32000)
 	}
 	if !t.Due.IsZero() {
 		rec["ActivityDate"] = Date(t.Due)
@@ -642,7 +643,7 @@ func (c *Client) Note(ctx context.Context, notes []connectors.Note) error {
 	var valid []connectors.Note
 	for _, n := range notes {
 		if !validID(n.RegistrationID) {
-			errs = append(errs, &connectors.Error{Op: "note", Reason: "invalid", Err: fmt.Errorf("%q is not a Salesforce id", clipText(n.RegistrationID, 40))})
+			errs = append(errs, &connectors.Error{Op: "note", Reason: "invalid", Err: fmt.Errorf("%q is not a Salesforce id", crmhttp.Clip(n.RegistrationID, 40))})
 			ids = append(ids, n.RegistrationID)
 			continue
 		}
@@ -661,9 +662,9 @@ func (c *Client) Note(ctx context.Context, notes []connectors.Note) error {
 			b = "[" + n.At.UTC().Format("2006-01-02 15:04 UTC") + "] " + b
 		}
 		if n.Key != "" {
-			return connectors.MarkKey(clipText(b, limit-4-len(connectors.KeyLine(n.Key))), n.Key)
+			return connectors.MarkKey(crmhttp.Clip(b, limit-4-len(connectors.KeyLine(n.Key))), n.Key)
 		}
-		return clipText(b, limit-1)
+		return crmhttp.Clip(b, limit-1)
 	}
 	// Read the records' notes, unless every note is keyed and a first
 	// attempt: what is there (same text; same key) is not posted again.
@@ -710,14 +711,14 @@ func (c *Client) Note(ctx context.Context, notes []connectors.Note) error {
 			if i := strings.IndexByte(title, '\n'); i >= 0 {
 				title = title[:i]
 			}
-			rec["Title"] = clipText(title, 79)
+			rec["Title"] = crmhttp.Clip(title, 79)
 		} else {
 			rec["Type"] = "TextPost"
 		}
 		recs = append(recs, rec)
 		ids = append(ids, n.RegistrationID)
 	}
-	_, rerrs := c.batches(withoutResend(ctx), "note", http.MethodPost, "/composite/sobjects", recs)
+	_, rerrs := c.batches(crmhttp.WithoutResend(ctx), "note", http.MethodPost, "/composite/sobjects", recs)
 	return joinRecordErrors("note", ids, append(errs, rerrs...))
 }
 
@@ -732,7 +733,7 @@ func (c *Client) Attribute(ctx context.Context, attributions []connectors.Attrib
 	for i, a := range attributions {
 		if !validID(a.DealID) || a.RegistrationID != "" && !validID(a.RegistrationID) || strings.TrimSpace(a.PartnerID) == "" {
 			results[i].Err = connectors.NewError("attribute", 0, connectors.ClassPermanent, "invalid", errors.New("an attribution needs a deal id, a partner id and a valid registration id"))
-			c.usage.failed("invalid")
+			c.usage.Fail("invalid")
 			continue
 		}
 		results[i].ID = a.DealID
@@ -805,7 +806,7 @@ func (c *Client) create(ctx context.Context, caseField string, recs []sfRecord) 
 		}
 		for _, i := range dup {
 			errs[i] = connectors.NewError("write", 0, class, connectors.Reason(err),
-				fmt.Errorf("look up the registration holding case number %s: %w", clipText(cases[0], 40), err))
+				fmt.Errorf("look up the registration holding case number %s: %w", crmhttp.Clip(cases[0], 40), err))
 		}
 		return res, errs
 	}
@@ -852,7 +853,7 @@ func (c *Client) bulkInsert(ctx context.Context, keyField string, recs []sfRecor
 		for _, row := range j.failed {
 			if i, ok := index[strings.ToUpper(row[keyField])]; ok {
 				e := c.recordError("bulk import", []sfError{parseBulkError(row["sf__Error"])})
-				c.usage.failed(e.Reason)
+				c.usage.Fail(e.Reason)
 				res[i], errs[i] = saveResult{ID: row["sf__Id"]}, e
 			}
 		}
