@@ -343,6 +343,7 @@ func (e *Engine) hold(ctx context.Context, ids []string, mk func(r registration.
 		works = append(works, mk(recs[i], o))
 	}
 	e.run(ctx, works)
+	e.storeStaleKeys(ctx, works)
 	return outs, nil
 }
 
@@ -1065,7 +1066,7 @@ func (e *Engine) commit(ctx context.Context, ws []*work, now time.Time) []*work 
 		}
 		batch = append(batch, w)
 		if len(w.update) > 0 {
-			updates = append(updates, connectors.Update{ID: w.rec.ID, Fields: w.update})
+			updates = append(updates, connectors.Update{ID: w.rec.ID, Fields: w.update, Keys: keysToStore(&w.rec)})
 		}
 	}
 	var results []connectors.Result

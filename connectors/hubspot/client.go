@@ -66,12 +66,6 @@ type Client struct {
 	assocMu sync.Mutex
 	assoc   map[string]assocType // "from/to" → default association type
 
-	staleMu sync.Mutex
-	stale   map[string][2]string // record id → domain_key, name_key to write next time
-	// repaired remembers the keys written by repairs, so a stale search
-	// answer does not queue them again.
-	repaired map[string][2]string
-
 	scrub *crmhttp.Scrubber
 }
 
@@ -97,8 +91,6 @@ func New(cfg Config, opts Options) (*Client, error) {
 		win:       newWindow(cfg.PerTenSeconds, 10*time.Second),
 		searchWin: newWindow(cfg.SearchPerSecond, time.Second),
 		assoc:     map[string]assocType{},
-		stale:     map[string][2]string{},
-		repaired:  map[string][2]string{},
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)

@@ -85,9 +85,8 @@ type Client struct {
 	// describeFailed is, by object name, when a failed describe may be
 	// asked again.
 	describeFailed map[string]time.Time
-	users          map[string]string    // e-mail/username (lower case) → user id
-	stale          map[string][2]string // registration id → its match keys, to repair
-	lookups        map[string]lookups   // registration id → its Account and Opportunity lookups
+	users          map[string]string  // e-mail/username (lower case) → user id
+	lookups        map[string]lookups // registration id → its Account and Opportunity lookups
 }
 
 // Name is the connector's name.
@@ -377,6 +376,13 @@ func (c *Client) do(ctx context.Context, cl call, out any) ([]byte, error) {
 	fail := func(e *connectors.Error) error {
 		crmhttp.MaybeApplied(e, cl.write, att)
 		c.usage.Fail(e.Reason)
+		// retryablehttp logs each attempt at debug level; the outcome of
+		// the call is logged here.
+		lvl := slog.LevelWarn
+		if e.Reason == "not_found" {
+			lvl = slog.LevelDebug
+		}
+		c.log.Log(ctx, lvl, "salesforce call failed", "op", cl.op, "status", e.Status, "reason", e.Reason, "class", e.Class, "err", e.Err)
 		return e
 	}
 	var payload []byte

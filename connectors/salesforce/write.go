@@ -183,35 +183,6 @@ func nilIfEmpty(s string) any {
 	return s
 }
 
-// noteStale remembers registrations whose stored match keys are out of
-// date; the next write to each repairs them.
-func (c *Client) noteStale(recs []registration.Record) {
-	if len(recs) == 0 {
-		return
-	}
-	c.cmu.Lock()
-	defer c.cmu.Unlock()
-	if c.stale == nil {
-		c.stale = map[string][2]string{}
-	}
-	for _, r := range recs {
-		if len(c.stale) >= 10000 {
-			break
-		}
-		c.stale[r.ID] = [2]string{r.DomainKey, r.NameKey}
-	}
-}
-
-func (c *Client) takeStale(id string) ([2]string, bool) {
-	c.cmu.Lock()
-	defer c.cmu.Unlock()
-	k, ok := c.stale[id]
-	if ok {
-		delete(c.stale, id)
-	}
-	return k, ok
-}
-
 // lookups is what a registration's Account__c and Opportunity__c hold
 // (18-character ids, "" when empty), as this client last read or wrote
 // them.
@@ -308,11 +279,17 @@ func (c *Client) Write(ctx context.Context, updates []connectors.Update) ([]conn
 			if g == nil {
 				g = &group{rec: newRecord(c.cfg.Object)}
 				g.rec["Id"] = id
-				if k, ok := c.takeStale(id); ok {
-					g.rec[FieldDomainKey], g.rec[FieldNameKey] = nilIfEmpty(k[0]), nilIfEmpty(k[1])
-				}
 				byID[id] = g
 				updIdx = append(updIdx, g)
+			}
+			if _, set := g.rec[FieldDomainKey]; u.Keys != nil && !set {
+				// Keys derived from a domain or name an update writes (in
+				// vals) win.
+				name := u.Keys.Name
+				if info := c.objectFields(ctx, c.cfg.Object); info != nil {
+					name = info.clip(FieldNameKey, name)
+				}
+				g.rec[FieldDomainKey], g.rec[FieldNameKey] = nilIfEmpty(u.Keys.Domain), nilIfEmpty(name)
 			}
 			for k, v := range vals {
 				g.rec[k] = v
