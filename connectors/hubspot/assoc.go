@@ -54,11 +54,7 @@ type assocReadAnswer struct {
 			ToObjectID       flexID      `json:"toObjectId"`
 			AssociationTypes []assocSpec `json:"associationTypes"`
 		} `json:"to"`
-		Paging struct {
-			Next struct {
-				After string `json:"after"`
-			} `json:"next"`
-		} `json:"paging"`
+		Paging paging `json:"paging"`
 	} `json:"results"`
 	Errors []batchError `json:"errors"`
 }

@@ -10,12 +10,10 @@
 package hubspot
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -212,16 +210,9 @@ func (c *Client) do(ctx context.Context, k call) (int, error) {
 			continue
 		}
 		if status >= 200 && status < 300 {
-			if k.out != nil && len(bytes.TrimSpace(body)) > 0 {
-				if err := json.Unmarshal(body, k.out); err != nil {
-					// A success regsync cannot read (cut short, not
-					// JSON): a write may have been applied; a read
-					// changed nothing. Never permanent.
-					e := crmhttp.AnswerError(k.op, status, k.writes(), "bad_response",
-						fmt.Errorf("decode HubSpot's answer: %v", err))
-					c.usage.Fail(e.Reason)
-					return status, e
-				}
+			if e := crmhttp.Decode(k.op, status, k.writes(), body, k.out); e != nil {
+				c.usage.Fail(e.Reason)
+				return status, e
 			}
 			return status, nil
 		}
@@ -289,17 +280,14 @@ func (c *Client) send(ctx context.Context, k call, att *httpfault.Attempts) (int
 		c.log.Warn("hubspot call failed", "op", k.op, "reason", e.Reason, "err", e.Err)
 		return 0, nil, nil, e
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		if ctx.Err() != nil {
-			return 0, nil, nil, fmt.Errorf("hubspot: %s: %w", k.op, ctx.Err())
-		}
-		// The answer was cut short: a write may have been applied.
-		e := crmhttp.AnswerError(k.op, resp.StatusCode, k.writes(), "network",
-			fmt.Errorf("read answer: %s", c.scrub.String(err.Error())))
+	data, err := crmhttp.ReadAnswer(ctx, k.op, k.writes(), resp, maxResponse, c.scrub)
+	var e *connectors.Error
+	switch {
+	case errors.As(err, &e):
 		c.usage.Fail(e.Reason)
 		return 0, nil, nil, e
+	case err != nil:
+		return 0, nil, nil, fmt.Errorf("hubspot: %s: %w", k.op, err)
 	}
 	return resp.StatusCode, data, resp.Header, nil
 }

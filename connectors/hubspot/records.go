@@ -36,12 +36,16 @@ type object struct {
 			ID   string `json:"id"`
 			Type string `json:"type"`
 		} `json:"results"`
-		Paging struct {
-			Next struct {
-				After string `json:"after"`
-			} `json:"next"`
-		} `json:"paging"`
+		Paging paging `json:"paging"`
 	} `json:"associations"`
+}
+
+// paging is the cursor of a HubSpot list, search or association answer:
+// pass Next.After back for the next page ("" at the end).
+type paging struct {
+	Next struct {
+		After string `json:"after"`
+	} `json:"next"`
 }
 
 func (o *object) prop(name string) string {
@@ -477,11 +481,7 @@ func (c *Client) Find(ctx context.Context, statuses []registration.Status) ([]re
 
 type listAnswer struct {
 	Results []object `json:"results"`
-	Paging  struct {
-		Next struct {
-			After string `json:"after"`
-		} `json:"next"`
-	} `json:"paging"`
+	Paging  paging   `json:"paging"`
 }
 
 // list pages through every record of a type with the list endpoint.

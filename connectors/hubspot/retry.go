@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -145,7 +144,7 @@ func waitFor(attempt int, resp *http.Response) time.Duration {
 		case policySecondly:
 			return max(waitSecondly, after)
 		default:
-			if ms, err := strconv.Atoi(resp.Header.Get("X-HubSpot-RateLimit-Interval-Milliseconds")); err == nil && ms > 0 {
+			if ms := headerInt(resp.Header, "X-HubSpot-RateLimit-Interval-Milliseconds", 0); ms > 0 {
 				return max(time.Duration(ms)*time.Millisecond, after)
 			}
 			return max(waitWindow, after)

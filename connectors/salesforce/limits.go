@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -107,4 +109,26 @@ func (c *Client) gate(ctx context.Context, op string) error {
 		return c.sleep(ctx, wait)
 	}
 	return nil
+}
+
+// parseLimitInfo reads "api-usage=10018/100000" (other entries, such as
+// per-app usage, may follow after a comma).
+func parseLimitInfo(v string) (used, limit int64, ok bool) {
+	for _, part := range strings.Split(v, ",") {
+		k, val, found := strings.Cut(strings.TrimSpace(part), "=")
+		if !found || k != "api-usage" {
+			continue
+		}
+		a, b, found := strings.Cut(val, "/")
+		if !found {
+			return 0, 0, false
+		}
+		u, e1 := strconv.ParseInt(a, 10, 64)
+		l, e2 := strconv.ParseInt(b, 10, 64)
+		if e1 != nil || e2 != nil || u < 0 || l < 0 {
+			return 0, 0, false
+		}
+		return u, l, true
+	}
+	return 0, 0, false
 }

@@ -452,6 +452,21 @@ func joinRecordErrors(op string, ids []string, errs []error) error {
 	return e
 }
 
+// validOnly splits side effects into those on a valid registration id and
+// the refusals of the others (their ids and errors, for joinRecordErrors).
+func validOnly[T any](op string, items []T, regID func(T) string) (valid []T, ids []string, errs []error) {
+	for _, it := range items {
+		id := regID(it)
+		if !validID(id) {
+			errs = append(errs, &connectors.Error{Op: op, Reason: "invalid", Err: fmt.Errorf("%q is not a Salesforce id", crmhttp.Clip(id, 40))})
+			ids = append(ids, id)
+			continue
+		}
+		valid = append(valid, it)
+	}
+	return valid, ids, errs
+}
+
 // Task opens Salesforce Tasks on registrations for their AEs. Owners are
 // user ids or e-mail addresses/usernames (resolved once and cached); an
 // unknown owner leaves the task with the integration user. A keyed task is
@@ -459,17 +474,7 @@ func joinRecordErrors(op string, ids []string, errs []error) error {
 // registration already has an open task with the same subject is not
 // created again, so a retried batch never doubles tasks.
 func (c *Client) Task(ctx context.Context, tasks []connectors.Task) error {
-	var valid []connectors.Task
-	var errs []error
-	var ids []string
-	for _, t := range tasks {
-		if !validID(t.RegistrationID) {
-			errs = append(errs, &connectors.Error{Op: "task", Reason: "invalid", Err: fmt.Errorf("%q is not a Salesforce id", crmhttp.Clip(t.RegistrationID, 40))})
-			ids = append(ids, t.RegistrationID)
-			continue
-		}
-		valid = append(valid, t)
-	}
+	valid, ids, errs := validOnly("task", tasks, func(t connectors.Task) string { return t.RegistrationID })
 	if len(valid) == 0 {
 		return joinRecordErrors("task", ids, errs)
 	}
@@ -615,17 +620,7 @@ func (c *Client) resolveOwners(ctx context.Context, tasks []connectors.Task) (ma
 // line (sidefx.go); a note without a key already on the record (same
 // text) is not posted again.
 func (c *Client) Note(ctx context.Context, notes []connectors.Note) error {
-	var errs []error
-	var ids []string
-	var valid []connectors.Note
-	for _, n := range notes {
-		if !validID(n.RegistrationID) {
-			errs = append(errs, &connectors.Error{Op: "note", Reason: "invalid", Err: fmt.Errorf("%q is not a Salesforce id", crmhttp.Clip(n.RegistrationID, 40))})
-			ids = append(ids, n.RegistrationID)
-			continue
-		}
-		valid = append(valid, n)
-	}
+	valid, ids, errs := validOnly("note", notes, func(n connectors.Note) string { return n.RegistrationID })
 	if len(valid) == 0 {
 		return joinRecordErrors("note", ids, errs)
 	}

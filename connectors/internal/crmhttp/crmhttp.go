@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -289,4 +290,34 @@ func MaybeApplied(e *connectors.Error, write bool, att *httpfault.Attempts) {
 		e.SetClass(connectors.ClassUnknown)
 		e.Err = fmt.Errorf("%w (an earlier attempt may have been applied)", e.Err)
 	}
+}
+
+// ReadAnswer reads resp's whole body, at most limit bytes, and closes it.
+// An answer cut short (the connection lost while reading) is a "network"
+// failure whose outcome was not heard (AnswerError); its text is scrubbed.
+// A cancelled ctx is returned as it is.
+func ReadAnswer(ctx context.Context, op string, write bool, resp *http.Response, limit int64, scrub *Scrubber) ([]byte, error) {
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if err == nil {
+		return body, nil
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return nil, AnswerError(op, resp.StatusCode, write, "network", fmt.Errorf("read answer: %s", scrub.String(err.Error())))
+}
+
+// Decode decodes a 2xx answer's JSON body into out; an empty body or a nil
+// out decodes nothing. A success regsync cannot read (cut short, not JSON)
+// is "bad_response": unknown for a write (the CRM applied something regsync
+// does not know), retry for a read (nothing changed); never permanent.
+func Decode(op string, status int, write bool, body []byte, out any) *connectors.Error {
+	if out == nil || len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return AnswerError(op, status, write, "bad_response", fmt.Errorf("undecodable answer: %v", err))
+	}
+	return nil
 }
