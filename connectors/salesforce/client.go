@@ -29,7 +29,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-cleanhttp"
@@ -74,7 +73,6 @@ type Client struct {
 	smu sync.Mutex
 	sf  *gosf.Salesforce
 	gen uint64
-	tok atomic.Value // string: the current access token
 
 	usage crmhttp.Usage
 	limit allocation

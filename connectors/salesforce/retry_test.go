@@ -360,7 +360,7 @@ func TestNoSecretInErrorsOrLogs(t *testing.T) {
 	if err := e.c.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
-	accessToken := e.c.currentToken()
+	accessToken := e.c.sf.GetAccessToken()
 	if accessToken == "" {
 		t.Fatal("no access token")
 	}

@@ -47,13 +47,6 @@ func (c *Client) relogin(ctx context.Context, gen uint64) error {
 	return c.loginLocked(ctx)
 }
 
-// currentToken is the session's access token; it never blocks (a login
-// may hold the session lock).
-func (c *Client) currentToken() string {
-	t, _ := c.tok.Load().(string)
-	return t
-}
-
 // loginLocked logs in with the configured flow (c.smu held). go-salesforce
 // posts to the token endpoint with http.Post, which has no timeout, so the
 // wait is bounded here; an abandoned attempt ends with its connection.
@@ -102,7 +95,6 @@ func (c *Client) loginLocked(ctx context.Context) error {
 	}
 	c.sf = r.sf
 	c.gen++
-	c.tok.Store(r.sf.GetAccessToken())
 	c.scrub.Add(r.sf.GetAccessToken())
 	return nil
 }
