@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/regsync/regsync/connectors"
@@ -239,14 +240,34 @@ var knownAssoc = map[string]int{
 	"notes/deals": 214, "notes/companies": 190, "notes/contacts": 202,
 }
 
+// assocCache remembers default association types by "from/to".
+type assocCache struct {
+	mu sync.Mutex
+	m  map[string]assocType
+}
+
+func (a *assocCache) get(key string) (assocType, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	at, ok := a.m[key]
+	return at, ok
+}
+
+func (a *assocCache) set(key string, at assocType) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil {
+		a.m = map[string]assocType{}
+	}
+	a.m[key] = at
+}
+
 // defaultAssocType returns the unlabelled association type from → to,
 // from the v4 labels endpoint, cached; ok is false when it cannot be
 // known (callers then create first and associate after).
 func (c *Client) defaultAssocType(ctx context.Context, from, to string) (assocType, bool) {
 	key := from + "/" + to
-	c.assocMu.Lock()
-	at, ok := c.assoc[key]
-	c.assocMu.Unlock()
+	at, ok := c.assoc.get(key)
 	if ok {
 		return at, at.TypeID != 0
 	}
@@ -278,9 +299,7 @@ func (c *Client) defaultAssocType(ctx context.Context, from, to string) (assocTy
 	}
 	var ce *connectors.Error
 	if at.TypeID != 0 || err == nil || (errors.As(err, &ce) && !ce.Retry) {
-		c.assocMu.Lock()
-		c.assoc[key] = at // remember a definite answer, even "unknown"
-		c.assocMu.Unlock()
+		c.assoc.set(key, at) // remember a definite answer, even "unknown"
 	}
 	return at, at.TypeID != 0
 }

@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -59,10 +58,9 @@ type Client struct {
 	usage crmhttp.Usage
 	daily daily
 
-	schema  schemaCache
-	owners  ownerCache
-	assocMu sync.Mutex
-	assoc   map[string]assocType // "from/to" → default association type
+	schema schemaCache
+	owners ownerCache
+	assoc  assocCache // "from/to" → default association type
 
 	scrub *crmhttp.Scrubber
 }
@@ -88,7 +86,6 @@ func New(cfg Config, opts Options) (*Client, error) {
 		base:      base,
 		win:       newWindow(cfg.PerTenSeconds, 10*time.Second),
 		searchWin: newWindow(cfg.SearchPerSecond, time.Second),
-		assoc:     map[string]assocType{},
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
