@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/regsync/regsync/connectors"
@@ -238,28 +237,6 @@ type assocInput struct {
 var knownAssoc = map[string]int{
 	"tasks/deals": 216, "tasks/companies": 192, "tasks/contacts": 204,
 	"notes/deals": 214, "notes/companies": 190, "notes/contacts": 202,
-}
-
-// assocCache remembers default association types by "from/to".
-type assocCache struct {
-	mu sync.Mutex
-	m  map[string]assocType
-}
-
-func (a *assocCache) get(key string) (assocType, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	at, ok := a.m[key]
-	return at, ok
-}
-
-func (a *assocCache) set(key string, at assocType) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.m == nil {
-		a.m = map[string]assocType{}
-	}
-	a.m[key] = at
 }
 
 // defaultAssocType returns the unlabelled association type from → to,

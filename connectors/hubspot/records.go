@@ -94,6 +94,28 @@ func (s *schemaCache) set(id, fqn string) {
 	s.mu.Unlock()
 }
 
+// assocCache remembers default association types by "from/to".
+type assocCache struct {
+	mu sync.Mutex
+	m  map[string]assocType
+}
+
+func (a *assocCache) get(key string) (assocType, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	at, ok := a.m[key]
+	return at, ok
+}
+
+func (a *assocCache) set(key string, at assocType) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil {
+		a.m = map[string]assocType{}
+	}
+	a.m[key] = at
+}
+
 // ErrNotSetUp means the partner_registration object does not exist in the
 // portal: run regsync setup.
 var ErrNotSetUp = errors.New("the partner_registration custom object does not exist in this HubSpot portal: run `regsync setup`")
