@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -144,7 +144,7 @@ func waitFor(attempt int, resp *http.Response) time.Duration {
 		case policySecondly:
 			return max(waitSecondly, after)
 		default:
-			if ms := headerInt(resp.Header, "X-HubSpot-RateLimit-Interval-Milliseconds", 0); ms > 0 {
+			if ms := crmhttp.HeaderInt(resp.Header, "X-HubSpot-RateLimit-Interval-Milliseconds", 0); ms > 0 {
 				return max(time.Duration(ms)*time.Millisecond, after)
 			}
 			return max(waitWindow, after)
@@ -236,7 +236,7 @@ func errorMessage(eb errorBody) string {
 	}
 	for i, e := range eb.Errors {
 		if i == 3 {
-			fmt.Fprintf(&b, " (and %d more)", len(eb.Errors)-3)
+			b.WriteString(" (and " + strconv.Itoa(len(eb.Errors)-3) + " more)")
 			break
 		}
 		if e.Message != "" && e.Message != eb.Message {

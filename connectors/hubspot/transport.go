@@ -3,8 +3,6 @@ package hubspot
 import (
 	"math/rand/v2"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/regsync/regsync/connectors"
@@ -49,14 +47,14 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 func (c *Client) observe(resp *http.Response, free int, seq uint64, ri reqInfo) {
 	h := resp.Header
 	if !ri.search {
-		remaining := headerInt(h, "X-HubSpot-RateLimit-Remaining", -1)
-		max := headerInt(h, "X-HubSpot-RateLimit-Max", 0)
+		remaining := crmhttp.HeaderInt(h, "X-HubSpot-RateLimit-Remaining", -1)
+		max := crmhttp.HeaderInt(h, "X-HubSpot-RateLimit-Max", 0)
 		if remaining >= 0 || max > 0 {
 			c.win.observe(free, seq, remaining, max)
 		}
 	}
-	if limit := headerInt(h, "X-HubSpot-RateLimit-Daily", -1); limit > 0 {
-		if rem := headerInt(h, "X-HubSpot-RateLimit-Daily-Remaining", -1); rem >= 0 {
+	if limit := crmhttp.HeaderInt(h, "X-HubSpot-RateLimit-Daily", -1); limit > 0 {
+		if rem := crmhttp.HeaderInt(h, "X-HubSpot-RateLimit-Daily-Remaining", -1); rem >= 0 {
 			c.usage.SetDaily(int64(limit-rem), int64(limit))
 			if rem == 0 && resp.StatusCode < 400 {
 				// The next call would be refused: stop before HubSpot says so.
@@ -83,7 +81,7 @@ func (c *Client) observe(resp *http.Response, free int, seq uint64, ri reqInfo) 
 		// call in it leaves. HubSpot's Retry-After says when; without it,
 		// wait a whole interval.
 		d := waitWindow
-		if ms := headerInt(h, "X-HubSpot-RateLimit-Interval-Milliseconds", 0); ms > 0 {
+		if ms := crmhttp.HeaderInt(h, "X-HubSpot-RateLimit-Interval-Milliseconds", 0); ms > 0 {
 			d = time.Duration(ms) * time.Millisecond
 		}
 		if ra, ok := crmhttp.RetryAfter(h); ok && ra > 0 && ra < d {
@@ -93,18 +91,6 @@ func (c *Client) observe(resp *http.Response, free int, seq uint64, ri reqInfo) 
 		c.log.Warn("hubspot rate limit reached; pausing", "op", ri.op, "policy", eb.PolicyName,
 			"pause", d, "correlation_id", eb.CorrelationID)
 	}
-}
-
-func headerInt(h http.Header, name string, def int) int {
-	v := strings.TrimSpace(h.Get(name))
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return def
-	}
-	return n
 }
 
 // jitter spreads plain exponential waits (network failures, 5xx without

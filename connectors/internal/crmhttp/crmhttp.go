@@ -91,6 +91,16 @@ func RetryAfter(h http.Header) (time.Duration, bool) {
 	return min(max(t.Sub(now), 0), MaxRetryAfter), true
 }
 
+// HeaderInt reads a numeric header (HubSpot's X-HubSpot-RateLimit-*):
+// def when it is missing or not a number.
+func HeaderInt(h http.Header, name string, def int) int {
+	n, err := strconv.Atoi(strings.TrimSpace(h.Get(name)))
+	if err != nil {
+		return def
+	}
+	return n
+}
+
 // Options configure the retrying client of a connector.
 type Options struct {
 	// Transport is the connector's own round tripper stack (auth, limits,

@@ -60,6 +60,13 @@ func TestServerFault(t *testing.T) {
 	}
 }
 
+func TestHeaderInt(t *testing.T) {
+	h := http.Header{"X-N": {" 42 "}, "X-Bad": {"many"}}
+	if HeaderInt(h, "X-N", -1) != 42 || HeaderInt(h, "X-Bad", -1) != -1 || HeaderInt(h, "X-None", 7) != 7 {
+		t.Error(HeaderInt(h, "X-N", -1), HeaderInt(h, "X-Bad", -1), HeaderInt(h, "X-None", 7))
+	}
+}
+
 func TestExponential(t *testing.T) {
 	if Exponential(0) != WaitBase || Exponential(3) != 8*WaitBase || Exponential(-1) != WaitBase || Exponential(100) != WaitBase<<16 {
 		t.Errorf("%s %s %s %s", Exponential(0), Exponential(3), Exponential(-1), Exponential(100))
