@@ -136,7 +136,15 @@ func (c *Client) toRecord(m map[string]any) registration.Record {
 		r.DealID = id
 	}
 	r.Index()
-	r.KeysStale = str(lk[strings.ToLower(FieldDomainKey)]) != r.DomainKey || str(lk[strings.ToLower(FieldNameKey)]) != r.NameKey
+	// The name key as it is stored: clipped to the field's length, so that
+	// a long one never reads as stale (and is never written again) forever.
+	nameKey := r.NameKey
+	c.cmu.Lock()
+	if oi := c.describe[c.cfg.Object]; oi != nil {
+		nameKey = oi.clip(FieldNameKey, nameKey)
+	}
+	c.cmu.Unlock()
+	r.KeysStale = str(lk[strings.ToLower(FieldDomainKey)]) != r.DomainKey || str(lk[strings.ToLower(FieldNameKey)]) != nameKey
 	return r
 }
 
