@@ -32,8 +32,10 @@ func keysToStore(r *registration.Record) *connectors.MatchKeys {
 
 // storeStaleKeys writes the match keys of the records of works read with
 // stale ones that did not go with a decision: those with nothing to write
-// (an echo, a record that needs nothing, one waiting), in one batch. Works
-// that failed are left to their retry, which reads them again.
+// (an echo, a record that needs nothing), in one batch. A record waiting to
+// be decided (an approval waiting for its rivals to show in the CRM's
+// search) keeps them for the decision's write; works that failed are left
+// to their retry, which reads them again.
 func (e *Engine) storeStaleKeys(ctx context.Context, works []*work) {
 	var updates []connectors.Update
 	for _, w := range works {
@@ -42,6 +44,8 @@ func (e *Engine) storeStaleKeys(ctx context.Context, works []*work) {
 			continue
 		case w.out.Result == "decided" && len(w.update) > 0:
 			continue // the keys went with the decision (commit)
+		case w.out.Result == "waiting":
+			continue // decided soon: the keys go with that write
 		}
 		updates = append(updates, connectors.Update{ID: w.rec.ID, Keys: keysToStore(&w.rec)})
 	}
