@@ -1,6 +1,8 @@
-// Package connectors is the narrow, batch-first interface the worker needs
-// from a CRM, and the types that cross it. One package per CRM implements it
-// (hubspot, salesforce), each with a protocol-faithful fake beside it.
+// Package connectors is what regsync needs from a CRM, as role-sized,
+// batch-first interfaces (CRM is their union), and the types that cross
+// them. One package per CRM implements them all (hubspot, salesforce), each
+// with a protocol-faithful fake beside it; their shared HTTP layer is
+// connectors/internal/crmhttp.
 //
 // Connectors know nothing of the rules: they read and write records, gather
 // facts, and say whether a failure is worth retrying.
@@ -16,40 +18,70 @@ import (
 	"github.com/regsync/regsync/registration"
 )
 
-// CRM is what the worker and the intake channels need from a CRM. Every
-// method is batch-first: callers pass as many records as they have and the
-// connector splits them into the CRM's batch sizes.
+// CRM is everything regsync asks of a CRM: the union of the role-sized
+// interfaces below, each what one kind of consumer uses. Every connector
+// (hubspot, salesforce) implements all of them, and only the code that
+// builds a connector holds it as a CRM; everything else takes the role it
+// plays. Every method is batch-first: callers pass as many records as they
+// have and the connector splits them into the CRM's batch sizes.
 type CRM interface {
-	// Name is the connector's name, for logs and metric labels.
-	Name() string
+	Records
+	FactFinder
+	Writer
+	SideEffects
+	Feed
+	Attributor
+	WebhookVerifier
+	ReportSource
+	Health
+}
 
-	// Changed lists the registrations modified since cursor (empty: since
-	// the beginning), in modification order, and the cursor to pass next
-	// time. Records sharing a modification instant are never skipped nor
-	// returned forever.
-	Changed(ctx context.Context, cursor string) (ids []string, next string, err error)
+// Named is the connector's name, for logs, metric labels and the keys of
+// regsync's state ("hubspot", "salesforce"). Every role includes it.
+type Named interface {
+	Name() string
+}
+
+// Records reads registrations, for whoever decides or shows them: the
+// worker reads by id before every decision (the current record, whatever
+// a search says); intake and status pages look up by case number.
+type Records interface {
+	Named
 
 	// Registrations reads registrations by CRM id; ids not found are
-	// omitted. Each record is Indexed.
+	// omitted. Each record is Indexed, and says whether its stored match
+	// keys are stale (registration.Record.KeysStale).
 	Registrations(ctx context.Context, ids []string) ([]registration.Record, error)
 
 	// Lookup reads registrations by case number (search with IN, chunked),
 	// for intake replies and status pages; case numbers not found are
 	// omitted. Each record is Indexed.
 	Lookup(ctx context.Context, caseNumbers []string) ([]registration.Record, error)
+}
 
+// FactFinder gathers what the rules need to decide: for the worker's
+// decisions and intake's direct creation.
+type FactFinder interface {
 	// Facts gathers, for each record, what the rules need: the company
 	// matched by registrable domain, its open deals, the other registrations
 	// on the same registrable domain or with the same normalised company
 	// name, and the partner's count of other active registrations. The
 	// result is parallel to records.
 	Facts(ctx context.Context, records []registration.Record) ([]registration.Facts, error)
+}
 
+// Writer writes registrations: the worker's decisions and the match keys
+// it keeps current (Update.Keys), intake's creates, partners' amendments.
+type Writer interface {
 	// Write applies updates (and creates, for intake). The result is
 	// parallel to updates; a failed update carries its own error, so one bad
 	// record never blocks the others.
 	Write(ctx context.Context, updates []Update) ([]Result, error)
+}
 
+// SideEffects are what a decision owes besides its write: links, AE tasks,
+// audit notes. Each is idempotent by its Key (see Task).
+type SideEffects interface {
 	// Link associates registrations with companies and deals.
 	Link(ctx context.Context, links []Link) error
 
@@ -58,21 +90,29 @@ type CRM interface {
 
 	// Note records audit notes on registrations.
 	Note(ctx context.Context, notes []Note) error
+}
 
-	// VerifyWebhook checks a webhook request's signature and freshness and
-	// parses its events. An error means the request must be refused (401)
-	// and changes nothing.
-	VerifyWebhook(r *http.Request, body []byte) ([]Event, error)
+// Feed is how the worker finds work besides webhooks: the change feed it
+// polls and the searches of its sweeps.
+type Feed interface {
+	Named
+
+	// Changed lists the registrations modified since cursor (empty: since
+	// the beginning), in modification order, and the cursor to pass next
+	// time. Records sharing a modification instant are never skipped nor
+	// returned forever.
+	Changed(ctx context.Context, cursor string) (ids []string, next string, err error)
 
 	// Find returns every registration whose status is one of statuses, found
 	// by the CRM's search or query (never by listing every record): the
 	// sweeps' candidates. Each record is Indexed.
 	Find(ctx context.Context, statuses []registration.Status) ([]registration.Record, error)
+}
 
-	// All streams every registration to fn, a page at a time, with the
-	// CRM's list or bulk-query endpoints (never search): for reports, which
-	// read everything. Each record is Indexed. An error from fn stops it.
-	All(ctx context.Context, fn func([]registration.Record) error) error
+// Attributor follows deals, so that registrations convert, win and lose
+// with them and the partner is credited on the deal.
+type Attributor interface {
+	Named
 
 	// Deals reads deals by CRM id, each with its company, amount, stage
 	// outcome and associated registrations; ids not found are omitted.
@@ -82,14 +122,50 @@ type CRM interface {
 	// Changed: attribution follows deals as AEs create and move them.
 	ChangedDeals(ctx context.Context, cursor string) (ids []string, next string, err error)
 
-	// AllDeals streams every deal to fn, a page at a time (list or bulk
-	// endpoints, never search), for reports.
-	AllDeals(ctx context.Context, fn func([]registration.Deal) error) error
+	// CompanyRegistrations finds, for each company (account) id, the
+	// registrations of that company whose status is one of statuses: those
+	// linked to it (association or lookup, or company_id) and those on its
+	// registrable domain. Attribution uses it to find the registration a
+	// deal on the company credits. Keyed by company id; each record is
+	// Indexed. Batch-first: a few calls for up to 100 companies.
+	CompanyRegistrations(ctx context.Context, companyIDs []string, statuses []registration.Status) (map[string][]registration.Record, error)
 
 	// Attribute stamps the partner on deals (the deal's partner property)
 	// and associates each deal with its registration, so commissions are
 	// paid from the CRM. The result is parallel to attributions.
 	Attribute(ctx context.Context, attributions []Attribution) ([]Result, error)
+}
+
+// WebhookVerifier is what the HTTP server needs of a connector to take its
+// webhooks (connectors that want a particular answer also implement
+// WebhookAcker).
+type WebhookVerifier interface {
+	Named
+
+	// VerifyWebhook checks a webhook request's signature and freshness and
+	// parses its events. An error means the request must be refused (401)
+	// and changes nothing.
+	VerifyWebhook(r *http.Request, body []byte) ([]Event, error)
+}
+
+// ReportSource is what reports, summaries and the dashboard read: every
+// registration and every deal, with the list or bulk endpoints.
+type ReportSource interface {
+	Named
+
+	// All streams every registration to fn, a page at a time, with the
+	// CRM's list or bulk-query endpoints (never search): for reports, which
+	// read everything. Each record is Indexed. An error from fn stops it.
+	All(ctx context.Context, fn func([]registration.Record) error) error
+
+	// AllDeals streams every deal to fn, a page at a time (list or bulk
+	// endpoints, never search), for reports.
+	AllDeals(ctx context.Context, fn func([]registration.Deal) error) error
+}
+
+// Health is what readiness, /metrics and the dashboard's budget ask.
+type Health interface {
+	Named
 
 	// Ping checks that the CRM answers and accepts the credentials, for
 	// /readyz. It costs at most one cheap API call.
@@ -98,14 +174,6 @@ type CRM interface {
 	// Usage reports the connector's API consumption, for /metrics and the
 	// dashboard. It makes no call.
 	Usage() Usage
-
-	// CompanyRegistrations finds, for each company (account) id, the
-	// registrations of that company whose status is one of statuses: those
-	// linked to it (association or lookup, or company_id) and those on its
-	// registrable domain. Attribution uses it to find the registration a
-	// deal on the company credits. Keyed by company id; each record is
-	// Indexed. Batch-first: a few calls for up to 100 companies.
-	CompanyRegistrations(ctx context.Context, companyIDs []string, statuses []registration.Status) (map[string][]registration.Record, error)
 }
 
 // WebhookAcker is implemented by connectors whose webhook sender expects a
@@ -166,6 +234,20 @@ type Update struct {
 	ID            string
 	SubmissionKey string
 	Fields        map[string]string
+	// Keys, when set on an update by ID, are written as the record's
+	// stored match keys with it: the worker sets them for a record it read
+	// with stale keys (registration.Record.KeysStale), so that the CRM's
+	// searches for rivals find it by them. An update by ID with no Fields
+	// and Keys set writes the keys alone. Keys derived from a company_domain
+	// or company_name the update writes take precedence; a create always
+	// stores the keys of what it creates.
+	Keys *MatchKeys
+}
+
+// MatchKeys are the derived keys a connector stores on a registration for
+// its searches (registration.Record's DomainKey and NameKey).
+type MatchKeys struct {
+	Domain, Name string
 }
 
 // Result is the outcome of one Update.
@@ -434,13 +516,6 @@ func After(err error) time.Duration {
 		}
 	})
 	return d
-}
-
-// Retryable reports whether err is worth retrying: its class (ClassOf) is
-// retry, postpone or unknown. An unclassified error is unknown, so it is
-// retryable; nil is not.
-func Retryable(err error) bool {
-	return ClassOf(err).Transient()
 }
 
 // Reason returns the metric label of a classified error ("error" otherwise).

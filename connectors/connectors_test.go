@@ -43,9 +43,6 @@ func TestClassOf(t *testing.T) {
 			if got := ClassOf(tc.err); got != tc.want {
 				t.Errorf("ClassOf = %q, want %q", got, tc.want)
 			}
-			if got, want := Retryable(tc.err), tc.want.Transient(); got != want {
-				t.Errorf("Retryable = %v, want %v", got, want)
-			}
 		})
 	}
 	if d := After(errors.Join(retry, post, unk)); d != 10*time.Second {

@@ -81,14 +81,3 @@ func MarkedKeys(text string) []string {
 		text = text[end:]
 	}
 }
-
-// HasKey reports whether text is marked with key.
-func HasKey(text, key string) bool {
-	want := StoredKey(key)
-	for _, k := range MarkedKeys(text) {
-		if k == want {
-			return true
-		}
-	}
-	return false
-}

@@ -90,6 +90,12 @@ type Record struct {
 	// writes.
 	CreatedAt  time.Time `yaml:"-" json:"-"`
 	ModifiedAt time.Time `yaml:"-" json:"-"`
+	// KeysStale is set by a connector's read when the match keys the CRM
+	// stores on the record for its searches differ from DomainKey and
+	// NameKey (the record was created or edited outside regsync): the
+	// worker writes them with its next write of the record
+	// (connectors.Update.Keys). Not a CRM field.
+	KeysStale bool `yaml:"-" json:"-"`
 
 	// DomainKey is the registrable domain of CompanyDomain ("globex.example"
 	// for "https://eu.globex.example/x"); empty when the domain is blank or

@@ -56,6 +56,8 @@ type Options struct {
 	Metrics  *metrics.Metrics
 	Gatherer prometheus.Gatherer
 	// Webhooks maps a CRM name (the path /webhooks/{name}) to its connector.
+	// The server uses it as a connectors.WebhookVerifier (and a
+	// connectors.WebhookAcker when it is one).
 	Webhooks map[string]connectors.CRM
 	Inbox    Inbox
 	Admin    Admin
@@ -287,7 +289,7 @@ func (s *Server) adminReadyz(w http.ResponseWriter, r *http.Request) {
 
 // webhook takes a CRM's webhook: verify, store durably, answer. The work
 // happens after the answer, so HubSpot's 5-second deadline holds under load.
-func (s *Server) webhook(crm connectors.CRM) http.Handler {
+func (s *Server) webhook(crm connectors.WebhookVerifier) http.Handler {
 	name := crm.Name()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))

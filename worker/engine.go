@@ -189,6 +189,7 @@ func (e *Engine) hold(ctx context.Context, ids []string, mk func(r registration.
 		works = append(works, mk(recs[i], o))
 	}
 	e.run(ctx, works)
+	e.storeStaleKeys(ctx, works)
 	return outs, nil
 }
 

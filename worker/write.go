@@ -72,7 +72,7 @@ func (e *Engine) write(ctx context.Context, ws []*work) (ok, unknown []*work) {
 		}
 		batch = append(batch, w)
 		if len(w.update) > 0 {
-			updates = append(updates, connectors.Update{ID: w.rec.ID, Fields: w.update})
+			updates = append(updates, connectors.Update{ID: w.rec.ID, Fields: w.update, Keys: keysToStore(&w.rec)})
 		}
 	}
 	results := e.writeUpdates(ctx, updates)

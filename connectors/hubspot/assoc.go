@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/connectors/internal/crmhttp"
 )
 
 // flexID is an id HubSpot sends as a string or as a number (associations
@@ -53,11 +54,7 @@ type assocReadAnswer struct {
 			ToObjectID       flexID      `json:"toObjectId"`
 			AssociationTypes []assocSpec `json:"associationTypes"`
 		} `json:"to"`
-		Paging struct {
-			Next struct {
-				After string `json:"after"`
-			} `json:"next"`
-		} `json:"paging"`
+		Paging paging `json:"paging"`
 	} `json:"results"`
 	Errors []batchError `json:"errors"`
 }
@@ -247,9 +244,7 @@ var knownAssoc = map[string]int{
 // known (callers then create first and associate after).
 func (c *Client) defaultAssocType(ctx context.Context, from, to string) (assocType, bool) {
 	key := from + "/" + to
-	c.assocMu.Lock()
-	at, ok := c.assoc[key]
-	c.assocMu.Unlock()
+	at, ok := c.assoc.get(key)
 	if ok {
 		return at, at.TypeID != 0
 	}
@@ -281,9 +276,7 @@ func (c *Client) defaultAssocType(ctx context.Context, from, to string) (assocTy
 	}
 	var ce *connectors.Error
 	if at.TypeID != 0 || err == nil || (errors.As(err, &ce) && !ce.Retry) {
-		c.assocMu.Lock()
-		c.assoc[key] = at // remember a definite answer, even "unknown"
-		c.assocMu.Unlock()
+		c.assoc.set(key, at) // remember a definite answer, even "unknown"
 	}
 	return at, at.TypeID != 0
 }
@@ -349,7 +342,7 @@ func (c *Client) createChunk(ctx context.Context, kind, regType string, part []a
 		req.Inputs = append(req.Inputs, in)
 	}
 	var ans batchAnswer
-	if _, err := c.post(withoutResend(ctx), op, "/crm/v3/objects/"+kind+"/batch/create", req, &ans); err != nil {
+	if _, err := c.post(crmhttp.WithoutResend(ctx), op, "/crm/v3/objects/"+kind+"/batch/create", req, &ans); err != nil {
 		return fmt.Errorf("hubspot: create %d %s: %w", len(part), kind, err)
 	}
 	var errs []error

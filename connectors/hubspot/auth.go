@@ -147,7 +147,7 @@ func (a *authenticator) renew(ctx context.Context, gen uint64) (string, error) {
 		return "", &authError{reason: "unauthorized", status: http.StatusOK, class: connectors.ClassPermanent,
 			err: errors.New("HubSpot's token answer carries no access_token")}
 	}
-	a.c.scrub.add(ans.AccessToken, ans.RefreshToken)
+	a.c.scrub.Add(ans.AccessToken, ans.RefreshToken)
 	life := time.Duration(ans.ExpiresIn) * time.Second
 	if life <= 0 {
 		life = 30 * time.Minute

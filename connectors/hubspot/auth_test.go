@@ -178,7 +178,7 @@ func TestOAuthPersistent401(t *testing.T) {
 	s.always401 = true
 	c, lb := oauthClient(t, s, nil)
 	_, err := c.batchRead(bg(t), "deals", []string{"1"}, nil)
-	if connectors.Reason(err) != "unauthorized" || connectors.Retryable(err) {
+	if connectors.Reason(err) != "unauthorized" || connectors.ClassOf(err).Transient() {
 		t.Fatalf("err = %v, want a non-retryable unauthorized", err)
 	}
 	if !strings.Contains(err.Error(), "freshly refreshed") {
@@ -196,7 +196,7 @@ func TestOAuthBadRefreshToken(t *testing.T) {
 	s.badGrant = true
 	c, lb := oauthClient(t, s, nil)
 	_, err := c.batchRead(bg(t), "deals", []string{"1"}, nil)
-	if err == nil || connectors.Retryable(err) {
+	if err == nil || connectors.ClassOf(err).Transient() {
 		t.Fatalf("err = %v, want a permanent failure", err)
 	}
 	if !strings.Contains(err.Error(), "refresh token") {
@@ -262,7 +262,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	cfg2.MaxRetries = 0
 	c2, lb2 := newTestClient(t, cfg2, Options{})
 	_, err = c2.batchRead(ctx, "deals", []string{"1"}, nil)
-	if connectors.Reason(err) != "network" || !connectors.Retryable(err) {
+	if connectors.Reason(err) != "network" || !connectors.ClassOf(err).Transient() {
 		t.Errorf("network failure: %v", err)
 	}
 	all = append(all, err.Error())

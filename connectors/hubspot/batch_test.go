@@ -119,7 +119,7 @@ func TestBatch207Split(t *testing.T) {
 	for i, w := range wants {
 		r := res[i]
 		if w.reason != "" {
-			if connectors.Reason(r.Err) != w.reason || connectors.Retryable(r.Err) {
+			if connectors.Reason(r.Err) != w.reason || connectors.ClassOf(r.Err).Transient() {
 				t.Errorf("result %d: err %v, want a non-retryable %s", i, r.Err, w.reason)
 			}
 			continue

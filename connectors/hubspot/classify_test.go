@@ -171,8 +171,8 @@ func TestClassifyOverLoopback(t *testing.T) {
 			if got := connectors.ClassOf(err); got != tc.class || ce.Reason != tc.reason {
 				t.Errorf("class %s, reason %s; want %s, %s (%v)", got, ce.Reason, tc.class, tc.reason, err)
 			}
-			if ce.Retry != tc.class.Transient() || connectors.Retryable(err) != tc.class.Transient() {
-				t.Errorf("Retry %v, Retryable %v for class %s", ce.Retry, connectors.Retryable(err), tc.class)
+			if ce.Retry != tc.class.Transient() || connectors.ClassOf(err).Transient() != tc.class.Transient() {
+				t.Errorf("Retry %v, Retryable %v for class %s", ce.Retry, connectors.ClassOf(err).Transient(), tc.class)
 			}
 			if ce.After < tc.afterMin {
 				t.Errorf("After %s, want at least %s", ce.After, tc.afterMin)

@@ -10,22 +10,20 @@
 package hubspot
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/connectors/internal/crmhttp"
 	"github.com/regsync/regsync/internal/httpfault"
 )
 
@@ -57,31 +55,20 @@ type Client struct {
 	win       *window // the rolling 10-second window
 	searchWin *window // searches per second
 
-	usage usage
+	usage crmhttp.Usage
 	daily daily
 
-	schema  schemaCache
-	owners  ownerCache
-	assocMu sync.Mutex
-	assoc   map[string]assocType // "from/to" → default association type
+	schema schemaCache
+	owners ownerCache
+	assoc  assocCache // "from/to" → default association type
 
-	staleMu sync.Mutex
-	stale   map[string][2]string // record id → domain_key, name_key to write next time
-	// repaired remembers the keys written by repairs, so a stale search
-	// answer does not queue them again.
-	repaired map[string][2]string
-
-	scrub *scrubber
+	scrub *crmhttp.Scrubber
 }
 
 var _ connectors.CRM = (*Client)(nil)
 
 // Name is the connector's name for logs and metric labels.
 func (c *Client) Name() string { return "hubspot" }
-
-// maxDelay caps every wait between two attempts of one call, whatever
-// Retry-After says; longer waits are surfaced in connectors.Error.After.
-const maxDelay = 60 * time.Second
 
 // New builds a client. It makes no network call.
 func New(cfg Config, opts Options) (*Client, error) {
@@ -99,9 +86,6 @@ func New(cfg Config, opts Options) (*Client, error) {
 		base:      base,
 		win:       newWindow(cfg.PerTenSeconds, 10*time.Second),
 		searchWin: newWindow(cfg.SearchPerSecond, time.Second),
-		assoc:     map[string]assocType{},
-		stale:     map[string][2]string{},
-		repaired:  map[string][2]string{},
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -109,9 +93,8 @@ func New(cfg Config, opts Options) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	c.scrub = newScrubber(cfg.Token.Reveal(), cfg.ClientSecret.Reveal(), cfg.RefreshToken.Reveal())
-	c.log = slog.New(&scrubHandler{h: c.log.Handler(), s: c.scrub})
-	c.usage.init()
+	c.scrub = crmhttp.NewScrubber(cfg.Token.Reveal(), cfg.ClientSecret.Reveal(), cfg.RefreshToken.Reveal())
+	c.log = c.scrub.Logger(c.log)
 	c.daily.loc = time.UTC
 	if cfg.TimeZone != "" {
 		loc, err := time.LoadLocation(cfg.TimeZone)
@@ -137,24 +120,19 @@ func New(cfg Config, opts Options) (*Client, error) {
 		transport = t
 	}
 	c.auth = newAuthenticator(c, cfg)
-	rc := retryablehttp.NewClient()
-	rc.HTTPClient = &http.Client{
+	c.http = crmhttp.NewClient(crmhttp.Options{
 		Transport: &authTransport{a: c.auth, next: &limitTransport{c: c, next: transport}},
 		Timeout:   timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse // HubSpot's API does not redirect; never carry the token elsewhere
+		Retries:   cfg.MaxRetries,
+		// HubSpot's API does not redirect: never carry the token elsewhere.
+		NoRedirects: true,
+		CheckRetry:  checkRetry,
+		Backoff: func(_, max time.Duration, attempt int, resp *http.Response) time.Duration {
+			return jitter(backoff(attempt, resp, max), resp)
 		},
-	}
-	rc.Logger = retryLogger{c.log}
-	rc.RetryMax = cfg.MaxRetries
-	rc.RetryWaitMin = waitBase
-	rc.RetryWaitMax = maxDelay
-	rc.CheckRetry = checkRetry
-	rc.Backoff = func(_, max time.Duration, attempt int, resp *http.Response) time.Duration {
-		return jitter(backoff(attempt, resp, max), resp)
-	}
-	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
-	c.http = rc
+		Logger: c.log,
+		Prefix: "hubspot http",
+	})
 	return c, nil
 }
 
@@ -208,7 +186,7 @@ func (c *Client) do(ctx context.Context, k call) (int, error) {
 		err := connectors.NewError(k.op, http.StatusTooManyRequests, connectors.ClassPostpone, "daily_limit",
 			fmt.Errorf("HubSpot's daily API limit is used up; calls resume after %s", until.Format(time.RFC3339)))
 		err.After = until.Sub(c.now())
-		c.usage.fail(err.Reason)
+		c.usage.Fail(err.Reason)
 		return 0, err
 	}
 	// att hears every attempt of this call (retries and the replay after
@@ -229,17 +207,9 @@ func (c *Client) do(ctx context.Context, k call) (int, error) {
 			continue
 		}
 		if status >= 200 && status < 300 {
-			if k.out != nil && len(bytes.TrimSpace(body)) > 0 {
-				if err := json.Unmarshal(body, k.out); err != nil {
-					// A success regsync cannot read (cut short, not
-					// JSON): a write may have been applied; a read
-					// changed nothing. Never permanent.
-					e := connectors.NewError(k.op, status, k.unheard(), "bad_response",
-						fmt.Errorf("decode HubSpot's answer: %v", err))
-					e.After = waitBase
-					c.usage.fail(e.Reason)
-					return status, e
-				}
+			if e := crmhttp.Decode(k.op, status, k.writes(), body, k.out); e != nil {
+				c.usage.Fail(e.Reason)
+				return status, e
 			}
 			return status, nil
 		}
@@ -255,16 +225,6 @@ func (k call) writes() bool {
 		return false
 	}
 	return !strings.HasSuffix(k.path, "/batch/read") && !strings.HasSuffix(k.path, "/search")
-}
-
-// unheard is the class of an answer regsync did not get (a reset after
-// sending, a timeout, a body cut short): nothing changed for a read, and a
-// write may have been applied.
-func (k call) unheard() connectors.Class {
-	if k.writes() {
-		return connectors.ClassUnknown
-	}
-	return connectors.ClassRetry
 }
 
 // send makes the request and reads the whole answer.
@@ -306,34 +266,25 @@ func (c *Client) send(ctx context.Context, k call, att *httpfault.Attempts) (int
 		if ctx.Err() != nil {
 			return 0, nil, nil, fmt.Errorf("hubspot: %s: %w", k.op, ctx.Err())
 		}
-		class := k.unheard()
-		if httpfault.NotSent(err) && !att.MaybeApplied() {
-			class = connectors.ClassRetry // the request never left
-		}
-		e := connectors.NewError(k.op, 0, class, "network", errors.New(c.scrub.String(err.Error())))
-		e.After = waitBase
+		e := crmhttp.SendError(k.op, k.writes(), err, att, c.scrub.String(err.Error()))
 		var ae *authError
 		if errors.As(err, &ae) {
 			// No token: the request itself was never sent.
 			e.Reason, e.Status, e.After = ae.reason, ae.status, 0
 			e.SetClass(ae.class)
 		}
-		c.usage.fail(e.Reason)
+		c.usage.Fail(e.Reason)
 		c.log.Warn("hubspot call failed", "op", k.op, "reason", e.Reason, "err", e.Err)
 		return 0, nil, nil, e
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		if ctx.Err() != nil {
-			return 0, nil, nil, fmt.Errorf("hubspot: %s: %w", k.op, ctx.Err())
-		}
-		// The answer was cut short: a write may have been applied.
-		e := connectors.NewError(k.op, resp.StatusCode, k.unheard(), "network",
-			fmt.Errorf("read answer: %s", c.scrub.String(err.Error())))
-		e.After = waitBase
-		c.usage.fail(e.Reason)
+	data, err := crmhttp.ReadAnswer(ctx, k.op, k.writes(), resp, maxResponse, c.scrub)
+	var e *connectors.Error
+	switch {
+	case errors.As(err, &e):
+		c.usage.Fail(e.Reason)
 		return 0, nil, nil, e
+	case err != nil:
+		return 0, nil, nil, fmt.Errorf("hubspot: %s: %w", k.op, err)
 	}
 	return resp.StatusCode, data, resp.Header, nil
 }
@@ -364,11 +315,8 @@ func (c *Client) failure(ctx context.Context, k call, status int, hdr http.Heade
 	case status == http.StatusForbidden:
 		e.Err = fmt.Errorf("the token lacks a scope this call needs (see the README's list of scopes): %w", e.Err)
 	}
-	if k.writes() && att.MaybeApplied() && e.Class != connectors.ClassUnknown {
-		e.SetClass(connectors.ClassUnknown)
-		e.Err = fmt.Errorf("%w (an earlier attempt may have been applied)", e.Err)
-	}
-	c.usage.fail(e.Reason)
+	crmhttp.MaybeApplied(e, k.writes(), att)
+	c.usage.Fail(e.Reason)
 	lvl := slog.LevelWarn
 	if status == http.StatusNotFound {
 		lvl = slog.LevelDebug

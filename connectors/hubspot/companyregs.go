@@ -73,7 +73,7 @@ func (c *Client) CompanyRegistrations(ctx context.Context, companyIDs []string, 
 	}
 	err = c.searchAny(ctx, t, conds, extra, c.regProps(), func(o *object) error {
 		if c.isRegistration(o) {
-			regs[o.ID] = c.decode(o, false) // a read for attribution writes nothing, key repairs included
+			regs[o.ID] = c.toRecord(o)
 		}
 		return nil
 	})
@@ -97,7 +97,7 @@ func (c *Client) CompanyRegistrations(ctx context.Context, companyIDs []string, 
 			if !c.isRegistration(o) {
 				continue
 			}
-			r := c.decode(o, false)
+			r := c.toRecord(o)
 			if slices.Contains(statuses, r.Status) {
 				regs[id] = r
 			}

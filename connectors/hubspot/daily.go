@@ -117,7 +117,7 @@ func (c *Client) dailyReset(ctx context.Context) (time.Time, bool) {
 			continue
 		}
 		if r.UsageLimit > 0 {
-			c.usage.setDaily(r.CurrentUsage, r.UsageLimit)
+			c.usage.SetDaily(r.CurrentUsage, r.UsageLimit)
 		}
 		return t, true
 	}

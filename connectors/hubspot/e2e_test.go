@@ -718,8 +718,10 @@ func TestPollOrder(t *testing.T) {
 
 // TestKeyRepair: a registration created in HubSpot's UI has no match keys.
 // Facts finds it anyway (it searches the not-yet-indexed registrations and
-// computes their keys); reading it writes the keys, so later searches find
-// it by them. Setup backfills the keys of every registration.
+// computes their keys); reading it says its keys are stale and writes
+// nothing; an update carrying the keys (the worker's next write of it)
+// stores them, so later searches find it by them. Setup backfills the keys
+// of every registration.
 func TestKeyRepair(t *testing.T) {
 	s := fake(t, hubspottest.Options{Bare: true})
 	c := client(t, s, nil)
@@ -737,11 +739,22 @@ func TestKeyRepair(t *testing.T) {
 	if err != nil || len(f[0].Registrations) != 1 || f[0].Registrations[0].ID != manual {
 		t.Fatalf("before the repair, the unindexed rival must be found: %+v %v", f, err)
 	}
-	if _, err := c.Registrations(ctx, []string{manual}); err != nil {
-		t.Fatal(err)
+	recs, err := c.Registrations(ctx, []string{manual})
+	if err != nil || len(recs) != 1 || !recs[0].KeysStale {
+		t.Fatalf("a registration without match keys must read as stale: %+v %v", recs, err)
+	}
+	if n := s.WriteCount(typeID, manual); n != 0 {
+		t.Fatalf("a read wrote %d times", n)
+	}
+	res, err := c.Write(ctx, []connectors.Update{{ID: manual, Keys: &connectors.MatchKeys{Domain: recs[0].DomainKey, Name: recs[0].NameKey}}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("write the keys: %v %v", err, res[0].Err)
 	}
 	if r, _ := s.GetRecord(typeID, manual); r.Properties["domain_key"] != "initech.example" || r.Properties["name_key"] != registration.CompanyKey("Initech") {
 		t.Fatalf("keys not repaired: %v", r.Properties)
+	}
+	if recs, err := c.Registrations(ctx, []string{manual}); err != nil || len(recs) != 1 || recs[0].KeysStale {
+		t.Fatalf("after the repair the keys must read as current: %+v %v", recs, err)
 	}
 	f, err = c.Facts(ctx, []registration.Record{sub})
 	if err != nil || len(f[0].Registrations) != 1 || f[0].Registrations[0].ID != manual {

@@ -31,11 +31,7 @@ type formAnswer struct {
 			Value string `json:"value"`
 		} `json:"values"`
 	} `json:"results"`
-	Paging struct {
-		Next struct {
-			After string `json:"after"`
-		} `json:"next"`
-	} `json:"paging"`
+	Paging paging `json:"paging"`
 }
 
 // FormSubmissions reads one page (up to 50) of a form's submissions with

@@ -83,11 +83,7 @@ type ownersAnswer struct {
 		Email    string `json:"email"`
 		Archived bool   `json:"archived"`
 	} `json:"results"`
-	Paging struct {
-		Next struct {
-			After string `json:"after"`
-		} `json:"next"`
-	} `json:"paging"`
+	Paging paging `json:"paging"`
 }
 
 // loadOwners lists the portal's owners (500 a page). Concurrent callers

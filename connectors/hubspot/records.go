@@ -36,12 +36,16 @@ type object struct {
 			ID   string `json:"id"`
 			Type string `json:"type"`
 		} `json:"results"`
-		Paging struct {
-			Next struct {
-				After string `json:"after"`
-			} `json:"next"`
-		} `json:"paging"`
+		Paging paging `json:"paging"`
 	} `json:"associations"`
+}
+
+// paging is the cursor of a HubSpot list, search or association answer:
+// pass Next.After back for the next page ("" at the end).
+type paging struct {
+	Next struct {
+		After string `json:"after"`
+	} `json:"next"`
 }
 
 func (o *object) prop(name string) string {
@@ -88,6 +92,28 @@ func (s *schemaCache) set(id, fqn string) {
 	s.mu.Lock()
 	s.typeID, s.fqn = id, fqn
 	s.mu.Unlock()
+}
+
+// assocCache remembers default association types by "from/to".
+type assocCache struct {
+	mu sync.Mutex
+	m  map[string]assocType
+}
+
+func (a *assocCache) get(key string) (assocType, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	at, ok := a.m[key]
+	return at, ok
+}
+
+func (a *assocCache) set(key string, at assocType) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil {
+		a.m = map[string]assocType{}
+	}
+	a.m[key] = at
 }
 
 // ErrNotSetUp means the partner_registration object does not exist in the
@@ -204,18 +230,11 @@ func (c *Client) isRegistration(o *object) bool {
 	return o.prop(c.cfg.property("case_number")) != "" || o.prop(c.cfg.property("submission_key")) != ""
 }
 
-// toRecord decodes a registration. It notes records whose stored match
-// keys differ from what their company domain and name give (records created
-// or edited outside regsync), so that repairKeys or the next write to them
-// corrects the keys.
+// toRecord decodes a registration. A record whose stored match keys
+// differ from what its company domain and name give (created or edited
+// outside regsync) is marked KeysStale: the worker writes the keys with
+// its next write of it (connectors.Update.Keys).
 func (c *Client) toRecord(o *object) registration.Record {
-	return c.decode(o, true)
-}
-
-// maxStale bounds the registrations waiting for a key repair.
-const maxStale = 10000
-
-func (c *Client) decode(o *object, note bool) registration.Record {
 	var r registration.Record
 	for _, f := range registration.Fields() {
 		if f.Name == "id" {
@@ -242,87 +261,8 @@ func (c *Client) decode(o *object, note bool) registration.Record {
 		r.ModifiedAt = t
 	}
 	r.Index()
-	if note && (o.prop(PropDomainKey) != r.DomainKey || o.prop(PropNameKey) != r.NameKey) {
-		k := [2]string{r.DomainKey, r.NameKey}
-		c.staleMu.Lock()
-		// A search answered just before a repair landed shows the old keys:
-		// do not repair the same keys twice.
-		if c.repaired[o.ID] != k && len(c.stale) < maxStale {
-			c.stale[o.ID] = k
-		}
-		c.staleMu.Unlock()
-	}
+	r.KeysStale = o.prop(PropDomainKey) != r.DomainKey || o.prop(PropNameKey) != r.NameKey
 	return r
-}
-
-// repairKeys writes the match keys of registrations whose stored keys were
-// found stale (at most 500 a time, 100 a call), so that rival searches find
-// registrations created or edited outside regsync. It is best effort: a
-// failure is logged and the keys wait for the next read or write.
-func (c *Client) repairKeys(ctx context.Context) {
-	// Claim the entries, so that concurrent reads never repair one record
-	// twice; those that fail go back.
-	c.staleMu.Lock()
-	var ps []pending
-	claimed := map[string][2]string{}
-	for id, k := range c.stale {
-		if len(ps) == 5*batchSize {
-			break
-		}
-		ps = append(ps, pending{i: len(ps), key: id, in: writeInput{ID: id,
-			Properties: map[string]string{PropDomainKey: k[0], PropNameKey: k[1]}}})
-		claimed[id] = k
-		delete(c.stale, id)
-		// Taken as repaired from the claim on: a read answered while the
-		// write is in flight still shows the old keys and must not queue
-		// them again (a failed write takes this back).
-		if len(c.repaired) >= maxStale {
-			clear(c.repaired)
-		}
-		c.repaired[id] = k
-	}
-	c.staleMu.Unlock()
-	if len(ps) == 0 {
-		return
-	}
-	giveBack := func(ids ...string) {
-		c.staleMu.Lock()
-		for _, id := range ids {
-			if c.repaired[id] == claimed[id] {
-				delete(c.repaired, id)
-			}
-			if _, newer := c.stale[id]; !newer && len(c.stale) < maxStale {
-				c.stale[id] = claimed[id]
-			}
-		}
-		c.staleMu.Unlock()
-	}
-	t, err := c.regType(ctx)
-	if err != nil {
-		for _, p := range ps {
-			giveBack(p.key)
-		}
-		return
-	}
-	res := make([]connectors.Result, len(ps))
-	if err := c.writeBatches(ctx, t, "update", ps, res); err != nil {
-		c.log.Warn("hubspot: cannot repair match keys now", "records", len(ps), "err", err)
-	}
-	n := 0
-	for j, p := range ps {
-		if res[j].Err == nil || connectors.Reason(res[j].Err) == "not_found" {
-			n++
-			c.staleMu.Lock()
-			if len(c.repaired) >= maxStale {
-				clear(c.repaired)
-			}
-			c.repaired[p.key] = claimed[p.key]
-			c.staleMu.Unlock()
-			continue
-		}
-		giveBack(p.key)
-	}
-	c.log.Debug("hubspot: repaired match keys", "records", n)
 }
 
 // encodeFields maps canonical fields to HubSpot properties, validating
@@ -475,7 +415,6 @@ func (c *Client) Registrations(ctx context.Context, ids []string) ([]registratio
 			recs = append(recs, c.toRecord(o))
 		}
 	}
-	c.repairKeys(ctx)
 	return recs, nil
 }
 
@@ -515,7 +454,6 @@ func (c *Client) Lookup(ctx context.Context, caseNumbers []string) ([]registrati
 				recs = append(recs, c.toRecord(o))
 			}
 		}
-		c.repairKeys(ctx)
 		return recs, nil
 	}
 	var ce *connectors.Error
@@ -532,7 +470,6 @@ func (c *Client) Lookup(ctx context.Context, caseNumbers []string) ([]registrati
 	if err != nil {
 		return nil, fmt.Errorf("hubspot: look up %d case numbers: %w", len(vals), err)
 	}
-	c.repairKeys(ctx)
 	return recs, nil
 }
 
@@ -561,17 +498,12 @@ func (c *Client) Find(ctx context.Context, statuses []registration.Status) ([]re
 	if err != nil {
 		return nil, fmt.Errorf("hubspot: find registrations by status: %w", err)
 	}
-	c.repairKeys(ctx)
 	return recs, nil
 }
 
 type listAnswer struct {
 	Results []object `json:"results"`
-	Paging  struct {
-		Next struct {
-			After string `json:"after"`
-		} `json:"next"`
-	} `json:"paging"`
+	Paging  paging   `json:"paging"`
 }
 
 // list pages through every record of a type with the list endpoint.
@@ -647,7 +579,7 @@ func (c *Client) all(ctx context.Context, t string, fn func([]registration.Recor
 		recs := make([]registration.Record, 0, len(objs))
 		for i := range objs {
 			if c.isRegistration(&objs[i]) {
-				recs = append(recs, c.decode(&objs[i], false))
+				recs = append(recs, c.toRecord(&objs[i]))
 			}
 		}
 		if len(recs) == 0 {
@@ -701,16 +633,14 @@ func (c *Client) Write(ctx context.Context, updates []connectors.Update) ([]conn
 		}
 		switch {
 		case u.ID != "":
-			c.staleMu.Lock()
-			if k, ok := c.stale[u.ID]; ok {
+			if u.Keys != nil {
 				if _, set := props[PropDomainKey]; !set {
-					props[PropDomainKey] = k[0]
+					props[PropDomainKey] = u.Keys.Domain
 				}
 				if _, set := props[PropNameKey]; !set {
-					props[PropNameKey] = k[1]
+					props[PropNameKey] = u.Keys.Name
 				}
 			}
-			c.staleMu.Unlock()
 			upd = append(upd, pending{i: i, key: u.ID, in: writeInput{ID: u.ID, Properties: props}})
 		case strings.TrimSpace(u.SubmissionKey) != "":
 			key := u.SubmissionKey
@@ -745,13 +675,6 @@ func (c *Client) Write(ctx context.Context, updates []connectors.Update) ([]conn
 	for _, round := range rounds(upd) {
 		if err := c.writeBatches(ctx, t, "update", round, res); err != nil {
 			errs = append(errs, err)
-		}
-	}
-	for i := range res {
-		if res[i].Err == nil && updates[i].ID != "" {
-			c.staleMu.Lock()
-			delete(c.stale, updates[i].ID)
-			c.staleMu.Unlock()
 		}
 	}
 	return res, errors.Join(errs...)
@@ -996,13 +919,13 @@ func (c *Client) batchErr(op string, be batchError) *connectors.Error {
 	}
 	e := connectors.NewError(op, status, class, reason, errors.New(c.scrub.String(msg)))
 	e.After = after
-	c.usage.fail(reason)
+	c.usage.Fail(reason)
 	return e
 }
 
 // recordError is a per-record failure found before or after a call.
 func (c *Client) recordError(op string, status int, class connectors.Class, reason string, err error) *connectors.Error {
-	c.usage.fail(reason)
+	c.usage.Fail(reason)
 	return connectors.NewError(op, status, class, reason, errors.New(c.scrub.String(err.Error())))
 }
 

@@ -1,21 +1,16 @@
 package hubspot
 
 import (
-	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"github.com/regsync/regsync/internal/httpfault"
-	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/connectors/internal/crmhttp"
 )
 
 // Rate-limit policies, as the limit transport records them on a response
@@ -32,12 +27,13 @@ const (
 
 // Waits HubSpot documents or its SDKs use.
 const (
-	waitLocked      = 2 * time.Second  // 423: at least 2 s
-	waitWindow      = 10 * time.Second // 429 TEN_SECONDLY_ROLLING without an interval header
-	waitSecondly    = time.Second      // 429 search secondly limit
-	waitMigration   = 2 * time.Second  // 477 without Retry-After
-	waitBase        = 500 * time.Millisecond
-	defaultMaxDelay = 60 * time.Second
+	waitLocked    = 2 * time.Second  // 423: at least 2 s
+	waitWindow    = 10 * time.Second // 429 TEN_SECONDLY_ROLLING without an interval header
+	waitSecondly  = time.Second      // 429 search secondly limit
+	waitMigration = 2 * time.Second  // 477 without Retry-After
+	// waitBase and maxDelay are the shared backoff's first wait and cap.
+	waitBase = crmhttp.WaitBase
+	maxDelay = crmhttp.MaxWait
 )
 
 // errorBody is HubSpot's error answer (D-err, D-usage).
@@ -76,9 +72,7 @@ func policyOf(path string, body []byte) (string, errorBody) {
 // annotate reads a failed response's body (bounded), puts it back, and
 // records the rate-limit policy of a 429 in the internal header.
 func annotate(resp *http.Response) (policy string, eb errorBody) {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	_ = resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(body))
+	body := crmhttp.Peek(resp)
 	if resp.StatusCode == http.StatusTooManyRequests {
 		policy, eb = policyOf(resp.Request.URL.Path, body)
 		resp.Header.Set(hdrPolicy, policy)
@@ -94,29 +88,8 @@ func annotate(resp *http.Response) (policy string, eb errorBody) {
 // spend between attempts (a 477 with Retry-After of hours) is not retried
 // in the call: the caller gets it, with the wait in connectors.Error.After.
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	if ctx.Err() != nil {
-		return false, ctx.Err()
-	}
-	if noResend(ctx) && httpfault.Ambiguous(resp, err) {
-		// A create that may have been applied is not sent again blind:
-		// the caller finds what exists first (sidefx.go).
-		return false, nil
-	}
-	if err != nil {
-		var ae *authError
-		if errors.As(err, &ae) {
-			return false, nil // the token refresh already retried what it could
-		}
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			var ua x509.UnknownAuthorityError
-			var hn x509.HostnameError
-			var ci x509.CertificateInvalidError
-			if errors.As(ue.Err, &ua) || errors.As(ue.Err, &hn) || errors.As(ue.Err, &ci) {
-				return false, nil // a TLS problem does not fix itself
-			}
-		}
-		return true, nil
+	if done, retry, err := retrier.Check(ctx, resp, err); done {
+		return retry, err
 	}
 	if !retryStatus(resp) {
 		return false, nil
@@ -127,24 +100,27 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 	return true, nil
 }
 
+// retrier knows HubSpot's one final failure without an answer: a token
+// refresh that failed has already retried what it could.
+var retrier = crmhttp.Retrier{Final: func(err error) bool {
+	var ae *authError
+	return errors.As(err, &ae)
+}}
+
 func retryStatus(resp *http.Response) bool {
 	switch s := resp.StatusCode; {
 	case s == http.StatusTooManyRequests:
 		return resp.Header.Get(hdrPolicy) != policyDaily
 	case s == http.StatusLocked, s == 477:
 		return true
-	case s == http.StatusNotImplemented, s == http.StatusHTTPVersionNotSupported:
-		return false
-	case s >= 500:
-		return true
 	}
-	return false
+	return crmhttp.ServerFault(resp.StatusCode)
 }
 
 // backoff returns how long to wait before retry attempt+1, capped at max.
 func backoff(attempt int, resp *http.Response, max time.Duration) time.Duration {
 	if max <= 0 {
-		max = defaultMaxDelay
+		max = maxDelay
 	}
 	d := waitFor(attempt, resp)
 	if d > max {
@@ -157,18 +133,18 @@ func backoff(attempt int, resp *http.Response, max time.Duration) time.Duration 
 }
 
 func waitFor(attempt int, resp *http.Response) time.Duration {
-	exp := waitBase << min(attempt, 16)
+	exp := crmhttp.Exponential(attempt)
 	if resp == nil {
 		return exp // network failure
 	}
-	after, hasAfter := retryAfter(resp.Header)
+	after, hasAfter := crmhttp.RetryAfter(resp.Header)
 	switch s := resp.StatusCode; {
 	case s == http.StatusTooManyRequests:
 		switch resp.Header.Get(hdrPolicy) {
 		case policySecondly:
 			return max(waitSecondly, after)
 		default:
-			if ms, err := strconv.Atoi(resp.Header.Get("X-HubSpot-RateLimit-Interval-Milliseconds")); err == nil && ms > 0 {
+			if ms := crmhttp.HeaderInt(resp.Header, "X-HubSpot-RateLimit-Interval-Milliseconds", 0); ms > 0 {
 				return max(time.Duration(ms)*time.Millisecond, after)
 			}
 			return max(waitWindow, after)
@@ -185,27 +161,6 @@ func waitFor(attempt int, resp *http.Response) time.Duration {
 		return after
 	}
 	return exp
-}
-
-// retryAfter parses Retry-After: delay seconds or an HTTP date.
-func retryAfter(h http.Header) (time.Duration, bool) {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 {
-			return 0, false
-		}
-		if n > int64(24*time.Hour/time.Second) {
-			n = int64(24 * time.Hour / time.Second)
-		}
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
-	}
-	return 0, false
 }
 
 // classify turns a final non-2xx answer into a *connectors.Error. msg is
@@ -256,8 +211,9 @@ func classify(op string, resp *http.Response, msg string, write bool) *connector
 	}
 	e.SetClass(class)
 	if e.Retry && e.Reason != "daily_limit" {
-		// Not capped: the caller reschedules, it does not sleep in a call.
-		e.After = min(waitFor(0, resp), 24*time.Hour)
+		// Not capped by MaxWait: the caller reschedules, it does not
+		// sleep in a call.
+		e.After = min(waitFor(0, resp), crmhttp.MaxRetryAfter)
 	}
 	if msg == "" {
 		msg = http.StatusText(resp.StatusCode)
@@ -280,7 +236,7 @@ func errorMessage(eb errorBody) string {
 	}
 	for i, e := range eb.Errors {
 		if i == 3 {
-			fmt.Fprintf(&b, " (and %d more)", len(eb.Errors)-3)
+			b.WriteString(" (and " + strconv.Itoa(len(eb.Errors)-3) + " more)")
 			break
 		}
 		if e.Message != "" && e.Message != eb.Message {
@@ -293,25 +249,5 @@ func errorMessage(eb errorBody) string {
 		b.WriteString(eb.CorrelationID)
 		b.WriteString("]")
 	}
-	s := b.String()
-	if len(s) > 600 {
-		s = s[:600] + "…"
-	}
-	return s
-}
-
-type noResendKey struct{}
-
-// withoutResend marks ctx's calls as creates that are not idempotent
-// (notes, tasks): checkRetry resends them only when the attempt surely
-// never reached HubSpot (a refused connection, a 429 or 423), never after
-// an answer that leaves it possibly applied (a 5xx, a connection lost
-// after sending). The caller's next attempt reads what exists first.
-func withoutResend(ctx context.Context) context.Context {
-	return context.WithValue(ctx, noResendKey{}, true)
-}
-
-func noResend(ctx context.Context) bool {
-	v, _ := ctx.Value(noResendKey{}).(bool)
-	return v
+	return crmhttp.Clip(b.String(), 600)
 }

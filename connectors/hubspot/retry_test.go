@@ -251,8 +251,8 @@ func TestStatusEndToEnd(t *testing.T) {
 				if ce.Class != tc.class || ce.Retry != tc.class.Transient() || ce.After != tc.after {
 					t.Errorf("error class/retry/after %s/%v/%s, want %s/%s", ce.Class, ce.Retry, ce.After, tc.class, tc.after)
 				}
-				if connectors.Retryable(err) != tc.class.Transient() {
-					t.Errorf("Retryable = %v", connectors.Retryable(err))
+				if connectors.ClassOf(err).Transient() != tc.class.Transient() {
+					t.Errorf("Retryable = %v", connectors.ClassOf(err).Transient())
 				}
 			})
 		})
@@ -274,7 +274,7 @@ func TestRetriesAreBounded(t *testing.T) {
 		c, _ := newTestClient(t, cfg, Options{Transport: handlerTransport{srv}})
 		start := time.Now()
 		_, err := c.batchRead(context.Background(), "deals", []string{"1"}, nil)
-		if !connectors.Retryable(err) || connectors.Reason(err) != "server_error" {
+		if !connectors.ClassOf(err).Transient() || connectors.Reason(err) != "server_error" {
 			t.Fatalf("err = %v, want a retryable server_error", err)
 		}
 		if n := len(h.all()); n != 4 {
@@ -325,7 +325,7 @@ func TestDailyLimitPauses(t *testing.T) {
 				c, lb := newTestClient(t, cfg, Options{Transport: handlerTransport{srv}})
 				ctx := context.Background()
 				_, err := c.batchRead(ctx, "deals", []string{"1"}, nil)
-				if connectors.Reason(err) != "daily_limit" || !connectors.Retryable(err) {
+				if connectors.Reason(err) != "daily_limit" || !connectors.ClassOf(err).Transient() {
 					t.Fatalf("err = %v, want a retryable daily_limit", err)
 				}
 				want := reset.Add(time.Minute)

@@ -44,11 +44,7 @@ type searchRequest struct {
 type searchAnswer struct {
 	Total   int      `json:"total"`
 	Results []object `json:"results"`
-	Paging  struct {
-		Next struct {
-			After string `json:"after"`
-		} `json:"next"`
-	} `json:"paging"`
+	Paging  paging   `json:"paging"`
 }
 
 // search sends one search request.

@@ -233,10 +233,10 @@ func TestNoteTaskLostAnswer(t *testing.T) {
 				tasks = append(tasks, connectors.Task{RegistrationID: id, Subject: "Review", Key: fmt.Sprintf("t%d", i), Fresh: true})
 			}
 			l.set(func(r *http.Request) bool { return creates("notes")(r) || creates("tasks")(r) }, reset)
-			if err := c.Note(ctx, notes); err == nil || !connectors.Retryable(err) {
+			if err := c.Note(ctx, notes); err == nil || !connectors.ClassOf(err).Transient() {
 				t.Fatalf("a lost answer: %v, want a retryable error", err)
 			}
-			if err := c.Task(ctx, tasks); err == nil || !connectors.Retryable(err) {
+			if err := c.Task(ctx, tasks); err == nil || !connectors.ClassOf(err).Transient() {
 				t.Fatalf("a lost answer: %v, want a retryable error", err)
 			}
 			l.set(nil, false)

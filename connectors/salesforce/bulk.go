@@ -114,7 +114,7 @@ func (c *Client) bulkJob(ctx context.Context, ext string, recs []sfRecord) (bulk
 		return bulkResult{}, err
 	}
 	if job.ID == "" || job.State != "Open" {
-		c.usage.failed("bad_response")
+		c.usage.Fail("bad_response")
 		return bulkResult{}, connectors.NewError(op, 0, connectors.ClassRetry, "bad_response", fmt.Errorf("job created in state %q", job.State))
 	}
 	abort := func() {
@@ -138,9 +138,9 @@ func (c *Client) bulkJob(ctx context.Context, ext string, recs []sfRecord) (bulk
 		switch job.State {
 		case "JobComplete":
 		case "Failed", "Aborted":
-			c.usage.failed("server_error")
+			c.usage.Fail("server_error")
 			e := connectors.NewError(op, 0, connectors.ClassUnknown, "server_error",
-				fmt.Errorf("job %s %s: %s", job.ID, strings.ToLower(job.State), c.scrub(job.ErrorMessage)))
+				fmt.Errorf("job %s %s: %s", job.ID, strings.ToLower(job.State), c.scrub.String(job.ErrorMessage)))
 			e.After = waitBase
 			return bulkResult{}, e
 		default:
@@ -159,7 +159,7 @@ func (c *Client) bulkJob(ctx context.Context, ext string, recs []sfRecord) (bulk
 		}
 		rows, err := csvRows(body)
 		if err != nil {
-			c.usage.failed("bad_response")
+			c.usage.Fail("bad_response")
 			return bulkResult{}, connectors.NewError(op, 0, connectors.ClassUnknown, "bad_response", fmt.Errorf("job %s %s: %v", job.ID, kind, err))
 		}
 		if kind == "successfulResults" {

@@ -27,10 +27,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-cleanhttp"
@@ -38,6 +36,7 @@ import (
 	gosf "github.com/k-capehart/go-salesforce/v3"
 
 	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/connectors/internal/crmhttp"
 	"github.com/regsync/regsync/internal/httpfault"
 )
 
@@ -67,26 +66,24 @@ type Client struct {
 	poll    time.Duration
 	rt      http.RoundTripper
 	timeout time.Duration
-	secrets []string
-	token   func() string
+	scrub   *crmhttp.Scrubber
 
 	// smu guards the session: login and re-login are serialised, so the
 	// library's session is never refreshed by two goroutines at once.
 	smu sync.Mutex
 	sf  *gosf.Salesforce
 	gen uint64
-	tok atomic.Value // string: the current access token
 
-	usage usage
+	usage crmhttp.Usage
+	limit allocation
 
 	cmu      sync.Mutex
 	describe map[string]*objectInfo // by object name
 	// describeFailed is, by object name, when a failed describe may be
 	// asked again.
 	describeFailed map[string]time.Time
-	users          map[string]string    // e-mail/username (lower case) → user id
-	stale          map[string][2]string // registration id → its match keys, to repair
-	lookups        map[string]lookups   // registration id → its Account and Opportunity lookups
+	users          map[string]string  // e-mail/username (lower case) → user id
+	lookups        map[string]lookups // registration id → its Account and Opportunity lookups
 }
 
 // Name is the connector's name.
@@ -107,8 +104,8 @@ func New(cfg Config, opts Options) (*Client, error) {
 		now:   opts.Now,
 		sleep: opts.Sleep,
 		poll:  opts.BulkPoll,
-		secrets: []string{cfg.ClientSecret.Reveal(), cfg.Password.Reveal(), cfg.SecurityToken.Reveal(),
-			cfg.AccessToken.Reveal(), cfg.PrivateKey.Reveal(), cfg.WebhookSecret.Reveal()},
+		scrub: crmhttp.NewScrubber(cfg.ClientSecret.Reveal(), cfg.Password.Reveal(), cfg.SecurityToken.Reveal(),
+			cfg.AccessToken.Reveal(), cfg.PrivateKey.Reveal(), cfg.WebhookSecret.Reveal()),
 		describe:       map[string]*objectInfo{},
 		describeFailed: map[string]time.Time{},
 		users:          map[string]string{},
@@ -116,6 +113,7 @@ func New(cfg Config, opts Options) (*Client, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	c.log = c.scrub.Logger(c.log)
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -125,26 +123,25 @@ func New(cfg Config, opts Options) (*Client, error) {
 	if c.poll <= 0 {
 		c.poll = 2 * time.Second
 	}
-	c.token = c.currentToken
-	c.usage.init()
 	base := opts.Transport
 	if base == nil {
 		base = cleanhttp.DefaultPooledTransport()
 	}
-	rc := retryablehttp.NewClient()
-	rc.HTTPClient = &http.Client{Transport: &observer{c: c, base: base}, Timeout: cfg.Timeout}
-	rc.Logger = retryLogger{c.log}
-	rc.RetryMax = cfg.MaxRetries
-	rc.RetryWaitMin, rc.RetryWaitMax = waitBase, maxDelay
-	rc.CheckRetry = checkRetry
 	capWait := opts.MaxRetryWait
 	if capWait <= 0 {
 		capWait = maxDelay
 	}
-	rc.Backoff = func(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
-		return min(backoff(attempt, resp), capWait)
-	}
-	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	rc := crmhttp.NewClient(crmhttp.Options{
+		Transport:  &observer{c: c, base: base},
+		Timeout:    cfg.Timeout,
+		Retries:    cfg.MaxRetries,
+		CheckRetry: checkRetry,
+		Backoff: func(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
+			return min(backoff(attempt, resp), capWait)
+		},
+		Logger: c.log,
+		Prefix: "salesforce http",
+	})
 	c.rt = &retryablehttp.RoundTripper{Client: rc}
 	// The library's client timeout bounds a whole call, retries included.
 	c.timeout = cfg.Timeout*time.Duration(cfg.MaxRetries+1) + maxDelay*time.Duration(cfg.MaxRetries)
@@ -165,33 +162,6 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// retryLogger adapts the logger for go-retryablehttp, dropping the query
-// string of the URLs it logs (SOQL with company names, user e-mails).
-type retryLogger struct{ l *slog.Logger }
-
-func (r retryLogger) scrub(kv []any) []any {
-	out := make([]any, len(kv))
-	for i, v := range kv {
-		if s, ok := v.(string); ok {
-			if j := strings.IndexByte(s, '?'); j >= 0 {
-				rest := ""
-				if k := strings.Index(s[j:], " ("); k >= 0 {
-					rest = s[j+k:]
-				}
-				s = s[:j] + "?…" + rest
-			}
-			v = s
-		}
-		out[i] = v
-	}
-	return out
-}
-
-func (r retryLogger) Error(msg string, kv ...any) { r.l.Error("salesforce http: "+msg, r.scrub(kv)...) }
-func (r retryLogger) Info(msg string, kv ...any)  { r.l.Info("salesforce http: "+msg, r.scrub(kv)...) }
-func (r retryLogger) Debug(msg string, kv ...any) { r.l.Debug("salesforce http: "+msg, r.scrub(kv)...) }
-func (r retryLogger) Warn(msg string, kv ...any)  { r.l.Warn("salesforce http: "+msg, r.scrub(kv)...) }
-
 // opKey carries the operation name to the observing transport.
 type opKey struct{}
 
@@ -204,10 +174,7 @@ type observer struct {
 
 func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	op, _ := req.Context().Value(opKey{}).(string)
-	if op == "" {
-		op = "other"
-	}
-	o.c.usage.call(op)
+	o.c.usage.Call(op)
 	resp, err := o.base.RoundTrip(req)
 	httpfault.FromContext(req.Context()).Observe(resp, err)
 	if err != nil {
@@ -219,156 +186,10 @@ func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode >= 300 {
 		errs := annotate(resp)
 		if len(errs) > 0 && errs[0].code() == "REQUEST_LIMIT_EXCEEDED" {
-			o.c.usage.limited()
+			o.c.usage.Limited()
 		}
 	}
 	return resp, nil
-}
-
-// parseLimitInfo reads "api-usage=10018/100000" (other entries, such as
-// per-app usage, may follow after a comma).
-func parseLimitInfo(v string) (used, limit int64, ok bool) {
-	for _, part := range strings.Split(v, ",") {
-		k, val, found := strings.Cut(strings.TrimSpace(part), "=")
-		if !found || k != "api-usage" {
-			continue
-		}
-		a, b, found := strings.Cut(val, "/")
-		if !found {
-			return 0, 0, false
-		}
-		u, e1 := strconv.ParseInt(a, 10, 64)
-		l, e2 := strconv.ParseInt(b, 10, 64)
-		if e1 != nil || e2 != nil || u < 0 || l < 0 {
-			return 0, 0, false
-		}
-		return u, l, true
-	}
-	return 0, 0, false
-}
-
-// session returns the logged-in library client and its generation.
-func (c *Client) session(ctx context.Context) (*gosf.Salesforce, uint64, error) {
-	c.smu.Lock()
-	defer c.smu.Unlock()
-	if c.sf != nil {
-		return c.sf, c.gen, nil
-	}
-	if err := c.loginLocked(ctx); err != nil {
-		return nil, 0, err
-	}
-	return c.sf, c.gen, nil
-}
-
-// relogin logs in again after gen's session was refused; when another
-// goroutine already did, it returns at once.
-func (c *Client) relogin(ctx context.Context, gen uint64) error {
-	c.smu.Lock()
-	defer c.smu.Unlock()
-	if c.sf != nil && c.gen != gen {
-		return nil
-	}
-	if c.cfg.AuthFlow() == FlowAccessToken {
-		return connectors.NewError("login", 0, connectors.ClassPermanent, "unauthorized",
-			errors.New("the configured access_token expired or was revoked (a plain access token cannot be refreshed)"))
-	}
-	return c.loginLocked(ctx)
-}
-
-// currentToken is the session's access token, for scrubbing; it never
-// blocks (scrub runs while a login may hold the session lock).
-func (c *Client) currentToken() string {
-	t, _ := c.tok.Load().(string)
-	return t
-}
-
-// loginLocked logs in with the configured flow (c.smu held). go-salesforce
-// posts to the token endpoint with http.Post, which has no timeout, so the
-// wait is bounded here; an abandoned attempt ends with its connection.
-func (c *Client) loginLocked(ctx context.Context) error {
-	creds := gosf.Creds{Domain: strings.TrimRight(c.cfg.Domain, "/")}
-	switch c.cfg.AuthFlow() {
-	case FlowAccessToken:
-		creds.AccessToken = c.cfg.AccessToken.Reveal()
-	case FlowJWT:
-		creds.Username, creds.ConsumerKey, creds.ConsumerRSAPem = c.cfg.Username, c.cfg.ClientID, c.cfg.PrivateKey.Reveal()
-	case FlowPassword:
-		creds.Username, creds.Password, creds.SecurityToken = c.cfg.Username, c.cfg.Password.Reveal(), c.cfg.SecurityToken.Reveal()
-		creds.ConsumerKey, creds.ConsumerSecret = c.cfg.ClientID, c.cfg.ClientSecret.Reveal()
-	case FlowClientCredentials:
-		creds.ConsumerKey, creds.ConsumerSecret = c.cfg.ClientID, c.cfg.ClientSecret.Reveal()
-	}
-	type result struct {
-		sf  *gosf.Salesforce
-		err error
-	}
-	done := make(chan result, 1)
-	c.usage.call("login")
-	go func() {
-		sf, err := gosf.Init(creds, gosf.WithRoundTripper(c.rt), gosf.WithHTTPTimeout(c.timeout), gosf.WithAPIVersion(c.cfg.APIVersion))
-		done <- result{sf, err}
-	}()
-	t := time.NewTimer(c.cfg.Timeout)
-	defer t.Stop()
-	var r result
-	select {
-	case r = <-done:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		c.usage.failed("network")
-		// A login changes no record: retry.
-		e := connectors.NewError("login", 0, connectors.ClassRetry, "network",
-			fmt.Errorf("no answer from %s within %s", c.cfg.Domain, c.cfg.Timeout))
-		e.After = waitBase
-		return e
-	}
-	if r.err != nil {
-		e := c.loginError(r.err)
-		c.usage.failed(e.Reason)
-		return e
-	}
-	c.sf = r.sf
-	c.gen++
-	c.tok.Store(r.sf.GetAccessToken())
-	return nil
-}
-
-// loginError classifies go-salesforce's login errors, which are raw
-// strings: "400 Bad Request: failed authentication" for a refused grant
-// (the OAuth body is dropped), a network error, or an error body of the
-// access-token check. A login changes no record, so what is not a refusal
-// is retry.
-func (c *Client) loginError(err error) *connectors.Error {
-	msg := c.scrub(err.Error())
-	e := &connectors.Error{Op: "login", Err: errors.New(clipText(msg, 400))}
-	status := 0
-	if f := strings.Fields(msg); len(f) > 0 {
-		if n, err := strconv.Atoi(f[0]); err == nil && n >= 100 && n < 600 {
-			status = n
-		}
-	}
-	switch {
-	case strings.Contains(msg, "failed authentication") && status >= 500:
-		e.Status, e.Reason, e.After = status, "server_error", waitBase
-		e.SetClass(connectors.ClassRetry)
-	case strings.Contains(msg, "failed authentication"):
-		e.Status, e.Reason = status, "unauthorized"
-		e.SetClass(connectors.ClassPermanent)
-		e.Err = fmt.Errorf("%s: the %s flow was refused by %s: check client_id, client_secret and the user's credentials", msg, c.cfg.AuthFlow(), c.cfg.Domain)
-	case len(parseErrors([]byte(msg))) > 0:
-		return c.classify("login", 0, parseErrors([]byte(msg)), false)
-	default:
-		var ue *url.Error
-		if errors.As(err, &ue) || strings.Contains(msg, "connection refused") || strings.Contains(msg, "EOF") {
-			e.Reason, e.After = "network", waitBase
-			e.SetClass(connectors.ClassRetry)
-		} else {
-			e.Reason = "unauthorized"
-			e.SetClass(connectors.ClassPermanent)
-		}
-	}
-	return e
 }
 
 // call describes one REST request.
@@ -403,18 +224,16 @@ func (c *Client) do(ctx context.Context, cl call, out any) ([]byte, error) {
 	// whatever the last answer says.
 	ctx, att := httpfault.WithAttempts(ctx)
 	fail := func(e *connectors.Error) error {
-		if cl.write && att.MaybeApplied() && e.Class != connectors.ClassUnknown {
-			e.SetClass(connectors.ClassUnknown)
-			e.Err = fmt.Errorf("%w (an earlier attempt may have been applied)", e.Err)
+		crmhttp.MaybeApplied(e, cl.write, att)
+		c.usage.Fail(e.Reason)
+		// retryablehttp logs each attempt at debug level; the outcome of
+		// the call is logged here.
+		lvl := slog.LevelWarn
+		if e.Reason == "not_found" {
+			lvl = slog.LevelDebug
 		}
-		c.usage.failed(e.Reason)
+		c.log.Log(ctx, lvl, "salesforce call failed", "op", cl.op, "status", e.Status, "reason", e.Reason, "class", e.Class, "err", e.Err)
 		return e
-	}
-	// unheard is the class of an answer regsync did not get: nothing
-	// changed for a read; a write may have been applied.
-	unheard := connectors.ClassRetry
-	if cl.write {
-		unheard = connectors.ClassUnknown
 	}
 	var payload []byte
 	ct := cl.contentType
@@ -461,30 +280,19 @@ func (c *Client) do(ctx context.Context, cl call, out any) ([]byte, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			class := unheard
-			if httpfault.NotSent(err) && !att.MaybeApplied() {
-				class = connectors.ClassRetry // the request never left
-			}
+			msg := err
 			var ue *url.Error
 			if errors.As(err, &ue) {
-				err = ue.Err // the URL holds the query: keep it out of errors
+				msg = ue.Err // the URL holds the query: keep it out of errors
 			}
-			e := connectors.NewError(cl.op, 0, class, "network",
-				fmt.Errorf("%s %s: %s", cl.method, pathOnly(cl.path), c.scrub(err.Error())))
-			e.After = waitBase
-			return nil, fail(e)
+			return nil, fail(crmhttp.SendError(cl.op, cl.write, err, att,
+				fmt.Sprintf("%s %s: %s", cl.method, pathOnly(cl.path), c.scrub.String(msg.Error()))))
 		}
-		body, rerr := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-		_ = resp.Body.Close()
-		if rerr != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			// The answer was cut short: a write may have been applied.
-			e := connectors.NewError(cl.op, resp.StatusCode, unheard, "network",
-				fmt.Errorf("read answer: %s", c.scrub(rerr.Error())))
-			e.After = waitBase
+		body, err := crmhttp.ReadAnswer(ctx, cl.op, cl.write, resp, 256<<20, c.scrub)
+		if e := (*connectors.Error)(nil); errors.As(err, &e) {
 			return nil, fail(e)
+		} else if err != nil {
+			return nil, err
 		}
 		if cl.date != nil {
 			if t, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
@@ -492,17 +300,8 @@ func (c *Client) do(ctx context.Context, cl call, out any) ([]byte, error) {
 			}
 		}
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-			if out != nil && len(body) > 0 {
-				if err := json.Unmarshal(body, out); err != nil {
-					// A success regsync cannot read (cut short, not
-					// JSON): for a write, Salesforce said it applied
-					// something regsync does not know; for a read,
-					// nothing changed. Never permanent.
-					e := connectors.NewError(cl.op, resp.StatusCode, unheard, "bad_response",
-						fmt.Errorf("undecodable answer: %v", err))
-					e.After = waitBase
-					return nil, fail(e)
-				}
+			if e := crmhttp.Decode(cl.op, resp.StatusCode, cl.write, body, out); e != nil {
+				return nil, fail(e)
 			}
 			return body, nil
 		}

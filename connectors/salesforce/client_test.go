@@ -131,8 +131,8 @@ func TestWritePerRecordErrors(t *testing.T) {
 		switch {
 		case w.reason == "" && r.Err != nil:
 			t.Errorf("update %d: %v", i, r.Err)
-		case w.reason != "" && (r.Err == nil || connectors.Reason(r.Err) != w.reason || connectors.Retryable(r.Err) != w.retry):
-			t.Errorf("update %d: err %v (reason %q, retry %v), want %s", i, r.Err, connectors.Reason(r.Err), connectors.Retryable(r.Err), w.reason)
+		case w.reason != "" && (r.Err == nil || connectors.Reason(r.Err) != w.reason || connectors.ClassOf(r.Err).Transient() != w.retry):
+			t.Errorf("update %d: err %v (reason %q, retry %v), want %s", i, r.Err, connectors.Reason(r.Err), connectors.ClassOf(r.Err).Transient(), w.reason)
 		}
 	}
 	var ce *connectors.Error
@@ -165,7 +165,7 @@ func TestFieldLevelSecurityIsClassified(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, _ := e.c.Write(ctx, []connectors.Update{{ID: res[0].ID, Fields: map[string]string{"status_reason": "x"}}})
-	if r := connectors.Reason(out[0].Err); r != "field_access" || connectors.Retryable(out[0].Err) {
+	if r := connectors.Reason(out[0].Err); r != "field_access" || connectors.ClassOf(out[0].Err).Transient() {
 		t.Errorf("read-only field: %v (%s)", out[0].Err, r)
 	}
 	if err := e.sf.SetFieldAccess(obj, "Region__c", true, false); err != nil {
@@ -173,7 +173,7 @@ func TestFieldLevelSecurityIsClassified(t *testing.T) {
 	}
 	before := e.sf.TotalCalls()
 	_, err := e.c.Registrations(ctx, []string{res[0].ID})
-	if connectors.Reason(err) != "field_access" || connectors.Retryable(err) || !strings.Contains(err.Error(), "Region__c") {
+	if connectors.Reason(err) != "field_access" || connectors.ClassOf(err).Transient() || !strings.Contains(err.Error(), "Region__c") {
 		t.Errorf("hidden field on read: %v", err)
 	}
 	if n := e.sf.TotalCalls() - before; n != 1 {
@@ -324,7 +324,7 @@ func TestLinkTaskNoteAttribute(t *testing.T) {
 		t.Errorf("read back: %s %s", recs[0].CompanyID, recs[0].DealID)
 	}
 	err = e.c.Link(ctx, []connectors.Link{{RegistrationID: id, CompanyID: "001000000000000AAA"}})
-	if connectors.Reason(err) != "not_found" || connectors.Retryable(err) {
+	if connectors.Reason(err) != "not_found" || connectors.ClassOf(err).Transient() {
 		t.Errorf("link to a missing account: %v", err)
 	}
 	// Tasks: owner by e-mail, resolved; a retried batch does not double.

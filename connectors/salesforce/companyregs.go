@@ -56,7 +56,7 @@ func (c *Client) CompanyRegistrations(ctx context.Context, companyIDs []string, 
 	err = c.queries(ctx, "company registrations", slices.Concat(accounts, byLookup, byField), func(i int, page []map[string]any) error {
 		for _, m := range page {
 			if i >= len(accounts) {
-				if r, _ := c.toRecord(m); r.ID != "" {
+				if r := c.toRecord(m); r.ID != "" {
 					regs[fullID(r.ID)] = r
 				}
 				continue

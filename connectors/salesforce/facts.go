@@ -133,7 +133,7 @@ func (c *Client) Facts(ctx context.Context, records []registration.Record) ([]re
 		for _, m := range page {
 			switch kinds[i] {
 			case "rivals":
-				r, _ := c.toRecord(m)
+				r := c.toRecord(m)
 				if r.ID != "" {
 					if _, ok := rivals[r.ID]; !ok {
 						rivalOrder = append(rivalOrder, r.ID)

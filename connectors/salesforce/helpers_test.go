@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -172,4 +173,9 @@ func TestFullID(t *testing.T) {
 	if fullID(missingID) != missingID || fullID("x") != "x" {
 		t.Error("fullID changed a non-15-character value")
 	}
+}
+
+// hasKey reports whether text is marked with key (connectors.MarkKey).
+func hasKey(text, key string) bool {
+	return slices.Contains(connectors.MarkedKeys(text), connectors.StoredKey(key))
 }

@@ -4,67 +4,31 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/regsync/regsync/connectors"
 )
 
-// usage is what the client has spent and what Salesforce last reported.
-type usage struct {
+// allocation is what Salesforce last reported of the day's API
+// allocation and how the client paces itself by it.
+type allocation struct {
 	mu          sync.Mutex
-	calls       map[string]int64
-	failures    map[string]int64
-	rateLimited int64
 	used, limit int64
 	pausedUntil time.Time
 	slow        bool
 	nextCall    time.Time
 }
 
-func (u *usage) init() {
-	u.calls = map[string]int64{}
-	u.failures = map[string]int64{}
-}
-
-func (u *usage) call(op string) {
-	u.mu.Lock()
-	u.calls[op]++
-	u.mu.Unlock()
-}
-
-func (u *usage) failed(reason string) {
-	u.mu.Lock()
-	u.failures[reason]++
-	u.mu.Unlock()
-}
-
-func (u *usage) limited() {
-	u.mu.Lock()
-	u.rateLimited++
-	u.mu.Unlock()
-}
-
 // Usage reports the client's API consumption. It makes no call.
 func (c *Client) Usage() connectors.Usage {
-	u := &c.usage
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	out := connectors.Usage{
-		Calls:       make(map[string]int64, len(u.calls)),
-		Failures:    make(map[string]int64, len(u.failures)),
-		RateLimited: u.rateLimited,
-		DailyUsed:   u.used,
-		DailyLimit:  u.limit,
-	}
-	for k, v := range u.calls {
-		out.Calls[k] = v
-	}
-	for k, v := range u.failures {
-		out.Failures[k] = v
-	}
-	if u.pausedUntil.After(c.now()) {
-		out.PausedUntil = u.pausedUntil
+	out := c.usage.Snapshot()
+	c.limit.mu.Lock()
+	defer c.limit.mu.Unlock()
+	if c.limit.pausedUntil.After(c.now()) {
+		out.PausedUntil = c.limit.pausedUntil
 	}
 	return out
 }
@@ -72,7 +36,8 @@ func (c *Client) Usage() connectors.Usage {
 // observeLimit records Salesforce's count of the day's calls and alerts
 // (once, until usage falls back) when it crosses the configured share.
 func (c *Client) observeLimit(used, limit int64) {
-	u := &c.usage
+	c.usage.SetDaily(used, limit)
+	u := &c.limit
 	u.mu.Lock()
 	u.used, u.limit = used, limit
 	over := limit > 0 && float64(used) >= c.cfg.SlowDownAt*float64(limit)
@@ -94,7 +59,7 @@ func (c *Client) observeLimit(used, limit int64) {
 // pause stops calls for limitPause: Salesforce refused one with
 // REQUEST_LIMIT_EXCEEDED (the rolling 24-hour allocation is spent).
 func (c *Client) pause() {
-	u := &c.usage
+	u := &c.limit
 	u.mu.Lock()
 	until := c.now().Add(limitPause)
 	first := !u.pausedUntil.After(c.now())
@@ -116,13 +81,13 @@ var errPaused = errors.New("the daily API allocation is spent")
 // above the slow-down share it spaces calls so that what is left of the
 // allocation lasts the rolling day.
 func (c *Client) gate(ctx context.Context, op string) error {
-	u := &c.usage
+	u := &c.limit
 	u.mu.Lock()
 	now := c.now()
 	if u.pausedUntil.After(now) {
 		until := u.pausedUntil
 		u.mu.Unlock()
-		c.usage.failed("daily_limit")
+		c.usage.Fail("daily_limit")
 		e := connectors.NewError(op, 0, connectors.ClassPostpone, "daily_limit",
 			fmt.Errorf("%w: calls resume after %s", errPaused, until.UTC().Format(time.RFC3339)))
 		e.After = until.Sub(now)
@@ -144,4 +109,26 @@ func (c *Client) gate(ctx context.Context, op string) error {
 		return c.sleep(ctx, wait)
 	}
 	return nil
+}
+
+// parseLimitInfo reads "api-usage=10018/100000" (other entries, such as
+// per-app usage, may follow after a comma).
+func parseLimitInfo(v string) (used, limit int64, ok bool) {
+	for _, part := range strings.Split(v, ",") {
+		k, val, found := strings.Cut(strings.TrimSpace(part), "=")
+		if !found || k != "api-usage" {
+			continue
+		}
+		a, b, found := strings.Cut(val, "/")
+		if !found {
+			return 0, 0, false
+		}
+		u, e1 := strconv.ParseInt(a, 10, 64)
+		l, e2 := strconv.ParseInt(b, 10, 64)
+		if e1 != nil || e2 != nil || u < 0 || l < 0 {
+			return 0, 0, false
+		}
+		return u, l, true
+	}
+	return 0, 0, false
 }

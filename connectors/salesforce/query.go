@@ -93,7 +93,7 @@ func (c *Client) runQueries(ctx context.Context, op string, soqls []string, fn f
 		}
 		if len(res.CompositeResponse) != len(reqs) {
 			// A read: nothing changed, ask again.
-			c.usage.failed("bad_response")
+			c.usage.Fail("bad_response")
 			return connectors.NewError(op, 0, connectors.ClassRetry, "bad_response", fmt.Errorf("composite answered %d of %d queries", len(res.CompositeResponse), len(reqs)))
 		}
 		for k, sub := range res.CompositeResponse {
@@ -103,12 +103,12 @@ func (c *Client) runQueries(ctx context.Context, op string, soqls []string, fn f
 				if e.Reason == "daily_limit" {
 					c.pause()
 				}
-				c.usage.failed(e.Reason)
+				c.usage.Fail(e.Reason)
 				return e
 			}
 			var page queryPage
 			if err := json.Unmarshal(sub.Body, &page); err != nil {
-				c.usage.failed("bad_response")
+				c.usage.Fail("bad_response")
 				return connectors.NewError(op, 0, connectors.ClassRetry, "bad_response", fmt.Errorf("undecodable query answer: %v", err))
 			}
 			if err := c.follow(ctx, op, page, func(recs []map[string]any) error { return fn(i, recs) }); err != nil {
@@ -132,7 +132,7 @@ func (c *Client) follow(ctx context.Context, op string, page queryPage, fn func(
 		next := page.NextRecordsURL
 		if err := checkNextURL(next, seen); err != nil {
 			// The server's paging is off; the read starts again later.
-			c.usage.failed("invalid")
+			c.usage.Fail("invalid")
 			return connectors.NewError(op, 0, connectors.ClassRetry, "invalid", err)
 		}
 		seen[next] = true
@@ -172,7 +172,7 @@ func (c *Client) composite(ctx context.Context, op string, reqs []compositeReq, 
 		if write {
 			class = connectors.ClassUnknown
 		}
-		c.usage.failed("bad_response")
+		c.usage.Fail("bad_response")
 		err = connectors.NewError(op, 0, class, "bad_response", fmt.Errorf("composite answered %d of %d subrequests", len(res.CompositeResponse), len(reqs)))
 	}
 	return res, err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/connectors/internal/crmhttp"
 	"github.com/regsync/regsync/registration"
 )
 
@@ -100,10 +101,12 @@ func toText(kind registration.FieldKind, v any) string {
 	return fmt.Sprint(v)
 }
 
-// toRecord converts a query record to an Indexed registration. stale is
-// set when the stored match keys differ from the ones its company domain
-// and name give (an AE edited them in the UI).
-func (c *Client) toRecord(m map[string]any) (r registration.Record, stale bool) {
+// toRecord converts a query record to an Indexed registration. It is
+// marked KeysStale when the stored match keys differ from the ones its
+// company domain and name give (created or edited in the UI): the worker
+// writes them with its next write of it (connectors.Update.Keys).
+func (c *Client) toRecord(m map[string]any) registration.Record {
+	var r registration.Record
 	lk := lowerKeys(m)
 	for _, f := range registration.Fields() {
 		if f.Name == "id" {
@@ -133,8 +136,16 @@ func (c *Client) toRecord(m map[string]any) (r registration.Record, stale bool) 
 		r.DealID = id
 	}
 	r.Index()
-	stale = str(lk[strings.ToLower(FieldDomainKey)]) != r.DomainKey || str(lk[strings.ToLower(FieldNameKey)]) != r.NameKey
-	return r, stale
+	// The name key as it is stored: clipped to the field's length, so that
+	// a long one never reads as stale (and is never written again) forever.
+	nameKey := r.NameKey
+	c.cmu.Lock()
+	if oi := c.describe[c.cfg.Object]; oi != nil {
+		nameKey = oi.clip(FieldNameKey, nameKey)
+	}
+	c.cmu.Unlock()
+	r.KeysStale = str(lk[strings.ToLower(FieldDomainKey)]) != r.DomainKey || str(lk[strings.ToLower(FieldNameKey)]) != nameKey
+	return r
 }
 
 // readRegistrations runs statements over the registration object and
@@ -142,26 +153,21 @@ func (c *Client) toRecord(m map[string]any) (r registration.Record, stale bool) 
 func (c *Client) readRegistrations(ctx context.Context, op string, soqls []string) ([]registration.Record, error) {
 	var out []registration.Record
 	seen := map[string]bool{}
-	var stale []registration.Record
 	err := c.queries(ctx, op, soqls, func(_ int, recs []map[string]any) error {
 		for _, m := range recs {
-			r, st := c.toRecord(m)
+			r := c.toRecord(m)
 			if r.ID == "" || seen[r.ID] {
 				continue
 			}
 			seen[r.ID] = true
 			out = append(out, r)
 			c.noteLookups(r.ID, lookups{account: fullID(fieldValue(m, FieldAccount)), opportunity: fullID(fieldValue(m, FieldOpportunity))})
-			if st {
-				stale = append(stale, r)
-			}
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	c.noteStale(stale)
 	return out, nil
 }
 
@@ -216,16 +222,11 @@ func (c *Client) Find(ctx context.Context, statuses []registration.Status) ([]re
 // All streams every registration to fn, a query page (up to 2,000) at a
 // time.
 func (c *Client) All(ctx context.Context, fn func([]registration.Record) error) error {
-	var stale []registration.Record
 	var fnErr error
 	err := c.query(ctx, "list registrations", "SELECT "+c.regFields()+" FROM "+c.cfg.Object, func(recs []map[string]any) error {
 		page := make([]registration.Record, 0, len(recs))
 		for _, m := range recs {
-			r, st := c.toRecord(m)
-			page = append(page, r)
-			if st {
-				stale = append(stale, r)
-			}
+			page = append(page, c.toRecord(m))
 		}
 		if len(page) == 0 {
 			return nil
@@ -236,7 +237,6 @@ func (c *Client) All(ctx context.Context, fn func([]registration.Record) error) 
 		}
 		return nil
 	})
-	c.noteStale(stale)
 	if fnErr != nil {
 		return fnErr
 	}
@@ -297,7 +297,7 @@ func parseCursor(s string) (changeCursor, error) {
 	}
 	parts := strings.Split(s, "|")
 	if len(parts) != 3 || parts[0] != cursorVersion {
-		return cc, fmt.Errorf("not a Salesforce change cursor: %q", clipText(s, 40))
+		return cc, fmt.Errorf("not a Salesforce change cursor: %q", crmhttp.Clip(s, 40))
 	}
 	ms, err := strconv.ParseInt(parts[1], 10, 64)
 	if err != nil {
@@ -311,7 +311,7 @@ func parseCursor(s string) (changeCursor, error) {
 		st, id, ok := strings.Cut(e, ":")
 		n, err := strconv.ParseInt(st, 36, 64)
 		if !ok || err != nil || !validID(id) {
-			return cc, fmt.Errorf("bad cursor entry %q", clipText(e, 40))
+			return cc, fmt.Errorf("bad cursor entry %q", crmhttp.Clip(e, 40))
 		}
 		cc.seen[id] = time.UnixMilli(n).UTC()
 	}

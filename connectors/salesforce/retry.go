@@ -1,23 +1,16 @@
 package salesforce
 
 import (
-	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/regsync/regsync/internal/httpfault"
-	"io"
 	"net/http"
-	"net/url"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/regsync/regsync/connectors"
-	"github.com/regsync/regsync/registration"
+	"github.com/regsync/regsync/connectors/internal/crmhttp"
 )
 
 // The observing transport records a failed answer's first errorCode and
@@ -30,10 +23,11 @@ const (
 
 // Waits.
 const (
-	waitBase       = 500 * time.Millisecond
+	// waitBase and maxDelay are the shared backoff's first wait and cap.
+	waitBase       = crmhttp.WaitBase
+	maxDelay       = crmhttp.MaxWait
 	waitConcurrent = 2 * time.Second // REQUEST_LIMIT_EXCEEDED for concurrent long requests
 	waitLock       = time.Second     // UNABLE_TO_LOCK_ROW
-	maxDelay       = 60 * time.Second
 	// limitPause is how long writes stop after the daily allocation ran
 	// out; the first call after it probes whether the rolling window freed.
 	limitPause = 15 * time.Minute
@@ -80,13 +74,10 @@ func parseErrors(body []byte) []sfError {
 // annotate reads a failed answer's body (bounded), puts it back and
 // records its first error code and message in the internal headers.
 func annotate(resp *http.Response) []sfError {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	_ = resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	errs := parseErrors(body)
+	errs := parseErrors(crmhttp.Peek(resp))
 	if len(errs) > 0 {
 		resp.Header.Set(hdrCode, errs[0].code())
-		resp.Header.Set(hdrMessage, clipText(errs[0].Message, 200))
+		resp.Header.Set(hdrMessage, crmhttp.Clip(errs[0].Message, 200))
 	}
 	return errs
 }
@@ -103,24 +94,8 @@ func isConcurrentLimit(msg string) bool {
 // concurrent-request limit are retried; nothing else (an expired session is
 // handled above, by logging in again once).
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	if ctx.Err() != nil {
-		return false, ctx.Err()
-	}
-	if noResend(ctx) && httpfault.Ambiguous(resp, err) {
-		// An insert that may have been applied is not sent again blind:
-		// the caller reads what exists first (Note).
-		return false, nil
-	}
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			var ua x509.UnknownAuthorityError
-			var hn x509.HostnameError
-			if errors.As(ue.Err, &ua) || errors.As(ue.Err, &hn) {
-				return false, nil // a TLS problem does not fix itself
-			}
-		}
-		return true, nil
+	if done, retry, err := (crmhttp.Retrier{}).Check(ctx, resp, err); done {
+		return retry, err
 	}
 	return retryStatus(resp.StatusCode, resp.Header.Get(hdrCode), resp.Header.Get(hdrMessage)), nil
 }
@@ -138,17 +113,13 @@ func retryStatus(status int, code, msg string) bool {
 		return true
 	case status == http.StatusTooManyRequests:
 		return true
-	case status == http.StatusNotImplemented, status == http.StatusHTTPVersionNotSupported:
-		return false
-	case status >= 500:
-		return true
 	}
-	return false
+	return crmhttp.ServerFault(status)
 }
 
 // backoff returns how long to wait before retry attempt+1, capped.
 func backoff(attempt int, resp *http.Response) time.Duration {
-	d := waitBase << min(attempt, 16)
+	d := crmhttp.Exponential(attempt)
 	if resp != nil {
 		switch resp.Header.Get(hdrCode) {
 		case "REQUEST_LIMIT_EXCEEDED":
@@ -156,29 +127,11 @@ func backoff(attempt int, resp *http.Response) time.Duration {
 		case "UNABLE_TO_LOCK_ROW":
 			d = max(d, waitLock)
 		}
-		if after, ok := retryAfter(resp.Header); ok {
+		if after, ok := crmhttp.RetryAfter(resp.Header); ok {
 			d = after
 		}
 	}
 	return min(max(d, 0), maxDelay)
-}
-
-// retryAfter parses Retry-After: delay seconds or an HTTP date.
-func retryAfter(h http.Header) (time.Duration, bool) {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 {
-			return 0, false
-		}
-		return time.Duration(min(n, int64(maxDelay/time.Second))) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
-	}
-	return 0, false
 }
 
 // reasonOf classifies a Salesforce error code (an errorCode of a REST
@@ -297,7 +250,7 @@ func (c *Client) classify(op string, status int, errs []sfError, write bool) *co
 	} else {
 		e.Reason, class = reasonOfStatus(status, write)
 	}
-	if write && status >= 500 && status != http.StatusNotImplemented && status != http.StatusHTTPVersionNotSupported {
+	if write && crmhttp.ServerFault(status) {
 		class = connectors.ClassUnknown
 	}
 	e.SetClass(class)
@@ -360,52 +313,5 @@ func (c *Client) describeErrors(status int, errs []sfError) string {
 			b.WriteString("]")
 		}
 	}
-	return c.scrub(clipText(b.String(), 600))
-}
-
-var emailRe = regexp.MustCompile(`[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`)
-
-// scrub removes every configured secret and the local part of e-mail
-// addresses from text that may reach an error or a log.
-func (c *Client) scrub(s string) string {
-	for _, sec := range c.secrets {
-		if sec != "" && len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, "<secret>")
-		}
-	}
-	if c.token != nil {
-		if t := c.token(); len(t) >= 8 {
-			s = strings.ReplaceAll(s, t, "<secret>")
-		}
-	}
-	return emailRe.ReplaceAllStringFunc(s, registration.MaskEmail)
-}
-
-func clipText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	i := n
-	for i > 0 && !utf8RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + "…"
-}
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
-
-type noResendKey struct{}
-
-// withoutResend marks ctx's calls as inserts that are not idempotent (audit
-// notes: FeedItem and Note take no external id): checkRetry resends them
-// only when the attempt surely never reached Salesforce, never after an
-// answer that leaves them possibly applied (a 5xx, a connection lost after
-// sending). The next attempt reads the record's notes first.
-func withoutResend(ctx context.Context) context.Context {
-	return context.WithValue(ctx, noResendKey{}, true)
-}
-
-func noResend(ctx context.Context) bool {
-	v, _ := ctx.Value(noResendKey{}).(bool)
-	return v
+	return c.scrub.String(crmhttp.Clip(b.String(), 600))
 }

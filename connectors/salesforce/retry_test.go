@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/connectors/internal/crmhttp"
 	"github.com/regsync/regsync/connectors/salesforce/salesforcetest"
 	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/registration"
@@ -185,7 +186,7 @@ func TestServerErrorsAreRetried(t *testing.T) {
 	// An HTML maintenance page, past the retry budget: classified, retryable.
 	e.sf.SetFaults(salesforcetest.Faults{Fail5xx: 10, HTMLErrors: true})
 	_, err := e.c.Registrations(ctx, []string{missingID})
-	if connectors.Reason(err) != "server_error" || !connectors.Retryable(err) {
+	if connectors.Reason(err) != "server_error" || !connectors.ClassOf(err).Transient() {
 		t.Errorf("HTML 503: %v", err)
 	}
 	var ce *connectors.Error
@@ -241,7 +242,7 @@ func TestSessionRefreshOnce(t *testing.T) {
 	e2.sf.ExpireSessions()
 	before := e2.sf.TotalCalls()
 	err := e2.c.Ping(ctx)
-	if connectors.Reason(err) != "unauthorized" || connectors.Retryable(err) {
+	if connectors.Reason(err) != "unauthorized" || connectors.ClassOf(err).Transient() {
 		t.Errorf("expired access token: %v", err)
 	}
 	if n := e2.sf.TotalCalls() - before; n != 1 {
@@ -252,7 +253,7 @@ func TestSessionRefreshOnce(t *testing.T) {
 func TestLoginFailures(t *testing.T) {
 	e := newEnv(t, salesforcetest.Options{Empty: true}, func(c *Config) { c.ClientSecret = secret.New("wrong-secret-value") })
 	err := e.c.Ping(ctxT(t))
-	if connectors.Reason(err) != "unauthorized" || connectors.Retryable(err) {
+	if connectors.Reason(err) != "unauthorized" || connectors.ClassOf(err).Transient() {
 		t.Errorf("bad secret: %v", err)
 	}
 	if strings.Contains(err.Error(), "wrong-secret-value") {
@@ -267,7 +268,7 @@ func TestLoginFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = c.Ping(ctxT(t))
-	if connectors.Reason(err) != "network" || !connectors.Retryable(err) {
+	if connectors.Reason(err) != "network" || !connectors.ClassOf(err).Transient() {
 		t.Errorf("connection refused: %v", err)
 	}
 }
@@ -320,7 +321,7 @@ func TestDailyLimit(t *testing.T) {
 	}
 	before := e.sf.TotalCalls()
 	res, _ = e.c.Write(ctx, []connectors.Update{up})
-	if connectors.Reason(res[0].Err) != "daily_limit" || !connectors.Retryable(res[0].Err) {
+	if connectors.Reason(res[0].Err) != "daily_limit" || !connectors.ClassOf(res[0].Err).Transient() {
 		t.Errorf("second write while paused: %v", res[0].Err)
 	}
 	if n := e.sf.TotalCalls() - before; n != 0 {
@@ -359,7 +360,7 @@ func TestNoSecretInErrorsOrLogs(t *testing.T) {
 	if err := e.c.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
-	accessToken := e.c.currentToken()
+	accessToken := e.c.sf.GetAccessToken()
 	if accessToken == "" {
 		t.Fatal("no access token")
 	}
@@ -396,7 +397,7 @@ func TestNoSecretInErrorsOrLogs(t *testing.T) {
 }
 
 func TestMaskInErrorMessages(t *testing.T) {
-	c := &Client{secrets: []string{"s3cr3t-value"}}
+	c := &Client{scrub: crmhttp.NewScrubber("s3cr3t-value")}
 	got := c.describeErrors(400, []sfError{{ErrorCode: "INVALID_EMAIL_ADDRESS", Message: "Contact Email: invalid email address: jane.doe@globex.example (s3cr3t-value)"}})
 	if strings.Contains(got, "jane.doe") || strings.Contains(got, "s3cr3t-value") || !strings.Contains(got, "j***@globex.example") {
 		t.Errorf("scrubbed: %s", got)
@@ -445,7 +446,7 @@ func TestSlowOrgTimesOut(t *testing.T) {
 	e.sf.ResetCalls()
 	e.sf.SetFaults(salesforcetest.Faults{Latency: time.Second})
 	err := e.c.Ping(ctx)
-	if connectors.Reason(err) != "network" || !connectors.Retryable(err) {
+	if connectors.Reason(err) != "network" || !connectors.ClassOf(err).Transient() {
 		t.Errorf("slow org: %v", err)
 	}
 	if n := e.sf.TotalCalls(); n != 2 {

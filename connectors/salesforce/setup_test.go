@@ -75,7 +75,7 @@ func TestSetupReportsWhatIsMissing(t *testing.T) {
 	}
 	// Not reachable: an error, not a report.
 	e.sf.SetFaults(salesforcetest.Faults{Fail5xx: 100})
-	if _, err := e.c.Setup(ctx, &out); !connectors.Retryable(err) {
+	if _, err := e.c.Setup(ctx, &out); !connectors.ClassOf(err).Transient() {
 		t.Errorf("setup against a failing org: %v", err)
 	}
 }
@@ -104,7 +104,7 @@ func TestBulkImport(t *testing.T) {
 	for i, r := range res {
 		switch {
 		case i == 9:
-			if connectors.Reason(r.Err) != "invalid" || connectors.Retryable(r.Err) {
+			if connectors.Reason(r.Err) != "invalid" || connectors.ClassOf(r.Err).Transient() {
 				t.Errorf("row 9: %v", r.Err)
 			}
 		case r.Err != nil || r.ID == "":

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/connectors/internal/crmhttp"
 )
 
 // Tasks and notes exactly once.
@@ -82,7 +83,7 @@ func (c *Client) keyedTasks(ctx context.Context, tasks []connectors.Task, recs [
 		if field != "" {
 			recs[i][field] = connectors.StoredKey(t.Key)
 		} else {
-			recs[i]["Description"] = connectors.MarkKey(clipText(str(recs[i]["Description"]), 32000-len(connectors.KeyLine(t.Key))-3), t.Key)
+			recs[i]["Description"] = connectors.MarkKey(crmhttp.Clip(str(recs[i]["Description"]), 32000-len(connectors.KeyLine(t.Key))-3), t.Key)
 		}
 		if !t.Fresh {
 			look = append(look, t.RegistrationID)

@@ -235,10 +235,10 @@ func TestTaskNoteLostAnswer(t *testing.T) {
 				notes = append(notes, connectors.Note{RegistrationID: id, Body: "decided", At: time.Now(), Key: fmt.Sprintf("n/%d", i), Fresh: true})
 			}
 			l.set(writesOf, tc.reset)
-			if err := e.c.Task(ctx, tasks); err == nil || !connectors.Retryable(err) {
+			if err := e.c.Task(ctx, tasks); err == nil || !connectors.ClassOf(err).Transient() {
 				t.Fatalf("task, answer lost: %v", err)
 			}
-			if err := e.c.Note(ctx, notes); err == nil || !connectors.Retryable(err) {
+			if err := e.c.Note(ctx, notes); err == nil || !connectors.ClassOf(err).Transient() {
 				t.Fatalf("note, answer lost: %v", err)
 			}
 			l.set(nil, false)
@@ -266,8 +266,8 @@ func TestTaskNoteLostAnswer(t *testing.T) {
 			}
 			if tc.noKeyField {
 				for _, r := range e.sf.Records("Task") {
-					if !connectors.HasKey(r["Description"].(string), "t/0") && !connectors.HasKey(r["Description"].(string), "t/1") &&
-						!connectors.HasKey(r["Description"].(string), "t/2") {
+					if !hasKey(r["Description"].(string), "t/0") && !hasKey(r["Description"].(string), "t/1") &&
+						!hasKey(r["Description"].(string), "t/2") {
 						t.Errorf("a task without the key field lacks the key on its description: %q", r["Description"])
 					}
 				}
@@ -382,7 +382,7 @@ func TestTaskUndescribed(t *testing.T) {
 	ids := regs(t, e, 1)
 	l.set(func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/sobjects/Task/describe") }, true)
 	task := connectors.Task{RegistrationID: ids[0], Subject: "Review", Key: "u/task", Fresh: true}
-	if err := e.c.Task(ctx, []connectors.Task{task}); err == nil || !connectors.Retryable(err) {
+	if err := e.c.Task(ctx, []connectors.Task{task}); err == nil || !connectors.ClassOf(err).Transient() {
 		t.Fatalf("Task without describe: %v", err)
 	}
 	if n := e.sf.Count("Task"); n != 0 {
@@ -411,7 +411,7 @@ func TestTaskDescribeFailureIsShortLived(t *testing.T) {
 	e.sf.SetInjector(crmfault.New(crmfault.Spec{Rate: 1, Weights: map[crmfault.Kind]float64{crmfault.ServerErrorBefore: 1}}, 1,
 		crmfault.Options{Only: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/Task/describe") }}))
 	task := []connectors.Task{{RegistrationID: ids[0], Subject: "Review", Key: "k/1/task", Fresh: true}}
-	if err := e.c.Task(ctx, task); err == nil || !connectors.Retryable(err) {
+	if err := e.c.Task(ctx, task); err == nil || !connectors.ClassOf(err).Transient() {
 		t.Fatalf("task with the describe failing: %v, want a retryable error", err)
 	}
 	e.sf.SetInjector(nil)

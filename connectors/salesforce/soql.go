@@ -100,25 +100,32 @@ func inList(values []string) string {
 // maxItems values (0: no limit). A single value longer than the budget is
 // an error, never a broken query.
 func chunkIn(values []string, budget, maxItems int) ([][]string, error) {
+	return chunkBy(values, budget, maxItems, func(v string) int { return len(Quote(v)) + 1 })
+}
+
+// chunkBy splits values (de-duplicated, empty ones dropped) into groups
+// whose clauses, each size(v) long, fit in budget characters with the
+// enclosing parentheses, and at most maxItems values (0: no limit).
+func chunkBy(values []string, budget, maxItems int, size func(v string) int) ([][]string, error) {
 	seen := make(map[string]bool, len(values))
 	var out [][]string
 	var cur []string
-	size := 2 // ( )
+	used := 2 // ( )
 	for _, v := range values {
 		if v == "" || seen[v] {
 			continue
 		}
 		seen[v] = true
-		n := len(Quote(v)) + 1
+		n := size(v)
 		if n+2 > budget {
 			return nil, fmt.Errorf("value of %d bytes does not fit in a query", len(v))
 		}
-		if len(cur) > 0 && (size+n > budget || maxItems > 0 && len(cur) >= maxItems) {
+		if len(cur) > 0 && (used+n > budget || maxItems > 0 && len(cur) >= maxItems) {
 			out = append(out, cur)
-			cur, size = nil, 2
+			cur, used = nil, 2
 		}
 		cur = append(cur, v)
-		size += n
+		used += n
 	}
 	if len(cur) > 0 {
 		out = append(out, cur)
@@ -145,28 +152,7 @@ func orLike(field string, values []string) string {
 // chunkLike splits values into groups whose OR-ed LIKE clauses on field are
 // at most budget characters long.
 func chunkLike(field string, values []string, budget int) ([][]string, error) {
-	seen := make(map[string]bool, len(values))
-	var out [][]string
-	var cur []string
-	size := 2
-	for _, v := range values {
-		if v == "" || seen[v] {
-			continue
-		}
-		seen[v] = true
-		n := len(field) + len(" LIKE ") + len(QuoteLike(true, v, true)) + len(" OR ")
-		if n+2 > budget {
-			return nil, fmt.Errorf("value of %d bytes does not fit in a query", len(v))
-		}
-		if len(cur) > 0 && size+n > budget {
-			out = append(out, cur)
-			cur, size = nil, 2
-		}
-		cur = append(cur, v)
-		size += n
-	}
-	if len(cur) > 0 {
-		out = append(out, cur)
-	}
-	return out, nil
+	return chunkBy(values, budget, 0, func(v string) int {
+		return len(field) + len(" LIKE ") + len(QuoteLike(true, v, true)) + len(" OR ")
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/connectors/internal/crmhttp"
 )
 
 // Outbound messages (SOAP 1.1 notifications) — the push path.
@@ -120,7 +121,7 @@ func (c *Client) VerifyWebhook(r *http.Request, body []byte) ([]connectors.Event
 	n := env.Body.Notifications[0]
 	org := strings.TrimSpace(n.OrganizationID)
 	if !validID(org) || !sameID(org, c.cfg.OrganizationID) {
-		return nil, refuse(false, "OrganizationId %q is not the configured organization", clipText(org, 20))
+		return nil, refuse(false, "OrganizationId %q is not the configured organization", crmhttp.Clip(org, 20))
 	}
 	if len(n.Notification) == 0 || len(n.Notification) > 100 {
 		return nil, refuse(proven, "%d notifications (1 to 100 expected)", len(n.Notification))
@@ -142,7 +143,7 @@ func (c *Client) VerifyWebhook(r *http.Request, body []byte) ([]connectors.Event
 		case strings.EqualFold(typ, "Opportunity"):
 			object = EventDeal
 		default:
-			return nil, refuse(proven, "notification %d is about %q, not %s or Opportunity", i, clipText(typ, 40), c.cfg.Object)
+			return nil, refuse(proven, "notification %d is about %q, not %s or Opportunity", i, crmhttp.Clip(typ, 40), c.cfg.Object)
 		}
 		var rid string
 		var at time.Time

@@ -53,18 +53,30 @@ func TestFactsFindsRegistrationsNotYetIndexed(t *testing.T) {
 		t.Errorf("rivals %v, want the unindexed submitted ones on the domain or name %v", got, want)
 	}
 
-	// Once regsync read and wrote them (as the worker does when it decides
-	// them), their keys are stored and the ordinary IN filters find them.
-	if _, err := e.c.Registrations(ctx, []string{sameDomain, sameName}); err != nil {
-		t.Fatal(err)
+	// Once regsync read them (their keys read as stale) and wrote them with
+	// their keys (as the worker does when it decides them), their keys are
+	// stored and the ordinary IN filters find them.
+	read, err := e.c.Registrations(ctx, []string{sameDomain, sameName})
+	if err != nil || len(read) != 2 {
+		t.Fatal(read, err)
 	}
-	mustWrite(t, e.c, connectors.Update{ID: sameDomain, Fields: map[string]string{"status": "approved"}},
-		connectors.Update{ID: sameName, Fields: map[string]string{"status": "approved"}})
+	var ups []connectors.Update
+	for _, r := range read {
+		if !r.KeysStale {
+			t.Errorf("%s: keys not read as stale", r.ID)
+		}
+		ups = append(ups, connectors.Update{ID: r.ID, Fields: map[string]string{"status": "approved"},
+			Keys: &connectors.MatchKeys{Domain: r.DomainKey, Name: r.NameKey}})
+	}
+	mustWrite(t, e.c, ups...)
 	for _, id := range []string{sameDomain, sameName} {
 		v, _ := e.sf.Get(obj, id)
 		if v[FieldDomainKey] == nil || v[FieldNameKey] == nil {
 			t.Errorf("%s: keys not stored with the first write: %v %v", id, v[FieldDomainKey], v[FieldNameKey])
 		}
+	}
+	if read, err := e.c.Registrations(ctx, []string{sameDomain, sameName}); err != nil || len(read) != 2 || read[0].KeysStale || read[1].KeysStale {
+		t.Errorf("keys still read as stale after the write: %+v %v", read, err)
 	}
 	facts, err = e.c.Facts(ctx, recs)
 	if err != nil || len(facts[0].Registrations) != 2 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/connectors"
+	"github.com/regsync/regsync/connectors/internal/crmhttp"
 	"github.com/regsync/regsync/registration"
 )
 
@@ -44,7 +45,7 @@ func (c *Client) collection(ctx context.Context, op, method, path string, recs [
 	if len(res) != len(recs) {
 		// Salesforce answered 2xx but not for every record: which were
 		// saved is not known.
-		c.usage.failed("bad_response")
+		c.usage.Fail("bad_response")
 		return nil, connectors.NewError(op, 0, connectors.ClassUnknown, "bad_response", fmt.Errorf("%d results for %d records", len(res), len(recs)))
 	}
 	return res, nil
@@ -67,7 +68,7 @@ func (c *Client) batches(ctx context.Context, op, method, path string, recs []sf
 			results[i] = res[i-start]
 			if !results[i].Success {
 				e := c.recordError(op, results[i].Errors)
-				c.usage.failed(e.Reason)
+				c.usage.Fail(e.Reason)
 				errs[i] = e
 			}
 		}
@@ -182,35 +183,6 @@ func nilIfEmpty(s string) any {
 	return s
 }
 
-// noteStale remembers registrations whose stored match keys are out of
-// date; the next write to each repairs them.
-func (c *Client) noteStale(recs []registration.Record) {
-	if len(recs) == 0 {
-		return
-	}
-	c.cmu.Lock()
-	defer c.cmu.Unlock()
-	if c.stale == nil {
-		c.stale = map[string][2]string{}
-	}
-	for _, r := range recs {
-		if len(c.stale) >= 10000 {
-			break
-		}
-		c.stale[r.ID] = [2]string{r.DomainKey, r.NameKey}
-	}
-}
-
-func (c *Client) takeStale(id string) ([2]string, bool) {
-	c.cmu.Lock()
-	defer c.cmu.Unlock()
-	k, ok := c.stale[id]
-	if ok {
-		delete(c.stale, id)
-	}
-	return k, ok
-}
-
 // lookups is what a registration's Account__c and Opportunity__c hold
 // (18-character ids, "" when empty), as this client last read or wrote
 // them.
@@ -287,7 +259,7 @@ func (c *Client) Write(ctx context.Context, updates []connectors.Update) ([]conn
 	for i, u := range updates {
 		fail := func(err error) {
 			results[i].Err = connectors.NewError("write", 0, connectors.ClassPermanent, "invalid", err)
-			c.usage.failed("invalid")
+			c.usage.Fail("invalid")
 		}
 		// Convert first: an update with one bad value is refused whole and
 		// never merged into another's record.
@@ -300,18 +272,24 @@ func (c *Client) Write(ctx context.Context, updates []connectors.Update) ([]conn
 		switch {
 		case id != "":
 			if !validID(id) {
-				fail(fmt.Errorf("%q is not a Salesforce id", clipText(id, 40)))
+				fail(fmt.Errorf("%q is not a Salesforce id", crmhttp.Clip(id, 40)))
 				continue
 			}
 			g := byID[id]
 			if g == nil {
 				g = &group{rec: newRecord(c.cfg.Object)}
 				g.rec["Id"] = id
-				if k, ok := c.takeStale(id); ok {
-					g.rec[FieldDomainKey], g.rec[FieldNameKey] = nilIfEmpty(k[0]), nilIfEmpty(k[1])
-				}
 				byID[id] = g
 				updIdx = append(updIdx, g)
+			}
+			if _, set := g.rec[FieldDomainKey]; u.Keys != nil && !set {
+				// Keys derived from a domain or name an update writes (in
+				// vals) win.
+				name := u.Keys.Name
+				if info := c.objectFields(ctx, c.cfg.Object); info != nil {
+					name = info.clip(FieldNameKey, name)
+				}
+				g.rec[FieldDomainKey], g.rec[FieldNameKey] = nilIfEmpty(u.Keys.Domain), nilIfEmpty(name)
 			}
 			for k, v := range vals {
 				g.rec[k] = v
@@ -399,7 +377,7 @@ func (c *Client) Link(ctx context.Context, links []connectors.Link) error {
 	var bad []string
 	for _, l := range links {
 		if !validID(l.RegistrationID) || l.CompanyID != "" && !validID(l.CompanyID) || l.DealID != "" && !validID(l.DealID) {
-			bad = append(bad, fmt.Sprintf("%q→%q/%q", clipText(l.RegistrationID, 20), clipText(l.CompanyID, 20), clipText(l.DealID, 20)))
+			bad = append(bad, fmt.Sprintf("%q→%q/%q", crmhttp.Clip(l.RegistrationID, 20), crmhttp.Clip(l.CompanyID, 20), crmhttp.Clip(l.DealID, 20)))
 			continue
 		}
 		if c.linked(l) {
@@ -421,7 +399,7 @@ func (c *Client) Link(ctx context.Context, links []connectors.Link) error {
 	}
 	var errs []error
 	if len(bad) > 0 {
-		c.usage.failed("invalid")
+		c.usage.Fail("invalid")
 		errs = append(errs, &connectors.Error{Op: "link", Reason: "invalid", Err: fmt.Errorf("not Salesforce ids: %s", strings.Join(bad, ", "))})
 	}
 	recs := make([]sfRecord, len(order))
@@ -474,6 +452,21 @@ func joinRecordErrors(op string, ids []string, errs []error) error {
 	return e
 }
 
+// validOnly splits side effects into those on a valid registration id and
+// the refusals of the others (their ids and errors, for joinRecordErrors).
+func validOnly[T any](op string, items []T, regID func(T) string) (valid []T, ids []string, errs []error) {
+	for _, it := range items {
+		id := regID(it)
+		if !validID(id) {
+			errs = append(errs, &connectors.Error{Op: op, Reason: "invalid", Err: fmt.Errorf("%q is not a Salesforce id", crmhttp.Clip(id, 40))})
+			ids = append(ids, id)
+			continue
+		}
+		valid = append(valid, it)
+	}
+	return valid, ids, errs
+}
+
 // Task opens Salesforce Tasks on registrations for their AEs. Owners are
 // user ids or e-mail addresses/usernames (resolved once and cached); an
 // unknown owner leaves the task with the integration user. A keyed task is
@@ -481,17 +474,7 @@ func joinRecordErrors(op string, ids []string, errs []error) error {
 // registration already has an open task with the same subject is not
 // created again, so a retried batch never doubles tasks.
 func (c *Client) Task(ctx context.Context, tasks []connectors.Task) error {
-	var valid []connectors.Task
-	var errs []error
-	var ids []string
-	for _, t := range tasks {
-		if !validID(t.RegistrationID) {
-			errs = append(errs, &connectors.Error{Op: "task", Reason: "invalid", Err: fmt.Errorf("%q is not a Salesforce id", clipText(t.RegistrationID, 40))})
-			ids = append(ids, t.RegistrationID)
-			continue
-		}
-		valid = append(valid, t)
-	}
+	valid, ids, errs := validOnly("task", tasks, func(t connectors.Task) string { return t.RegistrationID })
 	if len(valid) == 0 {
 		return joinRecordErrors("task", ids, errs)
 	}
@@ -551,14 +534,14 @@ func (c *Client) Task(ctx context.Context, tasks []connectors.Task) error {
 
 // taskRecord is the Task record of t.
 func taskRecord(t connectors.Task, owners map[string]string) sfRecord {
-	subject := clipText(strings.TrimSpace(t.Subject), 255)
+	subject := crmhttp.Clip(strings.TrimSpace(t.Subject), 255)
 	if subject == "" {
 		subject = "Partner registration"
 	}
 	rec := newRecord("Task")
 	rec["WhatId"], rec["Subject"] = t.RegistrationID, subject
 	if t.Body != "" {
-		rec["Description"] = clipText(t.Body, 32000)
+		rec["Description"] = crmhttp.Clip(t.Body, 32000)
 	}
 	if !t.Due.IsZero() {
 		rec["ActivityDate"] = Date(t.Due)
@@ -637,17 +620,7 @@ func (c *Client) resolveOwners(ctx context.Context, tasks []connectors.Task) (ma
 // line (sidefx.go); a note without a key already on the record (same
 // text) is not posted again.
 func (c *Client) Note(ctx context.Context, notes []connectors.Note) error {
-	var errs []error
-	var ids []string
-	var valid []connectors.Note
-	for _, n := range notes {
-		if !validID(n.RegistrationID) {
-			errs = append(errs, &connectors.Error{Op: "note", Reason: "invalid", Err: fmt.Errorf("%q is not a Salesforce id", clipText(n.RegistrationID, 40))})
-			ids = append(ids, n.RegistrationID)
-			continue
-		}
-		valid = append(valid, n)
-	}
+	valid, ids, errs := validOnly("note", notes, func(n connectors.Note) string { return n.RegistrationID })
 	if len(valid) == 0 {
 		return joinRecordErrors("note", ids, errs)
 	}
@@ -661,9 +634,9 @@ func (c *Client) Note(ctx context.Context, notes []connectors.Note) error {
 			b = "[" + n.At.UTC().Format("2006-01-02 15:04 UTC") + "] " + b
 		}
 		if n.Key != "" {
-			return connectors.MarkKey(clipText(b, limit-4-len(connectors.KeyLine(n.Key))), n.Key)
+			return connectors.MarkKey(crmhttp.Clip(b, limit-4-len(connectors.KeyLine(n.Key))), n.Key)
 		}
-		return clipText(b, limit-1)
+		return crmhttp.Clip(b, limit-1)
 	}
 	// Read the records' notes, unless every note is keyed and a first
 	// attempt: what is there (same text; same key) is not posted again.
@@ -710,14 +683,14 @@ func (c *Client) Note(ctx context.Context, notes []connectors.Note) error {
 			if i := strings.IndexByte(title, '\n'); i >= 0 {
 				title = title[:i]
 			}
-			rec["Title"] = clipText(title, 79)
+			rec["Title"] = crmhttp.Clip(title, 79)
 		} else {
 			rec["Type"] = "TextPost"
 		}
 		recs = append(recs, rec)
 		ids = append(ids, n.RegistrationID)
 	}
-	_, rerrs := c.batches(withoutResend(ctx), "note", http.MethodPost, "/composite/sobjects", recs)
+	_, rerrs := c.batches(crmhttp.WithoutResend(ctx), "note", http.MethodPost, "/composite/sobjects", recs)
 	return joinRecordErrors("note", ids, append(errs, rerrs...))
 }
 
@@ -732,7 +705,7 @@ func (c *Client) Attribute(ctx context.Context, attributions []connectors.Attrib
 	for i, a := range attributions {
 		if !validID(a.DealID) || a.RegistrationID != "" && !validID(a.RegistrationID) || strings.TrimSpace(a.PartnerID) == "" {
 			results[i].Err = connectors.NewError("attribute", 0, connectors.ClassPermanent, "invalid", errors.New("an attribution needs a deal id, a partner id and a valid registration id"))
-			c.usage.failed("invalid")
+			c.usage.Fail("invalid")
 			continue
 		}
 		results[i].ID = a.DealID
@@ -805,7 +778,7 @@ func (c *Client) create(ctx context.Context, caseField string, recs []sfRecord) 
 		}
 		for _, i := range dup {
 			errs[i] = connectors.NewError("write", 0, class, connectors.Reason(err),
-				fmt.Errorf("look up the registration holding case number %s: %w", clipText(cases[0], 40), err))
+				fmt.Errorf("look up the registration holding case number %s: %w", crmhttp.Clip(cases[0], 40), err))
 		}
 		return res, errs
 	}
@@ -852,7 +825,7 @@ func (c *Client) bulkInsert(ctx context.Context, keyField string, recs []sfRecor
 		for _, row := range j.failed {
 			if i, ok := index[strings.ToUpper(row[keyField])]; ok {
 				e := c.recordError("bulk import", []sfError{parseBulkError(row["sf__Error"])})
-				c.usage.failed(e.Reason)
+				c.usage.Fail(e.Reason)
 				res[i], errs[i] = saveResult{ID: row["sf__Id"]}, e
 			}
 		}
