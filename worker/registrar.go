@@ -399,7 +399,6 @@ func AppealNote(p *rules.Policy, r *registration.Record, now time.Time) string {
 	return ""
 }
 
-
 // waitFor waits until the inbox item is processed, up to Wait.
 func (g *Registrar) waitFor(ctx context.Context, key string) {
 	ctx, cancel := context.WithTimeout(ctx, g.Wait)
