@@ -436,16 +436,6 @@ func EnvName(key string) string {
 	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }
 
-// EnvKeys lists every key that a REGSYNC_* variable can override.
-func EnvKeys() []string {
-	ls := envSettings()
-	keys := make([]string, len(ls))
-	for i, l := range ls {
-		keys[i] = l.key
-	}
-	return keys
-}
-
 // applyEnv applies the REGSYNC_* variables and returns the keys they set.
 func applyEnv(c *Config) (map[string]bool, error) {
 	v := viper.New()

@@ -339,7 +339,7 @@ func TestSalesforceOutboundMessageRefusals(t *testing.T) {
 	id := h.register(clean(40, "outbound-refusals.example"))
 	envelope := func(org string) []byte { return outboundEnvelope(sf.URL(), org, id) }
 	good := envelope(sf.OrganizationID())
-	endpoint := h.d.PublicURL() + "/webhooks/salesforce?secret=" + outboundSecret
+	endpoint := h.d.public + "/webhooks/salesforce?secret=" + outboundSecret
 	post := func(url string, body []byte) (int, string) {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
@@ -373,8 +373,8 @@ func TestSalesforceOutboundMessageRefusals(t *testing.T) {
 		body []byte
 		want int
 	}{
-		{"no endpoint secret", h.d.PublicURL() + "/webhooks/salesforce", good, http.StatusUnauthorized},
-		{"wrong endpoint secret", h.d.PublicURL() + "/webhooks/salesforce?secret=guess", good, http.StatusUnauthorized},
+		{"no endpoint secret", h.d.public + "/webhooks/salesforce", good, http.StatusUnauthorized},
+		{"wrong endpoint secret", h.d.public + "/webhooks/salesforce?secret=guess", good, http.StatusUnauthorized},
 		{"another organization", endpoint, envelope("00D5g000004SbxTEAS"), http.StatusUnauthorized},
 		{"malformed XML", endpoint, good[:len(good)-40], http.StatusBadRequest},
 		{"not a notifications envelope", endpoint, []byte(`<?xml version="1.0"?><a><b/></a>`), http.StatusBadRequest},

@@ -56,6 +56,9 @@ type Options struct {
 	// Out receives what a human starting the daemon should read (the
 	// sandbox's address and token); nil: discarded.
 	Out io.Writer
+	// Sandbox, when set, is handed the embedded sandbox CRM of crm.kind
+	// sandbox once it serves (for a tool or test that looks inside it).
+	Sandbox func(*hubspotsandbox.Server)
 }
 
 // Daemon is a running regsync serve.
@@ -151,6 +154,9 @@ func New(ctx context.Context, cfg *config.Config, o Options) (d *Daemon, err err
 	if d.conn, err = connect.Open(ctx, cfg, connect.SandboxEmbedded, connect.Env{Logger: d.log, Now: d.now, Public: d.public, Out: o.Out}); err != nil {
 		return nil, err
 	}
+	if sb := d.conn.Sandbox(); sb != nil && o.Sandbox != nil {
+		o.Sandbox(sb)
+	}
 	d.crm, d.object = d.conn.CRM, d.conn.Object
 	if err := metrics.RegisterUsage(o.Registry, d.crm.Name(), d.crm.Usage); err != nil {
 		return nil, err
@@ -217,14 +223,6 @@ func (d *Daemon) Addr() net.Addr { return d.addr }
 // AdminAddr is the admin API's address (Addr itself when admin.addr shares
 // the public listener).
 func (d *Daemon) AdminAddr() net.Addr { return d.admAddr }
-
-// PublicURL is the base URL partners and the CRM reach the daemon at.
-func (d *Daemon) PublicURL() string { return d.public }
-
-// Sandbox is the embedded fake HubSpot of kind sandbox (nil otherwise).
-func (d *Daemon) Sandbox() *hubspotsandbox.Server {
-	return d.conn.Sandbox()
-}
 
 // Run starts the server, the worker, the poller and the cron, and blocks
 // until ctx ends; then it stops them in reverse order within

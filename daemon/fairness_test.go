@@ -88,7 +88,7 @@ func startFair(t *testing.T, c crm, o harnessOpts, policy string) *fairRig {
   slack: {enabled: true, signing_secret: %q, bot_token: %q, api_url: %q}
 `, fairStatusKey, fairEmailToken, fairLinkKey, fairSlackSecret, fairSlackToken, api.APIURL())
 	h := startHarness(t, c, o)
-	r := &fairRig{harness: h, slack: api, base: h.d.PublicURL(), posts: map[string]string{},
+	r := &fairRig{harness: h, slack: api, base: h.d.public, posts: map[string]string{},
 		client: &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	r.later = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		var b bytes.Buffer

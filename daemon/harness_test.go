@@ -243,7 +243,7 @@ func (h *harness) start() {
 		t.Fatalf("daemon: %v", err)
 	}
 	h.d = d
-	h.crm.Subscribe(t, d.PublicURL())
+	h.crm.Subscribe(t, d.public)
 	h.crm.Push(h.o.webhooks)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan error, 1)

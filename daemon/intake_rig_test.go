@@ -149,7 +149,7 @@ intake:
 	}
 	h := &harness{t: t, o: hopts, crm: f, dir: dir, cfg: cfg, logs: &syncBuffer{}}
 	h.start()
-	return &rig{harness: h, fake: f.(*hubspotFake), smtp: smtp, slack: api, captcha: cf, base: h.d.PublicURL(),
+	return &rig{harness: h, fake: f.(*hubspotFake), smtp: smtp, slack: api, captcha: cf, base: h.d.public,
 		client: &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 

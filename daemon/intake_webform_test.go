@@ -361,7 +361,7 @@ func TestIntakeWebFormHoldSurvivesRestart(t *testing.T) {
 	link := r.confirmLink("sam@northwind.example", "Hooli")
 	r.stop()
 	r.start()
-	r.base = r.d.PublicURL()
+	r.base = r.d.public
 	if r.records() != before {
 		t.Fatal("registered before the confirmation")
 	}

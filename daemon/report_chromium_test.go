@@ -114,7 +114,7 @@ func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 func TestDashboardInChromium(t *testing.T) {
 	ctx := browser(t)
 	h := seedFixture(t)
-	url := h.d.PublicURL() + "/dashboard"
+	url := h.d.public + "/dashboard"
 	con := watchConsole(ctx)
 	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders,
 		network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": "Bearer " + dashToken}}); err != nil {

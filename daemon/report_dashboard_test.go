@@ -28,7 +28,7 @@ var dashboardYAML = `dashboard: {token: ` + dashToken + `, user: ` + dashUser + 
 // none).
 func (h *harness) getDashboard(auth string) (int, http.Header, string) {
 	h.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, h.d.PublicURL()+"/dashboard", nil)
+	req, err := http.NewRequest(http.MethodGet, h.d.public+"/dashboard", nil)
 	if err != nil {
 		h.t.Fatal(err)
 	}

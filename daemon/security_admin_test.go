@@ -37,12 +37,12 @@ func TestAdminAPIIsNotOnThePublicListener(t *testing.T) {
 		{"GET", "/-/inbox"}, {"POST", "/-/reload"}, {"POST", "/-/sweep"}, {"POST", "/-/reconcile"}, {"POST", "/-/poll"},
 		{"GET", "/-/readyz"}, {"POST", "/-/register"}, {"POST", "/-/settle"}, {"POST", "/-/inbox/retry"}, {"POST", "/-/inbox/drop"},
 	} {
-		if code, body := adminCall(t, ep.method, h.d.PublicURL(), ep.path, tok); code != http.StatusNotFound {
+		if code, body := adminCall(t, ep.method, h.d.public, ep.path, tok); code != http.StatusNotFound {
 			t.Errorf("%s %s on the public listener answered %d, want 404: %.200s", ep.method, ep.path, code, body)
 		}
 	}
 	admin := h.adminURL()
-	if admin == h.d.PublicURL() {
+	if admin == h.d.public {
 		t.Fatalf("the admin API listens at the public address %s", admin)
 	}
 	host, _, err := net.SplitHostPort(strings.TrimPrefix(admin, "http://"))
@@ -67,7 +67,7 @@ func TestAdminAPIOnThePublicListenerWithAdminPublic(t *testing.T) {
 	if got := h.d.AdminAddr().String(); got != h.d.Addr().String() {
 		t.Fatalf("admin API on %s, public listener on %s: want one listener", got, h.d.Addr())
 	}
-	if code, body := adminCall(t, "GET", h.d.PublicURL(), "/-/inbox", h.adminToken()); code != http.StatusOK {
+	if code, body := adminCall(t, "GET", h.d.public, "/-/inbox", h.adminToken()); code != http.StatusOK {
 		t.Errorf("GET /-/inbox on the shared listener answered %d: %s", code, body)
 	}
 	if !strings.Contains(h.logs.String(), "the admin API shares the public listener") {

@@ -19,7 +19,7 @@ func TestReadyzTellsThePublicReadyOrNotOnly(t *testing.T) {
 	h.cfg.HubSpot.Token = secret.New("pat-na1-revoked-0000-token") // HubSpot answers 401 with its error JSON
 	h.start()
 
-	resp, err := http.Get(h.d.PublicURL() + "/readyz")
+	resp, err := http.Get(h.d.public + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func TestSalesforceForgedOutboundMessageWithoutSecret(t *testing.T) {
 	h.start()
 	sf := h.crm.(*salesforceFake).sf
 	forged := outboundEnvelope(sf.URL(), sf.OrganizationID(), "a015g00000Forge")
-	for _, url := range []string{h.d.PublicURL() + "/webhooks/salesforce", h.d.PublicURL() + "/webhooks/salesforce?secret="} {
+	for _, url := range []string{h.d.public + "/webhooks/salesforce", h.d.public + "/webhooks/salesforce?secret="} {
 		if code, body := postOutbound(t, url, forged); code != http.StatusUnauthorized || strings.Contains(body, "<Ack>true</Ack>") {
 			t.Errorf("a forged message with the organization id only (%s) answered %d: %s", url, code, body)
 		}
@@ -61,7 +61,7 @@ func TestSalesforceOutboundMessagesOff(t *testing.T) {
 	h := startHarness(t, crm{"salesforce", startSalesforceFake}, harnessOpts{salesforce: "outbound_messages: false"})
 	sf := h.crm.(*salesforceFake).sf
 	msg := outboundEnvelope(sf.URL(), sf.OrganizationID(), "a015g00000Forge")
-	if code, body := postOutbound(t, h.d.PublicURL()+"/webhooks/salesforce?secret="+outboundSecret, msg); code != http.StatusNotFound {
+	if code, body := postOutbound(t, h.d.public+"/webhooks/salesforce?secret="+outboundSecret, msg); code != http.StatusNotFound {
 		t.Errorf("/webhooks/salesforce with outbound messages off answered %d, want 404: %s", code, body)
 	}
 	st, err := h.d.db.InboxStats()

@@ -19,7 +19,7 @@ import (
 func TestWebhookRefusals(t *testing.T) {
 	h := startHarness(t, crms[0], harnessOpts{}) // HubSpot's signatures
 	hf := h.crm.(*hubspotFake)
-	url := h.d.PublicURL() + "/webhooks/hubspot"
+	url := h.d.public + "/webhooks/hubspot"
 	now := h.crm.Now()
 	body := []byte(fmt.Sprintf(`[{"eventId":1,"subscriptionId":1,"portalId":62515,"appId":1160452,"occurredAt":%d,`+
 		`"subscriptionType":"object.propertyChange","attemptNumber":0,"objectId":424242,"objectTypeId":%q,`+
@@ -102,7 +102,7 @@ func TestWebhookRefusals(t *testing.T) {
 func TestWebhookLegacySignatureReplayRefused(t *testing.T) {
 	h := startHarness(t, crms[0], harnessOpts{})
 	hf := h.crm.(*hubspotFake)
-	url := h.d.PublicURL() + "/webhooks/hubspot"
+	url := h.d.public + "/webhooks/hubspot"
 	body := []byte(fmt.Sprintf(`[{"eventId":7,"subscriptionId":1,"portalId":62515,"appId":1160452,"occurredAt":%d,`+
 		`"subscriptionType":"object.propertyChange","attemptNumber":0,"objectId":515151,"objectTypeId":%q,`+
 		`"propertyName":"status","propertyValue":"submitted","changeSource":"CRM_UI"}]`, t0.Add(-30*24*time.Hour).UnixMilli(), hf.typeID))

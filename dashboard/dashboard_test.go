@@ -101,10 +101,12 @@ func snapshot(t testing.TB) *Snapshot {
 	_ = c.Add(append(recs[6:], recs[0])) // R-1 twice: once
 	s := &Snapshot{DataAsOf: now.Add(-3 * time.Minute)}
 	c.Fill(s)
-	rep, err := report.Compute(p, recs, nil, report.Options{Now: now, By: report.ByPartner})
+	acc, err := report.New(p, report.Options{Now: now, By: report.ByPartner})
 	if err != nil {
 		t.Fatal(err)
 	}
+	_ = acc.Add(recs)
+	rep := acc.Result()
 	s.Report = &rep
 	s.Inbox = &state.InboxStats{Pending: 3, Due: 1, Waiting: 1, Leased: 1, Dead: 1, OldestEnqueued: now.Add(-5 * time.Minute)}
 	s.DeadLetters = []state.Item{{Key: "hubspot/partner_registration/991", CRM: "hubspot", Object: "partner_registration", RecordID: "991",

@@ -147,18 +147,6 @@ func New(p *rules.Policy, opt Options) (*Accumulator, error) {
 	return a, nil
 }
 
-// Compute is New, Add, AddDeals and Result in one call, for records already
-// in memory.
-func Compute(p *rules.Policy, regs []registration.Record, deals []registration.Deal, opt Options) (Report, error) {
-	a, err := New(p, opt)
-	if err != nil {
-		return Report{}, err
-	}
-	_ = a.Add(regs)
-	_ = a.AddDeals(deals)
-	return a.Result(), nil
-}
-
 func (a *Accumulator) inPeriod(t time.Time) bool {
 	if !a.periodOn {
 		return true

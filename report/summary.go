@@ -179,14 +179,6 @@ func NewSummaryBuilder(p *rules.Policy, now time.Time, opt SummaryOptions) *Summ
 	return &SummaryBuilder{p: p, now: now.UTC(), opt: opt, items: map[string][]summaryRec{}, seen: map[string]bool{}}
 }
 
-// Summaries composes every partner's summary from registrations in memory.
-func Summaries(p *rules.Policy, regs []registration.Record, now time.Time, opt SummaryOptions) []Summary {
-	b := NewSummaryBuilder(p, now, opt)
-	_ = b.Add(regs)
-	out, _ := b.Result()
-	return out
-}
-
 // StatusLabel is a status as partners read it.
 func StatusLabel(s registration.Status) string {
 	if s == registration.StatusNone {

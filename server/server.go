@@ -126,13 +126,6 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	}
 }
 
-// Handler is the public listener's mux (tests serve it with httptest).
-func (s *Server) Handler() http.Handler { return s.mux }
-
-// AdminHandler is the admin listener's mux: the /-/ endpoints (the public
-// mux itself with AdminOnPublic).
-func (s *Server) AdminHandler() http.Handler { return s.adminMux }
-
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -165,18 +158,6 @@ func (s *Server) routes() {
 	if s.o.Mount != nil {
 		s.o.Mount(s.mux)
 	}
-}
-
-// Listen binds the address (so callers learn the port before Serve).
-func (s *Server) Listen() (net.Addr, error) {
-	ln, err := net.Listen("tcp", s.o.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", s.o.Addr, err)
-	}
-	s.mu.Lock()
-	s.ln = ln
-	s.mu.Unlock()
-	return ln.Addr(), nil
 }
 
 // SetListener gives the server a listener bound elsewhere (the daemon binds

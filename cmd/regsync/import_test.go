@@ -18,6 +18,7 @@ import (
 	"github.com/regsync/regsync/connectors/hubspot/hubspottest"
 	"github.com/regsync/regsync/daemon"
 	"github.com/regsync/regsync/internal/secret"
+	hubspotsandbox "github.com/regsync/regsync/sandbox/hubspot"
 )
 
 const importPolicy = `
@@ -297,7 +298,8 @@ func TestImportBesideRunningSandboxDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d, err := daemon.New(ctx, cfg, daemon.Options{})
+	var hs *hubspotsandbox.Server
+	d, err := daemon.New(ctx, cfg, daemon.Options{Sandbox: func(s *hubspotsandbox.Server) { hs = s }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +317,6 @@ func TestImportBesideRunningSandboxDaemon(t *testing.T) {
 		t.Fatalf("beside the daemon: exit %d %s", code, stderr.String())
 	}
 	rows := readCSV(t, stdout.Bytes())
-	hs := d.Sandbox()
 	typeID, _ := hs.TypeID("partner_registration")
 	rec, ok := hs.FindRecord(typeID, "case_number", rows[0][1])
 	if !ok || rec.Properties["status"] != "approved" {

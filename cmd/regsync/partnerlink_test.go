@@ -15,7 +15,11 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/config"
+	"github.com/regsync/regsync/connectors/hubspot"
 	"github.com/regsync/regsync/daemon"
+	"github.com/regsync/regsync/internal/connect"
+	"github.com/regsync/regsync/internal/secret"
+	"github.com/regsync/regsync/registration"
 )
 
 func TestParseValidity(t *testing.T) {
@@ -85,10 +89,11 @@ func TestQuickStartWebFormConfirmsThroughTheSandboxOutbox(t *testing.T) {
 	}
 	dir := t.TempDir()
 	yml := string(example)
+	sandboxAddr := freeAddr(t)
 	for old, repl := range map[string]string{
 		"  addr: 127.0.0.1:8080\n":  "  addr: \"127.0.0.1:0\"\n",
 		"  addr: 127.0.0.1:9091":    "  addr: " + freeAddr(t), // admin.addr
-		"    addr: 127.0.0.1:8081":  "    addr: " + freeAddr(t),
+		"    addr: 127.0.0.1:8081":  "    addr: " + sandboxAddr,
 		"  path: regsync.db\n":      "  path: " + filepath.Join(dir, "regsync.db") + "\n",
 		"    search_lag: 2s":        "    search_lag: 0s",
 		"  shutdown_timeout: 30s\n": "  shutdown_timeout: 10s\n",
@@ -123,7 +128,29 @@ func TestQuickStartWebFormConfirmsThroughTheSandboxOutbox(t *testing.T) {
 			t.Errorf("daemon: %v", err)
 		}
 	}()
-	base := d.PublicURL()
+	addr, err := os.ReadFile(daemon.AddrFile(cfg.State.Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + strings.TrimSpace(string(addr))
+	// The sandbox CRM as any HubSpot client reaches it: over its API.
+	hcfg := hubspot.DefaultConfig()
+	hcfg.BaseURL, hcfg.Token = "http://"+sandboxAddr, secret.New(connect.SandboxToken)
+	crm, err := hubspot.New(hcfg, hubspot.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inCRM := func(caseNumber string) (registration.Record, bool) {
+		t.Helper()
+		recs, err := crm.Lookup(ctx, []string{caseNumber})
+		if err != nil {
+			t.Fatalf("look %s up in the sandbox CRM: %v", caseNumber, err)
+		}
+		if len(recs) != 1 {
+			return registration.Record{}, false
+		}
+		return recs[0], true
+	}
 	client := &http.Client{Timeout: 20 * time.Second}
 	do := func(method, u string, form url.Values) (int, string) {
 		t.Helper()
@@ -168,9 +195,9 @@ func TestQuickStartWebFormConfirmsThroughTheSandboxOutbox(t *testing.T) {
 	if l == nil || !strings.HasPrefix(l[1], base+"/register/confirm/") {
 		t.Fatalf("message:\n%s", msg)
 	}
-	typeID, _ := d.Sandbox().TypeID("partner_registration")
-	if n := len(d.Sandbox().Records(typeID)); n != 0 {
-		t.Fatalf("%d registrations before the confirmation", n)
+	n := 0
+	if err := crm.All(ctx, func(rs []registration.Record) error { n += len(rs); return nil }); err != nil || n != 0 {
+		t.Fatalf("%d registrations before the confirmation (%v)", n, err)
 	}
 	if code, page := do("GET", l[1], nil); code != 200 || !strings.Contains(page, "Confirm and register") {
 		t.Fatalf("confirm page: %d", code)
@@ -180,8 +207,8 @@ func TestQuickStartWebFormConfirmsThroughTheSandboxOutbox(t *testing.T) {
 	if code != 200 || c == nil {
 		t.Fatalf("confirmed: %d\n%s", code, page)
 	}
-	if rec, ok := d.Sandbox().FindRecord(typeID, "case_number", c[1]); !ok || rec.Properties["partner_id"] != "northwind" {
-		t.Errorf("%s in the sandbox CRM: %v", c[1], rec.Properties)
+	if rec, ok := inCRM(c[1]); !ok || rec.PartnerID != "northwind" {
+		t.Errorf("%s in the sandbox CRM: %+v", c[1], rec)
 	}
 
 	// A personal link, made beside the running daemon with the key it keeps.
@@ -202,7 +229,7 @@ func TestQuickStartWebFormConfirmsThroughTheSandboxOutbox(t *testing.T) {
 	code, page = do("POST", base+"/register", f)
 	if c := qsCase.FindStringSubmatch(page); code != 200 || c == nil {
 		t.Fatalf("through the personal link: %d\n%s", code, page)
-	} else if _, ok := d.Sandbox().FindRecord(typeID, "case_number", c[1]); !ok {
+	} else if _, ok := inCRM(c[1]); !ok {
 		t.Errorf("%s not in the sandbox CRM", c[1])
 	}
 }

@@ -25,7 +25,7 @@ func amendRig(t *testing.T, mod func(*Options)) (*fakeRegistrar, *outbox, *Chann
 			CompanyName: "Globex", Status: registration.StatusDeclined})
 	}
 	c := channel(t, func(o *Options) {
-		o.Registrar, o.Mail, o.Tokens = reg, mail, reg.links.Signer()
+		o.Registrar, o.Mail, o.Tokens = reg, mail, reg.signer
 		if mod != nil {
 			mod(o)
 		}

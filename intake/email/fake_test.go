@@ -28,6 +28,7 @@ type fakeRegistrar struct {
 	recs    map[string]registration.Record // by case number
 	amended []string                       // "R-… action", in order
 	links   *statuspage.Links
+	signer  *statuspage.Signer // the links' signer
 	// block, when set, holds Register until it is closed, whatever the
 	// context says (a CRM call that hangs).
 	block chan struct{}
@@ -35,7 +36,7 @@ type fakeRegistrar struct {
 
 func newFakeRegistrar() *fakeRegistrar {
 	s, _ := statuspage.NewSigner(secret.New("status-link-key-0123456789"))
-	return &fakeRegistrar{recs: map[string]registration.Record{}, links: statuspage.NewLinks("https://partners.vendor.example", s)}
+	return &fakeRegistrar{recs: map[string]registration.Record{}, links: statuspage.NewLinks("https://partners.vendor.example", s), signer: s}
 }
 
 // add stores a record as if it had been registered earlier.

@@ -100,6 +100,3 @@ func (l *Links) URL(caseNumber string) string {
 	}
 	return l.base + "/r/" + t
 }
-
-// Signer is the links' signer.
-func (l *Links) Signer() *Signer { return l.s }

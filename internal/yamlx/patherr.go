@@ -5,7 +5,6 @@
 package yamlx
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -46,25 +45,4 @@ func Path(segs ...any) []string {
 		}
 	}
 	return p
-}
-
-// Prefix returns err with prefix prepended to the path of every *PathError
-// it holds (it looks inside errors.Join trees); other errors are returned
-// unchanged.
-func Prefix(prefix []string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, Prefix(prefix, e))
-		}
-		return errors.Join(out...)
-	}
-	var pe *PathError
-	if errors.As(err, &pe) {
-		return &PathError{Path: append(append([]string(nil), prefix...), pe.Path...), Msg: pe.Msg}
-	}
-	return err
 }
