@@ -61,7 +61,7 @@ type EmailConfig struct {
 }
 
 // EmailAuthConfig says which DKIM/SPF/DMARC results the e-mail channel
-// honours (see the README's e-mail section for exactly how).
+// honours (see docs/intake.md's e-mail section for exactly how).
 type EmailAuthConfig struct {
 	// AuthservIDs are the authserv-ids (RFC 8601) of the receiving mail
 	// servers whose Authentication-Results and ARC-Authentication-Results

@@ -8,8 +8,8 @@
 // registrations and 20,000 deals never holds the records twice. Nothing here
 // does I/O or reads a clock: the instant is Options.Now.
 //
-// The definitions, with their exact formulas, are in the README ("Reports
-// and dashboard"); every exported figure's doc comment repeats its formula.
+// The definitions, with their exact formulas, are in docs/reports.md ("The
+// seven metrics"); every exported figure's doc comment repeats its formula.
 package report
 
 import (

@@ -152,7 +152,7 @@ func newRules(g *globals) *cobra.Command {
 	cmd.AddCommand(&cobra.Command{
 		Use:   "test FILE...",
 		Short: "Run rule-test files: prove what the rules decide before a change ships",
-		Long: `rules test runs YAML rule-test files (see the README, "Rule tests"). Each case gives
+		Long: `rules test runs YAML rule-test files (see docs/rules.md, "Rule tests"). Each case gives
 a registration, the facts around it and the expected decision; only the keys
 given under expect are compared.
 

@@ -52,8 +52,8 @@ the partner e-mail of rows without one).
 Beside a running daemon (one holds state.path) import hands the rows to it
 through its admin endpoint (admin.token, or the token file it wrote beside
 the state file), so they are decided by the daemon's worker in the same
-order as every other registration. Without one it works from the CRM alone
-and opens no state file. Running it again on the same file registers
+order as every other registration. Without one it decides the rows itself
+from the CRM, holding the state file for its run as the daemon would. Running it again on the same file registers
 nothing twice. With crm.kind sandbox it registers in the sandbox CRM of a
 running 'regsync serve'.
 

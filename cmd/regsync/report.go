@@ -26,7 +26,7 @@ API call per 100 records; never search) and prints the seven program metrics:
 registration-to-meeting rate, approval rate, conflicts avoided vs unresolved
 disputes, win rate and sales volume, time to first response and to approval,
 active protection windows, and commission accuracy and cycle time. Their exact
-definitions are in the README ("Reports and dashboard").
+definitions are in docs/reports.md ("The seven metrics").
 
 --since and --until select registrations by submitted_at (metrics 1-5) and won
 deals by close date (metric 7); metric 6 is a snapshot now. A date (2026-03-31)

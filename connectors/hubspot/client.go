@@ -313,7 +313,7 @@ func (c *Client) failure(ctx context.Context, k call, status int, hdr http.Heade
 	case status == http.StatusUnauthorized:
 		e.Err = fmt.Errorf("HubSpot refused the private-app token (check REGSYNC_HUBSPOT_TOKEN): %w", e.Err)
 	case status == http.StatusForbidden:
-		e.Err = fmt.Errorf("the token lacks a scope this call needs (see the README's list of scopes): %w", e.Err)
+		e.Err = fmt.Errorf("the token lacks a scope this call needs (see docs/hubspot.md for the scopes regsync needs): %w", e.Err)
 	}
 	crmhttp.MaybeApplied(e, k.writes(), att)
 	c.usage.Fail(e.Reason)

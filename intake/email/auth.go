@@ -199,7 +199,7 @@ type honoured struct {
 
 // Authenticate judges whether the message's From domain (fromDomain) is
 // authenticated, from the headers the configuration honours (see the
-// README's e-mail section):
+// docs/intake.md's e-mail section):
 //
 //   - Authentication-Results: with authserv_ids configured, the topmost
 //     header whose authserv-id is listed (trusted: the sender's own
