@@ -28,10 +28,23 @@ import (
 	"github.com/regsync/regsync/state"
 )
 
+// CRM is what the worker uses of a connector: reading and writing
+// registrations, facts, side effects, the change feed and attribution —
+// not webhooks, reports or health, which belong to the server, the reports
+// and the daemon.
+type CRM interface {
+	connectors.Records
+	connectors.FactFinder
+	connectors.Writer
+	connectors.SideEffects
+	connectors.Feed
+	connectors.Attributor
+}
+
 // EngineOptions configure an Engine.
 type EngineOptions struct {
 	// CRM is the connector. Required.
-	CRM connectors.CRM
+	CRM CRM
 	// Object is the registrations' object name in inbox keys and events
 	// (partner_registration, deals, Partner_Registration__c).
 	Object string
@@ -60,7 +73,7 @@ type EngineOptions struct {
 // use by goroutines working on different records.
 type Engine struct {
 	o    EngineOptions
-	crm  connectors.CRM
+	crm  CRM
 	log  *slog.Logger
 	m    *metrics.Metrics
 	prec time.Duration // instants written are truncated to this

@@ -44,7 +44,7 @@ type Worker struct {
 	o    Options
 	e    *Engine
 	db   *state.DB
-	crm  connectors.CRM
+	crm  CRM
 	log  *slog.Logger
 	m    *metrics.Metrics
 	wake chan struct{}
