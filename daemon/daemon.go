@@ -197,7 +197,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (d *Daemon, err err
 			return notifier
 		}})
 
-	webhooks := map[string]connectors.CRM{}
+	webhooks := map[string]connectors.WebhookVerifier{}
 	if d.conn.Webhooks {
 		webhooks[d.crm.Name()] = d.crm
 	}

@@ -41,7 +41,7 @@ func BenchmarkWebhookIngest(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := New(Options{Webhooks: map[string]connectors.CRM{"hubspot": crm}, Inbox: dbInbox{db}})
+	srv := New(Options{Webhooks: map[string]connectors.WebhookVerifier{"hubspot": crm}, Inbox: dbInbox{db}})
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 	url := ts.URL + "/webhooks/hubspot"

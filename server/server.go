@@ -58,7 +58,7 @@ type Options struct {
 	// Webhooks maps a CRM name (the path /webhooks/{name}) to its connector.
 	// The server uses it as a connectors.WebhookVerifier (and a
 	// connectors.WebhookAcker when it is one).
-	Webhooks map[string]connectors.CRM
+	Webhooks map[string]connectors.WebhookVerifier
 	Inbox    Inbox
 	Admin    Admin
 	// Registrations takes submissions from commands beside the daemon
