@@ -24,7 +24,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/robfig/cron/v3"
 
 	"github.com/regsync/regsync/config"
 	"github.com/regsync/regsync/connectors"
@@ -298,7 +297,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("stop http server: %w", err))
 	}
 	select {
-	case <-d.rl.stopCron().Done():
+	case <-d.rl.cron.Stop().Done():
 	case <-sctx.Done():
 		errs = append(errs, errors.New("a cron job was still running at the shutdown deadline"))
 	}
@@ -402,63 +401,6 @@ func (d *Daemon) ready(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("crm %s: %w", d.crm.Name(), crmErr))
 	}
 	return errors.Join(errs...)
-}
-
-func (d *Daemon) startCron(ctx context.Context, cfg *config.Config) error {
-	loc, err := time.LoadLocation(cfg.Schedule.Timezone)
-	if err != nil {
-		return err
-	}
-	logger := cronLogger{d.log}
-	c := cron.New(cron.WithLocation(loc), cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)))
-	add := func(name, spec string, job func()) error { return schedule(c, loc, name, spec, job) }
-	if err := add("sweep", cfg.Schedule.Sweep, func() {
-		res, err := d.worker.Sweep(ctx)
-		if err != nil && ctx.Err() == nil {
-			d.log.Error("sweep", "err", err)
-			return
-		}
-		d.log.Info("sweep", "looked", res.Looked, "changed", res.Changed, "escalated", res.Escalated)
-	}); err != nil {
-		return err
-	}
-	if err := add("reconcile", cfg.Schedule.Reconcile, func() {
-		n, err := d.worker.Reconcile(ctx)
-		if err != nil && ctx.Err() == nil {
-			d.log.Error("reconcile", "err", err)
-			return
-		}
-		d.log.Info("reconcile", "queued", n)
-	}); err != nil {
-		return err
-	}
-	if err := add("summaries", cfg.Schedule.Summaries, d.summaries.Kick); err != nil {
-		return err
-	}
-	d.rl.runCron(ctx, c) // in place of the one a reload replaces
-	return nil
-}
-
-// schedule adds job to c at schedule.<name> (none when spec is empty or
-// "off").
-func schedule(c *cron.Cron, loc *time.Location, name, spec string, job func()) error {
-	if spec == "" || spec == "off" {
-		return nil
-	}
-	s, err := config.ParseSchedule(spec, loc)
-	if err != nil {
-		return fmt.Errorf("schedule.%s: %w", name, err)
-	}
-	c.Schedule(s, cron.FuncJob(job))
-	return nil
-}
-
-// cronLogger adapts slog to cron.Logger.
-type cronLogger struct{ l *slog.Logger }
-
-func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug("cron: "+msg, kv...) }
-func (c cronLogger) Error(err error, msg string, kv ...any) {
-	c.l.Error("cron: "+msg, append(kv, "err", err)...)
 }
 
 // inbox adapts the worker to server.Inbox.

@@ -2,14 +2,12 @@ package daemon
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/regsync/regsync/config"
+	"github.com/regsync/regsync/internal/schedule"
 	"github.com/regsync/regsync/server"
 )
 
@@ -19,12 +17,7 @@ import (
 type reloadSide struct {
 	mu      sync.Mutex // one reload at a time
 	started *config.Config
-
-	cronMu  sync.Mutex
-	cronCtx context.Context // the work context the cron's jobs run under; nil until Run starts the cron
-	cron    *cron.Cron
-	stopped bool              // the shutdown stopped the cron: a reload starts none
-	retired []context.Context // Stop contexts of the crons a reload replaced
+	cron    schedule.Runner
 }
 
 // Reload re-reads the configuration file. A bad file keeps the old
@@ -106,51 +99,43 @@ func (d *Daemon) startSchedules(ctx context.Context) error {
 // summaries job reads it) once Run has started it; before, Run starts it
 // from the configuration in force anyway.
 func (d *Daemon) reschedule(cfg *config.Config) error {
-	d.rl.cronMu.Lock()
-	ctx := d.rl.cronCtx
-	d.rl.cronMu.Unlock()
+	ctx := d.rl.cron.Context()
 	if ctx == nil {
 		return nil
 	}
 	return d.startCron(ctx, cfg)
 }
 
-// runCron starts a cron built by startCron in place of the one running.
-// The old one is stopped without waiting: a job of it still running
-// finishes on its own (sweeps take turns, a reconcile only queues, the
-// summaries job only wakes the summaries loop), and the shutdown waits for
-// it.
-func (s *reloadSide) runCron(ctx context.Context, c *cron.Cron) {
-	s.cronMu.Lock()
-	defer s.cronMu.Unlock()
-	if s.stopped {
-		return
+// startCron builds the cron of cfg's schedules and runs it in place of
+// the one running (a replaced cron's running job finishes on its own:
+// sweeps take turns, a reconcile only queues, the summaries job only
+// wakes the summaries loop; the shutdown waits for it).
+func (d *Daemon) startCron(ctx context.Context, cfg *config.Config) error {
+	c, err := schedule.Build(cfg.Schedule.Timezone, []schedule.Job{
+		{Name: "sweep", Spec: cfg.Schedule.Sweep, Run: func() {
+			res, err := d.worker.Sweep(ctx)
+			if err != nil && ctx.Err() == nil {
+				d.log.Error("sweep", "err", err)
+				return
+			}
+			d.log.Info("sweep", "looked", res.Looked, "changed", res.Changed, "escalated", res.Escalated)
+		}},
+		{Name: "reconcile", Spec: cfg.Schedule.Reconcile, Run: func() {
+			n, err := d.worker.Reconcile(ctx)
+			if err != nil && ctx.Err() == nil {
+				d.log.Error("reconcile", "err", err)
+				return
+			}
+			d.log.Info("reconcile", "queued", n)
+		}},
+		{Name: "summaries", Spec: cfg.Schedule.Summaries, Run: d.summaries.Kick},
+	}, d.log)
+	if err != nil {
+		return err
 	}
-	if s.cron != nil {
-		// Keep only the replaced crons with a job still running.
-		s.retired = slices.DeleteFunc(s.retired, func(w context.Context) bool { return w.Err() != nil })
-		s.retired = append(s.retired, s.cron.Stop())
+	d.rl.cron.Run(ctx, c)
+	if e, ok := d.rl.cron.Entries(); ok {
+		d.log.Debug("cron in force", "jobs", len(e), "timezone", cfg.Schedule.Timezone)
 	}
-	s.cron, s.cronCtx = c, ctx
-	c.Start()
-}
-
-// stopCron stops the cron for good and returns a context done once every
-// job has ended, of the cron in force and of those a reload replaced.
-func (s *reloadSide) stopCron() context.Context {
-	s.cronMu.Lock()
-	defer s.cronMu.Unlock()
-	s.stopped = true
-	waits := s.retired
-	if s.cron != nil {
-		waits = append(waits, s.cron.Stop())
-	}
-	ctx, done := context.WithCancel(context.Background())
-	go func() {
-		defer done()
-		for _, w := range waits {
-			<-w.Done()
-		}
-	}()
-	return ctx
+	return nil
 }

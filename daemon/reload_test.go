@@ -73,13 +73,7 @@ func rewriteConfig(t *testing.T, h *harness, pairs ...string) {
 // cronEntries are the entries of the cron in force; ok is false until Run
 // has started it.
 func cronEntries(h *harness) (entries []cron.Entry, ok bool) {
-	h.d.rl.cronMu.Lock()
-	c := h.d.rl.cron
-	h.d.rl.cronMu.Unlock()
-	if c == nil {
-		return nil, false
-	}
-	return c.Entries(), true
+	return h.d.rl.cron.Entries()
 }
 
 // waitFor waits until cond holds, failing after within.

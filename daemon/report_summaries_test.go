@@ -10,6 +10,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/regsync/regsync/internal/schedule"
 	"github.com/regsync/regsync/report"
 	"github.com/regsync/regsync/worker"
 )
@@ -115,7 +116,7 @@ func TestSummariesRunOnTheirSchedule(t *testing.T) {
 	cfg.Schedule.Summaries = "@every 1s"
 	h.d.cfg.Store(&cfg)
 	c := cron.New()
-	if err := schedule(c, time.UTC, "summaries", cfg.Schedule.Summaries, h.d.summaries.Kick); err != nil {
+	if err := schedule.Add(c, time.UTC, "summaries", cfg.Schedule.Summaries, h.d.summaries.Kick); err != nil {
 		t.Fatal(err)
 	}
 	c.Start()
@@ -137,7 +138,7 @@ func TestSummariesRunOnTheirSchedule(t *testing.T) {
 	bad := cfg
 	bad.Schedule.Summaries = "every day"
 	h.d.cfg.Store(&bad)
-	if err := schedule(cron.New(), time.UTC, "summaries", bad.Schedule.Summaries, h.d.summaries.Kick); err == nil || !strings.Contains(err.Error(), "schedule.summaries") {
+	if err := schedule.Add(cron.New(), time.UTC, "summaries", bad.Schedule.Summaries, h.d.summaries.Kick); err == nil || !strings.Contains(err.Error(), "schedule.summaries") {
 		t.Errorf("a bad schedule: %v", err)
 	}
 }
