@@ -77,6 +77,10 @@ type checkEnv struct {
 	// grace is how long after an AE's approval regsync may still grant a
 	// rival protection without being at fault (it cannot have seen it yet).
 	grace time.Duration
+	// readLag is how long after a decision's instant its facts may still
+	// be read (the instant is taken when the reads start): an AE's decline
+	// that lands within it may be what the decision saw.
+	readLag time.Duration
 }
 
 // protects reports whether a registration protects its company at an
@@ -390,9 +394,11 @@ func grantedWhileProtected(env *checkEnv, recs map[string]*regView, now map[stri
 		}
 		// An AE had declined it in the CRM; the audit log learns of it
 		// later. Audit instants are kept to the CRM's precision (whole
-		// seconds on Salesforce), so a grant within that second may be
-		// the later of the two.
-		if ended, ok := env.aeEnded[id]; ok && ended.Before(e.At.Add(time.Second)) {
+		// seconds on Salesforce), and a decision is stamped when its
+		// facts start to be read, which on a faulty CRM (latency,
+		// retries) takes seconds: a grant stamped up to readLag before
+		// the decline may have been made on facts read after it.
+		if ended, ok := env.aeEnded[id]; ok && ended.Before(e.At.Add(time.Second+env.readLag)) {
 			continue
 		}
 		if o.byAE && e.At.Sub(o.since) < env.grace {

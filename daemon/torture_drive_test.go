@@ -799,6 +799,9 @@ func (tr *tortureRun) env() *checkEnv {
 	defer tr.mu.Unlock()
 	e := &checkEnv{policy: tr.plan.params.policy, partners: torturePartners, aeTouched: map[string]bool{},
 		aeGranted: map[string]time.Time{}, aeEnded: map[string]time.Time{}, grace: 5 * time.Second}
+	if tr.faults != nil {
+		e.readLag = 5 * time.Second // a faulty CRM's facts reads: latency, retries
+	}
 	for k, v := range tr.aeEnded {
 		e.aeEnded[k] = v
 	}

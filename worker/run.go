@@ -66,6 +66,11 @@ func (e *Engine) run(ctx context.Context, works []*work) {
 	deciding := e.toDecide(works, now)
 	release, deciding := e.claim(ctx, deciding)
 	defer release()
+	// The decisions' instant is when their facts are read — after the
+	// claims, which may wait for another batch, and the resumed plans —
+	// not when the batch began: a decision is never stamped earlier than
+	// the reads it is made on by more than those reads take.
+	now = e.now()
 	e.gatherFacts(ctx, deciding, p)
 	written, waiting := e.rounds(ctx, deciding, p, now)
 	release()
